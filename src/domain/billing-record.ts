@@ -1,0 +1,142 @@
+// The billing record of API.md: one schema source for the TypeScript types, the runtime validation
+// and the OpenAPI document. Property order here is the order of the JSON on the wire.
+import Type, { type Static, type TSchema } from 'typebox';
+
+const ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
+const INSTANT_PATTERN = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,3})?Z$';
+const DAY_PATTERN = '^\\d{4}-\\d{2}-\\d{2}$';
+const MONEY = { minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER };
+
+export const RecordId = Type.String({ pattern: ID_PATTERN, description: '1-128 chars of [A-Za-z0-9._:-]' });
+export const Instant = Type.String({ pattern: INSTANT_PATTERN, description: 'RFC 3339 UTC date-time' });
+export const Day = Type.String({ pattern: DAY_PATTERN, description: 'YYYY-MM-DD' });
+export const RecordStatus = Type.Union(
+  [Type.Literal('draft'), Type.Literal('issued'), Type.Literal('paid'), Type.Literal('void'), Type.Literal('overdue')],
+  { description: 'draft | issued | paid | void | overdue' },
+);
+
+export const LineItem = Type.Object(
+  {
+    sku: Type.String({ minLength: 1, maxLength: 128 }),
+    description: Type.Optional(Type.String({ maxLength: 4096 })),
+    quantity: Type.Number({ minimum: 0 }),
+    unitPriceMinor: Type.Integer(MONEY),
+    amountMinor: Type.Integer(MONEY),
+  },
+  { additionalProperties: false },
+);
+
+export const BillingPeriod = Type.Object({ start: Day, end: Day }, { additionalProperties: false });
+
+export const Metadata = Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 1024 }), {
+  maxProperties: 64,
+  description: 'string values',
+});
+
+// Fields a client writes, in wire order. id and customerId are optional in bodies: the path has them.
+const writableFields = {
+  id: Type.Optional(RecordId),
+  customerId: Type.Optional(RecordId),
+  invoiceNumber: Type.String({ minLength: 1, maxLength: 128 }),
+  issuedAt: Instant,
+  dueAt: Type.Optional(Instant),
+  billingPeriod: BillingPeriod,
+  currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217' }),
+  status: RecordStatus,
+  lineItems: Type.Array(LineItem, { maxItems: 10_000 }),
+  subtotalMinor: Type.Integer(MONEY),
+  taxMinor: Type.Integer(MONEY),
+  totalMinor: Type.Integer(MONEY),
+  metadata: Type.Optional(Metadata),
+};
+
+export const SERVER_MANAGED_FIELDS = ['version', 'createdAt', 'updatedAt'] as const;
+
+export const RecordInput = Type.Object(writableFields, { additionalProperties: false });
+export type RecordInput = Static<typeof RecordInput>;
+
+export const BillingRecord = Type.Object(
+  {
+    ...writableFields,
+    id: RecordId,
+    customerId: RecordId,
+    version: Type.Integer({ minimum: 1 }),
+    createdAt: Instant,
+    updatedAt: Instant,
+  },
+  { additionalProperties: false },
+);
+export type BillingRecord = Static<typeof BillingRecord>;
+
+/** A summary is the record without lineItems and metadata: what list queries and archive stubs keep. */
+export const RecordSummary = Type.Object(
+  {
+    id: RecordId,
+    customerId: RecordId,
+    invoiceNumber: writableFields.invoiceNumber,
+    issuedAt: Instant,
+    dueAt: Type.Optional(Instant),
+    billingPeriod: BillingPeriod,
+    currency: writableFields.currency,
+    status: RecordStatus,
+    subtotalMinor: Type.Integer(MONEY),
+    taxMinor: Type.Integer(MONEY),
+    totalMinor: Type.Integer(MONEY),
+    version: Type.Integer({ minimum: 1 }),
+    createdAt: Instant,
+    updatedAt: Instant,
+  },
+  { additionalProperties: false },
+);
+export type RecordSummary = Static<typeof RecordSummary>;
+
+export const RecordPage = Type.Object(
+  { items: Type.Array(RecordSummary), nextCursor: Type.Union([Type.String(), Type.Null()]) },
+  { additionalProperties: false },
+);
+
+export const ListQuery = Type.Object(
+  {
+    issuedFrom: Type.Optional(Instant),
+    issuedTo: Type.Optional(Instant),
+    status: Type.Optional(RecordStatus),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 25 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  },
+  { additionalProperties: false },
+);
+export type ListQuery = Static<typeof ListQuery>;
+
+export const RecordPath = Type.Object(
+  { customerId: RecordId, recordId: RecordId },
+  { additionalProperties: false },
+);
+export const CustomerPath = Type.Object({ customerId: RecordId }, { additionalProperties: false });
+
+export function toSummary(record: BillingRecord): RecordSummary {
+  const { lineItems: _lineItems, metadata: _metadata, ...summary } = record;
+  return summary;
+}
+
+/** The record's JSON with keys in schema order (and map keys sorted): the same bytes from every tier. */
+export function canonicalJson(schema: TSchema, value: unknown): string {
+  return JSON.stringify(orderBySchema(schema, value));
+}
+
+function orderBySchema(schema: TSchema, value: unknown): unknown {
+  const s = schema as { type?: string; properties?: Record<string, TSchema>; items?: TSchema };
+  if (Array.isArray(value)) return s.items === undefined ? value : value.map((item) => orderBySchema(s.items!, item));
+  if (value === null || typeof value !== 'object') return value;
+  const source = value as Record<string, unknown>;
+  const ordered: Record<string, unknown> = {};
+  if (s.properties !== undefined) {
+    for (const [key, propertySchema] of Object.entries(s.properties)) {
+      if (source[key] !== undefined) ordered[key] = orderBySchema(propertySchema, source[key]);
+    }
+    return ordered;
+  }
+  for (const key of Object.keys(source).sort()) ordered[key] = source[key];
+  return ordered;
+}
+
+export const serializeRecord = (record: BillingRecord): string => canonicalJson(BillingRecord, record);

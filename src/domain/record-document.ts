@@ -1,0 +1,165 @@
+// What the hot store keeps for a record: the full record, or (after archival) a stub with the summary
+// fields and a pointer to the archived blob. System fields never leave through the API.
+import type { BillingRecord, RecordSummary } from './billing-record.ts';
+
+export const CURRENT_SCHEMA_VERSION = 2;
+
+export interface ArchivePointer {
+  /** Blob path `{yyyy}/{mm}/{customerId}/{recordId}/v{version}.json.gz`. */
+  readonly blobPath: string;
+  /** sha256 (hex) of the canonical JSON of the archived record. */
+  readonly sha256: string;
+  /** Size in bytes of the canonical JSON before compression. */
+  readonly size: number;
+  readonly encoding: 'gzip';
+  readonly archivedAt: string;
+}
+
+export interface LegalHold {
+  readonly reason: string;
+  readonly setAt: string;
+}
+
+export interface SystemFields {
+  readonly legalHold?: LegalHold;
+  /** A pinned record is never archived. */
+  readonly pinned?: boolean;
+  /** When an archived record was brought back; the archival cool-down counts from here. */
+  readonly rehydratedAt?: string;
+}
+
+interface DocumentBase {
+  readonly id: string;
+  readonly customerId: string;
+  readonly sys: SystemFields;
+}
+
+export interface FullDocument extends DocumentBase {
+  readonly tier: 'hot';
+  readonly record: BillingRecord;
+}
+
+export interface StubDocument extends DocumentBase {
+  readonly tier: 'archived';
+  readonly summary: RecordSummary;
+  readonly archive: ArchivePointer;
+}
+
+export type RecordDocument = FullDocument | StubDocument;
+
+/** A document as read from a store, with the store's opaque etag for conditional writes. */
+export interface StoredDocument<D extends RecordDocument = RecordDocument> {
+  readonly document: D;
+  readonly etag: string;
+}
+
+export function fullDocument(record: BillingRecord, sys: SystemFields = {}): FullDocument {
+  return { id: record.id, customerId: record.customerId, tier: 'hot', record, sys };
+}
+
+export function summaryOf(document: RecordDocument): RecordSummary {
+  if (document.tier === 'archived') return document.summary;
+  const { lineItems: _l, metadata: _m, ...summary } = document.record;
+  return summary;
+}
+
+export function versionOf(document: RecordDocument): number {
+  return document.tier === 'hot' ? document.record.version : document.summary.version;
+}
+
+// ---- Persisted layout, shared by every hot-store adapter ----
+// { id, customerId, schemaVersion, ...record or summary fields, sys: { tier, archive?, legalHold?, ... } }
+
+export interface PersistedSys extends SystemFields {
+  readonly tier: 'hot' | 'archived';
+  readonly archive?: ArchivePointer;
+}
+
+export type PersistedDocument = Record<string, unknown> & {
+  id: string;
+  customerId: string;
+  schemaVersion: number;
+  sys: PersistedSys;
+};
+
+export function toPersisted(document: RecordDocument): PersistedDocument {
+  const fields = document.tier === 'hot' ? document.record : document.summary;
+  const sys: PersistedSys =
+    document.tier === 'hot' ? { ...document.sys, tier: 'hot' } : { ...document.sys, tier: 'archived', archive: document.archive };
+  return { ...fields, id: document.id, customerId: document.customerId, schemaVersion: CURRENT_SCHEMA_VERSION, sys };
+}
+
+/** Reads a persisted document of any schema version (upcasting it first). */
+export function fromPersisted(raw: Record<string, unknown>): RecordDocument {
+  const persisted = upcast(raw);
+  const { schemaVersion: _s, sys, ...fields } = persisted;
+  const { tier, archive, ...systemFields } = sys;
+  if (tier === 'archived') {
+    if (archive === undefined) throw new Error(`stub ${persisted.customerId}/${persisted.id} has no archive pointer`);
+    return {
+      id: persisted.id,
+      customerId: persisted.customerId,
+      tier: 'archived',
+      summary: fields as unknown as RecordSummary,
+      archive,
+      sys: systemFields,
+    };
+  }
+  return {
+    id: persisted.id,
+    customerId: persisted.customerId,
+    tier: 'hot',
+    record: fields as unknown as BillingRecord,
+    sys: systemFields,
+  };
+}
+
+// ---- Upcasters: each turns a document of schema version N into N + 1. ----
+
+type Upcaster = (document: Record<string, unknown>) => Record<string, unknown>;
+
+/**
+ * v1 (the first release) kept the billing period as two flat fields and no amount per line item;
+ * v2 has `billingPeriod: { start, end }` and `lineItems[].amountMinor`.
+ */
+const upcasters: ReadonlyMap<number, Upcaster> = new Map([
+  [
+    1,
+    (document) => {
+      const { periodStart, periodEnd, lineItems, ...rest } = document as Record<string, unknown> & {
+        periodStart?: string;
+        periodEnd?: string;
+        lineItems?: Array<Record<string, unknown>>;
+      };
+      return {
+        ...rest,
+        ...(periodStart !== undefined ? { billingPeriod: { start: periodStart, end: periodEnd } } : {}),
+        ...(lineItems !== undefined
+          ? {
+              lineItems: lineItems.map((item) => ({
+                ...item,
+                amountMinor: item.amountMinor ?? Math.round(Number(item.quantity) * Number(item.unitPriceMinor)),
+              })),
+            }
+          : {}),
+        schemaVersion: 2,
+      };
+    },
+  ],
+]);
+
+export function upcast(raw: Record<string, unknown>): PersistedDocument {
+  let document = raw;
+  let version = typeof document.schemaVersion === 'number' ? document.schemaVersion : 1;
+  if (version > CURRENT_SCHEMA_VERSION) {
+    throw new Error(`document schemaVersion ${version} is newer than this build understands (${CURRENT_SCHEMA_VERSION})`);
+  }
+  while (version < CURRENT_SCHEMA_VERSION) {
+    const step = upcasters.get(version);
+    if (step === undefined) throw new Error(`no upcaster from schemaVersion ${version}`);
+    document = step(document);
+    version += 1;
+  }
+  if (document.sys === undefined) document = { ...document, sys: { tier: 'hot' } };
+  return document as PersistedDocument;
+}

@@ -1,0 +1,60 @@
+// The archive: immutable, create-only blobs (Azure Blob Storage, Cold tier, in production).
+import type { OperationOptions } from './operation-options.ts';
+
+export type AccessTier = 'Hot' | 'Cool' | 'Cold' | 'Archive';
+
+export interface PutBlobRequest {
+  /** e.g. `2024/05/cust-42/inv-1/v3.json.gz` */
+  readonly path: string;
+  readonly body: Uint8Array;
+  readonly contentType: string;
+  readonly contentEncoding?: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  /** Index tags (queryable by the Blob service). */
+  readonly tags: Readonly<Record<string, string>>;
+  readonly accessTier: AccessTier;
+}
+
+export interface BlobProperties {
+  readonly path: string;
+  /** Stored bytes (after any content encoding). */
+  readonly size: number;
+  /** base64 MD5 of the stored bytes, as the service computed and checked it. */
+  readonly contentMd5: string;
+  readonly contentType: string;
+  readonly contentEncoding: string | undefined;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly accessTier: AccessTier | undefined;
+  readonly etag: string;
+  readonly createdOn: Date;
+}
+
+export interface BlobContent {
+  readonly body: Uint8Array;
+  readonly properties: BlobProperties;
+}
+
+export interface BlobListPage {
+  readonly items: readonly BlobProperties[];
+  readonly continuation: string | undefined;
+}
+
+export interface ArchiveStore {
+  /** Create-only upload with Content-MD5: ALREADY_EXISTS when the path exists; never overwrites. */
+  putIfAbsent(request: PutBlobRequest, options?: OperationOptions): Promise<BlobProperties>;
+  /** Undefined when absent. The body is the stored bytes, not decoded. */
+  get(path: string, options?: OperationOptions): Promise<BlobContent | undefined>;
+  getProperties(path: string, options?: OperationOptions): Promise<BlobProperties | undefined>;
+  getTags(path: string, options?: OperationOptions): Promise<Readonly<Record<string, string>> | undefined>;
+  /** Conditional delete; false when absent, PRECONDITION_FAILED when `ifMatch` is stale. */
+  delete(path: string, condition: { readonly ifMatch?: string }, options?: OperationOptions): Promise<boolean>;
+  /** One page of blobs under a prefix, in path order. */
+  list(
+    prefix: string,
+    page: { readonly continuation?: string; readonly pageSize: number },
+    options?: OperationOptions,
+  ): Promise<BlobListPage>;
+  /** Throws UNAVAILABLE when the archive cannot serve. */
+  ping(options?: OperationOptions): Promise<void>;
+  close(): Promise<void>;
+}

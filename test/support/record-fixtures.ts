@@ -1,0 +1,63 @@
+// Records for tests: small, valid, and distinct per call.
+import type { BillingRecord, RecordInput } from '../../src/domain/billing-record.ts';
+import { fullDocument, type FullDocument, type StubDocument, summaryOf } from '../../src/domain/record-document.ts';
+
+let sequence = 0;
+
+export function makeInput(overrides: Partial<RecordInput> = {}): RecordInput {
+  sequence += 1;
+  const lineItems = overrides.lineItems ?? [
+    { sku: 'vm-d4s', description: 'D4s v5, 720 h', quantity: 720, unitPriceMinor: 19, amountMinor: 13680 },
+    { sku: 'disk-p10', description: 'P10 disk', quantity: 1, unitPriceMinor: 1500, amountMinor: 1500 },
+  ];
+  const subtotalMinor = lineItems.reduce((sum, item) => sum + item.amountMinor, 0);
+  const taxMinor = overrides.taxMinor ?? 1518;
+  return {
+    invoiceNumber: `INV-${String(sequence).padStart(6, '0')}`,
+    issuedAt: '2024-05-01T10:00:00.000Z',
+    billingPeriod: { start: '2024-04-01', end: '2024-04-30' },
+    currency: 'USD',
+    status: 'issued',
+    lineItems,
+    subtotalMinor,
+    taxMinor,
+    totalMinor: subtotalMinor + taxMinor,
+    metadata: { region: 'eastus' },
+    ...overrides,
+  };
+}
+
+export function makeRecord(overrides: Partial<BillingRecord> = {}): BillingRecord {
+  const { version, createdAt, updatedAt, id, customerId, ...inputOverrides } = overrides;
+  const input = makeInput(inputOverrides);
+  return {
+    ...input,
+    id: id ?? `inv-${sequence}`,
+    customerId: customerId ?? 'cust-1',
+    version: version ?? 1,
+    createdAt: createdAt ?? '2024-05-01T10:00:00.000Z',
+    updatedAt: updatedAt ?? '2024-05-01T10:00:00.000Z',
+  };
+}
+
+export function makeDocument(overrides: Partial<BillingRecord> = {}): FullDocument {
+  return fullDocument(makeRecord(overrides));
+}
+
+export function makeStub(record: BillingRecord, sys: StubDocument['sys'] = {}): StubDocument {
+  const summary = summaryOf(fullDocument(record));
+  return {
+    id: record.id,
+    customerId: record.customerId,
+    tier: 'archived',
+    summary,
+    sys,
+    archive: {
+      blobPath: `2024/05/${record.customerId}/${record.id}/v${record.version}.json.gz`,
+      sha256: 'a'.repeat(64),
+      size: 1234,
+      encoding: 'gzip',
+      archivedAt: '2024-09-01T00:00:00.000Z',
+    },
+  };
+}
