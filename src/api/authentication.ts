@@ -1,0 +1,64 @@
+// Bearer JWTs (RS256) verified against a JWKS: Entra ID in production, a local dev key pair embedded.
+import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JSONWebKeySet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { AppError } from '../domain/errors.ts';
+
+export const ROLES = ['Billing.Read', 'Billing.Write', 'Billing.Admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Principal {
+  readonly subject: string;
+  readonly roles: ReadonlySet<string>;
+  /** Customers this caller may touch; undefined means any. */
+  readonly customerIds: ReadonlySet<string> | undefined;
+}
+
+export interface TokenVerifierOptions {
+  readonly keys: { readonly jwks: JSONWebKeySet } | { readonly jwksUri: string };
+  readonly issuer: string;
+  readonly audience: string;
+  /** Seconds of clock skew tolerated on exp/nbf. */
+  readonly clockToleranceSeconds?: number;
+  /** For tests with a fake clock. */
+  readonly currentDate?: () => Date;
+}
+
+export type TokenVerifier = (authorizationHeader: string | undefined) => Promise<Principal>;
+
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const getKey: JWTVerifyGetKey =
+    'jwks' in options.keys ? createLocalJWKSet(options.keys.jwks) : createRemoteJWKSet(new URL(options.keys.jwksUri));
+  return async (header) => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+    if (match?.[1] === undefined) throw new AppError('UNAUTHENTICATED', 'Send a bearer token in the Authorization header');
+    try {
+      const { payload } = await jwtVerify(match[1], getKey, {
+        issuer: options.issuer,
+        audience: options.audience,
+        algorithms: ['RS256'],
+        clockTolerance: options.clockToleranceSeconds ?? 60,
+        ...(options.currentDate !== undefined ? { currentDate: options.currentDate() } : {}),
+      });
+      const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+      const customers = payload.customer_ids;
+      return {
+        subject: payload.sub ?? 'unknown',
+        roles: new Set(roles),
+        customerIds: Array.isArray(customers) ? new Set(customers.filter((c): c is string => typeof c === 'string')) : undefined,
+      };
+    } catch (error) {
+      if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
+        throw new AppError('UNAVAILABLE', 'The token signing keys could not be fetched', { cause: error });
+      }
+      const reason = error instanceof joseErrors.JOSEError ? error.code : 'ERR_INVALID_TOKEN';
+      throw new AppError('UNAUTHENTICATED', `The bearer token is not valid (${reason})`, { cause: error });
+    }
+  };
+}
+
+/** Throws FORBIDDEN when the principal lacks the role or the customer. */
+export function authorize(principal: Principal, role: Role, customerId: string | undefined): void {
+  if (!principal.roles.has(role)) throw new AppError('FORBIDDEN', `This operation needs the role ${role}`);
+  if (customerId !== undefined && principal.customerIds !== undefined && !principal.customerIds.has(customerId)) {
+    throw new AppError('FORBIDDEN', `This token may not access customer ${customerId}`);
+  }
+}

@@ -1,0 +1,95 @@
+// The HTTP edge on Fastify: translates requests for the shared pipeline and maps Fastify's own
+// errors (body too large, bad framing) to the same problem+json codes.
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { AppError } from '../domain/errors.ts';
+import type { HttpMetrics } from './http-metrics.ts';
+import { type ApiResponse, problemResponse, toAppError } from './problem-response.ts';
+import { MAX_BODY_BYTES, type Pipeline } from './request-pipeline.ts';
+import type { RouteDefinition } from './route-definition.ts';
+
+export interface HttpServerOptions {
+  readonly routes: readonly RouteDefinition[];
+  readonly pipeline: Pipeline;
+  readonly openApiDocument: object;
+  readonly logger?: FastifyBaseLogger;
+  readonly metrics?: HttpMetrics;
+}
+
+export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: MAX_BODY_BYTES,
+    maxParamLength: 256,
+    disableRequestLogging: true,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+  });
+
+  // The pipeline parses bodies itself (so the Functions edge behaves the same); Fastify only buffers them.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+
+  await app.register(fastifySwagger, { mode: 'static', specification: { document: options.openApiDocument as never } });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  for (const route of options.routes) {
+    app.route({
+      method: route.method,
+      url: route.path.replace(/\{(\w+)\}/g, ':$1'),
+      handler: async (request, reply) => {
+        const response = await options.pipeline.execute(route, {
+          params: request.params as Record<string, string>,
+          query: request.query as Record<string, unknown>,
+          headers: flattenHeaders(request.headers),
+          body: typeof request.body === 'string' ? request.body : undefined,
+          log: request.log,
+          path: request.url.split('?')[0] ?? request.url,
+        });
+        return send(reply, response);
+      },
+    });
+  }
+
+  app.setNotFoundHandler((request, reply) =>
+    send(reply, problemResponse(new AppError('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`))),
+  );
+  app.setErrorHandler((error: { statusCode?: number; code?: string }, request, reply) => {
+    const status = error.statusCode ?? 500;
+    const mapped =
+      status === 413
+        ? new AppError('PAYLOAD_TOO_LARGE', `The body is over ${MAX_BODY_BYTES} bytes`)
+        : status === 415
+          ? new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content type')
+          : status >= 400 && status < 500
+            ? new AppError('VALIDATION_FAILED', `The request is malformed (${error.code ?? status})`)
+            : toAppError(error);
+    if (mapped.status >= 500) request.log.error({ err: error }, 'unhandled error');
+    return send(reply, problemResponse(mapped, request.url.split('?')[0]));
+  });
+
+  if (options.metrics !== undefined) {
+    const metrics = options.metrics;
+    app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+      metrics.observeRequest(
+        { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode },
+        reply.elapsedTime / 1000,
+      );
+      done();
+    });
+  }
+  return app;
+}
+
+function send(reply: FastifyReply, response: ApiResponse): FastifyReply {
+  void reply.code(response.status).headers(response.headers ?? {});
+  return response.body === undefined ? reply.send() : reply.send(response.body);
+}
+
+function flattenHeaders(headers: FastifyRequest['headers']): Record<string, string | undefined> {
+  const flat: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+  return flat;
+}

@@ -1,0 +1,37 @@
+// RFC 9457 problem+json from the error registry. Unknown errors become a 500 without internals.
+import { AppError, ERROR_CODES, isAppError } from '../domain/errors.ts';
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Serialized body; absent for 204 and 304. */
+  readonly body?: string;
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export function problemTypeUri(code: string): string {
+  return `urn:billing-records:problem:${code.toLowerCase().replaceAll('_', '-')}`;
+}
+
+export function toAppError(error: unknown): AppError {
+  return isAppError(error) ? error : new AppError('INTERNAL', 'An unexpected error occurred', { cause: error });
+}
+
+export function problemResponse(error: AppError, instance?: string): ApiResponse {
+  const spec = ERROR_CODES[error.code];
+  const body = {
+    type: problemTypeUri(error.code),
+    title: spec.title,
+    status: error.status,
+    detail: error.message,
+    code: error.code,
+    ...(instance !== undefined ? { instance } : {}),
+    ...(error.errors.length > 0 ? { errors: error.errors } : {}),
+  };
+  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE };
+  if (error.status === 503 || error.status === 429) {
+    headers['retry-after'] = String(Math.max(1, Math.ceil((error.retryAfterMs ?? 5_000) / 1000)));
+  }
+  return { status: error.status, headers, body: JSON.stringify(body) };
+}

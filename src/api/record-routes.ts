@@ -1,0 +1,192 @@
+// The billing-records routes of API.md: parse, call one use case, format.
+import {
+  BillingRecord,
+  CustomerPath,
+  type ListQuery as ListQueryType,
+  ListQuery,
+  RecordInput,
+  RecordPage,
+  RecordPath,
+  canonicalJson,
+  serializeRecord,
+} from '../domain/billing-record.ts';
+import { etagOf, ifNoneMatchSatisfied } from '../domain/etag.ts';
+import type { ApiResponse } from './problem-response.ts';
+import type { RouteDefinition, ValidatedRequest } from './route-definition.ts';
+
+const JSON_TYPE = 'application/json';
+const recordsPath = '/api/v1/customers/{customerId}/billing-records';
+const recordPath = `${recordsPath}/{recordId}`;
+
+interface RecordParams {
+  customerId: string;
+  recordId: string;
+}
+
+const keyOf = (request: ValidatedRequest): { customerId: string; id: string } => {
+  const params = request.params as unknown as RecordParams;
+  return { customerId: params.customerId, id: params.recordId };
+};
+
+export function recordResponse(
+  status: number,
+  record: BillingRecord,
+  extraHeaders: Record<string, string> = {},
+): ApiResponse {
+  return {
+    status,
+    headers: { 'content-type': JSON_TYPE, etag: etagOf(record.version), ...extraHeaders },
+    body: serializeRecord(record),
+  };
+}
+
+const recordResponses = {
+  400: { description: 'Validation failed (problem+json)' },
+  401: { description: 'Missing or invalid token' },
+  403: { description: 'Role or customer not allowed' },
+  404: { description: 'No such record' },
+  503: { description: 'A store is unavailable; retry after Retry-After seconds' },
+};
+
+export const recordRoutes: readonly RouteDefinition[] = [
+  {
+    operationId: 'createBillingRecord',
+    method: 'POST',
+    path: recordsPath,
+    summary: 'Create a billing record',
+    tags: ['billing-records'],
+    access: 'Billing.Write',
+    params: CustomerPath,
+    body: { schema: RecordInput, contentTypes: [JSON_TYPE] },
+    responses: {
+      201: { description: 'Created', schema: BillingRecord, headers: ['ETag', 'Location'] },
+      409: { description: 'A record with this id exists' },
+      413: { description: 'Body over 1 MiB' },
+      ...recordResponses,
+    },
+    async handle(request, services) {
+      const { customerId } = request.params as { customerId: string };
+      const record = await services.records.create(customerId, request.body);
+      return recordResponse(201, record, {
+        location: `/api/v1/customers/${encodeURIComponent(customerId)}/billing-records/${encodeURIComponent(record.id)}`,
+      });
+    },
+  },
+  {
+    operationId: 'getBillingRecord',
+    method: 'GET',
+    path: recordPath,
+    summary: 'Read a billing record, wherever it is stored',
+    tags: ['billing-records'],
+    access: 'Billing.Read',
+    params: RecordPath,
+    requestHeaders: ['If-None-Match'],
+    responses: {
+      200: { description: 'The record', schema: BillingRecord, headers: ['ETag'] },
+      304: { description: 'Not modified (If-None-Match matched)' },
+      ...recordResponses,
+    },
+    async handle(request, services) {
+      const started = performance.now();
+      const { record, tier } = await services.records.get(keyOf(request));
+      const informational = {
+        'x-storage-tier': tier,
+        'server-timing': `${tier};dur=${(performance.now() - started).toFixed(1)}`,
+      };
+      const ifNoneMatch = request.headers['if-none-match'];
+      if (ifNoneMatch !== undefined && ifNoneMatchSatisfied(ifNoneMatch, record.version)) {
+        return { status: 304, headers: { etag: etagOf(record.version), ...informational } };
+      }
+      return recordResponse(200, record, informational);
+    },
+  },
+  {
+    operationId: 'replaceBillingRecord',
+    method: 'PUT',
+    path: recordPath,
+    summary: 'Replace a billing record',
+    tags: ['billing-records'],
+    access: 'Billing.Write',
+    params: RecordPath,
+    requestHeaders: ['If-Match'],
+    body: { schema: RecordInput, contentTypes: [JSON_TYPE] },
+    responses: {
+      200: { description: 'The stored record', schema: BillingRecord, headers: ['ETag'] },
+      412: { description: 'If-Match did not match the current version' },
+      413: { description: 'Body over 1 MiB' },
+      ...recordResponses,
+    },
+    async handle(request, services) {
+      const record = await services.records.replace(keyOf(request), request.body, {
+        ifMatch: request.headers['if-match'],
+      });
+      return recordResponse(200, record);
+    },
+  },
+  {
+    operationId: 'patchBillingRecord',
+    method: 'PATCH',
+    path: recordPath,
+    summary: 'Change a billing record with a JSON merge patch',
+    tags: ['billing-records'],
+    access: 'Billing.Write',
+    params: RecordPath,
+    requestHeaders: ['If-Match'],
+    body: { schema: { type: 'object' } as never, contentTypes: ['application/merge-patch+json', JSON_TYPE] },
+    responses: {
+      200: { description: 'The stored record', schema: BillingRecord, headers: ['ETag'] },
+      412: { description: 'If-Match did not match the current version' },
+      413: { description: 'Body over 1 MiB' },
+      ...recordResponses,
+    },
+    async handle(request, services) {
+      const record = await services.records.patch(keyOf(request), request.body, {
+        ifMatch: request.headers['if-match'],
+      });
+      return recordResponse(200, record);
+    },
+  },
+  {
+    operationId: 'deleteBillingRecord',
+    method: 'DELETE',
+    path: recordPath,
+    summary: 'Delete a billing record',
+    tags: ['billing-records'],
+    access: 'Billing.Write',
+    params: RecordPath,
+    requestHeaders: ['If-Match'],
+    responses: {
+      204: { description: 'Deleted' },
+      409: { description: 'The record is under legal hold (LEGAL_HOLD)' },
+      412: { description: 'If-Match did not match the current version' },
+      ...recordResponses,
+    },
+    async handle(request, services) {
+      await services.records.delete(keyOf(request), { ifMatch: request.headers['if-match'] });
+      return { status: 204 };
+    },
+  },
+  {
+    operationId: 'listBillingRecords',
+    method: 'GET',
+    path: recordsPath,
+    summary: "List a customer's billing records, newest issuedAt first",
+    tags: ['billing-records'],
+    access: 'Billing.Read',
+    params: CustomerPath,
+    query: ListQuery,
+    responses: {
+      200: { description: 'One page of summaries', schema: RecordPage },
+      ...recordResponses,
+    },
+    async handle(request, services) {
+      const { customerId } = request.params as { customerId: string };
+      const page = await services.records.list(customerId, request.query as ListQueryType);
+      return {
+        status: 200,
+        headers: { 'content-type': JSON_TYPE },
+        body: canonicalJson(RecordPage, page),
+      };
+    },
+  },
+];
