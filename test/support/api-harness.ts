@@ -1,0 +1,75 @@
+// An API wired to real adapters in memory (SQLite :memory:), an ephemeral signing key and a
+// manual clock, driven through Fastify's inject(): no socket.
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { createEphemeralDevKeyPair, type DevKeyPair } from '../../src/adapters/dev-identity/dev-key-pair.ts';
+import { SqliteRecordStore } from '../../src/adapters/sqlite/sqlite-record-store.ts';
+import { createApiApplication } from '../../src/api/api-application.ts';
+import { createTokenVerifier } from '../../src/api/authentication.ts';
+import { createHttpMetrics } from '../../src/api/http-metrics.ts';
+import { buildHttpServer } from '../../src/api/http-server.ts';
+import type { ApiServices } from '../../src/api/route-definition.ts';
+import type { RecordStore } from '../../src/ports/record-store.ts';
+import { RecordService } from '../../src/records/record-service.ts';
+import { ManualClock } from './manual-clock.ts';
+
+export const TEST_ISSUER = 'urn:test:issuer';
+export const TEST_AUDIENCE = 'api://test';
+
+export interface ApiHarness {
+  readonly app: FastifyInstance;
+  readonly store: RecordStore;
+  readonly clock: ManualClock;
+  readonly keys: DevKeyPair;
+  token(roles?: readonly string[], customerIds?: readonly string[]): Promise<string>;
+  /** inject() with a bearer token for the given roles (default read + write). */
+  call(options: InjectOptions & { roles?: readonly string[] }): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+export async function startApiHarness(options: { store?: RecordStore } = {}): Promise<ApiHarness> {
+  const store = options.store ?? new SqliteRecordStore({ path: ':memory:' });
+  const clock = new ManualClock();
+  const keys = await createEphemeralDevKeyPair();
+  const metrics = createHttpMetrics(undefined, { defaultMetrics: false });
+  const services: ApiServices = {
+    records: new RecordService({ store, clock }),
+    async readiness() {
+      try {
+        await store.ping();
+        return { ready: true, checks: { hotStore: 'up' } };
+      } catch {
+        return { ready: false, checks: { hotStore: 'down' } };
+      }
+    },
+    async metricsText() {
+      return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+    },
+  };
+  const verifier = createTokenVerifier({ keys: { jwks: keys.jwks }, issuer: TEST_ISSUER, audience: TEST_AUDIENCE });
+  const application = createApiApplication(services, verifier);
+  const app = await buildHttpServer({ ...application, metrics });
+  const token = (roles: readonly string[] = ['Billing.Read', 'Billing.Write'], customerIds?: readonly string[]) =>
+    keys.sign({
+      subject: 'test-user',
+      roles,
+      ...(customerIds !== undefined ? { customerIds } : {}),
+      issuer: TEST_ISSUER,
+      audience: TEST_AUDIENCE,
+      expiresInSeconds: 600,
+    });
+  return {
+    app,
+    store,
+    clock,
+    keys,
+    token,
+    async call({ roles, headers, ...rest }) {
+      const authorization = `Bearer ${await token(roles)}`;
+      return app.inject({ ...rest, headers: { authorization, ...headers } });
+    },
+    async close() {
+      await app.close();
+      await store.close();
+    },
+  };
+}
