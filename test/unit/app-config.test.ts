@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/app-config.ts';
+
+describe('configuration', () => {
+  it('defaults to the embedded stores, dev keys and the archival defaults', () => {
+    const config = loadConfig({}, '/srv/app');
+    expect(config.port).toBe(8080);
+    expect(config.dataDir).toBe('/srv/app/.data');
+    expect(config.hotStore).toEqual({ kind: 'sqlite', path: '/srv/app/.data/hot-store.sqlite' });
+    expect(config.archive).toMatchObject({ kind: 'azurite', folder: '/srv/app/.data/azurite' });
+    expect(config.cache.kind).toBe('memory');
+    expect(config.auth.kind).toBe('dev-keys');
+    expect(config.archival.after.text).toBe('P3M');
+    expect(config.archival.gracePeriod.text).toBe('P7D');
+    expect(config.archival.schedule).toBeUndefined();
+    expect(Object.isFrozen(config.hotStore)).toBe(true);
+  });
+
+  it('reads Azure settings', () => {
+    const config = loadConfig(
+      {
+        COSMOS_ENDPOINT: 'https://acct.documents.azure.com:443/',
+        COSMOS_DATABASE: 'bills',
+        BLOB_ACCOUNT_URL: 'https://acct.blob.core.windows.net',
+        REDIS_URL: 'rediss://cache:6380',
+        AUTH_JWKS_URI: 'https://login.microsoftonline.com/t/discovery/v2.0/keys',
+        AUTH_ISSUER: 'https://login.microsoftonline.com/t/v2.0',
+        AUTH_AUDIENCE: 'api://billing',
+        ARCHIVE_GRACE_PERIOD: 'P0D',
+        ARCHIVE_SCHEDULE: '0 3 * * *',
+      },
+      '/srv',
+    );
+    expect(config.hotStore).toMatchObject({ kind: 'cosmos', database: 'bills', container: 'records', key: undefined });
+    expect(config.archive).toMatchObject({ kind: 'blob', accountUrl: 'https://acct.blob.core.windows.net' });
+    expect(config.cache).toEqual({ kind: 'redis', url: 'rediss://cache:6380' });
+    expect(config.auth.kind).toBe('jwks-uri');
+    expect(config.archival.gracePeriod.days).toBe(0);
+  });
+
+  it('names every bad setting at once', () => {
+    let error: unknown;
+    try {
+      loadConfig(
+        { PORT: 'eighty', ARCHIVE_AFTER: 'three months', ARCHIVE_SCHEDULE: 'whenever', REDIS_URL: 'http://x', BLOB_CONTAINER: 'Bad_Name', AUTH_JWKS_PATH: 'jwks.json' },
+        '/srv',
+      );
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    for (const name of ['PORT', 'ARCHIVE_AFTER', 'ARCHIVE_SCHEDULE', 'REDIS_URL', 'BLOB_CONTAINER', 'AUTH_ISSUER', 'AUTH_AUDIENCE']) {
+      expect(message).toContain(name);
+    }
+  });
+
+  it('refuses dev keys when a real Cosmos account is configured', () => {
+    expect(() => loadConfig({ COSMOS_ENDPOINT: 'https://acct.documents.azure.com' }, '/srv')).toThrow(/AUTH_JWKS_URI/);
+  });
+});
