@@ -3,9 +3,9 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createEphemeralDevKeyPair, type DevKeyPair } from '../../src/adapters/dev-identity/dev-key-pair.ts';
 import { SqliteRecordStore } from '../../src/adapters/sqlite/sqlite-record-store.ts';
-import { createApiApplication } from '../../src/api/api-application.ts';
+import { type ApiApplication, createApiApplication } from '../../src/api/api-application.ts';
 import { createTokenVerifier } from '../../src/api/authentication.ts';
-import { createHttpMetrics } from '../../src/api/http-metrics.ts';
+import { createHttpMetrics, type HttpMetrics } from '../../src/api/http-metrics.ts';
 import { buildHttpServer } from '../../src/api/http-server.ts';
 import type { ApiServices } from '../../src/api/route-definition.ts';
 import type { RecordStore } from '../../src/ports/record-store.ts';
@@ -26,7 +26,17 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-export async function startApiHarness(options: { store?: RecordStore } = {}): Promise<ApiHarness> {
+export interface TestApplication {
+  readonly application: ApiApplication;
+  readonly metrics: HttpMetrics;
+  readonly store: RecordStore;
+  readonly clock: ManualClock;
+  readonly keys: DevKeyPair;
+  token(roles?: readonly string[], customerIds?: readonly string[]): Promise<string>;
+}
+
+/** The shared application (route table, pipeline, services) over real in-memory adapters, with no edge. */
+export async function createTestApplication(options: { store?: RecordStore } = {}): Promise<TestApplication> {
   const store = options.store ?? new SqliteRecordStore({ path: ':memory:' });
   const clock = new ManualClock();
   const keys = await createEphemeralDevKeyPair();
@@ -47,7 +57,6 @@ export async function startApiHarness(options: { store?: RecordStore } = {}): Pr
   };
   const verifier = createTokenVerifier({ keys: { jwks: keys.jwks }, issuer: TEST_ISSUER, audience: TEST_AUDIENCE });
   const application = createApiApplication(services, verifier);
-  const app = await buildHttpServer({ ...application, metrics });
   const token = (roles: readonly string[] = ['Billing.Read', 'Billing.Write'], customerIds?: readonly string[]) =>
     keys.sign({
       subject: 'test-user',
@@ -57,6 +66,13 @@ export async function startApiHarness(options: { store?: RecordStore } = {}): Pr
       audience: TEST_AUDIENCE,
       expiresInSeconds: 600,
     });
+  return { application, metrics, store, clock, keys, token };
+}
+
+export async function startApiHarness(options: { store?: RecordStore } = {}): Promise<ApiHarness> {
+  const test = await createTestApplication(options);
+  const { store, clock, keys, token } = test;
+  const app = await buildHttpServer({ ...test.application, metrics: test.metrics });
   return {
     app,
     store,

@@ -1,0 +1,132 @@
+// The Azure Functions edge: the registered handlers, invoked with the library's own request objects,
+// answer exactly as the HTTP server does.
+import { HttpRequest, type HttpFunctionOptions, type HttpHandler, InvocationContext } from '@azure/functions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROUTE_TABLE } from '../../src/api/api-application.ts';
+import { buildHttpServer } from '../../src/api/http-server.ts';
+import { registerHttpFunctions } from '../../src/functions/http-functions.ts';
+import { createTestApplication, type TestApplication } from '../support/api-harness.ts';
+import { makeInput } from '../support/record-fixtures.ts';
+
+const registered = new Map<string, HttpFunctionOptions>();
+let test: TestApplication;
+
+beforeAll(async () => {
+  test = await createTestApplication();
+  registerHttpFunctions((name, options) => registered.set(name, options), ROUTE_TABLE.routes, () =>
+    Promise.resolve(test.application),
+  );
+});
+afterAll(async () => {
+  await test.store.close();
+});
+
+function handler(name: string): HttpHandler {
+  const options = registered.get(name);
+  if (options === undefined) throw new Error(`no function ${name}`);
+  return options.handler;
+}
+
+const context = (): InvocationContext => new InvocationContext({ functionName: 'test', logHandler: () => undefined });
+
+describe('Azure Functions HTTP triggers', () => {
+  it('registers one anonymous trigger per route, on the paths of API.md', () => {
+    expect([...registered.keys()].sort()).toEqual(ROUTE_TABLE.routes.map((r) => r.operationId).sort());
+    const get = registered.get('getBillingRecord');
+    expect(get).toMatchObject({
+      methods: ['GET'],
+      authLevel: 'anonymous',
+      route: 'api/v1/customers/{customerId}/billing-records/{recordId}',
+    });
+    expect(registered.get('liveness')?.route).toBe('healthz');
+  });
+
+  it('creates and reads a record with the same bytes and ETag the HTTP server gives', async () => {
+    const token = await test.token();
+    const input = makeInput({ id: 'fn-1' });
+    const created = await handler('createBillingRecord')(
+      new HttpRequest({
+        method: 'POST',
+        url: 'http://localhost/api/v1/customers/cust-fn/billing-records',
+        params: { customerId: 'cust-fn' },
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: { string: JSON.stringify(input) },
+      }),
+      context(),
+    );
+    expect(created.status).toBe(201);
+    expect(created.headers).toMatchObject({ etag: '"1"', location: '/api/v1/customers/cust-fn/billing-records/fn-1' });
+
+    const read = await handler('getBillingRecord')(
+      new HttpRequest({
+        method: 'GET',
+        url: 'http://localhost/api/v1/customers/cust-fn/billing-records/fn-1',
+        params: { customerId: 'cust-fn', recordId: 'fn-1' },
+        headers: { authorization: `Bearer ${token}` },
+      }),
+      context(),
+    );
+    expect(read.status).toBe(200);
+    expect(read.body).toBe(created.body);
+
+    const server = await buildHttpServer(test.application);
+    const viaHttp = await server.inject({
+      method: 'GET',
+      url: '/api/v1/customers/cust-fn/billing-records/fn-1',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(viaHttp.body).toBe(read.body);
+    expect(viaHttp.headers.etag).toBe((read.headers as Record<string, string>).etag);
+    await server.close();
+  });
+
+  it('answers problems the same way: 401 without a token, 400 with field errors, 413 over 1 MiB', async () => {
+    const unauthenticated = await handler('listBillingRecords')(
+      new HttpRequest({ method: 'GET', url: 'http://localhost/api/v1/customers/c/billing-records', params: { customerId: 'c' } }),
+      context(),
+    );
+    expect(unauthenticated.status).toBe(401);
+    expect((unauthenticated.headers as Record<string, string>)['content-type']).toBe('application/problem+json');
+
+    const token = await test.token();
+    const invalid = await handler('createBillingRecord')(
+      new HttpRequest({
+        method: 'POST',
+        url: 'http://localhost/api/v1/customers/c/billing-records',
+        params: { customerId: 'c' },
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: { string: JSON.stringify({ ...makeInput(), totalMinor: 1 }) },
+      }),
+      context(),
+    );
+    expect(invalid.status).toBe(400);
+    expect(JSON.parse(String(invalid.body)).errors[0].field).toBe('/totalMinor');
+
+    const huge = await handler('createBillingRecord')(
+      new HttpRequest({
+        method: 'POST',
+        url: 'http://localhost/api/v1/customers/c/billing-records',
+        params: { customerId: 'c' },
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: { string: JSON.stringify({ pad: 'x'.repeat(1024 * 1024 + 10) }) },
+      }),
+      context(),
+    );
+    expect(huge.status).toBe(413);
+  });
+
+  it('serves the list with query parameters from the URL', async () => {
+    const token = await test.token();
+    const list = await handler('listBillingRecords')(
+      new HttpRequest({
+        method: 'GET',
+        url: 'http://localhost/api/v1/customers/cust-fn/billing-records?limit=1',
+        params: { customerId: 'cust-fn' },
+        headers: { authorization: `Bearer ${token}` },
+      }),
+      context(),
+    );
+    expect(list.status).toBe(200);
+    expect(JSON.parse(String(list.body)).items).toHaveLength(1);
+  });
+});
