@@ -21,7 +21,11 @@ describe('authentication', () => {
     const missing = await api.app.inject({ method: 'GET', url });
     expect(missing.statusCode).toBe(401);
     expect(missing.json()).toMatchObject({ code: 'UNAUTHENTICATED' });
-    const garbage = await api.app.inject({ method: 'GET', url, headers: { authorization: 'Bearer not.a.jwt' } });
+    const garbage = await api.app.inject({
+      method: 'GET',
+      url,
+      headers: { authorization: 'Bearer not.a.jwt' },
+    });
     expect(garbage.statusCode).toBe(401);
     const { privateKey } = await generateKeyPair('RS256');
     const forged = await new SignJWT({ roles: ['Billing.Read'] })
@@ -30,7 +34,10 @@ describe('authentication', () => {
       .setAudience(TEST_AUDIENCE)
       .setExpirationTime('5m')
       .sign(privateKey);
-    expect((await api.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${forged}` } })).statusCode).toBe(401);
+    expect(
+      (await api.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${forged}` } }))
+        .statusCode,
+    ).toBe(401);
   });
 
   it('answers 401 for a token with the wrong audience, the wrong issuer, or expired', async () => {
@@ -40,7 +47,11 @@ describe('authentication', () => {
       { issuer: TEST_ISSUER, audience: TEST_AUDIENCE, expiresInSeconds: -3600 },
     ]) {
       const token = await api.keys.sign({ subject: 's', roles: ['Billing.Read'], ...claims });
-      const response = await api.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+      const response = await api.app.inject({
+        method: 'GET',
+        url,
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(response.statusCode).toBe(401);
     }
   });
@@ -50,7 +61,11 @@ describe('authentication', () => {
     expect(readOnly.statusCode).toBe(403);
     expect(readOnly.json()).toMatchObject({ code: 'FORBIDDEN' });
     const scoped = await api.token(['Billing.Read', 'Billing.Write'], ['cust-other']);
-    const outside = await api.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${scoped}` } });
+    const outside = await api.app.inject({
+      method: 'GET',
+      url,
+      headers: { authorization: `Bearer ${scoped}` },
+    });
     expect(outside.statusCode).toBe(403);
     const inside = await api.app.inject({
       method: 'GET',

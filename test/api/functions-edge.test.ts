@@ -13,8 +13,10 @@ let test: TestApplication;
 
 beforeAll(async () => {
   test = await createTestApplication();
-  registerHttpFunctions((name, options) => registered.set(name, options), ROUTE_TABLE.routes, () =>
-    Promise.resolve(test.application),
+  registerHttpFunctions(
+    (name, options) => registered.set(name, options),
+    ROUTE_TABLE.routes,
+    () => Promise.resolve(test.application),
   );
 });
 afterAll(async () => {
@@ -27,7 +29,8 @@ function handler(name: string): HttpHandler {
   return options.handler;
 }
 
-const context = (): InvocationContext => new InvocationContext({ functionName: 'test', logHandler: () => undefined });
+const context = (): InvocationContext =>
+  new InvocationContext({ functionName: 'test', logHandler: () => undefined });
 
 describe('Azure Functions HTTP triggers', () => {
   it('registers one anonymous trigger per route, on the paths of API.md', () => {
@@ -55,7 +58,10 @@ describe('Azure Functions HTTP triggers', () => {
       context(),
     );
     expect(created.status).toBe(201);
-    expect(created.headers).toMatchObject({ etag: '"1"', location: '/api/v1/customers/cust-fn/billing-records/fn-1' });
+    expect(created.headers).toMatchObject({
+      etag: '"1"',
+      location: '/api/v1/customers/cust-fn/billing-records/fn-1',
+    });
 
     const read = await handler('getBillingRecord')(
       new HttpRequest({
@@ -82,11 +88,17 @@ describe('Azure Functions HTTP triggers', () => {
 
   it('answers problems the same way: 401 without a token, 400 with field errors, 413 over 1 MiB', async () => {
     const unauthenticated = await handler('listBillingRecords')(
-      new HttpRequest({ method: 'GET', url: 'http://localhost/api/v1/customers/c/billing-records', params: { customerId: 'c' } }),
+      new HttpRequest({
+        method: 'GET',
+        url: 'http://localhost/api/v1/customers/c/billing-records',
+        params: { customerId: 'c' },
+      }),
       context(),
     );
     expect(unauthenticated.status).toBe(401);
-    expect((unauthenticated.headers as Record<string, string>)['content-type']).toBe('application/problem+json');
+    expect((unauthenticated.headers as Record<string, string>)['content-type']).toBe(
+      'application/problem+json',
+    );
 
     const token = await test.token();
     const invalid = await handler('createBillingRecord')(
@@ -100,7 +112,7 @@ describe('Azure Functions HTTP triggers', () => {
       context(),
     );
     expect(invalid.status).toBe(400);
-    expect(JSON.parse(String(invalid.body)).errors[0].field).toBe('/totalMinor');
+    expect(JSON.parse(invalid.body as string).errors[0].field).toBe('/totalMinor');
 
     const huge = await handler('createBillingRecord')(
       new HttpRequest({
@@ -127,6 +139,6 @@ describe('Azure Functions HTTP triggers', () => {
       context(),
     );
     expect(list.status).toBe(200);
-    expect(JSON.parse(String(list.body)).items).toHaveLength(1);
+    expect(JSON.parse(list.body as string).items).toHaveLength(1);
   });
 });

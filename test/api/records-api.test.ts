@@ -44,8 +44,21 @@ describe('POST /billing-records', () => {
     const reversed = Object.fromEntries(Object.entries(input).reverse());
     const created = await api.call({ method: 'POST', url: base(customerId), payload: reversed });
     expect(Object.keys(created.json())).toEqual([
-      'id', 'customerId', 'invoiceNumber', 'issuedAt', 'billingPeriod', 'currency', 'status', 'lineItems',
-      'subtotalMinor', 'taxMinor', 'totalMinor', 'metadata', 'version', 'createdAt', 'updatedAt',
+      'id',
+      'customerId',
+      'invoiceNumber',
+      'issuedAt',
+      'billingPeriod',
+      'currency',
+      'status',
+      'lineItems',
+      'subtotalMinor',
+      'taxMinor',
+      'totalMinor',
+      'metadata',
+      'version',
+      'createdAt',
+      'updatedAt',
     ]);
   });
 
@@ -60,7 +73,11 @@ describe('POST /billing-records', () => {
   it('answers 409 ALREADY_EXISTS for an existing id and keeps the first record', async () => {
     const customerId = customer();
     const first = await create(customerId, { id: 'dup' });
-    const second = await api.call({ method: 'POST', url: base(customerId), payload: makeInput({ id: 'dup', invoiceNumber: 'X' }) });
+    const second = await api.call({
+      method: 'POST',
+      url: base(customerId),
+      payload: makeInput({ id: 'dup', invoiceNumber: 'X' }),
+    });
     expect(second.statusCode).toBe(409);
     expect(second.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(second.json()).toMatchObject({ status: 409, code: 'ALREADY_EXISTS' });
@@ -78,24 +95,35 @@ describe('POST /billing-records', () => {
     ['an unknown status', { status: 'lost' }, '/status'],
     ['an id outside the charset', { id: 'bad id!' }, '/id'],
     ['a date that does not exist', { issuedAt: '2024-02-30T00:00:00.000Z' }, '/issuedAt'],
-    ['a period that ends before it starts', { billingPeriod: { start: '2024-05-01', end: '2024-04-01' } }, '/billingPeriod/end'],
+    [
+      'a period that ends before it starts',
+      { billingPeriod: { start: '2024-05-01', end: '2024-04-01' } },
+      '/billingPeriod/end',
+    ],
     ['a customerId other than the path', { customerId: 'someone-else' }, '/customerId'],
-  ])('rejects %s with 400 VALIDATION_FAILED naming the field, and stores nothing', async (_what, overrides, field) => {
-    const customerId = customer();
-    const payload = { ...makeInput({ id: 'never' }), ...overrides };
-    const response = await api.call({ method: 'POST', url: base(customerId), payload });
-    expect(response.statusCode).toBe(400);
-    const problem = response.json<{ code: string; errors: Array<{ field: string }> }>();
-    expect(problem.code).toBe('VALIDATION_FAILED');
-    expect(problem.errors.map((e) => e.field)).toContain(field);
-    const list = await api.call({ method: 'GET', url: base(customerId) });
-    expect(list.json().items).toEqual([]);
-  });
+  ])(
+    'rejects %s with 400 VALIDATION_FAILED naming the field, and stores nothing',
+    async (_what, overrides, field) => {
+      const customerId = customer();
+      const payload = { ...makeInput({ id: 'never' }), ...overrides };
+      const response = await api.call({ method: 'POST', url: base(customerId), payload });
+      expect(response.statusCode).toBe(400);
+      const problem = response.json<{ code: string; errors: Array<{ field: string }> }>();
+      expect(problem.code).toBe('VALIDATION_FAILED');
+      expect(problem.errors.map((e) => e.field)).toContain(field);
+      const list = await api.call({ method: 'GET', url: base(customerId) });
+      expect(list.json().items).toEqual([]);
+    },
+  );
 
   it('lists every failing field at once', async () => {
     const payload = { ...makeInput(), currency: 'usd', status: 'lost', extra: true };
-    const problem = (await api.call({ method: 'POST', url: base(customer()), payload })).json<{ errors: Array<{ field: string }> }>();
-    expect(problem.errors.map((e) => e.field)).toEqual(expect.arrayContaining(['/currency', '/status', '/extra']));
+    const problem = (await api.call({ method: 'POST', url: base(customer()), payload })).json<{
+      errors: Array<{ field: string }>;
+    }>();
+    expect(problem.errors.map((e) => e.field)).toEqual(
+      expect.arrayContaining(['/currency', '/status', '/extra']),
+    );
   });
 
   it('answers 413 PAYLOAD_TOO_LARGE over 1 MiB, 415 for other content types, 400 for bad JSON', async () => {
@@ -108,10 +136,20 @@ describe('POST /billing-records', () => {
     });
     expect(huge.statusCode).toBe(413);
     expect(huge.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
-    const text = await api.call({ method: 'POST', url: base(customerId), headers: { 'content-type': 'text/plain' }, payload: 'hi' });
+    const text = await api.call({
+      method: 'POST',
+      url: base(customerId),
+      headers: { 'content-type': 'text/plain' },
+      payload: 'hi',
+    });
     expect(text.statusCode).toBe(415);
     expect(text.json()).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
-    const broken = await api.call({ method: 'POST', url: base(customerId), headers: { 'content-type': 'application/json' }, payload: '{"id":' });
+    const broken = await api.call({
+      method: 'POST',
+      url: base(customerId),
+      headers: { 'content-type': 'application/json' },
+      payload: '{"id":',
+    });
     expect(broken.statusCode).toBe(400);
     expect(broken.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
   });
@@ -121,7 +159,13 @@ describe('GET, PUT, PATCH, DELETE /billing-records/{id}', () => {
   it('answers 404 NOT_FOUND as problem+json for an absent record', async () => {
     const response = await api.call({ method: 'GET', url: `${base(customer())}/nope` });
     expect(response.statusCode).toBe(404);
-    expect(response.json()).toMatchObject({ type: expect.any(String), title: expect.any(String), status: 404, code: 'NOT_FOUND', detail: expect.any(String) });
+    expect(response.json()).toMatchObject({
+      type: expect.any(String),
+      title: expect.any(String),
+      status: 404,
+      code: 'NOT_FOUND',
+      detail: expect.any(String),
+    });
   });
 
   it('answers 304 for a matching If-None-Match and 200 otherwise', async () => {
@@ -132,8 +176,12 @@ describe('GET, PUT, PATCH, DELETE /billing-records/{id}', () => {
     expect(hit.statusCode).toBe(304);
     expect(hit.body).toBe('');
     expect(hit.headers.etag).toBe('"1"');
-    expect((await api.call({ method: 'GET', url, headers: { 'if-none-match': 'W/"1"' } })).statusCode).toBe(304);
-    expect((await api.call({ method: 'GET', url, headers: { 'if-none-match': '"2"' } })).statusCode).toBe(200);
+    expect((await api.call({ method: 'GET', url, headers: { 'if-none-match': 'W/"1"' } })).statusCode).toBe(
+      304,
+    );
+    expect((await api.call({ method: 'GET', url, headers: { 'if-none-match': '"2"' } })).statusCode).toBe(
+      200,
+    );
   });
 
   it('replaces with PUT, bumps the version, keeps createdAt, and honours If-Match', async () => {
@@ -141,10 +189,20 @@ describe('GET, PUT, PATCH, DELETE /billing-records/{id}', () => {
     const created = (await create(customerId, { id: 'put' })).json();
     api.clock.advance(60_000);
     const url = `${base(customerId)}/put`;
-    const stale = await api.call({ method: 'PUT', url, headers: { 'if-match': '"9"' }, payload: makeInput({ status: 'paid' }) });
+    const stale = await api.call({
+      method: 'PUT',
+      url,
+      headers: { 'if-match': '"9"' },
+      payload: makeInput({ status: 'paid' }),
+    });
     expect(stale.statusCode).toBe(412);
     expect(stale.json()).toMatchObject({ code: 'PRECONDITION_FAILED' });
-    const put = await api.call({ method: 'PUT', url, headers: { 'if-match': '"1"' }, payload: makeInput({ status: 'paid' }) });
+    const put = await api.call({
+      method: 'PUT',
+      url,
+      headers: { 'if-match': '"1"' },
+      payload: makeInput({ status: 'paid' }),
+    });
     expect(put.statusCode).toBe(200);
     expect(put.headers.etag).toBe('"2"');
     const body = put.json();
@@ -157,9 +215,15 @@ describe('GET, PUT, PATCH, DELETE /billing-records/{id}', () => {
 
   it('answers 404 for PUT of an absent record and 400 when the body id differs from the path', async () => {
     const customerId = customer();
-    expect((await api.call({ method: 'PUT', url: `${base(customerId)}/ghost`, payload: makeInput() })).statusCode).toBe(404);
+    expect(
+      (await api.call({ method: 'PUT', url: `${base(customerId)}/ghost`, payload: makeInput() })).statusCode,
+    ).toBe(404);
     await create(customerId, { id: 'a' });
-    const clash = await api.call({ method: 'PUT', url: `${base(customerId)}/a`, payload: makeInput({ id: 'b' }) });
+    const clash = await api.call({
+      method: 'PUT',
+      url: `${base(customerId)}/a`,
+      payload: makeInput({ id: 'b' }),
+    });
     expect(clash.statusCode).toBe(400);
   });
 
@@ -208,7 +272,10 @@ describe('GET, PUT, PATCH, DELETE /billing-records/{id}', () => {
   it('refuses to delete a record under legal hold with 409 LEGAL_HOLD', async () => {
     const customerId = customer();
     const record = (await create(customerId, { id: 'held' })).json();
-    await api.store.replace(fullDocument(record, { legalHold: { reason: 'audit', setAt: '2026-01-01T00:00:00.000Z' } }), {});
+    await api.store.replace(
+      fullDocument(record, { legalHold: { reason: 'audit', setAt: '2026-01-01T00:00:00.000Z' } }),
+      {},
+    );
     const response = await api.call({ method: 'DELETE', url: `${base(customerId)}/held` });
     expect(response.statusCode).toBe(409);
     expect(response.json()).toMatchObject({ code: 'LEGAL_HOLD' });
@@ -256,12 +323,24 @@ describe('GET /billing-records (list)', () => {
   it('rejects a bad limit, a bad cursor and a cursor replayed with other filters', async () => {
     const customerId = customer();
     for (let i = 0; i < 3; i++) await create(customerId);
-    expect((await api.call({ method: 'GET', url: base(customerId), query: { limit: '0' } })).statusCode).toBe(400);
-    expect((await api.call({ method: 'GET', url: base(customerId), query: { limit: '101' } })).statusCode).toBe(400);
-    expect((await api.call({ method: 'GET', url: base(customerId), query: { cursor: '!!' } })).statusCode).toBe(400);
-    expect((await api.call({ method: 'GET', url: base(customerId), query: { colour: 'red' } })).statusCode).toBe(400);
+    expect((await api.call({ method: 'GET', url: base(customerId), query: { limit: '0' } })).statusCode).toBe(
+      400,
+    );
+    expect(
+      (await api.call({ method: 'GET', url: base(customerId), query: { limit: '101' } })).statusCode,
+    ).toBe(400);
+    expect(
+      (await api.call({ method: 'GET', url: base(customerId), query: { cursor: '!!' } })).statusCode,
+    ).toBe(400);
+    expect(
+      (await api.call({ method: 'GET', url: base(customerId), query: { colour: 'red' } })).statusCode,
+    ).toBe(400);
     const first = (await api.call({ method: 'GET', url: base(customerId), query: { limit: '1' } })).json();
-    const replay = await api.call({ method: 'GET', url: base(customerId), query: { limit: '1', status: 'paid', cursor: first.nextCursor } });
+    const replay = await api.call({
+      method: 'GET',
+      url: base(customerId),
+      query: { limit: '1', status: 'paid', cursor: first.nextCursor },
+    });
     expect(replay.statusCode).toBe(400);
     expect(replay.json().errors[0].field).toBe('/cursor');
   });

@@ -20,7 +20,7 @@ export interface ApiHarness {
   readonly store: RecordStore;
   readonly clock: ManualClock;
   readonly keys: DevKeyPair;
-  token(roles?: readonly string[], customerIds?: readonly string[]): Promise<string>;
+  readonly token: (roles?: readonly string[], customerIds?: readonly string[]) => Promise<string>;
   /** inject() with a bearer token for the given roles (default read + write). */
   call(options: InjectOptions & { roles?: readonly string[] }): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
@@ -32,7 +32,7 @@ export interface TestApplication {
   readonly store: RecordStore;
   readonly clock: ManualClock;
   readonly keys: DevKeyPair;
-  token(roles?: readonly string[], customerIds?: readonly string[]): Promise<string>;
+  readonly token: (roles?: readonly string[], customerIds?: readonly string[]) => Promise<string>;
 }
 
 /** The shared application (route table, pipeline, services) over real in-memory adapters, with no edge. */
@@ -55,9 +55,16 @@ export async function createTestApplication(options: { store?: RecordStore } = {
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
   };
-  const verifier = createTokenVerifier({ keys: { jwks: keys.jwks }, issuer: TEST_ISSUER, audience: TEST_AUDIENCE });
+  const verifier = createTokenVerifier({
+    keys: { jwks: keys.jwks },
+    issuer: TEST_ISSUER,
+    audience: TEST_AUDIENCE,
+  });
   const application = createApiApplication(services, verifier);
-  const token = (roles: readonly string[] = ['Billing.Read', 'Billing.Write'], customerIds?: readonly string[]) =>
+  const token = (
+    roles: readonly string[] = ['Billing.Read', 'Billing.Write'],
+    customerIds?: readonly string[],
+  ) =>
     keys.sign({
       subject: 'test-user',
       roles,

@@ -5,7 +5,12 @@ import { etagOf, ifMatchSatisfied, ifNoneMatchSatisfied } from '../../src/domain
 import { addDuration, parseIsoDuration, subtractDuration } from '../../src/domain/iso-duration.ts';
 import { decodeCursor, encodeCursor } from '../../src/domain/list-cursor.ts';
 import { applyMergePatch } from '../../src/domain/merge-patch.ts';
-import { CURRENT_SCHEMA_VERSION, fromPersisted, toPersisted, upcast } from '../../src/domain/record-document.ts';
+import {
+  CURRENT_SCHEMA_VERSION,
+  fromPersisted,
+  toPersisted,
+  upcast,
+} from '../../src/domain/record-document.ts';
 import { buildRecord, parseRecordInput } from '../../src/domain/record-rules.ts';
 import { decideRetry, withRetry } from '../../src/domain/retry-policy.ts';
 import { compileValidator } from '../../src/domain/schema-validation.ts';
@@ -13,13 +18,18 @@ import { makeDocument, makeInput, makeRecord, makeStub } from '../support/record
 
 describe('record rules', () => {
   it('normalises instants and fills the key from the path', () => {
-    const input = parseRecordInput({ ...makeInput(), issuedAt: '2024-05-01T10:00:00Z' }, { customerId: 'c1', id: 'r1' });
+    const input = parseRecordInput(
+      { ...makeInput(), issuedAt: '2024-05-01T10:00:00Z' },
+      { customerId: 'c1', id: 'r1' },
+    );
     expect(input).toMatchObject({ id: 'r1', customerId: 'c1', issuedAt: '2024-05-01T10:00:00.000Z' });
   });
 
   it('accepts an empty invoice with zero totals and refuses a negative quantity', () => {
     expect(() =>
-      parseRecordInput(makeInput({ lineItems: [], subtotalMinor: 0, taxMinor: 0, totalMinor: 0 }), { customerId: 'c' }),
+      parseRecordInput(makeInput({ lineItems: [], subtotalMinor: 0, taxMinor: 0, totalMinor: 0 }), {
+        customerId: 'c',
+      }),
     ).not.toThrow();
     const bad = makeInput();
     bad.lineItems[0] = { ...bad.lineItems[0]!, quantity: -1 };
@@ -39,7 +49,9 @@ describe('record rules', () => {
     const record = makeRecord({ metadata: { zeta: '1', alpha: '2' } });
     const shuffled = Object.fromEntries(Object.entries(record).reverse()) as typeof record;
     expect(serializeRecord(shuffled)).toBe(serializeRecord(record));
-    expect(serializeRecord(record).indexOf('"alpha"')).toBeLessThan(serializeRecord(record).indexOf('"zeta"'));
+    expect(serializeRecord(record).indexOf('"alpha"')).toBeLessThan(
+      serializeRecord(record).indexOf('"zeta"'),
+    );
     const validate = compileValidator(BillingRecord);
     expect(validate(JSON.parse(serializeRecord(record)))).toEqual(record);
   });
@@ -57,9 +69,20 @@ describe('stored documents', () => {
   });
 
   it('upcasts a v1 document and refuses one from the future', () => {
-    const v1 = { id: 'a', customerId: 'c', schemaVersion: 1, periodStart: '2024-01-01', periodEnd: '2024-01-31', lineItems: [{ sku: 's', quantity: 2.5, unitPriceMinor: 3 }] };
+    const v1 = {
+      id: 'a',
+      customerId: 'c',
+      schemaVersion: 1,
+      periodStart: '2024-01-01',
+      periodEnd: '2024-01-31',
+      lineItems: [{ sku: 's', quantity: 2.5, unitPriceMinor: 3 }],
+    };
     const upcast1 = upcast(v1);
-    expect(upcast1).toMatchObject({ schemaVersion: 2, billingPeriod: { start: '2024-01-01', end: '2024-01-31' }, sys: { tier: 'hot' } });
+    expect(upcast1).toMatchObject({
+      schemaVersion: 2,
+      billingPeriod: { start: '2024-01-01', end: '2024-01-31' },
+      sys: { tier: 'hot' },
+    });
     expect((upcast1.lineItems as Array<{ amountMinor: number }>)[0]?.amountMinor).toBe(8);
     expect(() => upcast({ id: 'a', customerId: 'c', schemaVersion: 99 })).toThrow(/newer/);
   });
@@ -80,7 +103,9 @@ describe('etags', () => {
 
 describe('merge patch (RFC 7396)', () => {
   it('merges objects, removes nulls, replaces arrays and scalars', () => {
-    expect(applyMergePatch({ a: 1, b: { c: 2, d: 3 }, e: [1] }, { a: null, b: { c: 9 }, e: [2, 3], f: 'x' })).toEqual({
+    expect(
+      applyMergePatch({ a: 1, b: { c: 2, d: 3 }, e: [1] }, { a: null, b: { c: 9 }, e: [2, 3], f: 'x' }),
+    ).toEqual({
       b: { c: 9, d: 3 },
       e: [2, 3],
       f: 'x',
@@ -94,14 +119,27 @@ describe('ISO 8601 durations', () => {
     expect(parseIsoDuration('P3M')).toMatchObject({ months: 3 });
     expect(parseIsoDuration('P7D')).toMatchObject({ days: 7 });
     expect(parseIsoDuration('P0D')).toMatchObject({ days: 0 });
-    expect(parseIsoDuration('P1Y2M3DT4H5M6S')).toMatchObject({ years: 1, months: 2, days: 3, hours: 4, minutes: 5, seconds: 6 });
+    expect(parseIsoDuration('P1Y2M3DT4H5M6S')).toMatchObject({
+      years: 1,
+      months: 2,
+      days: 3,
+      hours: 4,
+      minutes: 5,
+      seconds: 6,
+    });
     for (const bad of ['P', '3M', 'PT', 'P1.5M', 'soon', '']) expect(parseIsoDuration(bad)).toBeUndefined();
   });
 
   it('counts months on the calendar, clamping to the month end', () => {
-    expect(subtractDuration(new Date('2026-05-31T10:00:00.000Z'), parseIsoDuration('P3M')!).toISOString()).toBe('2026-02-28T10:00:00.000Z');
-    expect(addDuration(new Date('2026-01-31T00:00:00.000Z'), parseIsoDuration('P1M')!).toISOString()).toBe('2026-02-28T00:00:00.000Z');
-    expect(subtractDuration(new Date('2026-03-08T00:00:00.000Z'), parseIsoDuration('P7D')!).toISOString()).toBe('2026-03-01T00:00:00.000Z');
+    expect(
+      subtractDuration(new Date('2026-05-31T10:00:00.000Z'), parseIsoDuration('P3M')!).toISOString(),
+    ).toBe('2026-02-28T10:00:00.000Z');
+    expect(addDuration(new Date('2026-01-31T00:00:00.000Z'), parseIsoDuration('P1M')!).toISOString()).toBe(
+      '2026-02-28T00:00:00.000Z',
+    );
+    expect(
+      subtractDuration(new Date('2026-03-08T00:00:00.000Z'), parseIsoDuration('P7D')!).toISOString(),
+    ).toBe('2026-03-01T00:00:00.000Z');
   });
 });
 
@@ -131,10 +169,11 @@ describe('retry policy', () => {
     const delays: number[] = [];
     let calls = 0;
     const result = await withRetry(
-      async () => {
+      () => {
         calls += 1;
-        if (calls < 3) throw new AppError('THROTTLED', 'again', { retryAfterMs: 10 * calls });
-        return 'done';
+        if (calls < 3)
+          return Promise.reject(new AppError('THROTTLED', 'again', { retryAfterMs: 10 * calls }));
+        return Promise.resolve('done');
       },
       { policy, sleep: (ms) => (delays.push(ms), Promise.resolve()) },
     );
