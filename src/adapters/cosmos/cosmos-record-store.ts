@@ -1,0 +1,629 @@
+// The production hot store: one Cosmos DB (NoSQL) container, partition key /customerId, documents in the
+// shared persisted layout. Same etag, conditional-write and paging behaviour as the SQLite adapter.
+import { Agent } from 'node:https';
+import { setTimeout as delay } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
+import {
+  type Container,
+  CosmosClient,
+  type CosmosClientOptions,
+  type Database,
+  type FeedOptions,
+  type IndexingPolicy,
+  type ItemDefinition,
+  PriorityLevel,
+  type RequestOptions,
+  type SqlParameter,
+} from '@azure/cosmos';
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { AppError } from '../../domain/errors.ts';
+import {
+  fromPersisted,
+  type PersistedDocument,
+  type PersistedSys,
+  type RecordDocument,
+  type StoredDocument,
+  summaryOf,
+  toPersisted,
+} from '../../domain/record-document.ts';
+import type { RecordKey } from '../../domain/record-rules.ts';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from '../../domain/retry-policy.ts';
+import type { OperationOptions } from '../../ports/operation-options.ts';
+import {
+  type ListRequest,
+  type ListResult,
+  MAX_DOCUMENT_BYTES,
+  type RecordStore,
+  type ScanItem,
+  type ScanPage,
+  type ScanRequest,
+  type TierCounts,
+  type WriteCondition,
+} from '../../ports/record-store.ts';
+import { isAmbiguousWriteFailure, statusOf, toAppError } from './cosmos-error-mapping.ts';
+
+export const PARTITION_KEY_PATH = '/customerId';
+
+/**
+ * Index only what queries filter or sort on; lineItems and metadata (most of a 300 KB record) are
+ * never indexed, which keeps write RUs proportional to the few indexed paths. id and _ts are always
+ * indexed by Cosmos DB. Cosmos DB refuses a multi-property ORDER BY without a matching composite
+ * index: one serves list(), one scan(). Exported so infrastructure-as-code can declare the same.
+ */
+export const RECORDS_INDEXING_POLICY: IndexingPolicy = {
+  indexingMode: 'consistent',
+  automatic: true,
+  includedPaths: [
+    { path: '/customerId/?' },
+    { path: '/issuedAt/?' },
+    { path: '/status/?' },
+    { path: '/sys/tier/?' },
+    { path: '/sys/pinned/?' },
+    { path: '/id/?' },
+  ],
+  excludedPaths: [{ path: '/*' }],
+  compositeIndexes: [
+    [
+      { path: '/issuedAt', order: 'descending' },
+      { path: '/id', order: 'descending' },
+    ],
+    // The tier is fixed by scan()'s filter; leading with it lets the same index filter and sort.
+    [
+      { path: '/sys/tier', order: 'ascending' },
+      { path: '/issuedAt', order: 'ascending' },
+      { path: '/customerId', order: 'ascending' },
+      { path: '/id', order: 'ascending' },
+    ],
+  ],
+};
+
+export interface ThrottleRetryOptions {
+  /** Retries of a 429 inside the SDK, honouring the service's retry-after. */
+  readonly maxRetries: number;
+  /** Total time the SDK may spend waiting on 429s for one request. */
+  readonly maxWaitSeconds: number;
+}
+
+// The SDK absorbs short throttling bursts itself; past that the error surfaces as THROTTLED with the
+// service's retry-after, so withRetry (and then the API's Retry-After) can take over without stacking waits.
+export const DEFAULT_THROTTLE_RETRY: ThrottleRetryOptions = { maxRetries: 3, maxWaitSeconds: 10 };
+/** One request's deadline; the SDK default (60 s) is longer than a Functions HTTP call should wait. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
+export interface CosmosRecordStoreOptions {
+  readonly endpoint: string;
+  readonly databaseId: string;
+  readonly containerId: string;
+  /** Account key; without it, Entra ID: `credential`, else DefaultAzureCredential (managed identity). */
+  readonly key?: string;
+  readonly credential?: TokenCredential;
+  /** Only for the local emulator's self-signed certificate. */
+  readonly allowInsecureTls: boolean;
+  readonly requestTimeoutMs?: number;
+  readonly throttleRetry?: ThrottleRetryOptions;
+  /** Retries of retryable AppErrors around each operation (after the SDK's own retries). */
+  readonly retryPolicy?: RetryPolicy;
+  /** How retries wait; tests pass one that records the delays instead of sleeping. */
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Report modelled request charges instead of the service's. Defaults to `allowInsecureTls`: only
+   * the emulator uses that, and it answers 1 RU for everything.
+   */
+  readonly estimateRequestCharges?: boolean;
+}
+
+/**
+ * A coarse RU model after the Cosmos DB docs (a 1 KB point read is 1 RU, a 1 KB write about 5 RU, a
+ * 300 KB write about 150 RU with few indexed paths), for stores that report no real charges.
+ */
+const RU_MODEL = { readPerKb: 1, writeBase: 5, writePerKb: 0.5, queryBase: 2.5, queryPerKb: 1 } as const;
+
+/** Cosmos DB's system properties: never part of the persisted layout. */
+const SYSTEM_PROPERTIES = ['_rid', '_self', '_etag', '_attachments', '_ts'] as const;
+
+type RawItem = ItemDefinition & { _etag?: string };
+
+/** What scan() projects: never the record body. */
+interface ScanRow {
+  readonly customerId: string;
+  readonly id: string;
+  readonly issuedAt: string;
+  readonly updatedAt: string;
+  readonly version: number;
+  readonly _etag: string;
+  readonly _ts: number;
+  readonly sys: PersistedSys;
+}
+
+/** Per-operation state, shared by its attempts. */
+interface AttemptState {
+  readonly signal: AbortSignal;
+  readonly options: OperationOptions | undefined;
+  /** Set after a failure that may have been applied: the retry can meet its own earlier success. */
+  ambiguous: boolean;
+}
+
+export class CosmosRecordStore implements RecordStore {
+  readonly #client: CosmosClient;
+  readonly #agent: Agent | undefined;
+  readonly #database: Database;
+  readonly #container: Container;
+  readonly #retryPolicy: RetryPolicy;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly #estimateCharges: boolean;
+  /** Aborts whatever is in flight when the store closes, so shutdown never waits on a hung request. */
+  readonly #closing = new AbortController();
+
+  private constructor(client: CosmosClient, agent: Agent | undefined, options: CosmosRecordStoreOptions) {
+    this.#client = client;
+    this.#agent = agent;
+    this.#database = client.database(options.databaseId);
+    this.#container = this.#database.container(options.containerId);
+    this.#retryPolicy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
+    this.#sleep =
+      options.sleep ?? ((ms, signal) => delay(ms, undefined, signal === undefined ? {} : { signal }));
+    this.#estimateCharges = options.estimateRequestCharges ?? options.allowInsecureTls;
+  }
+
+  /** Connects, creating the database and container when absent; UNAVAILABLE when Cosmos DB cannot be reached. */
+  static async connect(options: CosmosRecordStoreOptions): Promise<CosmosRecordStore> {
+    // Only the emulator's self-signed certificate needs this; keep-alive as the SDK's own agent does.
+    const agent = options.allowInsecureTls
+      ? new Agent({ keepAlive: true, rejectUnauthorized: false })
+      : undefined;
+    const throttle = options.throttleRetry ?? DEFAULT_THROTTLE_RETRY;
+    const clientOptions: CosmosClientOptions = {
+      endpoint: options.endpoint,
+      ...(options.key !== undefined
+        ? { key: options.key }
+        : { aadCredentials: options.credential ?? new DefaultAzureCredential() }),
+      ...(agent !== undefined ? { agent } : {}),
+      connectionPolicy: {
+        requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+        retryOptions: {
+          maxRetryAttemptCount: throttle.maxRetries,
+          maxWaitTimeInSeconds: throttle.maxWaitSeconds,
+        },
+      },
+      userAgentSuffix: 'billing-archive',
+    };
+    const store = new CosmosRecordStore(new CosmosClient(clientOptions), agent, options);
+    try {
+      await store.#call(`open container ${options.databaseId}/${options.containerId}`, undefined, (state) =>
+        store.#ensureContainer(options, state.signal),
+      );
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+
+  get(key: RecordKey, options?: OperationOptions): Promise<StoredDocument | undefined> {
+    return this.#call(`read ${key.customerId}/${key.id}`, options, async (state) => {
+      const raw = await this.#readRaw(key, state);
+      return raw === undefined ? undefined : toStored(raw);
+    });
+  }
+
+  async create(document: RecordDocument, options?: OperationOptions): Promise<StoredDocument> {
+    const body = persist(document);
+    return await this.#call(`create ${document.customerId}/${document.id}`, options, async (state) => {
+      try {
+        const response = await this.#container.items.create(body, this.#writeOptions(state));
+        this.#charged(state, response.requestCharge, () => writeUnits(body));
+        return { document, etag: etagOf(response.etag, document) };
+      } catch (error) {
+        if (statusOf(error) !== 409) throw error;
+        const own = state.ambiguous ? await this.#ownEarlierWrite(document, body, state) : undefined;
+        if (own !== undefined) return own;
+        throw new AppError('ALREADY_EXISTS', `Record ${document.customerId}/${document.id} already exists`);
+      }
+    });
+  }
+
+  async replace(
+    document: RecordDocument,
+    condition: WriteCondition,
+    options?: OperationOptions,
+  ): Promise<StoredDocument> {
+    const body = persist(document);
+    return await this.#call(`replace ${document.customerId}/${document.id}`, options, async (state) => {
+      try {
+        const response = await this.#item(document).replace(body, this.#writeOptions(state, condition));
+        this.#charged(state, response.requestCharge, () => writeUnits(body));
+        return { document, etag: etagOf(response.etag, document) };
+      } catch (error) {
+        const status = statusOf(error);
+        if (status === 404) throw notFound(document);
+        if (status !== 412) throw error;
+        const own = state.ambiguous ? await this.#ownEarlierWrite(document, body, state) : undefined;
+        if (own !== undefined) return own;
+        throw stale(document);
+      }
+    });
+  }
+
+  delete(key: RecordKey, condition: WriteCondition, options?: OperationOptions): Promise<void> {
+    return this.#call(`delete ${key.customerId}/${key.id}`, options, async (state) => {
+      try {
+        const response = await this.#item(key).delete(this.#writeOptions(state, condition));
+        this.#charged(state, response.requestCharge, () => RU_MODEL.writeBase);
+      } catch (error) {
+        const status = statusOf(error);
+        // After an attempt whose outcome was lost, a 404 is that attempt having deleted it.
+        if (status === 404 && state.ambiguous) return;
+        if (status === 404) throw notFound(key);
+        if (status === 412) throw stale(key);
+        throw error;
+      }
+    });
+  }
+
+  list(request: ListRequest, options?: OperationOptions): Promise<ListResult> {
+    return this.#call(`list ${request.customerId}`, options, async (state) => {
+      // The partition key is in the WHERE clause as well as in the options: the emulator ignores the option.
+      const where = ['c.customerId = @pk'];
+      const parameters: SqlParameter[] = [
+        { name: '@pk', value: request.customerId },
+        { name: '@n', value: request.limit + 1 },
+      ];
+      if (request.issuedFrom !== undefined) {
+        where.push('c.issuedAt >= @issuedFrom');
+        parameters.push({ name: '@issuedFrom', value: request.issuedFrom });
+      }
+      if (request.issuedTo !== undefined) {
+        where.push('c.issuedAt < @issuedTo');
+        parameters.push({ name: '@issuedTo', value: request.issuedTo });
+      }
+      if (request.status !== undefined) {
+        where.push('c.status = @status');
+        parameters.push({ name: '@status', value: request.status });
+      }
+      if (request.after !== undefined) {
+        where.push('(c.issuedAt < @afterIssuedAt OR (c.issuedAt = @afterIssuedAt AND c.id < @afterId))');
+        parameters.push({ name: '@afterIssuedAt', value: request.after.issuedAt });
+        parameters.push({ name: '@afterId', value: request.after.id });
+      }
+      // One more than the page tells whether there is a next page without a second query.
+      const query = `SELECT TOP @n * FROM c WHERE ${where.join(' AND ')} ORDER BY c.issuedAt DESC, c.id DESC`;
+      const response = await this.#container.items
+        .query<RawItem>(
+          { query, parameters },
+          { ...this.#feedOptions(state, request.limit + 1), partitionKey: request.customerId },
+        )
+        .fetchAll();
+      const resources = response.resources;
+      this.#charged(state, response.requestCharge, () => queryUnits(resources));
+      const items = resources.slice(0, request.limit).map((raw) => toStored(raw).document);
+      const last = items.at(-1);
+      const next =
+        resources.length > request.limit && last !== undefined
+          ? { issuedAt: summaryOf(last).issuedAt, id: last.id }
+          : undefined;
+      return { items, next };
+    });
+  }
+
+  scan(request: ScanRequest, options?: OperationOptions): Promise<ScanPage> {
+    return this.#call(`scan ${request.tier} documents`, options, async (state) => {
+      const where = ['c.sys.tier = @tier'];
+      const parameters: SqlParameter[] = [
+        { name: '@tier', value: request.tier },
+        { name: '@n', value: request.limit + 1 },
+      ];
+      if (request.issuedFrom !== undefined) {
+        where.push('c.issuedAt >= @issuedFrom');
+        parameters.push({ name: '@issuedFrom', value: request.issuedFrom });
+      }
+      if (request.issuedBefore !== undefined) {
+        where.push('c.issuedAt < @issuedBefore');
+        parameters.push({ name: '@issuedBefore', value: request.issuedBefore });
+      }
+      if (request.modifiedSinceMs !== undefined) {
+        // _ts has second precision; rounding down may return a document written up to 1 s early, never miss one.
+        where.push('c._ts >= @modifiedSince');
+        parameters.push({ name: '@modifiedSince', value: Math.floor(request.modifiedSinceMs / 1000) });
+      }
+      if (request.customerId !== undefined) {
+        where.push('c.customerId = @customerId');
+        parameters.push({ name: '@customerId', value: request.customerId });
+      }
+      if (request.after !== undefined) {
+        // Written flat (an OR of ANDs): the emulator's parser backtracks on nested parentheses (~0.5 s a query).
+        where.push(
+          '(c.issuedAt > @afterIssuedAt' +
+            ' OR (c.issuedAt = @afterIssuedAt AND c.customerId > @afterCustomerId)' +
+            ' OR (c.issuedAt = @afterIssuedAt AND c.customerId = @afterCustomerId AND c.id > @afterId))',
+        );
+        parameters.push({ name: '@afterIssuedAt', value: request.after.issuedAt });
+        parameters.push({ name: '@afterCustomerId', value: request.after.customerId });
+        parameters.push({ name: '@afterId', value: request.after.id });
+      }
+      // A projection: a query is charged for every byte it loads, and scans never need record bodies.
+      const query =
+        'SELECT TOP @n c.customerId, c.id, c.issuedAt, c.updatedAt, c.version, c._etag, c._ts, c.sys FROM c ' +
+        `WHERE ${where.join(' AND ')} ORDER BY c.sys.tier ASC, c.issuedAt ASC, c.customerId ASC, c.id ASC`;
+      const response = await this.#container.items
+        .query<ScanRow>(
+          { query, parameters },
+          {
+            ...this.#feedOptions(state, request.limit + 1),
+            ...(request.customerId !== undefined ? { partitionKey: request.customerId } : {}),
+          },
+        )
+        .fetchAll();
+      const rows = response.resources;
+      this.#charged(state, response.requestCharge, () => queryUnits(rows));
+      const items: ScanItem[] = rows.slice(0, request.limit).map((row) => ({
+        customerId: row.customerId,
+        id: row.id,
+        issuedAt: row.issuedAt,
+        updatedAt: row.updatedAt,
+        version: row.version,
+        etag: row._etag,
+        modifiedAtMs: row._ts * 1000,
+        sys: row.sys,
+      }));
+      const last = items.at(-1);
+      const next =
+        rows.length > request.limit && last !== undefined
+          ? { issuedAt: last.issuedAt, customerId: last.customerId, id: last.id }
+          : undefined;
+      return { items, next };
+    });
+  }
+
+  /** Two index-served COUNT queries across partitions. Cosmos DB cannot tell bytes per tier cheaply. */
+  countByTier(options?: OperationOptions): Promise<TierCounts> {
+    return this.#call('count documents by tier', options, async (state) => {
+      const count = async (tier: 'hot' | 'archived'): Promise<number> => {
+        const response = await this.#container.items
+          .query<number>(
+            {
+              query: 'SELECT VALUE COUNT(1) FROM c WHERE c.sys.tier = @tier',
+              parameters: [{ name: '@tier', value: tier }],
+            },
+            this.#feedOptions(state),
+          )
+          .fetchAll();
+        this.#charged(state, response.requestCharge, () => RU_MODEL.queryBase);
+        return response.resources.reduce((sum, value) => sum + value, 0);
+      };
+      const [hot, archived] = await Promise.all([count('hot'), count('archived')]);
+      return { hot, archived };
+    });
+  }
+
+  /** A database read: the cheapest call that proves the account answers and this identity may use it. */
+  async ping(options?: OperationOptions): Promise<void> {
+    const signal = this.#signal(options);
+    try {
+      this.#ensureOpen();
+      const response = await this.#database.read({ abortSignal: signal });
+      this.#charged({ signal, options, ambiguous: false }, response.requestCharge, () => RU_MODEL.readPerKb);
+    } catch (error) {
+      const mapped = toAppError(error, 'ping');
+      if (mapped.code === 'UNAVAILABLE') throw mapped;
+      throw new AppError('UNAVAILABLE', mapped.message, {
+        cause: error,
+        retryable: mapped.retryable,
+        ...(mapped.retryAfterMs !== undefined ? { retryAfterMs: mapped.retryAfterMs } : {}),
+      });
+    }
+  }
+
+  close(): Promise<void> {
+    if (!this.#closing.signal.aborted) {
+      this.#closing.abort();
+      this.#client.dispose();
+      this.#agent?.destroy();
+    }
+    return Promise.resolve();
+  }
+
+  /** For tests of old schema versions: writes a raw persisted document as an older release would have. */
+  insertRaw(raw: Record<string, unknown>, options?: OperationOptions): Promise<void> {
+    const { id, customerId } = raw;
+    if (typeof id !== 'string' || typeof customerId !== 'string') {
+      return Promise.reject(
+        new AppError('VALIDATION_FAILED', 'A raw document needs a string id and customerId'),
+      );
+    }
+    return this.#call(`insert raw ${customerId}/${id}`, options, async (state) => {
+      await this.#container.items.create({ ...raw, id, customerId }, this.#writeOptions(state));
+    });
+  }
+
+  async #ensureContainer(options: CosmosRecordStoreOptions, abortSignal: AbortSignal): Promise<void> {
+    let partitionKeyPaths: readonly string[] | undefined;
+    try {
+      await this.#client.databases.createIfNotExists({ id: options.databaseId }, { abortSignal });
+      const { resource } = await this.#database.containers.createIfNotExists(
+        {
+          id: options.containerId,
+          partitionKey: { paths: [PARTITION_KEY_PATH] },
+          indexingPolicy: RECORDS_INDEXING_POLICY,
+        },
+        { abortSignal },
+      );
+      partitionKeyPaths = resource?.partitionKey?.paths;
+    } catch (error) {
+      // Entra ID data-plane roles may not create databases or containers (infrastructure-as-code does);
+      // an existing container is all this store needs.
+      if (statusOf(error) !== 403) throw error;
+      const { resource } = await this.#container.read({ abortSignal });
+      partitionKeyPaths = resource?.partitionKey?.paths;
+    }
+    // Point reads and conditional writes address documents by customerId: any other key would misroute them.
+    if (partitionKeyPaths?.length !== 1 || partitionKeyPaths[0] !== PARTITION_KEY_PATH) {
+      throw new AppError(
+        'UNAVAILABLE',
+        `Container ${options.databaseId}/${options.containerId} is partitioned by ${JSON.stringify(partitionKeyPaths)}, not ${PARTITION_KEY_PATH}`,
+        { retryable: false },
+      );
+    }
+  }
+
+  async #readRaw(key: RecordKey, state: AttemptState): Promise<RawItem | undefined> {
+    try {
+      const response = await this.#item(key).read<RawItem>(this.#requestOptions(state));
+      const raw = response.statusCode === 404 ? undefined : response.resource;
+      this.#charged(state, response.requestCharge, () => readUnits(raw));
+      return raw;
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * After a write whose answer was lost, the retry can fail on that write's own success (409 or 412).
+   * If the stored document is exactly what was sent, the write happened: answer it, with the current etag.
+   */
+  async #ownEarlierWrite(
+    document: RecordDocument,
+    body: PersistedDocument,
+    state: AttemptState,
+  ): Promise<StoredDocument | undefined> {
+    const current = await this.#readRaw(document, state);
+    if (current === undefined || !isDeepStrictEqual(withoutSystemProperties(current), jsonCopy(body)))
+      return undefined;
+    return { document, etag: etagOf(current._etag, document) };
+  }
+
+  #item(key: RecordKey): ReturnType<Container['item']> {
+    return this.#container.item(key.id, key.customerId);
+  }
+
+  #requestOptions(state: AttemptState): RequestOptions {
+    const priority = state.options?.priority;
+    // Priority-based execution sheds low-priority requests first under load (where the account enables it).
+    return {
+      abortSignal: state.signal,
+      ...(priority !== undefined
+        ? { priorityLevel: priority === 'low' ? PriorityLevel.Low : PriorityLevel.High }
+        : {}),
+    };
+  }
+
+  #writeOptions(state: AttemptState, condition: WriteCondition = {}): RequestOptions {
+    return {
+      ...this.#requestOptions(state),
+      ...(condition.ifMatch !== undefined
+        ? { accessCondition: { type: 'IfMatch', condition: condition.ifMatch } }
+        : {}),
+    };
+  }
+
+  #feedOptions(state: AttemptState, maxItemCount?: number): FeedOptions {
+    return { ...this.#requestOptions(state), ...(maxItemCount !== undefined ? { maxItemCount } : {}) };
+  }
+
+  #charged(state: AttemptState, serviceCharge: number, estimate: () => number): void {
+    const report = state.options?.onRequestCharge;
+    if (report === undefined) return;
+    if (this.#estimateCharges) report(estimate(), true);
+    else report(serviceCharge, false);
+  }
+
+  #ensureOpen(): void {
+    if (this.#closing.signal.aborted) {
+      throw new AppError('UNAVAILABLE', 'The Cosmos DB record store is closed', { retryable: false });
+    }
+  }
+
+  #signal(options: OperationOptions | undefined): AbortSignal {
+    return options?.abortSignal === undefined
+      ? this.#closing.signal
+      : AbortSignal.any([options.abortSignal, this.#closing.signal]);
+  }
+
+  /** Runs one operation with retries of retryable failures; whatever leaves is an AppError. */
+  async #call<T>(
+    what: string,
+    options: OperationOptions | undefined,
+    work: (state: AttemptState) => Promise<T>,
+  ): Promise<T> {
+    const state: AttemptState = { signal: this.#signal(options), options, ambiguous: false };
+    try {
+      this.#ensureOpen();
+      return await withRetry(
+        async () => {
+          try {
+            return await work(state);
+          } catch (error) {
+            const mapped = toAppError(error, what);
+            if (isAmbiguousWriteFailure(mapped)) state.ambiguous = true;
+            throw mapped;
+          }
+        },
+        { policy: this.#retryPolicy, sleep: this.#sleep, abortSignal: state.signal },
+      );
+    } catch (error) {
+      throw toAppError(error, what);
+    }
+  }
+}
+
+/** The persisted layout, refused before sending when over Cosmos DB's item limit (the emulator has none). */
+function persist(document: RecordDocument): PersistedDocument {
+  const persisted = toPersisted(document);
+  const bytes = Buffer.byteLength(JSON.stringify(persisted));
+  if (bytes > MAX_DOCUMENT_BYTES) {
+    throw new AppError(
+      'RECORD_TOO_LARGE',
+      `Record ${document.customerId}/${document.id} is ${bytes} bytes stored; the limit is ${MAX_DOCUMENT_BYTES}`,
+    );
+  }
+  return persisted;
+}
+
+function kilobytes(value: unknown): number {
+  return value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value)) / 1024;
+}
+
+function readUnits(raw: unknown): number {
+  return Math.max(1, RU_MODEL.readPerKb * kilobytes(raw));
+}
+
+function writeUnits(body: unknown): number {
+  return RU_MODEL.writeBase + RU_MODEL.writePerKb * kilobytes(body);
+}
+
+function queryUnits(rows: readonly unknown[]): number {
+  return RU_MODEL.queryBase + RU_MODEL.queryPerKb * kilobytes(rows);
+}
+
+function toStored(raw: RawItem): StoredDocument {
+  const document = fromPersisted(withoutSystemProperties(raw));
+  return { document, etag: etagOf(raw._etag, document) };
+}
+
+function withoutSystemProperties(raw: Record<string, unknown>): Record<string, unknown> {
+  const persisted = { ...raw };
+  for (const property of SYSTEM_PROPERTIES) delete persisted[property];
+  return persisted;
+}
+
+function etagOf(etag: string | undefined, key: RecordKey): string {
+  if (etag === undefined || etag === '') {
+    throw new AppError('UNAVAILABLE', `Cosmos DB answered for ${key.customerId}/${key.id} without an etag`, {
+      retryable: false,
+    });
+  }
+  return etag;
+}
+
+/** What Cosmos DB stores for a body: JSON drops undefined properties. */
+function jsonCopy(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value));
+}
+
+function notFound(key: RecordKey): AppError {
+  return new AppError('NOT_FOUND', `Record ${key.customerId}/${key.id} does not exist`);
+}
+
+function stale(key: RecordKey): AppError {
+  return new AppError('PRECONDITION_FAILED', `Record ${key.customerId}/${key.id} has changed`);
+}
