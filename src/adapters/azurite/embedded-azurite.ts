@@ -1,0 +1,128 @@
+// Azurite's Blob service started in this process: the embedded archive for `npm start` and the tests.
+// Azurite ships no typings for its server classes, so the few members used here are declared below.
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+
+export interface EmbeddedAzuriteOptions {
+  /** Metadata db and extents live here (ignored in memory). */
+  readonly folder: string;
+  /** 0 picks a free port; the one bound is read back. */
+  readonly port: number;
+  /** Nothing touches the disk: for tests. */
+  readonly inMemory?: boolean;
+}
+
+export interface EmbeddedAzurite {
+  readonly blobEndpoint: string;
+  readonly connectionString: string;
+  stop(): Promise<void>;
+}
+
+interface AzuriteBlobServer {
+  readonly httpServer: Server;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface PersistenceLocation {
+  readonly locationId: string;
+  readonly locationPath: string;
+  readonly maxConcurrency: number;
+}
+
+type BlobConfigurationConstructor = new (
+  host: string,
+  port: number,
+  keepAliveTimeoutSeconds: number,
+  metadataDbPath: string,
+  extentDbPath: string,
+  persistencePaths: readonly PersistenceLocation[],
+  enableAccessLog: boolean,
+  accessLogStream: undefined,
+  enableDebugLog: boolean,
+  debugLogPath: undefined,
+  loose: boolean,
+  skipApiVersionCheck: boolean,
+  cert: string,
+  key: string,
+  pwd: string,
+  oauth: undefined,
+  disableProductStyleUrl: boolean,
+  isMemoryPersistence: boolean,
+  memoryStore: unknown,
+) => unknown;
+
+const require = createRequire(import.meta.url);
+const { default: BlobServer } = require('azurite/dist/src/blob/BlobServer.js') as {
+  default: new (configuration: unknown) => AzuriteBlobServer;
+};
+const { default: BlobConfiguration } = require('azurite/dist/src/blob/BlobConfiguration.js') as {
+  default: BlobConfigurationConstructor;
+};
+const { MemoryExtentChunkStore } = require('azurite/dist/src/common/persistence/MemoryExtentStore.js') as {
+  MemoryExtentChunkStore: new (sizeLimitBytes?: number) => unknown;
+};
+const { EMULATOR_ACCOUNT_NAME, EMULATOR_ACCOUNT_KEY_STR } =
+  require('azurite/dist/src/blob/utils/constants.js') as {
+    EMULATOR_ACCOUNT_NAME: string;
+    EMULATOR_ACCOUNT_KEY_STR: string;
+  };
+
+const HOST = '127.0.0.1';
+// Azurite's own default file names, so a folder written by the azurite CLI opens here too.
+const METADATA_DB_FILE = '__azurite_db_blob__.json';
+const EXTENT_DB_FILE = '__azurite_db_blob_extent__.json';
+const EXTENT_FOLDER = '__blobstorage__';
+
+export async function startEmbeddedAzurite(options: EmbeddedAzuriteOptions): Promise<EmbeddedAzurite> {
+  const inMemory = options.inMemory ?? false;
+  if (!inMemory) mkdirSync(join(options.folder, EXTENT_FOLDER), { recursive: true });
+  const configuration = new BlobConfiguration(
+    HOST,
+    options.port,
+    5,
+    join(options.folder, METADATA_DB_FILE),
+    join(options.folder, EXTENT_DB_FILE),
+    // A fresh array: Azurite's default one is a module-level object its CLI mutates.
+    [{ locationId: 'Default', locationPath: join(options.folder, EXTENT_FOLDER), maxConcurrency: 10 }],
+    false, // no access log: it would go to stdout
+    undefined,
+    false,
+    undefined,
+    false, // strict mode is enough: every header this project sends is supported
+    true, // the SDK speaks a newer API version than this Azurite release knows
+    '',
+    '',
+    '',
+    undefined,
+    true, // the account is always the first path segment, whatever the host name
+    inMemory,
+    // Its own chunk store: the shared default would let two in-memory instances clear each other's data.
+    inMemory ? new MemoryExtentChunkStore() : undefined,
+  );
+  const server = new BlobServer(configuration);
+  await server.start();
+  const { port } = server.httpServer.address() as AddressInfo;
+  const blobEndpoint = `http://${HOST}:${port}/${EMULATOR_ACCOUNT_NAME}`;
+  const connectionString =
+    `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT_NAME};` +
+    `AccountKey=${EMULATOR_ACCOUNT_KEY_STR};BlobEndpoint=${blobEndpoint};`;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    blobEndpoint,
+    connectionString,
+    stop() {
+      stopping ??= (async () => {
+        // Azurite's close() starts the socket shutdown without waiting for it; wait, so the port is free.
+        const closed = new Promise<void>((resolve) => server.httpServer.once('close', () => resolve()));
+        await server.close();
+        await closed;
+      })();
+      return stopping;
+    },
+  };
+}
