@@ -1,0 +1,182 @@
+// `npm run demo`: the API as `npm start` runs it, with seeded, realistic billing records loaded first so
+// there is something to list, read and archive. A rerun on the same DATA_DIR skips what is already there.
+import { Command, InvalidArgumentError } from 'commander';
+import type { OpenedServices } from '../composition/open-services.ts';
+import { systemClock } from '../composition/system-clock.ts';
+import type { AppConfig } from '../config/app-config.ts';
+import {
+  DEFAULT_MONTHS_OF_HISTORY,
+  defaultCustomerCount,
+  formatBytes,
+  formatSizeReport,
+  generateRecords,
+  SizeTally,
+} from '../demo/billing-record-generator.ts';
+import type { BillingRecord } from '../domain/billing-record.ts';
+import { hasCode } from '../domain/errors.ts';
+import { fullDocument } from '../domain/record-document.ts';
+import { withRetry } from '../domain/retry-policy.ts';
+import type { RecordStore } from '../ports/record-store.ts';
+import { loadConfigOrExit, serve } from './serve.ts';
+
+interface DemoOptions {
+  readonly records: number;
+  readonly seed: number;
+  readonly customers?: number;
+  readonly months: number;
+}
+
+// Enough writes in flight to hide Cosmos DB's round trips; SQLite writes synchronously, so it is unaffected.
+const CONCURRENCY = 16;
+
+const options = new Command()
+  .name('demo')
+  .description('Start the billing records API with seeded demo records loaded into the hot store')
+  .option('-n, --records <n>', 'how many records to generate', integerIn(1, 10_000_000), 2000)
+  .option(
+    '-s, --seed <s>',
+    'generator seed: the same seed and options give the same records',
+    integerIn(0, 0xffff_ffff),
+    42,
+  )
+  .option(
+    '-c, --customers <c>',
+    'distinct customers (default: about one invoice a month each)',
+    integerIn(1, 1_000_000),
+  )
+  .option('-m, --months <m>', 'months of history before today', integerIn(1, 120), DEFAULT_MONTHS_OF_HISTORY)
+  .parse()
+  .opts<DemoOptions>();
+
+const config = loadConfigOrExit();
+await serve(config, (services) => loadDemoRecords(services, config, options));
+
+async function loadDemoRecords(
+  services: OpenedServices,
+  config: AppConfig,
+  demo: DemoOptions,
+): Promise<string[]> {
+  // Midnight UTC today rather than this instant: a rerun the same day generates the very same bytes.
+  const now = systemClock.now();
+  now.setUTCHours(0, 0, 0, 0);
+  const customers = demo.customers ?? defaultCustomerCount(demo.records, demo.months);
+  const records = generateRecords({
+    seed: demo.seed,
+    count: demo.records,
+    customers,
+    now,
+    monthsOfHistory: demo.months,
+  });
+  const tally = new SizeTally();
+  const progress = progressOnStderr(demo.records);
+  const started = performance.now();
+  let loaded = 0;
+  let skipped = 0;
+  try {
+    await forEachConcurrently(records, CONCURRENCY, async (record) => {
+      tally.add(record);
+      if (await createUnlessPresent(services.recordStore, record)) loaded += 1;
+      else skipped += 1;
+      progress.tick();
+    });
+  } catch (error) {
+    progress.finish();
+    console.error(
+      `Could not load the demo records: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    console.error('Check that the hot store answers (see the lines above), then run the demo again.');
+    await services.close();
+    process.exit(1);
+  }
+  progress.finish();
+  const seconds = (performance.now() - started) / 1000;
+  const report = tally.report();
+  const base = baseUrl(config);
+  const list = `${base}/api/v1/customers/${report.busiestCustomer?.customerId ?? 'cust-00001'}/billing-records`;
+  const largest = report.largestRecord;
+  return [
+    `  Demo data: ${demo.records} records from seed ${demo.seed}: ${loaded} loaded, ${skipped} already present, ` +
+      `in ${seconds.toFixed(1)} s (${Math.round(demo.records / Math.max(seconds, 0.001))} records/s)`,
+    ...formatSizeReport(report).map((line) => `    ${line}`),
+    `  List a customer's records (${report.busiestCustomer?.records ?? 0} of them), newest first:`,
+    `    curl -H "Authorization: Bearer $TOKEN" "${list}?limit=5"`,
+    ...(largest === undefined
+      ? []
+      : [
+          `  Read the largest record (${formatBytes(largest.bytes)}):`,
+          `    curl -H "Authorization: Bearer $TOKEN" ${base}/api/v1/customers/${largest.customerId}/billing-records/${largest.id}`,
+        ]),
+  ];
+}
+
+/** Creates the record; false when it is already there (an earlier demo run), so reruns are harmless. */
+async function createUnlessPresent(store: RecordStore, record: BillingRecord): Promise<boolean> {
+  try {
+    // Throttling (429) and brief outages are retryable AppErrors: back off and try again.
+    await withRetry(() => store.create(fullDocument(record)), {
+      sleep: (ms, signal) => systemClock.sleep(ms, signal),
+    });
+    return true;
+  } catch (error) {
+    if (hasCode(error, 'ALREADY_EXISTS')) return false;
+    throw error;
+  }
+}
+
+/** Runs `work` on every item with at most `limit` in flight; after a failure no new item starts. */
+async function forEachConcurrently<T>(
+  items: Iterable<T>,
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  // One iterator shared by the workers: each pulls the next item when it is free.
+  const iterator = items[Symbol.iterator]();
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    for (let next = iterator.next(); !failed && next.done !== true; next = iterator.next()) {
+      try {
+        await work(next.value);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+}
+
+/** A percentage every 5 %: rewritten in place on a terminal, one line each in a log. */
+function progressOnStderr(total: number): { tick(): void; finish(): void } {
+  const inPlace = process.stderr.isTTY;
+  let done = 0;
+  let shown = -1;
+  return {
+    tick() {
+      done += 1;
+      const percent = Math.floor((done * 20) / total) * 5;
+      if (percent === shown) return;
+      shown = percent;
+      const line = `Loading demo records: ${percent}% (${done}/${total})`;
+      process.stderr.write(inPlace ? `\r${line}` : `${line}\n`);
+    },
+    finish() {
+      if (inPlace && shown >= 0) process.stderr.write('\n');
+    },
+  };
+}
+
+/** The URL serve() prints; the port is only known after listening when PORT=0. */
+function baseUrl(config: AppConfig): string {
+  const host = config.host === '0.0.0.0' || config.host === '127.0.0.1' ? 'localhost' : config.host;
+  return `http://${host}:${config.port === 0 ? '<port>' : config.port}`;
+}
+
+function integerIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    }
+    return parsed;
+  };
+}
