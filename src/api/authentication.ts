@@ -1,5 +1,12 @@
 // Bearer JWTs (RS256) verified against a JWKS: Entra ID in production, a local dev key pair embedded.
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JSONWebKeySet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors as joseErrors,
+  type JSONWebKeySet,
+  jwtVerify,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { AppError } from '../domain/errors.ts';
 
 export const ROLES = ['Billing.Read', 'Billing.Write', 'Billing.Admin'] as const;
@@ -26,10 +33,13 @@ export type TokenVerifier = (authorizationHeader: string | undefined) => Promise
 
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const getKey: JWTVerifyGetKey =
-    'jwks' in options.keys ? createLocalJWKSet(options.keys.jwks) : createRemoteJWKSet(new URL(options.keys.jwksUri));
+    'jwks' in options.keys
+      ? createLocalJWKSet(options.keys.jwks)
+      : createRemoteJWKSet(new URL(options.keys.jwksUri));
   return async (header) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-    if (match?.[1] === undefined) throw new AppError('UNAUTHENTICATED', 'Send a bearer token in the Authorization header');
+    if (match?.[1] === undefined)
+      throw new AppError('UNAUTHENTICATED', 'Send a bearer token in the Authorization header');
     try {
       const { payload } = await jwtVerify(match[1], getKey, {
         issuer: options.issuer,
@@ -38,12 +48,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         clockTolerance: options.clockToleranceSeconds ?? 60,
         ...(options.currentDate !== undefined ? { currentDate: options.currentDate() } : {}),
       });
-      const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+      const roles = Array.isArray(payload.roles)
+        ? payload.roles.filter((r): r is string => typeof r === 'string')
+        : [];
       const customers = payload.customer_ids;
       return {
         subject: payload.sub ?? 'unknown',
         roles: new Set(roles),
-        customerIds: Array.isArray(customers) ? new Set(customers.filter((c): c is string => typeof c === 'string')) : undefined,
+        customerIds: Array.isArray(customers)
+          ? new Set(customers.filter((c): c is string => typeof c === 'string'))
+          : undefined,
       };
     } catch (error) {
       if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
@@ -58,7 +72,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 /** Throws FORBIDDEN when the principal lacks the role or the customer. */
 export function authorize(principal: Principal, role: Role, customerId: string | undefined): void {
   if (!principal.roles.has(role)) throw new AppError('FORBIDDEN', `This operation needs the role ${role}`);
-  if (customerId !== undefined && principal.customerIds !== undefined && !principal.customerIds.has(customerId)) {
+  if (
+    customerId !== undefined &&
+    principal.customerIds !== undefined &&
+    !principal.customerIds.has(customerId)
+  ) {
     throw new AppError('FORBIDDEN', `This token may not access customer ${customerId}`);
   }
 }

@@ -6,7 +6,10 @@ export interface HttpMetrics {
   observeRequest(labels: { method: string; route: string; status: number }, seconds: number): void;
 }
 
-export function createHttpMetrics(registry: Registry = new Registry(), options: { defaultMetrics?: boolean } = {}): HttpMetrics {
+export function createHttpMetrics(
+  registry: Registry = new Registry(),
+  options: { defaultMetrics?: boolean } = {},
+): HttpMetrics {
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
@@ -18,6 +21,9 @@ export function createHttpMetrics(registry: Registry = new Registry(), options: 
   return {
     registry,
     observeRequest: (labels, seconds) =>
-      duration.observe({ method: labels.method, route: labels.route, status: String(labels.status) }, seconds),
+      duration.observe(
+        { method: labels.method, route: labels.route, status: String(labels.status) },
+        seconds,
+      ),
   };
 }

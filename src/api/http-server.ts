@@ -2,7 +2,12 @@
 // errors (body too large, bad framing) to the same problem+json codes.
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../domain/errors.ts';
 import type { HttpMetrics } from './http-metrics.ts';
@@ -31,7 +36,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
-  await app.register(fastifySwagger, { mode: 'static', specification: { document: options.openApiDocument as never } });
+  await app.register(fastifySwagger, {
+    mode: 'static',
+    specification: { document: options.openApiDocument as never },
+  });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   for (const route of options.routes) {
@@ -53,7 +61,12 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   }
 
   app.setNotFoundHandler((request, reply) =>
-    send(reply, problemResponse(new AppError('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`))),
+    send(
+      reply,
+      problemResponse(
+        new AppError('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`),
+      ),
+    ),
   );
   app.setErrorHandler((error: { statusCode?: number; code?: string }, request, reply) => {
     const status = error.statusCode ?? 500;
@@ -89,6 +102,7 @@ function send(reply: FastifyReply, response: ApiResponse): FastifyReply {
 
 function flattenHeaders(headers: FastifyRequest['headers']): Record<string, string | undefined> {
   const flat: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(headers)) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+  for (const [name, value] of Object.entries(headers))
+    flat[name] = Array.isArray(value) ? value.join(', ') : value;
   return flat;
 }

@@ -32,8 +32,18 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], version
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const parameters = [
-      ...objectProperties(route.params).map(([name, schema]) => ({ name, in: 'path', required: true, schema })),
-      ...objectProperties(route.query).map(([name, schema]) => ({ name, in: 'query', required: false, schema })),
+      ...objectProperties(route.params).map(([name, schema]) => ({
+        name,
+        in: 'path',
+        required: true,
+        schema,
+      })),
+      ...objectProperties(route.query).map(([name, schema]) => ({
+        name,
+        in: 'query',
+        required: false,
+        schema,
+      })),
       ...(route.requestHeaders ?? []).map((name) => ({
         name,
         in: 'header',
@@ -51,9 +61,14 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], version
             ? { [spec.contentType ?? 'application/json']: { schema: spec.schema } }
             : undefined;
         const headers = spec.headers?.length
-          ? Object.fromEntries(spec.headers.map((h) => [h, { description: HEADER_DOCS[h], schema: { type: 'string' } }]))
+          ? Object.fromEntries(
+              spec.headers.map((h) => [h, { description: HEADER_DOCS[h], schema: { type: 'string' } }]),
+            )
           : undefined;
-        return [status, { description: spec.description, ...(content ? { content } : {}), ...(headers ? { headers } : {}) }];
+        return [
+          status,
+          { description: spec.description, ...(content ? { content } : {}), ...(headers ? { headers } : {}) },
+        ];
       }),
     );
     paths[route.path] ??= {};
@@ -67,7 +82,9 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], version
         ? {
             requestBody: {
               required: true,
-              content: Object.fromEntries(route.body.contentTypes.map((type) => [type, { schema: route.body!.schema }])),
+              content: Object.fromEntries(
+                route.body.contentTypes.map((type) => [type, { schema: route.body!.schema }]),
+              ),
             },
           }
         : {}),
@@ -79,7 +96,8 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], version
     info: {
       title: 'Billing records API',
       version,
-      description: 'Billing records, hot in Cosmos DB and archived to Blob Storage, behind one unchanging contract.',
+      description:
+        'Billing records, hot in Cosmos DB and archived to Blob Storage, behind one unchanging contract.',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],

@@ -15,7 +15,9 @@ export function problemTypeUri(code: string): string {
 }
 
 export function toAppError(error: unknown): AppError {
-  return isAppError(error) ? error : new AppError('INTERNAL', 'An unexpected error occurred', { cause: error });
+  return isAppError(error)
+    ? error
+    : new AppError('INTERNAL', 'An unexpected error occurred', { cause: error });
 }
 
 export function problemResponse(error: AppError, instance?: string): ApiResponse {

@@ -55,7 +55,10 @@ export function createPipeline(services: ApiServices, verifyToken: TokenVerifier
         const params = validators.params ? validators.params({ ...request.params }) : { ...request.params };
         const query = validators.query ? validators.query({ ...request.query }) : {};
         const body = route.body === undefined ? undefined : parseBody(route.body.contentTypes, request);
-        return await route.handle({ params, query, headers: request.headers, body, principal, log: request.log }, services);
+        return await route.handle(
+          { params, query, headers: request.headers, body, principal, log: request.log },
+          services,
+        );
       } catch (error) {
         const appError = toAppError(error);
         if (appError.status >= 500) request.log.error({ err: error, code: appError.code }, appError.message);
@@ -75,7 +78,9 @@ function parseBody(contentTypes: readonly string[], request: RawRequest): unknow
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Send the body as ${contentTypes.join(' or ')}`);
   }
   if (text.trim() === '') {
-    throw new AppError('VALIDATION_FAILED', 'The body is empty', { errors: [{ field: '/', message: 'is required' }] });
+    throw new AppError('VALIDATION_FAILED', 'The body is empty', {
+      errors: [{ field: '/', message: 'is required' }],
+    });
   }
   try {
     return JSON.parse(text) as unknown;

@@ -12,7 +12,11 @@ export function systemRoutes(openApiDocument: () => object): RouteDefinition[] {
       access: 'public',
       responses: { 200: { description: 'Alive' } },
       handle: () =>
-        Promise.resolve({ status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' }),
+        Promise.resolve({
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+          body: '{"status":"ok"}',
+        }),
     },
     {
       operationId: 'readiness',

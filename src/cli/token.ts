@@ -7,7 +7,11 @@ import { ConfigError, loadConfig } from '../config/app-config.ts';
 const program = new Command()
   .name('token')
   .description('Print a bearer token for the embedded API (dev key pair in DATA_DIR)')
-  .addOption(new Option('-r, --role <role...>', 'roles to grant').choices(ROLES).default(['Billing.Read', 'Billing.Write']))
+  .addOption(
+    new Option('-r, --role <role...>', 'roles to grant')
+      .choices(ROLES)
+      .default(['Billing.Read', 'Billing.Write']),
+  )
   .option('-c, --customer <id...>', 'limit the token to these customers (customer_ids claim)')
   .option('-s, --subject <name>', 'the token subject', 'dev-user')
   .option('-e, --expires-in <seconds>', 'lifetime in seconds', (v) => Number.parseInt(v, 10), 12 * 3600)
@@ -18,7 +22,9 @@ const options = program.opts<{ role: string[]; customer?: string[]; subject: str
 try {
   const config = loadConfig(process.env, process.cwd());
   if (config.auth.kind !== 'dev-keys') {
-    console.error('AUTH_JWKS_PATH or AUTH_JWKS_URI is set: tokens come from that identity provider, not from this command.');
+    console.error(
+      'AUTH_JWKS_PATH or AUTH_JWKS_URI is set: tokens come from that identity provider, not from this command.',
+    );
     process.exit(2);
   }
   const keys = await loadOrCreateDevKeyPair(config.auth.folder);
@@ -32,7 +38,9 @@ try {
   });
   process.stdout.write(`${token}\n`);
   if (process.stdout.isTTY) {
-    console.error(`\nroles: ${options.role.join(', ')}; valid ${options.expiresIn} s. Use it as: curl -H "Authorization: Bearer <token>" ...`);
+    console.error(
+      `\nroles: ${options.role.join(', ')}; valid ${options.expiresIn} s. Use it as: curl -H "Authorization: Bearer <token>" ...`,
+    );
   }
 } catch (error) {
   if (error instanceof ConfigError) {

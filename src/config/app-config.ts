@@ -23,8 +23,7 @@ export type ArchiveConfig =
   | { readonly kind: 'blob'; readonly accountUrl: string; readonly container: string };
 
 export type CacheConfig =
-  | { readonly kind: 'redis'; readonly url: string }
-  | { readonly kind: 'memory'; readonly maxBytes: number };
+  { readonly kind: 'redis'; readonly url: string } | { readonly kind: 'memory'; readonly maxBytes: number };
 
 export type AuthConfig =
   | { readonly kind: 'dev-keys'; readonly folder: string; readonly issuer: string; readonly audience: string }
@@ -118,8 +117,11 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
   const port = integer('PORT', 8080, 0, 65535);
   const host = text('HOST') ?? '127.0.0.1';
   const logLevelRaw = text('LOG_LEVEL') ?? 'info';
-  const logLevel = (LOG_LEVELS as readonly string[]).includes(logLevelRaw) ? (logLevelRaw as AppConfig['logLevel']) : 'info';
-  if (logLevel !== logLevelRaw) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got '${logLevelRaw}')`);
+  const logLevel = (LOG_LEVELS as readonly string[]).includes(logLevelRaw)
+    ? (logLevelRaw as AppConfig['logLevel'])
+    : 'info';
+  if (logLevel !== logLevelRaw)
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got '${logLevelRaw}')`);
 
   const cosmosEndpoint = url('COSMOS_ENDPOINT', ['https:', 'http:']);
   const hotStore: HotStoreConfig =
@@ -128,12 +130,25 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       : {
           kind: 'cosmos',
           endpoint: cosmosEndpoint,
-          database: name('COSMOS_DATABASE', 'billing', /^[A-Za-z0-9_-]{1,255}$/, 'must be a Cosmos database id'),
-          container: name('COSMOS_CONTAINER', 'records', /^[A-Za-z0-9_-]{1,255}$/, 'must be a Cosmos container id'),
+          database: name(
+            'COSMOS_DATABASE',
+            'billing',
+            /^[A-Za-z0-9_-]{1,255}$/,
+            'must be a Cosmos database id',
+          ),
+          container: name(
+            'COSMOS_CONTAINER',
+            'records',
+            /^[A-Za-z0-9_-]{1,255}$/,
+            'must be a Cosmos container id',
+          ),
           key: text('COSMOS_KEY'),
           allowInsecureTls: boolean('COSMOS_ALLOW_INSECURE_TLS'),
         };
-  if (text('COSMOS_ENDPOINT') === undefined && (text('COSMOS_DATABASE') ?? text('COSMOS_KEY')) !== undefined) {
+  if (
+    text('COSMOS_ENDPOINT') === undefined &&
+    (text('COSMOS_DATABASE') ?? text('COSMOS_KEY')) !== undefined
+  ) {
     problems.push('COSMOS_DATABASE and COSMOS_KEY need COSMOS_ENDPOINT');
   }
 
@@ -149,20 +164,30 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     problems.push('set BLOB_CONNECTION_STRING or BLOB_ACCOUNT_URL, not both');
   }
   if (connectionString !== undefined && !/BlobEndpoint=|AccountName=/i.test(connectionString)) {
-    problems.push('BLOB_CONNECTION_STRING must be an Azure Storage connection string (AccountName=...;AccountKey=...)');
+    problems.push(
+      'BLOB_CONNECTION_STRING must be an Azure Storage connection string (AccountName=...;AccountKey=...)',
+    );
   }
   const archive: ArchiveConfig =
     connectionString !== undefined
       ? { kind: 'blob', connectionString, container }
       : accountUrl !== undefined
         ? { kind: 'blob', accountUrl, container }
-        : { kind: 'azurite', folder: resolve(dataDir, 'azurite'), port: integer('AZURITE_PORT', 0, 0, 65535), container };
+        : {
+            kind: 'azurite',
+            folder: resolve(dataDir, 'azurite'),
+            port: integer('AZURITE_PORT', 0, 0, 65535),
+            container,
+          };
 
   const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
   const cache: CacheConfig =
     redisUrl !== undefined
       ? { kind: 'redis', url: redisUrl }
-      : { kind: 'memory', maxBytes: integer('CACHE_MAX_BYTES', 256 * 1024 * 1024, 1024 * 1024, 64 * 1024 ** 3) };
+      : {
+          kind: 'memory',
+          maxBytes: integer('CACHE_MAX_BYTES', 256 * 1024 * 1024, 1024 * 1024, 64 * 1024 ** 3),
+        };
 
   const jwksPath = text('AUTH_JWKS_PATH');
   const jwksUri = url('AUTH_JWKS_URI', ['https:', 'http:']);
@@ -170,18 +195,27 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
   const audience = text('AUTH_AUDIENCE');
   let auth: AuthConfig;
   if (jwksPath !== undefined || jwksUri !== undefined) {
-    if (jwksPath !== undefined && jwksUri !== undefined) problems.push('set AUTH_JWKS_PATH or AUTH_JWKS_URI, not both');
+    if (jwksPath !== undefined && jwksUri !== undefined)
+      problems.push('set AUTH_JWKS_PATH or AUTH_JWKS_URI, not both');
     if (issuer === undefined) problems.push('AUTH_ISSUER is required with AUTH_JWKS_PATH or AUTH_JWKS_URI');
-    if (audience === undefined) problems.push('AUTH_AUDIENCE is required with AUTH_JWKS_PATH or AUTH_JWKS_URI');
+    if (audience === undefined)
+      problems.push('AUTH_AUDIENCE is required with AUTH_JWKS_PATH or AUTH_JWKS_URI');
     auth =
       jwksPath !== undefined
         ? { kind: 'jwks-file', path: resolve(cwd, jwksPath), issuer: issuer ?? '', audience: audience ?? '' }
         : { kind: 'jwks-uri', uri: jwksUri ?? '', issuer: issuer ?? '', audience: audience ?? '' };
   } else {
     if (hotStore.kind === 'cosmos') {
-      problems.push('AUTH_JWKS_URI (or AUTH_JWKS_PATH) with AUTH_ISSUER and AUTH_AUDIENCE is required with COSMOS_ENDPOINT: dev keys are for embedded mode only');
+      problems.push(
+        'AUTH_JWKS_URI (or AUTH_JWKS_PATH) with AUTH_ISSUER and AUTH_AUDIENCE is required with COSMOS_ENDPOINT: dev keys are for embedded mode only',
+      );
     }
-    auth = { kind: 'dev-keys', folder: resolve(dataDir, 'dev-auth'), issuer: issuer ?? DEV_ISSUER, audience: audience ?? DEV_AUDIENCE };
+    auth = {
+      kind: 'dev-keys',
+      folder: resolve(dataDir, 'dev-auth'),
+      issuer: issuer ?? DEV_ISSUER,
+      audience: audience ?? DEV_AUDIENCE,
+    };
   }
 
   const schedule = text('ARCHIVE_SCHEDULE');
@@ -189,7 +223,9 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     try {
       new Cron(schedule, { paused: true }).stop();
     } catch (error) {
-      problems.push(`ARCHIVE_SCHEDULE must be a cron expression such as '0 3 * * *' (${(error as Error).message})`);
+      problems.push(
+        `ARCHIVE_SCHEDULE must be a cron expression such as '0 3 * * *' (${(error as Error).message})`,
+      );
     }
   }
 

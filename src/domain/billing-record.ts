@@ -11,7 +11,13 @@ export const RecordId = Type.String({ pattern: ID_PATTERN, description: '1-128 c
 export const Instant = Type.String({ pattern: INSTANT_PATTERN, description: 'RFC 3339 UTC date-time' });
 export const Day = Type.String({ pattern: DAY_PATTERN, description: 'YYYY-MM-DD' });
 export const RecordStatus = Type.Union(
-  [Type.Literal('draft'), Type.Literal('issued'), Type.Literal('paid'), Type.Literal('void'), Type.Literal('overdue')],
+  [
+    Type.Literal('draft'),
+    Type.Literal('issued'),
+    Type.Literal('paid'),
+    Type.Literal('void'),
+    Type.Literal('overdue'),
+  ],
   { description: 'draft | issued | paid | void | overdue' },
 );
 
@@ -125,7 +131,8 @@ export function canonicalJson(schema: TSchema, value: unknown): string {
 
 function orderBySchema(schema: TSchema, value: unknown): unknown {
   const s = schema as { type?: string; properties?: Record<string, TSchema>; items?: TSchema };
-  if (Array.isArray(value)) return s.items === undefined ? value : value.map((item) => orderBySchema(s.items!, item));
+  if (Array.isArray(value))
+    return s.items === undefined ? value : value.map((item) => orderBySchema(s.items!, item));
   if (value === null || typeof value !== 'object') return value;
   const source = value as Record<string, unknown>;
   const ordered: Record<string, unknown> = {};

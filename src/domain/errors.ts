@@ -17,10 +17,15 @@ export const ERROR_CODES = {
   LEGAL_HOLD: { status: 409, title: 'The record is under legal hold', retryable: false },
   PRECONDITION_FAILED: { status: 412, title: 'The record has changed', retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large', retryable: false },
-  RECORD_TOO_LARGE: { status: 413, title: 'The stored record would exceed the item size limit', retryable: false },
+  RECORD_TOO_LARGE: {
+    status: 413,
+    title: 'The stored record would exceed the item size limit',
+    retryable: false,
+  },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type', retryable: false },
   THROTTLED: { status: 429, title: 'Too many requests', retryable: true },
   INTERNAL: { status: 500, title: 'Internal error', retryable: false },
+  ARCHIVE_INTEGRITY: { status: 500, title: 'The archived copy failed its integrity check', retryable: false },
   UNAVAILABLE: { status: 503, title: 'A dependency is unavailable', retryable: true },
   TIMEOUT: { status: 503, title: 'A dependency did not answer in time', retryable: true },
 } as const satisfies Record<string, ErrorCodeSpec>;

@@ -21,7 +21,16 @@ export function parseIsoDuration(text: string): IsoDuration | undefined {
   const match = PATTERN.exec(text.trim());
   if (match === null) return undefined;
   const n = (i: number): number => (match[i] === undefined ? 0 : Number(match[i]));
-  return { years: n(1), months: n(2), weeks: n(3), days: n(4), hours: n(5), minutes: n(6), seconds: n(7), text: text.trim() };
+  return {
+    years: n(1),
+    months: n(2),
+    weeks: n(3),
+    days: n(4),
+    hours: n(5),
+    minutes: n(6),
+    seconds: n(7),
+    text: text.trim(),
+  };
 }
 
 export function subtractDuration(from: Date, duration: IsoDuration): Date {
@@ -39,7 +48,10 @@ export function addDuration(from: Date, duration: IsoDuration, sign: 1 | -1 = 1)
     result.setUTCDate(Math.min(day, lastDay));
   }
   const ms =
-    ((duration.weeks * 7 + duration.days) * 86_400 + duration.hours * 3_600 + duration.minutes * 60 + duration.seconds) *
+    ((duration.weeks * 7 + duration.days) * 86_400 +
+      duration.hours * 3_600 +
+      duration.minutes * 60 +
+      duration.seconds) *
     1000;
   return new Date(result.getTime() + sign * ms);
 }

@@ -16,12 +16,19 @@ export interface CursorFilters {
 }
 
 function fingerprint(filters: CursorFilters): string {
-  const canonical = JSON.stringify([filters.customerId, filters.issuedFrom ?? null, filters.issuedTo ?? null, filters.status ?? null]);
+  const canonical = JSON.stringify([
+    filters.customerId,
+    filters.issuedFrom ?? null,
+    filters.issuedTo ?? null,
+    filters.status ?? null,
+  ]);
   return createHash('sha256').update(canonical).digest('base64url').slice(0, 16);
 }
 
 export function encodeCursor(position: CursorPosition, filters: CursorFilters): string {
-  return Buffer.from(JSON.stringify({ a: position.issuedAt, i: position.id, f: fingerprint(filters) })).toString('base64url');
+  return Buffer.from(
+    JSON.stringify({ a: position.issuedAt, i: position.id, f: fingerprint(filters) }),
+  ).toString('base64url');
 }
 
 export function decodeCursor(cursor: string, filters: CursorFilters): CursorPosition {
@@ -40,5 +47,7 @@ export function decodeCursor(cursor: string, filters: CursorFilters): CursorPosi
 }
 
 function invalidCursor(message: string): AppError {
-  return new AppError('VALIDATION_FAILED', `The cursor ${message}`, { errors: [{ field: '/cursor', message }] });
+  return new AppError('VALIDATION_FAILED', `The cursor ${message}`, {
+    errors: [{ field: '/cursor', message }],
+  });
 }

@@ -85,8 +85,16 @@ export type PersistedDocument = Record<string, unknown> & {
 export function toPersisted(document: RecordDocument): PersistedDocument {
   const fields = document.tier === 'hot' ? document.record : document.summary;
   const sys: PersistedSys =
-    document.tier === 'hot' ? { ...document.sys, tier: 'hot' } : { ...document.sys, tier: 'archived', archive: document.archive };
-  return { ...fields, id: document.id, customerId: document.customerId, schemaVersion: CURRENT_SCHEMA_VERSION, sys };
+    document.tier === 'hot'
+      ? { ...document.sys, tier: 'hot' }
+      : { ...document.sys, tier: 'archived', archive: document.archive };
+  return {
+    ...fields,
+    id: document.id,
+    customerId: document.customerId,
+    schemaVersion: CURRENT_SCHEMA_VERSION,
+    sys,
+  };
 }
 
 /** Reads a persisted document of any schema version (upcasting it first). */
@@ -95,7 +103,8 @@ export function fromPersisted(raw: Record<string, unknown>): RecordDocument {
   const { schemaVersion: _s, sys, ...fields } = persisted;
   const { tier, archive, ...systemFields } = sys;
   if (tier === 'archived') {
-    if (archive === undefined) throw new Error(`stub ${persisted.customerId}/${persisted.id} has no archive pointer`);
+    if (archive === undefined)
+      throw new Error(`stub ${persisted.customerId}/${persisted.id} has no archive pointer`);
     return {
       id: persisted.id,
       customerId: persisted.customerId,
@@ -138,7 +147,8 @@ const upcasters: ReadonlyMap<number, Upcaster> = new Map([
           ? {
               lineItems: lineItems.map((item) => ({
                 ...item,
-                amountMinor: item.amountMinor ?? Math.round(Number(item.quantity) * Number(item.unitPriceMinor)),
+                amountMinor:
+                  item.amountMinor ?? Math.round(Number(item.quantity) * Number(item.unitPriceMinor)),
               })),
             }
           : {}),
@@ -152,7 +162,9 @@ export function upcast(raw: Record<string, unknown>): PersistedDocument {
   let document = raw;
   let version = typeof document.schemaVersion === 'number' ? document.schemaVersion : 1;
   if (version > CURRENT_SCHEMA_VERSION) {
-    throw new Error(`document schemaVersion ${version} is newer than this build understands (${CURRENT_SCHEMA_VERSION})`);
+    throw new Error(
+      `document schemaVersion ${version} is newer than this build understands (${CURRENT_SCHEMA_VERSION})`,
+    );
   }
   while (version < CURRENT_SCHEMA_VERSION) {
     const step = upcasters.get(version);

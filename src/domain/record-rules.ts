@@ -1,9 +1,5 @@
 // Business rules beyond the schema: money invariants, real calendar dates, ISO 4217, server-managed fields.
-import {
-  type BillingRecord,
-  RecordInput,
-  SERVER_MANAGED_FIELDS,
-} from './billing-record.ts';
+import { type BillingRecord, RecordInput, SERVER_MANAGED_FIELDS } from './billing-record.ts';
 import { AppError, type FieldError } from './errors.ts';
 import { compileValidator } from './schema-validation.ts';
 
@@ -40,7 +36,8 @@ export function parseRecordInput(body: unknown, path: { customerId: string; id?:
   }
   for (const field of ['issuedAt', 'dueAt'] as const) {
     const value = input[field];
-    if (value !== undefined && !isRealInstant(value)) errors.push({ field: `/${field}`, message: 'is not a real date-time' });
+    if (value !== undefined && !isRealInstant(value))
+      errors.push({ field: `/${field}`, message: 'is not a real date-time' });
   }
   const { start, end } = input.billingPeriod;
   if (!isRealDay(start)) errors.push({ field: '/billingPeriod/start', message: 'is not a real day' });
@@ -48,10 +45,14 @@ export function parseRecordInput(body: unknown, path: { customerId: string; id?:
   if (isRealDay(start) && isRealDay(end) && end < start) {
     errors.push({ field: '/billingPeriod/end', message: 'must not be before start' });
   }
-  if (!ISO_4217.has(input.currency)) errors.push({ field: '/currency', message: 'is not an ISO 4217 currency code' });
+  if (!ISO_4217.has(input.currency))
+    errors.push({ field: '/currency', message: 'is not an ISO 4217 currency code' });
   const sum = input.lineItems.reduce((total, item) => total + item.amountMinor, 0);
   if (!Number.isSafeInteger(sum) || sum !== input.subtotalMinor) {
-    errors.push({ field: '/subtotalMinor', message: `must equal the sum of lineItems[].amountMinor (${sum})` });
+    errors.push({
+      field: '/subtotalMinor',
+      message: `must equal the sum of lineItems[].amountMinor (${sum})`,
+    });
   }
   if (input.subtotalMinor + input.taxMinor !== input.totalMinor) {
     errors.push({ field: '/totalMinor', message: 'must equal subtotalMinor + taxMinor' });

@@ -13,9 +13,15 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 
 export type RetryDecision = { readonly retry: false } | { readonly retry: true; readonly delayMs: number };
 
 /** `attempt` counts the attempts made so far (1 after the first failure); `random` is in [0, 1). */
-export function decideRetry(policy: RetryPolicy, attempt: number, error: unknown, random: number): RetryDecision {
+export function decideRetry(
+  policy: RetryPolicy,
+  attempt: number,
+  error: unknown,
+  random: number,
+): RetryDecision {
   if (!isAppError(error) || !error.retryable || attempt >= policy.maxAttempts) return { retry: false };
-  if (error.retryAfterMs !== undefined) return { retry: true, delayMs: Math.min(error.retryAfterMs, policy.maxDelayMs) };
+  if (error.retryAfterMs !== undefined)
+    return { retry: true, delayMs: Math.min(error.retryAfterMs, policy.maxDelayMs) };
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return { retry: true, delayMs: Math.floor(ceiling * random) };
 }
@@ -28,7 +34,10 @@ export interface RetryOptions {
   readonly onRetry?: (attempt: number, error: unknown, delayMs: number) => void;
 }
 
-export async function withRetry<T>(operation: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+export async function withRetry<T>(
+  operation: (attempt: number) => Promise<T>,
+  options: RetryOptions,
+): Promise<T> {
   const policy = options.policy ?? DEFAULT_RETRY_POLICY;
   const random = options.random ?? Math.random;
   for (let attempt = 1; ; attempt++) {

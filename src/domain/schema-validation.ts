@@ -9,13 +9,18 @@ const coercingAjv = new Ajv({ allErrors: true, strict: false, useDefaults: true,
 export type Validator<T> = (value: unknown) => T;
 
 /** Compiles once; the returned function throws VALIDATION_FAILED listing every failing field. */
-export function compileValidator<T>(schema: TSchema, options: { coerce?: boolean; what?: string } = {}): Validator<T> {
+export function compileValidator<T>(
+  schema: TSchema,
+  options: { coerce?: boolean; what?: string } = {},
+): Validator<T> {
   const check = (options.coerce === true ? coercingAjv : strictAjv).compile(schema);
   const what = options.what ?? 'body';
   return (value: unknown): T => {
     if (check(value)) return value as T;
     const errors = (check.errors ?? []).map(toFieldError);
-    throw new AppError('VALIDATION_FAILED', `The ${what} has ${errors.length} invalid field(s)`, { errors: dedupe(errors) });
+    throw new AppError('VALIDATION_FAILED', `The ${what} has ${errors.length} invalid field(s)`, {
+      errors: dedupe(errors),
+    });
   };
 }
 

@@ -1,6 +1,12 @@
 // The Azure Functions v4 edge: every route of the shared table becomes an HTTP trigger that
 // translates the request for the same pipeline the HTTP server uses. Nothing else lives here.
-import type { HttpFunctionOptions, HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type {
+  HttpFunctionOptions,
+  HttpHandler,
+  HttpRequest,
+  HttpResponseInit,
+  InvocationContext,
+} from '@azure/functions';
 import type { ApiApplication } from '../api/api-application.ts';
 import { problemResponse } from '../api/problem-response.ts';
 import { MAX_BODY_BYTES } from '../api/request-pipeline.ts';
@@ -52,7 +58,11 @@ function createHandler(route: RouteDefinition, application: () => Promise<ApiApp
   };
 }
 
-function toFunctionsResponse(response: { status: number; headers?: Readonly<Record<string, string>>; body?: string }): HttpResponseInit {
+function toFunctionsResponse(response: {
+  status: number;
+  headers?: Readonly<Record<string, string>>;
+  body?: string;
+}): HttpResponseInit {
   return {
     status: response.status,
     headers: { ...response.headers },

@@ -47,7 +47,11 @@ export interface ArchiveStore {
   getProperties(path: string, options?: OperationOptions): Promise<BlobProperties | undefined>;
   getTags(path: string, options?: OperationOptions): Promise<Readonly<Record<string, string>> | undefined>;
   /** Conditional delete; false when absent, PRECONDITION_FAILED when `ifMatch` is stale. */
-  delete(path: string, condition: { readonly ifMatch?: string }, options?: OperationOptions): Promise<boolean>;
+  delete(
+    path: string,
+    condition: { readonly ifMatch?: string },
+    options?: OperationOptions,
+  ): Promise<boolean>;
   /** One page of blobs under a prefix, in path order. */
   list(
     prefix: string,

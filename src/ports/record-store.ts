@@ -1,7 +1,7 @@
 // The hot store: where every record's document lives (full, or a stub after archival).
 // Adapters own their connections and map every SDK error to an AppError before it leaves them.
 import type { RecordStatus } from '../domain/billing-record.ts';
-import type { RecordDocument, StoredDocument } from '../domain/record-document.ts';
+import type { PersistedSys, RecordDocument, StoredDocument } from '../domain/record-document.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
 import type { OperationOptions } from './operation-options.ts';
 import type { Static } from 'typebox';
@@ -36,17 +36,76 @@ export interface ListResult {
   readonly next: ListPosition | undefined;
 }
 
+/** Keyset position in the scan order (issuedAt, customerId, id ascending). */
+export interface ScanPosition {
+  readonly issuedAt: string;
+  readonly customerId: string;
+  readonly id: string;
+}
+
+/**
+ * A scan for background work (archival, verify, collection). It returns light projections, never
+ * record bodies: a query that returns documents costs RU for every byte it loads.
+ */
+export interface ScanRequest {
+  readonly tier: 'hot' | 'archived';
+  /** Exclusive upper bound on issuedAt. */
+  readonly issuedBefore?: string;
+  /** Inclusive lower bound on issuedAt. */
+  readonly issuedFrom?: string;
+  /** Only documents the store last wrote at or after this instant (epoch ms; Cosmos `_ts`). */
+  readonly modifiedSinceMs?: number;
+  readonly customerId?: string;
+  readonly limit: number;
+  /** Continue strictly after this position. */
+  readonly after?: ScanPosition;
+}
+
+export interface ScanItem {
+  readonly customerId: string;
+  readonly id: string;
+  readonly issuedAt: string;
+  readonly updatedAt: string;
+  readonly version: number;
+  /** The store etag: a copy is purged only if the document still has it. */
+  readonly etag: string;
+  /** When the store last wrote the document (epoch ms; second precision on Cosmos). */
+  readonly modifiedAtMs: number;
+  readonly sys: PersistedSys;
+}
+
+export interface ScanPage {
+  readonly items: readonly ScanItem[];
+  readonly next: ScanPosition | undefined;
+}
+
+export interface TierCounts {
+  readonly hot: number;
+  readonly archived: number;
+  /** Bytes the store keeps for each tier's documents (as serialized), where it can tell. */
+  readonly hotBytes?: number;
+  readonly archivedBytes?: number;
+}
+
 export interface RecordStore {
   /** Undefined when absent. */
   get(key: RecordKey, options?: OperationOptions): Promise<StoredDocument | undefined>;
   /** Create-only: ALREADY_EXISTS when a document with this key exists. */
   create(document: RecordDocument, options?: OperationOptions): Promise<StoredDocument>;
   /** NOT_FOUND when absent, PRECONDITION_FAILED when `ifMatch` is stale. RECORD_TOO_LARGE over the item limit. */
-  replace(document: RecordDocument, condition: WriteCondition, options?: OperationOptions): Promise<StoredDocument>;
+  replace(
+    document: RecordDocument,
+    condition: WriteCondition,
+    options?: OperationOptions,
+  ): Promise<StoredDocument>;
   /** NOT_FOUND when absent, PRECONDITION_FAILED when `ifMatch` is stale. */
   delete(key: RecordKey, condition: WriteCondition, options?: OperationOptions): Promise<void>;
   /** One page of a customer's documents, newest issuedAt first. */
   list(request: ListRequest, options?: OperationOptions): Promise<ListResult>;
+  /** One page of documents of a tier in (issuedAt, customerId, id) order, as light projections. */
+  scan(request: ScanRequest, options?: OperationOptions): Promise<ScanPage>;
+  /** How many documents each tier holds. */
+  countByTier(options?: OperationOptions): Promise<TierCounts>;
   /** Throws UNAVAILABLE when the store cannot serve. */
   ping(options?: OperationOptions): Promise<void>;
   close(): Promise<void>;

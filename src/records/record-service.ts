@@ -2,11 +2,7 @@
 // holds it. Writes are conditional on the store etag, so a concurrent writer (or the archiver)
 // can never be overwritten silently; the API's If-Match is checked against the record version.
 import { randomUUID } from 'node:crypto';
-import {
-  type BillingRecord,
-  type ListQuery,
-  type RecordSummary,
-} from '../domain/billing-record.ts';
+import { type BillingRecord, type ListQuery, type RecordSummary } from '../domain/billing-record.ts';
 import { AppError, hasCode } from '../domain/errors.ts';
 import { ifMatchSatisfied } from '../domain/etag.ts';
 import { decodeCursor, encodeCursor, type CursorFilters } from '../domain/list-cursor.ts';
@@ -119,7 +115,10 @@ export class RecordService {
       if (stored === undefined) throw notFound(key);
       checkIfMatch(preconditions, summaryOf(stored.document).version);
       if (stored.document.sys.legalHold !== undefined) {
-        throw new AppError('LEGAL_HOLD', `Record ${key.customerId}/${key.id} is under legal hold and cannot be deleted`);
+        throw new AppError(
+          'LEGAL_HOLD',
+          `Record ${key.customerId}/${key.id} is under legal hold and cannot be deleted`,
+        );
       }
       try {
         await this.#store.delete(key, { ifMatch: stored.etag }, options);
@@ -182,7 +181,10 @@ export class RecordService {
     const { document } = stored;
     if (document.tier === 'hot') return { record: document.record, tier: 'hot' };
     if (this.#archive === undefined) {
-      throw new AppError('UNAVAILABLE', `Record ${document.customerId}/${document.id} is archived and no archive is configured`);
+      throw new AppError(
+        'UNAVAILABLE',
+        `Record ${document.customerId}/${document.id} is archived and no archive is configured`,
+      );
     }
     return { record: await this.#archive.read(document, options), tier: 'archive' };
   }

@@ -1,12 +1,11 @@
 // The embedded hot store: one SQLite file (node:sqlite), durable across restarts, indexed for the
 // list query and for finding old records. Same etag and conditional-write behaviour as Cosmos DB.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { AppError } from '../../domain/errors.ts';
 import {
   fromPersisted,
+  type PersistedSys,
   type RecordDocument,
   type StoredDocument,
   summaryOf,
@@ -18,12 +17,19 @@ import {
   type ListResult,
   MAX_DOCUMENT_BYTES,
   type RecordStore,
+  type ScanItem,
+  type ScanPage,
+  type ScanRequest,
+  type TierCounts,
   type WriteCondition,
 } from '../../ports/record-store.ts';
+import { openSqliteDatabase, runSqlite, SqlWhere } from './sqlite-database.ts';
 
 export interface SqliteRecordStoreOptions {
   /** A file path, or `:memory:` for tests. */
   readonly path: string;
+  /** The store's own write clock (Cosmos `_ts`); tests with a manual clock pass theirs. */
+  readonly nowMs?: () => number;
 }
 
 const SCHEMA = `
@@ -40,8 +46,9 @@ CREATE TABLE IF NOT EXISTS records (
 );
 -- The list query: one customer, newest issuedAt first, keyset on (issued_at, id).
 CREATE INDEX IF NOT EXISTS records_by_customer_issued ON records (customer_id, issued_at DESC, id DESC);
--- Finding old hot records for archival without scanning the table.
-CREATE INDEX IF NOT EXISTS records_by_tier_issued ON records (tier, issued_at);
+-- Background scans (archival candidates, verify, collection) in keyset order, without a table scan.
+DROP INDEX IF EXISTS records_by_tier_issued;
+CREATE INDEX IF NOT EXISTS records_by_tier_issued_key ON records (tier, issued_at, customer_id, id);
 `;
 
 interface Row {
@@ -49,8 +56,20 @@ interface Row {
   doc: string;
 }
 
+interface ScanRow {
+  customer_id: string;
+  id: string;
+  issued_at: string;
+  etag: string;
+  modified_ms: number;
+  updated_at: string;
+  version: number;
+  sys: string;
+}
+
 export class SqliteRecordStore implements RecordStore {
   readonly #db: DatabaseSync;
+  readonly #nowMs: () => number;
   readonly #statements: {
     get: StatementSync;
     insert: StatementSync;
@@ -59,13 +78,12 @@ export class SqliteRecordStore implements RecordStore {
     delete: StatementSync;
     deleteIfMatch: StatementSync;
     exists: StatementSync;
+    countByTier: StatementSync;
   };
 
   constructor(options: SqliteRecordStoreOptions) {
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.#db = new DatabaseSync(options.path);
-    // WAL lets readers run beside the writer; FULL sync makes every acknowledged write survive a power cut.
-    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
+    this.#db = openSqliteDatabase(options.path);
+    this.#nowMs = options.nowMs ?? Date.now;
     this.#db.exec(SCHEMA);
     const columns = 'etag = ?, issued_at = ?, status = ?, tier = ?, modified_ms = ?, doc = ?';
     this.#statements = {
@@ -74,10 +92,15 @@ export class SqliteRecordStore implements RecordStore {
         'INSERT INTO records (customer_id, id, etag, issued_at, status, tier, modified_ms, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
       ),
       update: this.#db.prepare(`UPDATE records SET ${columns} WHERE customer_id = ? AND id = ?`),
-      updateIfMatch: this.#db.prepare(`UPDATE records SET ${columns} WHERE customer_id = ? AND id = ? AND etag = ?`),
+      updateIfMatch: this.#db.prepare(
+        `UPDATE records SET ${columns} WHERE customer_id = ? AND id = ? AND etag = ?`,
+      ),
       delete: this.#db.prepare('DELETE FROM records WHERE customer_id = ? AND id = ?'),
       deleteIfMatch: this.#db.prepare('DELETE FROM records WHERE customer_id = ? AND id = ? AND etag = ?'),
       exists: this.#db.prepare('SELECT 1 AS found FROM records WHERE customer_id = ? AND id = ?'),
+      countByTier: this.#db.prepare(
+        'SELECT tier, COUNT(*) AS n, SUM(LENGTH(CAST(doc AS BLOB))) AS bytes FROM records GROUP BY tier',
+      ),
     };
   }
 
@@ -123,17 +146,17 @@ export class SqliteRecordStore implements RecordStore {
 
   list(request: ListRequest): Promise<ListResult> {
     return this.#run(() => {
-      const where = ['customer_id = ?'];
-      const params: SQLInputValue[] = [request.customerId];
-      if (request.issuedFrom !== undefined) where.push('issued_at >= ?'), params.push(request.issuedFrom);
-      if (request.issuedTo !== undefined) where.push('issued_at < ?'), params.push(request.issuedTo);
-      if (request.status !== undefined) where.push('status = ?'), params.push(request.status);
+      const where = new SqlWhere()
+        .add('customer_id = ?', request.customerId)
+        .addIf(request.issuedFrom, 'issued_at >= ?')
+        .addIf(request.issuedTo, 'issued_at < ?')
+        .addIf(request.status, 'status = ?');
       if (request.after !== undefined) {
-        where.push('(issued_at < ? OR (issued_at = ? AND id < ?))');
-        params.push(request.after.issuedAt, request.after.issuedAt, request.after.id);
+        const { issuedAt, id } = request.after;
+        where.add('(issued_at < ? OR (issued_at = ? AND id < ?))', issuedAt, issuedAt, id);
       }
-      const sql = `SELECT etag, doc FROM records WHERE ${where.join(' AND ')} ORDER BY issued_at DESC, id DESC LIMIT ?`;
-      const rows = this.#db.prepare(sql).all(...params, request.limit + 1) as unknown as Row[];
+      const sql = `SELECT etag, doc FROM records WHERE ${where.toString()} ORDER BY issued_at DESC, id DESC LIMIT ?`;
+      const rows = this.#db.prepare(sql).all(...where.params, request.limit + 1) as unknown as Row[];
       const items = rows.slice(0, request.limit).map((row) => toStored(row).document);
       const last = items.at(-1);
       const next =
@@ -141,6 +164,67 @@ export class SqliteRecordStore implements RecordStore {
           ? { issuedAt: summaryOf(last).issuedAt, id: last.id }
           : undefined;
       return { items, next };
+    });
+  }
+
+  scan(request: ScanRequest): Promise<ScanPage> {
+    return this.#run(() => {
+      const where = new SqlWhere()
+        .add('tier = ?', request.tier)
+        .addIf(request.issuedFrom, 'issued_at >= ?')
+        .addIf(request.issuedBefore, 'issued_at < ?')
+        .addIf(request.modifiedSinceMs, 'modified_ms >= ?')
+        .addIf(request.customerId, 'customer_id = ?');
+      if (request.after !== undefined) {
+        const { issuedAt, customerId, id } = request.after;
+        where.add(
+          '(issued_at > ? OR (issued_at = ? AND (customer_id > ? OR (customer_id = ? AND id > ?))))',
+          issuedAt,
+          issuedAt,
+          customerId,
+          customerId,
+          id,
+        );
+      }
+      // json_extract keeps the projection light: the body never leaves SQLite.
+      const sql = `SELECT customer_id, id, issued_at, etag, modified_ms,
+          json_extract(doc, '$.updatedAt') AS updated_at, json_extract(doc, '$.version') AS version,
+          json_extract(doc, '$.sys') AS sys
+        FROM records WHERE ${where.toString()} ORDER BY issued_at, customer_id, id LIMIT ?`;
+      const rows = this.#db.prepare(sql).all(...where.params, request.limit + 1) as unknown as ScanRow[];
+      const items: ScanItem[] = rows.slice(0, request.limit).map((row) => ({
+        customerId: row.customer_id,
+        id: row.id,
+        issuedAt: row.issued_at,
+        updatedAt: row.updated_at,
+        version: row.version,
+        etag: row.etag,
+        modifiedAtMs: row.modified_ms,
+        sys: JSON.parse(row.sys) as PersistedSys,
+      }));
+      const last = items.at(-1);
+      const next =
+        rows.length > request.limit && last !== undefined
+          ? { issuedAt: last.issuedAt, customerId: last.customerId, id: last.id }
+          : undefined;
+      return { items, next };
+    });
+  }
+
+  countByTier(): Promise<TierCounts> {
+    return this.#run(() => {
+      const rows = this.#statements.countByTier.all() as unknown as Array<{
+        tier: string;
+        n: number;
+        bytes: number;
+      }>;
+      const of = (tier: string) => rows.find((row) => row.tier === tier);
+      return {
+        hot: of('hot')?.n ?? 0,
+        archived: of('archived')?.n ?? 0,
+        hotBytes: of('hot')?.bytes ?? 0,
+        archivedBytes: of('archived')?.bytes ?? 0,
+      };
     });
   }
 
@@ -165,7 +249,7 @@ export class SqliteRecordStore implements RecordStore {
       );
     }
     const summary = summaryOf(document);
-    return [`"${randomUUID()}"`, summary.issuedAt, summary.status, document.tier, Date.now(), doc];
+    return [`"${randomUUID()}"`, summary.issuedAt, summary.status, document.tier, this.#nowMs(), doc];
   }
 
   #missOrStale(key: RecordKey): AppError {
@@ -175,15 +259,8 @@ export class SqliteRecordStore implements RecordStore {
       : new AppError('NOT_FOUND', `Record ${key.customerId}/${key.id} does not exist`);
   }
 
-  /** Runs a synchronous statement; SQLite's own errors become UNAVAILABLE (a closed or locked file). */
   #run<T>(work: () => T): Promise<T> {
-    try {
-      return Promise.resolve(work());
-    } catch (error) {
-      if (error instanceof AppError) return Promise.reject(error);
-      const message = error instanceof Error ? error.message : String(error);
-      return Promise.reject(new AppError('UNAVAILABLE', `The SQLite hot store failed: ${message}`, { cause: error }));
-    }
+    return runSqlite('hot store', work);
   }
 
   /** For tests of old schema versions: writes a raw persisted document as an older release would have. */
@@ -193,7 +270,16 @@ export class SqliteRecordStore implements RecordStore {
       .prepare(
         'INSERT INTO records (customer_id, id, etag, issued_at, status, tier, modified_ms, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(raw.customerId, raw.id, `"${randomUUID()}"`, summary.issuedAt ?? '', summary.status ?? '', 'hot', Date.now(), JSON.stringify(raw));
+      .run(
+        raw.customerId,
+        raw.id,
+        `"${randomUUID()}"`,
+        summary.issuedAt ?? '',
+        summary.status ?? '',
+        'hot',
+        Date.now(),
+        JSON.stringify(raw),
+      );
   }
 }
 

@@ -1,0 +1,172 @@
+// The archival ledger in the embedded SQLite file, beside the records (its own table and connection).
+import { randomUUID } from 'node:crypto';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { AppError } from '../../domain/errors.ts';
+import type { RecordKey } from '../../domain/record-rules.ts';
+import type {
+  ArchiveLedger,
+  LedgerCounts,
+  LedgerEntry,
+  LedgerPage,
+  LedgerQuery,
+  StoredLedgerEntry,
+} from '../../ports/archive-ledger.ts';
+import { openSqliteDatabase, runSqlite, SqlWhere } from './sqlite-database.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS archive_ledger (
+  customer_id TEXT NOT NULL,
+  id          TEXT NOT NULL,
+  etag        TEXT NOT NULL,
+  state       TEXT NOT NULL,
+  purge_after TEXT NOT NULL,
+  parked      INTEGER NOT NULL,
+  entry       TEXT NOT NULL,
+  PRIMARY KEY (customer_id, id)
+);
+-- The purge finds due entries in keyset order without a table scan.
+CREATE INDEX IF NOT EXISTS archive_ledger_due ON archive_ledger (state, parked, purge_after, customer_id, id);
+`;
+
+interface Row {
+  etag: string;
+  entry: string;
+}
+
+export class SqliteArchiveLedger implements ArchiveLedger {
+  readonly #db: DatabaseSync;
+  readonly #statements: Record<
+    'get' | 'insert' | 'upsert' | 'update' | 'delete' | 'deleteIfMatch' | 'counts',
+    StatementSync
+  >;
+
+  constructor(options: { readonly path: string }) {
+    this.#db = openSqliteDatabase(options.path);
+    this.#db.exec(SCHEMA);
+    const columns = '(customer_id, id, etag, state, purge_after, parked, entry) VALUES (?, ?, ?, ?, ?, ?, ?)';
+    this.#statements = {
+      get: this.#db.prepare('SELECT etag, entry FROM archive_ledger WHERE customer_id = ? AND id = ?'),
+      insert: this.#db.prepare(`INSERT INTO archive_ledger ${columns} ON CONFLICT DO NOTHING`),
+      upsert: this.#db.prepare(`INSERT OR REPLACE INTO archive_ledger ${columns}`),
+      update: this.#db.prepare(
+        'UPDATE archive_ledger SET etag = ?, state = ?, purge_after = ?, parked = ?, entry = ? WHERE customer_id = ? AND id = ? AND etag = ?',
+      ),
+      delete: this.#db.prepare('DELETE FROM archive_ledger WHERE customer_id = ? AND id = ?'),
+      deleteIfMatch: this.#db.prepare(
+        'DELETE FROM archive_ledger WHERE customer_id = ? AND id = ? AND etag = ?',
+      ),
+      counts: this.#db.prepare(
+        'SELECT state, parked, COUNT(*) AS n FROM archive_ledger GROUP BY state, parked',
+      ),
+    };
+  }
+
+  get(key: RecordKey): Promise<StoredLedgerEntry | undefined> {
+    return runSqlite('archive ledger', () => {
+      const row = this.#statements.get.get(key.customerId, key.id) as Row | undefined;
+      return row === undefined ? undefined : toStored(row);
+    });
+  }
+
+  put(entry: LedgerEntry, condition: { ifMatch?: string; ifNoneMatch?: '*' }): Promise<StoredLedgerEntry> {
+    return runSqlite('archive ledger', () => {
+      const etag = `"${randomUUID()}"`;
+      const values = [
+        entry.state,
+        entry.purgeAfter,
+        entry.parked === true ? 1 : 0,
+        JSON.stringify(entry),
+      ] as const;
+      if (condition.ifMatch !== undefined) {
+        const result = this.#statements.update.run(
+          etag,
+          ...values,
+          entry.customerId,
+          entry.id,
+          condition.ifMatch,
+        );
+        if (result.changes === 0) {
+          throw new AppError(
+            'PRECONDITION_FAILED',
+            `Ledger entry ${entry.customerId}/${entry.id} has changed`,
+          );
+        }
+      } else if (condition.ifNoneMatch === '*') {
+        const result = this.#statements.insert.run(entry.customerId, entry.id, etag, ...values);
+        if (result.changes === 0) {
+          throw new AppError('ALREADY_EXISTS', `Ledger entry ${entry.customerId}/${entry.id} exists`);
+        }
+      } else {
+        this.#statements.upsert.run(entry.customerId, entry.id, etag, ...values);
+      }
+      return { entry, etag };
+    });
+  }
+
+  delete(key: RecordKey, condition: { ifMatch?: string }): Promise<boolean> {
+    return runSqlite('archive ledger', () => {
+      if (condition.ifMatch === undefined)
+        return this.#statements.delete.run(key.customerId, key.id).changes > 0;
+      if (this.#statements.deleteIfMatch.run(key.customerId, key.id, condition.ifMatch).changes > 0)
+        return true;
+      if (this.#statements.get.get(key.customerId, key.id) === undefined) return false;
+      throw new AppError('PRECONDITION_FAILED', `Ledger entry ${key.customerId}/${key.id} has changed`);
+    });
+  }
+
+  query(query: LedgerQuery): Promise<LedgerPage> {
+    return runSqlite('archive ledger', () => {
+      const where = new SqlWhere()
+        .addIf(query.state, 'state = ?')
+        .addIf(query.parked, 'parked = ?', (parked) => (parked ? 1 : 0))
+        .addIf(query.dueBy, 'purge_after <= ?')
+        .addIf(query.customerId, 'customer_id = ?');
+      if (query.after !== undefined) {
+        const { purgeAfter, customerId, id } = query.after;
+        where.add(
+          '(purge_after > ? OR (purge_after = ? AND (customer_id > ? OR (customer_id = ? AND id > ?))))',
+          purgeAfter,
+          purgeAfter,
+          customerId,
+          customerId,
+          id,
+        );
+      }
+      const sql = `SELECT etag, entry FROM archive_ledger WHERE ${where.toString()} ORDER BY purge_after, customer_id, id LIMIT ?`;
+      const rows = this.#db.prepare(sql).all(...where.params, query.limit + 1) as unknown as Row[];
+      const items = rows.slice(0, query.limit).map(toStored);
+      const last = items.at(-1)?.entry;
+      const next =
+        rows.length > query.limit && last !== undefined
+          ? { purgeAfter: last.purgeAfter, customerId: last.customerId, id: last.id }
+          : undefined;
+      return { items, next };
+    });
+  }
+
+  counts(): Promise<LedgerCounts> {
+    return runSqlite('archive ledger', () => {
+      const rows = this.#statements.counts.all() as unknown as Array<{
+        state: string;
+        parked: number;
+        n: number;
+      }>;
+      const sum = (match: (row: { state: string; parked: number }) => boolean): number =>
+        rows.filter(match).reduce((total, row) => total + row.n, 0);
+      return {
+        copied: sum((row) => row.state === 'copied' && row.parked === 0),
+        failed: sum((row) => row.state === 'failed' && row.parked === 0),
+        parked: sum((row) => row.parked === 1),
+      };
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+    return Promise.resolve();
+  }
+}
+
+function toStored(row: Row): StoredLedgerEntry {
+  return { entry: JSON.parse(row.entry) as LedgerEntry, etag: row.etag };
+}

@@ -1,0 +1,51 @@
+// Opening an embedded SQLite file the same way for every table, and mapping SQLite's own errors.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { AppError } from '../../domain/errors.ts';
+
+/** A file path, or `:memory:` (a private database per connection). */
+export function openSqliteDatabase(path: string): DatabaseSync {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new DatabaseSync(path);
+  // WAL lets readers run beside the writer; FULL sync makes every acknowledged write survive a power cut.
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
+  return db;
+}
+
+/** Runs synchronous statements; SQLite's own errors (a closed or locked file) become UNAVAILABLE. */
+export function runSqlite<T>(what: string, work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    if (error instanceof AppError) return Promise.reject(error);
+    const message = error instanceof Error ? error.message : String(error);
+    return Promise.reject(
+      new AppError('UNAVAILABLE', `The SQLite ${what} failed: ${message}`, { cause: error }),
+    );
+  }
+}
+
+/** Builds a WHERE clause from optional filters: a filter whose value is undefined adds nothing. */
+export class SqlWhere {
+  readonly #clauses: string[] = [];
+  readonly params: SQLInputValue[] = [];
+
+  add(clause: string, ...values: SQLInputValue[]): this {
+    this.#clauses.push(clause);
+    this.params.push(...values);
+    return this;
+  }
+
+  addIf<V>(
+    value: V | undefined,
+    clause: string,
+    toParam: (value: V) => SQLInputValue = (v) => v as SQLInputValue,
+  ): this {
+    return value === undefined ? this : this.add(clause, toParam(value));
+  }
+
+  toString(): string {
+    return this.#clauses.length === 0 ? '1 = 1' : this.#clauses.join(' AND ');
+  }
+}

@@ -1,0 +1,83 @@
+// Shared by `npm start` and `npm run demo`: load the config, open the services, listen, print how to
+// use it, and shut down cleanly on SIGINT/SIGTERM.
+import { buildHttpServer } from '../api/http-server.ts';
+import { type AppConfig, ConfigError, loadConfig } from '../config/app-config.ts';
+import { createLogger } from '../composition/create-logger.ts';
+import { openServices, type OpenedServices } from '../composition/open-services.ts';
+
+export function loadConfigOrExit(): AppConfig {
+  try {
+    return loadConfig(process.env, process.cwd());
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(
+        `${error.message}\nFix the settings above (see the Configuration table in README.md) and start again.`,
+      );
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+export async function serve(
+  config: AppConfig,
+  prepare?: (services: OpenedServices) => Promise<string[]>,
+): Promise<void> {
+  const logger = createLogger(config);
+  console.log('Starting the billing records API ...');
+  let services: OpenedServices;
+  try {
+    services = await openServices(config, logger);
+  } catch (error) {
+    console.error(`Could not open the stores: ${(error as Error).message}`);
+    console.error(
+      'Check the store settings (COSMOS_*, BLOB_*, REDIS_URL) and that the services answer, then start again.',
+    );
+    process.exit(1);
+  }
+  const extra = prepare === undefined ? [] : await prepare(services);
+  const app = await buildHttpServer({ ...services.application, logger, metrics: services.metrics });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    console.error(`Could not listen on ${config.host}:${config.port}: ${(error as Error).message}`);
+    console.error('Set PORT to a free port (or HOST to another interface) and start again.');
+    await services.close();
+    process.exit(1);
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const host = config.host === '0.0.0.0' || config.host === '127.0.0.1' ? 'localhost' : config.host;
+  const url = `http://${host}:${port}`;
+  console.log(
+    [
+      `Billing records API listening on ${url}`,
+      `  API docs:  ${url}/docs   (OpenAPI: ${url}/openapi.json)`,
+      `  Health:    ${url}/healthz, ${url}/readyz   Metrics: ${url}/metrics`,
+      ...services.description.map((line) => `  ${line}`),
+      ...(config.auth.kind === 'dev-keys'
+        ? ['  Get a token: TOKEN=$(npm run -s token -- --role Billing.Read Billing.Write)']
+        : []),
+      ...extra,
+      'Press Ctrl+C to stop.',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) {
+      console.error('Second signal: exiting now.');
+      process.exit(1);
+    }
+    stopping = true;
+    console.log(`${signal} received: finishing requests and closing the stores ...`);
+    void (async () => {
+      await app.close();
+      await services.close();
+      console.log('Stopped cleanly.');
+      process.exit(0);
+    })();
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
