@@ -94,7 +94,9 @@ export function describeRecordStoreContract(name: string, start: () => Promise<R
     it('keeps a stub with its archive pointer and system fields, and swaps it back to full', async () => {
       const record = makeRecord({ customerId: newCustomer() });
       const created = await store.create(fullDocument(record, { pinned: false }));
-      const stub = makeStub(record, { legalHold: { reason: 'audit 2024', setAt: '2024-10-01T00:00:00.000Z' } });
+      const stub = makeStub(record, {
+        legalHold: { reason: 'audit 2024', setAt: '2024-10-01T00:00:00.000Z' },
+      });
       const stubbed = await store.replace(stub, { ifMatch: created.etag });
       const read = await store.get(record);
       expect(read?.document).toEqual(stub);

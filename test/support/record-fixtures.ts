@@ -1,6 +1,11 @@
 // Records for tests: small, valid, and distinct per call.
 import type { BillingRecord, RecordInput } from '../../src/domain/billing-record.ts';
-import { fullDocument, type FullDocument, type StubDocument, summaryOf } from '../../src/domain/record-document.ts';
+import {
+  fullDocument,
+  type FullDocument,
+  type StubDocument,
+  summaryOf,
+} from '../../src/domain/record-document.ts';
 
 let sequence = 0;
 

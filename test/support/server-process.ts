@@ -18,11 +18,15 @@ export async function startServerProcess(
   env: Record<string, string>,
   options: { script?: string; args?: string[]; timeoutMs?: number } = {},
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [resolve(ROOT, options.script ?? 'src/cli/start.ts'), ...(options.args ?? [])], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [resolve(ROOT, options.script ?? 'src/cli/start.ts'), ...(options.args ?? [])],
+    {
+      cwd: ROOT,
+      env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -31,7 +31,12 @@ describe('configuration', () => {
       },
       '/srv',
     );
-    expect(config.hotStore).toMatchObject({ kind: 'cosmos', database: 'bills', container: 'records', key: undefined });
+    expect(config.hotStore).toMatchObject({
+      kind: 'cosmos',
+      database: 'bills',
+      container: 'records',
+      key: undefined,
+    });
     expect(config.archive).toMatchObject({ kind: 'blob', accountUrl: 'https://acct.blob.core.windows.net' });
     expect(config.cache).toEqual({ kind: 'redis', url: 'rediss://cache:6380' });
     expect(config.auth.kind).toBe('jwks-uri');
@@ -42,7 +47,14 @@ describe('configuration', () => {
     let error: unknown;
     try {
       loadConfig(
-        { PORT: 'eighty', ARCHIVE_AFTER: 'three months', ARCHIVE_SCHEDULE: 'whenever', REDIS_URL: 'http://x', BLOB_CONTAINER: 'Bad_Name', AUTH_JWKS_PATH: 'jwks.json' },
+        {
+          PORT: 'eighty',
+          ARCHIVE_AFTER: 'three months',
+          ARCHIVE_SCHEDULE: 'whenever',
+          REDIS_URL: 'http://x',
+          BLOB_CONTAINER: 'Bad_Name',
+          AUTH_JWKS_PATH: 'jwks.json',
+        },
         '/srv',
       );
     } catch (caught) {
@@ -50,12 +62,22 @@ describe('configuration', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as ConfigError).message;
-    for (const name of ['PORT', 'ARCHIVE_AFTER', 'ARCHIVE_SCHEDULE', 'REDIS_URL', 'BLOB_CONTAINER', 'AUTH_ISSUER', 'AUTH_AUDIENCE']) {
+    for (const name of [
+      'PORT',
+      'ARCHIVE_AFTER',
+      'ARCHIVE_SCHEDULE',
+      'REDIS_URL',
+      'BLOB_CONTAINER',
+      'AUTH_ISSUER',
+      'AUTH_AUDIENCE',
+    ]) {
       expect(message).toContain(name);
     }
   });
 
   it('refuses dev keys when a real Cosmos account is configured', () => {
-    expect(() => loadConfig({ COSMOS_ENDPOINT: 'https://acct.documents.azure.com' }, '/srv')).toThrow(/AUTH_JWKS_URI/);
+    expect(() => loadConfig({ COSMOS_ENDPOINT: 'https://acct.documents.azure.com' }, '/srv')).toThrow(
+      /AUTH_JWKS_URI/,
+    );
   });
 });
