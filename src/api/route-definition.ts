@@ -1,17 +1,14 @@
 // A route, framework-neutral: the HTTP server (Fastify) and the Azure Functions edge both register
 // the same table, and the OpenAPI document is generated from it.
 import type { TSchema } from 'typebox';
+import type { Logger } from '../ports/logger.ts';
 import type { RecordService } from '../records/record-service.ts';
 import type { Principal, Role } from './authentication.ts';
 import type { ApiResponse } from './problem-response.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-export interface Logger {
-  info(object: object, message?: string): void;
-  warn(object: object, message?: string): void;
-  error(object: object, message?: string): void;
-}
+export type { Logger } from '../ports/logger.ts';
 
 export interface ReadinessReport {
   readonly ready: boolean;

@@ -7,21 +7,12 @@ import { AppError, hasCode } from '../domain/errors.ts';
 import { ifMatchSatisfied } from '../domain/etag.ts';
 import { decodeCursor, encodeCursor, type CursorFilters } from '../domain/list-cursor.ts';
 import { applyMergePatch } from '../domain/merge-patch.ts';
-import {
-  fullDocument,
-  type StoredDocument,
-  type StubDocument,
-  summaryOf,
-} from '../domain/record-document.ts';
+import { fullDocument, type StoredDocument, summaryOf } from '../domain/record-document.ts';
 import { buildRecord, parseRecordInput, type RecordKey, toInput } from '../domain/record-rules.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import type { RecordStore } from '../ports/record-store.ts';
-
-/** Reads the full record behind a stub (the archive read path). */
-export interface ArchivedRecordReader {
-  read(stub: StubDocument, options?: OperationOptions): Promise<BillingRecord>;
-}
+import type { ArchivedRecordReader } from './archived-record-reader.ts';
 
 export type StorageTier = 'hot' | 'archive' | 'cache';
 
@@ -67,7 +58,16 @@ export class RecordService {
   async get(key: RecordKey, options?: OperationOptions): Promise<RecordRead> {
     const stored = await this.#store.get(key, options);
     if (stored === undefined) throw notFound(key);
-    return this.#materialise(stored, options);
+    try {
+      return await this.#materialise(stored, options);
+    } catch (error) {
+      // The stub may have been rehydrated (and its blob collected) between our two reads: read again.
+      if (stored.document.tier !== 'archived') throw error;
+      const again = await this.#store.get(key, options);
+      if (again === undefined) throw notFound(key);
+      if (again.etag === stored.etag) throw error;
+      return this.#materialise(again, options);
+    }
   }
 
   async create(customerId: string, body: unknown, options?: OperationOptions): Promise<BillingRecord> {
@@ -169,7 +169,12 @@ export class RecordService {
       const next = change(current);
       try {
         // Conditional on the etag read above: the stub (or full document) must still be the one we saw.
-        await this.#store.replace(fullDocument(next, stored.document.sys), { ifMatch: stored.etag }, options);
+        // Writing to an archived record rehydrates it; the archival cool-down counts from now.
+        const sys =
+          stored.document.tier === 'archived'
+            ? { ...stored.document.sys, rehydratedAt: next.updatedAt }
+            : stored.document.sys;
+        await this.#store.replace(fullDocument(next, sys), { ifMatch: stored.etag }, options);
         return next;
       } catch (error) {
         if (!isLostRace(error) || attempt >= MAX_WRITE_ATTEMPTS) throw error;
@@ -186,7 +191,8 @@ export class RecordService {
         `Record ${document.customerId}/${document.id} is archived and no archive is configured`,
       );
     }
-    return { record: await this.#archive.read(document, options), tier: 'archive' };
+    const { record, source } = await this.#archive.read(document, options);
+    return { record, tier: source };
   }
 }
 

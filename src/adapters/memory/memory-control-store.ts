@@ -1,92 +1,160 @@
-// The archiver's control documents and leases in memory, for simulation tests: same semantics as
-// the Blob adapter (conditional writes, leases that expire on the injected clock).
+// The archiver's control documents and leases in memory, for simulation tests: the Blob adapter's
+// semantics (conditional writes, leases that fence writes and expire on the injected clock).
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../domain/errors.ts';
 import type { ArchivalControlStore, ControlDocument, Lease } from '../../ports/archival-control-store.ts';
 import type { Clock } from '../../ports/clock.ts';
+import type { OperationOptions } from '../../ports/operation-options.ts';
+
+interface HeldLease {
+  readonly id: string;
+  /** A renewal restarts the lease for the duration it was acquired with, as Blob does. */
+  readonly durationMs: number;
+  expiresAtMs: number;
+}
 
 interface Slot {
-  json: string | undefined;
-  etag: string;
-  lease: { id: string; expiresAtMs: number } | undefined;
+  readonly json: string;
+  readonly etag: string;
+  lease: HeldLease | undefined;
 }
+
+/** Blob Storage's range for a lease that expires. */
+const MIN_LEASE_SECONDS = 15;
+const MAX_LEASE_SECONDS = 60;
 
 export class MemoryControlStore implements ArchivalControlStore {
   readonly #slots = new Map<string, Slot>();
   readonly #clock: Pick<Clock, 'now'>;
+  #closed = false;
 
   constructor(clock: Pick<Clock, 'now'>) {
     this.#clock = clock;
   }
 
-  read<T>(name: string): Promise<ControlDocument<T> | undefined> {
-    const slot = this.#slots.get(name);
-    if (slot?.json === undefined) return Promise.resolve(undefined);
-    return Promise.resolve({ value: JSON.parse(slot.json) as T, etag: slot.etag });
+  read<T>(name: string, options?: OperationOptions): Promise<ControlDocument<T> | undefined> {
+    return this.#run(options, () => {
+      const slot = this.#slots.get(name);
+      return slot === undefined ? undefined : { value: JSON.parse(slot.json) as T, etag: slot.etag };
+    });
   }
 
   write<T>(
     name: string,
     value: T,
-    condition: { ifMatch?: string; ifNoneMatch?: '*'; lease?: Lease },
+    condition: { readonly ifMatch?: string; readonly ifNoneMatch?: '*'; readonly lease?: Lease },
+    options?: OperationOptions,
   ): Promise<string> {
-    const slot = this.#slots.get(name);
-    const exists = slot?.json !== undefined;
-    if (condition.ifNoneMatch === '*' && exists) {
-      return Promise.reject(new AppError('ALREADY_EXISTS', `Control document ${name} exists`));
-    }
-    if (condition.ifMatch !== undefined && (!exists || slot.etag !== condition.ifMatch)) {
-      return Promise.reject(new AppError('PRECONDITION_FAILED', `Control document ${name} has changed`));
-    }
-    const lease = this.#liveLease(slot);
-    if (lease !== undefined && lease.id !== condition.lease?.leaseId) {
-      return Promise.reject(
-        new AppError('PRECONDITION_FAILED', `Control document ${name} is leased by another worker`),
-      );
-    }
-    const etag = `"${randomUUID()}"`;
-    this.#slots.set(name, { json: JSON.stringify(value), etag, lease: slot?.lease });
-    return Promise.resolve(etag);
+    return this.#run(options, () => {
+      const json = JSON.stringify(value) as string | undefined;
+      if (json === undefined) throw new AppError('INTERNAL', `Control document ${name} is not JSON`);
+      const slot = this.#slots.get(name);
+      if (condition.ifNoneMatch === '*' && slot !== undefined) {
+        throw new AppError('ALREADY_EXISTS', `Control document ${name} exists`);
+      }
+      if (condition.ifMatch !== undefined && slot?.etag !== condition.ifMatch) {
+        throw new AppError('PRECONDITION_FAILED', `Control document ${name} has changed`);
+      }
+      // As Blob: a leased document refuses a write without its lease, and a lease no longer held fences its writer off.
+      if (this.#liveLease(slot)?.id !== condition.lease?.leaseId) {
+        throw new AppError(
+          'PRECONDITION_FAILED',
+          `Control document ${name} is leased by another worker, or the lease given is no longer held`,
+        );
+      }
+      const etag = newEtag();
+      this.#slots.set(name, { json, etag, lease: slot?.lease });
+      return etag;
+    });
   }
 
-  list(prefix: string): Promise<string[]> {
-    const names = [...this.#slots.entries()]
-      .filter(([name, slot]) => name.startsWith(prefix) && slot.json !== undefined)
-      .map(([name]) => name);
-    return Promise.resolve(names.sort());
+  list(prefix: string, options?: OperationOptions): Promise<string[]> {
+    return this.#run(options, () =>
+      [...this.#slots.keys()].filter((name) => name.startsWith(prefix)).sort(byUtf8),
+    );
   }
 
-  acquireLease(name: string, durationSeconds: number): Promise<Lease | undefined> {
-    const slot = this.#slots.get(name) ?? { json: 'null', etag: `"${randomUUID()}"`, lease: undefined };
-    if (this.#liveLease(slot) !== undefined) return Promise.resolve(undefined);
-    const id = randomUUID();
-    slot.lease = { id, expiresAtMs: this.#clock.now().getTime() + durationSeconds * 1000 };
-    this.#slots.set(name, slot);
-    return Promise.resolve({ name, leaseId: id });
+  acquireLease(
+    name: string,
+    durationSeconds: number,
+    options?: OperationOptions,
+  ): Promise<Lease | undefined> {
+    return this.#run(options, () => {
+      if (
+        !Number.isInteger(durationSeconds) ||
+        durationSeconds < MIN_LEASE_SECONDS ||
+        durationSeconds > MAX_LEASE_SECONDS
+      ) {
+        throw new AppError(
+          'INTERNAL',
+          `A lease lasts ${MIN_LEASE_SECONDS} to ${MAX_LEASE_SECONDS} whole seconds, not ${durationSeconds}`,
+        );
+      }
+      let slot = this.#slots.get(name);
+      if (slot === undefined) {
+        // A lease needs a document to hold, as a Blob lease needs a blob.
+        slot = { json: 'null', etag: newEtag(), lease: undefined };
+        this.#slots.set(name, slot);
+      }
+      if (this.#liveLease(slot) !== undefined) return undefined;
+      const durationMs = durationSeconds * 1_000;
+      const id = randomUUID();
+      slot.lease = { id, durationMs, expiresAtMs: this.#nowMs() + durationMs };
+      return { name, leaseId: id };
+    });
   }
 
-  renewLease(lease: Lease): Promise<boolean> {
-    const slot = this.#slots.get(lease.name);
-    const held = slot?.lease;
-    // A lease that expired is still renewable if nobody took it, as with Blob leases.
-    if (slot === undefined || held === undefined || held.id !== lease.leaseId) return Promise.resolve(false);
-    const durationMs = Math.max(15_000, held.expiresAtMs - this.#clock.now().getTime());
-    slot.lease = { id: held.id, expiresAtMs: this.#clock.now().getTime() + durationMs };
-    return Promise.resolve(true);
+  renewLease(lease: Lease, options?: OperationOptions): Promise<boolean> {
+    return this.#run(options, () => {
+      const held = this.#slots.get(lease.name)?.lease;
+      // An expired lease stays renewable until another holder takes it, as with Blob leases.
+      if (held?.id !== lease.leaseId) return false;
+      held.expiresAtMs = this.#nowMs() + held.durationMs;
+      return true;
+    });
   }
 
-  releaseLease(lease: Lease): Promise<void> {
-    const slot = this.#slots.get(lease.name);
-    if (slot?.lease?.id === lease.leaseId) slot.lease = undefined;
-    return Promise.resolve();
+  releaseLease(lease: Lease, options?: OperationOptions): Promise<void> {
+    return this.#run(options, () => {
+      const slot = this.#slots.get(lease.name);
+      if (slot?.lease?.id === lease.leaseId) slot.lease = undefined;
+    });
   }
 
   close(): Promise<void> {
+    this.#closed = true;
     return Promise.resolve();
   }
 
-  #liveLease(slot: Slot | undefined): { id: string; expiresAtMs: number } | undefined {
+  #liveLease(slot: Slot | undefined): HeldLease | undefined {
     const lease = slot?.lease;
-    return lease !== undefined && lease.expiresAtMs > this.#clock.now().getTime() ? lease : undefined;
+    return lease !== undefined && lease.expiresAtMs > this.#nowMs() ? lease : undefined;
   }
+
+  #nowMs(): number {
+    return this.#clock.now().getTime();
+  }
+
+  #run<T>(options: OperationOptions | undefined, work: () => T): Promise<T> {
+    if (options?.abortSignal?.aborted === true) return Promise.reject(options.abortSignal.reason as Error);
+    if (this.#closed) {
+      return Promise.reject(
+        new AppError('UNAVAILABLE', 'The memory control store is closed', { retryable: false }),
+      );
+    }
+    try {
+      return Promise.resolve(work());
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+}
+
+function newEtag(): string {
+  return `"${randomUUID()}"`;
+}
+
+/** Blob Storage lists in the order of the names' UTF-8 bytes. */
+function byUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }

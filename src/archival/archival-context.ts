@@ -1,0 +1,80 @@
+// What every archival step works with: the three stores, the clock, the policy, the instant the run
+// evaluates eligibility at, and the options each store call carries (charge meter, low priority).
+import type { ArchivalPolicy } from '../domain/archival-policy.ts';
+import { AppError, isAppError } from '../domain/errors.ts';
+import type { RecordKey } from '../domain/record-rules.ts';
+import type { ArchiveLedger, LedgerEntry, StoredLedgerEntry } from '../ports/archive-ledger.ts';
+import type { ArchiveStore } from '../ports/archive-store.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { OperationOptions } from '../ports/operation-options.ts';
+import type { RecordStore } from '../ports/record-store.ts';
+
+export interface ArchivalStores {
+  readonly store: RecordStore;
+  readonly ledger: ArchiveLedger;
+  readonly archive: ArchiveStore;
+}
+
+export interface StepContext extends ArchivalStores {
+  readonly clock: Clock;
+  readonly policy: ArchivalPolicy;
+  /** Eligibility and grace are evaluated as of this instant. */
+  readonly asOf: Date;
+  readonly callOptions: OperationOptions;
+  /** Failed attempts of a step before the item is parked for review. */
+  readonly maxAttempts: number;
+}
+
+export type StepOutcome =
+  | { readonly kind: 'copied' | 'purged' }
+  | { readonly kind: 'skipped'; readonly reason: string }
+  | { readonly kind: 'failed'; readonly reason: string; readonly parked: boolean };
+
+export const DEFAULT_MAX_ATTEMPTS = 5;
+
+/** Backoff between attempts of a failing item: 1 min, 4 min, 16 min, ... capped at a day. */
+export function backoffMs(attempts: number): number {
+  return Math.min(24 * 3600_000, 60_000 * 4 ** Math.max(0, attempts - 1));
+}
+
+export function describeError(error: unknown): string {
+  if (isAppError(error)) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Records a failed attempt on the item's ledger entry (creating a `failed` entry for a copy that never
+ * succeeded), with backoff, and parks it after `maxAttempts`. Best effort: the ledger may be down too.
+ */
+export async function recordFailure(
+  context: StepContext,
+  key: RecordKey,
+  existing: StoredLedgerEntry | undefined,
+  failed: Omit<LedgerEntry, 'attempts' | 'lastError' | 'nextAttemptAt' | 'parked'>,
+  error: unknown,
+): Promise<StepOutcome> {
+  const attempts = (existing?.entry.attempts ?? 0) + 1;
+  const parked = attempts >= context.maxAttempts;
+  const reason = describeError(error);
+  const entry: LedgerEntry = {
+    ...failed,
+    attempts,
+    lastError: reason.slice(0, 500),
+    nextAttemptAt: new Date(context.asOf.getTime() + backoffMs(attempts)).toISOString(),
+    ...(parked ? { parked: true } : {}),
+  };
+  try {
+    await context.ledger.put(
+      entry,
+      existing === undefined ? {} : { ifMatch: existing.etag },
+      context.callOptions,
+    );
+  } catch {
+    // The failure is still reported in the run; the next run finds the item again.
+  }
+  return { kind: 'failed', reason: `${key.customerId}/${key.id}: ${reason}`, parked };
+}
+
+export function isCode(error: unknown, ...codes: AppError['code'][]): boolean {
+  return isAppError(error) && codes.includes(error.code);
+}

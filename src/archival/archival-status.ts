@@ -1,0 +1,83 @@
+// The archival status of API.md: how many records are hot, copied (in grace), archived, stuck
+// (an intermediate state for too long) and failed (parked for review after repeated failures).
+import type { ArchiveLedger, LedgerEntry, LedgerPosition } from '../ports/archive-ledger.ts';
+import type { OperationOptions } from '../ports/operation-options.ts';
+import type { RecordStore } from '../ports/record-store.ts';
+
+export interface StatusItem {
+  readonly customerId: string;
+  readonly id: string;
+  readonly state: LedgerEntry['state'];
+  readonly version: number;
+  readonly since: string;
+  readonly purgeAfter: string;
+  readonly attempts: number;
+  readonly lastError: string | null;
+}
+
+export interface ArchivalStatus {
+  readonly counts: { hot: number; copied: number; archived: number; stuck: number; failed: number };
+  readonly stuck: readonly StatusItem[];
+  readonly failed: readonly StatusItem[];
+}
+
+/** A copy still not purged this long after its grace ended is stuck. */
+export const DEFAULT_STUCK_AFTER_MS = 24 * 3600_000;
+const LISTED = 100;
+
+export async function archivalStatus(
+  dependencies: { readonly store: RecordStore; readonly ledger: ArchiveLedger },
+  now: Date,
+  options: { readonly stuckAfterMs?: number } & OperationOptions = {},
+): Promise<ArchivalStatus> {
+  const [tiers, ledgerCounts] = await Promise.all([
+    dependencies.store.countByTier(options),
+    dependencies.ledger.counts(options),
+  ]);
+  const stuckBefore = new Date(
+    now.getTime() - (options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS),
+  ).toISOString();
+  // Stuck: copies overdue for purge, and copies that keep failing but are not parked yet.
+  const stuck: StatusItem[] = [];
+  let stuckCount = 0;
+  for (const query of [
+    { state: 'copied' as const, parked: false, dueBy: stuckBefore },
+    { state: 'failed' as const, parked: false },
+  ]) {
+    let after: LedgerPosition | undefined;
+    do {
+      const page = await dependencies.ledger.query(
+        { ...query, limit: 500, ...(after ? { after } : {}) },
+        options,
+      );
+      stuckCount += page.items.length;
+      for (const { entry } of page.items) if (stuck.length < LISTED) stuck.push(toItem(entry));
+      after = page.next;
+    } while (after !== undefined);
+  }
+  const parked = await dependencies.ledger.query({ parked: true, limit: LISTED }, options);
+  return {
+    counts: {
+      hot: Math.max(0, tiers.hot - ledgerCounts.copied),
+      copied: ledgerCounts.copied,
+      archived: tiers.archived,
+      stuck: stuckCount,
+      failed: ledgerCounts.parked,
+    },
+    stuck,
+    failed: parked.items.map(({ entry }) => toItem(entry)),
+  };
+}
+
+function toItem(entry: LedgerEntry): StatusItem {
+  return {
+    customerId: entry.customerId,
+    id: entry.id,
+    state: entry.state,
+    version: entry.version,
+    since: entry.copiedAt,
+    purgeAfter: entry.purgeAfter,
+    attempts: entry.attempts,
+    lastError: entry.lastError ?? null,
+  };
+}

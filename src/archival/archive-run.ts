@@ -1,0 +1,452 @@
+// One archival run: copy what became eligible, then purge what has passed its grace. Work is cut in
+// monthly slices of issuedAt; a Blob lease per slice keeps workers apart (correctness never depends
+// on it: every write is conditional). Each slice keeps a watermark so a run reads only records that
+// crossed the age line since the last run, plus records modified behind the watermark.
+import { randomBytes } from 'node:crypto';
+import pLimit from 'p-limit';
+import { archiveCutoff, coolDownCutoff } from '../domain/archival-policy.ts';
+import type { ArchivalPolicy } from '../domain/archival-policy.ts';
+import type { ArchivalControlStore, Lease } from '../ports/archival-control-store.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { Logger } from '../ports/logger.ts';
+import type { ScanPosition } from '../ports/record-store.ts';
+import {
+  type ArchivalStores,
+  DEFAULT_MAX_ATTEMPTS,
+  describeError,
+  type StepContext,
+  type StepOutcome,
+} from './archival-context.ts';
+import { copyRecord, planCopy } from './copy-step.ts';
+import { purgeEntry } from './purge-step.ts';
+import { RequestBudget } from './request-budget.ts';
+import {
+  emptyCounts,
+  MAX_REPORTED_FAILURES,
+  type RunCounts,
+  type RunReport,
+  type RunRequest,
+  type RunStatus,
+  saveRunReport,
+} from './run-reports.ts';
+
+export interface ArchivalSettings {
+  /** Records per scan page and per checkpoint. */
+  readonly batchSize: number;
+  /** Records in flight at once within a batch. */
+  readonly concurrency: number;
+  /** A run stops cleanly between batches after this long (a Functions timeout is 10 minutes). */
+  readonly timeBudgetMs: number;
+  /** Sustained RU/s the archiver may spend; 0 for no limit. */
+  readonly requestUnitsPerSecond: number;
+  readonly maxAttempts: number;
+  /** Blob lease duration per slice (15-60 s); renewed between batches. */
+  readonly leaseSeconds: number;
+  /** Incremental runs sweep a whole slice again when its last full sweep is older than this. */
+  readonly fullSweepEveryMs: number;
+}
+
+export const DEFAULT_ARCHIVAL_SETTINGS: ArchivalSettings = {
+  batchSize: 100,
+  concurrency: 8,
+  timeBudgetMs: 9 * 60_000,
+  requestUnitsPerSecond: 0,
+  maxAttempts: DEFAULT_MAX_ATTEMPTS,
+  leaseSeconds: 60,
+  fullSweepEveryMs: 30 * 24 * 3600_000,
+};
+
+export interface ArchivalEngineDependencies extends ArchivalStores {
+  readonly control: ArchivalControlStore;
+  readonly clock: Clock;
+  readonly policy: ArchivalPolicy;
+  readonly log: Logger;
+  readonly settings?: Partial<ArchivalSettings>;
+}
+
+export interface RunOptions extends RunRequest {
+  readonly runId?: string;
+  /** Sweep every slice whole, whatever its watermark. */
+  readonly full?: boolean;
+  readonly abortSignal?: AbortSignal;
+  /** Called after each batch with the report so far (progress bars, heartbeats). */
+  readonly onProgress?: (report: RunReport) => void;
+}
+
+/** Per slice (a month of issuedAt): how far incremental runs have scanned, and where a cut-short scan resumes. */
+interface SliceState {
+  /** Every record issued before this (within the slice) has been scanned by an incremental run. */
+  readonly scannedBefore?: string;
+  /** When that scan started (store clock, ms): later catch-up scans look for writes since then. */
+  readonly scanStartedMs?: number;
+  readonly lastFullSweepMs?: number;
+  readonly checkpoint?: { readonly range: string; readonly position: ScanPosition };
+}
+
+interface ScanRange {
+  readonly issuedFrom: string;
+  readonly issuedBefore: string;
+  readonly modifiedSinceMs?: number;
+}
+
+/** Clock skew allowed between this worker and the store's own write timestamps. */
+const STORE_CLOCK_SKEW_MS = 10 * 60_000;
+
+export function newRunId(now: Date): string {
+  return `run-${now.toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+}
+
+export class ArchivalEngine {
+  readonly #deps: ArchivalEngineDependencies;
+  readonly #settings: ArchivalSettings;
+
+  constructor(dependencies: ArchivalEngineDependencies) {
+    this.#deps = dependencies;
+    this.#settings = { ...DEFAULT_ARCHIVAL_SETTINGS, ...dependencies.settings };
+  }
+
+  get settings(): ArchivalSettings {
+    return this.#settings;
+  }
+
+  /** Runs to the end (or to the time budget, the limit, or a cancellation) and returns the final report. */
+  async run(options: RunOptions = {}): Promise<RunReport> {
+    const run = new Run(this.#deps, this.#settings, options);
+    return run.execute();
+  }
+}
+
+class Run {
+  readonly #deps: ArchivalEngineDependencies;
+  readonly #settings: ArchivalSettings;
+  readonly #options: RunOptions;
+  readonly #budget: RequestBudget;
+  readonly #context: StepContext;
+  readonly #startedAt: Date;
+  readonly #runId: string;
+  readonly #pilot: boolean;
+  readonly #counts: RunCounts = emptyCounts();
+  readonly #skipped: Record<string, number> = {};
+  readonly #failures: string[] = [];
+  #stoppedBecause: string | undefined;
+
+  constructor(deps: ArchivalEngineDependencies, settings: ArchivalSettings, options: RunOptions) {
+    this.#deps = deps;
+    this.#settings = settings;
+    this.#options = options;
+    this.#startedAt = deps.clock.now();
+    this.#runId = options.runId ?? newRunId(this.#startedAt);
+    this.#budget = new RequestBudget({ requestUnitsPerSecond: settings.requestUnitsPerSecond }, deps.clock);
+    // A pilot (asOf or one customer) sweeps whole slices and leaves the watermarks alone.
+    this.#pilot = options.asOf !== undefined || options.customerId !== undefined || options.full === true;
+    this.#context = {
+      store: deps.store,
+      ledger: deps.ledger,
+      archive: deps.archive,
+      clock: deps.clock,
+      policy: deps.policy,
+      asOf: options.asOf === undefined ? this.#startedAt : new Date(options.asOf),
+      maxAttempts: settings.maxAttempts,
+      callOptions: {
+        onRequestCharge: this.#budget.charge,
+        priority: 'low',
+        ...(options.abortSignal !== undefined ? { abortSignal: options.abortSignal } : {}),
+      },
+    };
+  }
+
+  async execute(): Promise<RunReport> {
+    const log = this.#deps.log;
+    log.info({ runId: this.#runId, request: this.#request() }, 'archival run started');
+    await this.#save('running');
+    let status: RunStatus;
+    try {
+      await this.#copyPhase();
+      if (this.#options.dryRun !== true && !this.#shouldStop()) await this.#purgePhase();
+      status =
+        this.#stoppedBecause !== undefined ? 'partial' : this.#counts.failed > 0 ? 'partial' : 'succeeded';
+    } catch (error) {
+      this.#stoppedBecause = describeError(error);
+      log.error({ runId: this.#runId, err: error }, 'archival run failed');
+      status = this.#counts.copied + this.#counts.purged > 0 ? 'partial' : 'failed';
+    }
+    const report = await this.#save(status);
+    log.info(
+      { runId: this.#runId, status, counts: report.counts, requestCharge: report.requestCharge },
+      'archival run finished',
+    );
+    return report;
+  }
+
+  // ---- Phase 1: copy ----
+
+  async #copyPhase(): Promise<void> {
+    const cutoff = archiveCutoff(this.#deps.policy, this.#context.asOf).toISOString();
+    const oldest = await this.#deps.store.scan(
+      { tier: 'hot', issuedBefore: cutoff, limit: 1, ...this.#customerFilter() },
+      this.#context.callOptions,
+    );
+    const first = oldest.items[0];
+    if (first === undefined) return;
+    for (const month of monthsBetween(first.issuedAt.slice(0, 7), cutoff.slice(0, 7))) {
+      if (this.#shouldStop()) return;
+      await this.#copySlice(month, cutoff);
+    }
+  }
+
+  async #copySlice(month: string, cutoff: string): Promise<void> {
+    const control = this.#deps.control;
+    const name = `slices/${month}.json`;
+    const lease = await control.acquireLease(name, this.#settings.leaseSeconds, this.#context.callOptions);
+    if (lease === undefined) {
+      this.#skip('slice-leased-by-another-worker');
+      return;
+    }
+    try {
+      const state = (await control.read<SliceState | null>(name, this.#context.callOptions))?.value ?? {};
+      const scanStartedMs = this.#deps.clock.now().getTime();
+      const monthStart = `${month}-01T00:00:00.000Z`;
+      const monthEnd = `${nextMonth(month)}-01T00:00:00.000Z`;
+      const upper = monthEnd < cutoff ? monthEnd : cutoff;
+      const full =
+        this.#pilot ||
+        state.scannedBefore === undefined ||
+        scanStartedMs - (state.lastFullSweepMs ?? 0) > this.#settings.fullSweepEveryMs;
+      const ranges: ScanRange[] = [];
+      if (full) ranges.push({ issuedFrom: monthStart, issuedBefore: upper });
+      else {
+        const watermark = state.scannedBefore!;
+        if (watermark < upper)
+          ranges.push({ issuedFrom: watermark > monthStart ? watermark : monthStart, issuedBefore: upper });
+        // Behind the watermark only writes since the last scan matter (a rehydration, an unpin, a record
+        // that was cooling down): the store's write time finds them without reading the rest.
+        const sinceMs =
+          coolDownCutoff(this.#deps.policy, new Date(state.scanStartedMs ?? 0)).getTime() -
+          STORE_CLOCK_SKEW_MS;
+        ranges.push({
+          issuedFrom: monthStart,
+          issuedBefore: watermark < upper ? watermark : upper,
+          modifiedSinceMs: sinceMs,
+        });
+      }
+      let checkpoint = state.checkpoint;
+      for (const range of ranges) {
+        const rangeId = JSON.stringify({
+          ...range,
+          customerId: this.#options.customerId ?? null,
+          asOf: this.#options.asOf ?? null,
+        });
+        let after = checkpoint?.range === rangeId ? checkpoint.position : undefined;
+        for (;;) {
+          const page = await this.#deps.store.scan(
+            {
+              tier: 'hot',
+              ...range,
+              limit: this.#settings.batchSize,
+              ...this.#customerFilter(),
+              ...(after ? { after } : {}),
+            },
+            this.#context.callOptions,
+          );
+          await this.#processBatch(page.items.map((item) => () => this.#copyOne(item)));
+          after = page.next;
+          checkpoint = after === undefined ? undefined : { range: rangeId, position: after };
+          await this.#checkpoint(name, lease, {
+            ...state,
+            ...(checkpoint ? { checkpoint } : { checkpoint: undefined }),
+          });
+          if (after === undefined) break;
+          if (this.#shouldStop()) return;
+        }
+      }
+      if (!this.#pilot) {
+        await control.write<SliceState>(
+          name,
+          {
+            scannedBefore: upper,
+            scanStartedMs,
+            lastFullSweepMs: full ? scanStartedMs : (state.lastFullSweepMs ?? 0),
+          },
+          { lease },
+          this.#context.callOptions,
+        );
+      }
+    } finally {
+      await control.releaseLease(lease).catch(() => undefined);
+    }
+  }
+
+  async #copyOne(item: Parameters<typeof planCopy>[1]): Promise<StepOutcome | undefined> {
+    const plan = await planCopy(this.#context, item);
+    if ('skip' in plan) return { kind: 'skipped', reason: plan.skip };
+    if (this.#options.limit !== undefined && this.#counts.candidates >= this.#options.limit) {
+      this.#stoppedBecause ??= `limit of ${this.#options.limit} records reached`;
+      return undefined;
+    }
+    this.#counts.candidates += 1;
+    if (this.#options.dryRun === true) return undefined;
+    await this.#budget.acquire(this.#options.abortSignal);
+    return copyRecord(this.#context, item, plan.ledger);
+  }
+
+  // ---- Phase 2: purge ----
+
+  async #purgePhase(): Promise<void> {
+    const control = this.#deps.control;
+    const lease = await control.acquireLease(
+      'purge.json',
+      this.#settings.leaseSeconds,
+      this.#context.callOptions,
+    );
+    if (lease === undefined) {
+      this.#skip('purge-leased-by-another-worker');
+      return;
+    }
+    try {
+      const asOf = this.#context.asOf.toISOString();
+      let after;
+      do {
+        const page = await this.#deps.ledger.query(
+          {
+            state: 'copied',
+            parked: false,
+            dueBy: asOf,
+            limit: this.#settings.batchSize,
+            ...this.#customerFilter(),
+            ...(after ? { after } : {}),
+          },
+          this.#context.callOptions,
+        );
+        await this.#processBatch(
+          page.items.map((stored) => async () => {
+            if (stored.entry.nextAttemptAt !== undefined && stored.entry.nextAttemptAt > asOf) {
+              return { kind: 'skipped', reason: 'backing-off' } as const;
+            }
+            await this.#budget.acquire(this.#options.abortSignal);
+            return purgeEntry(this.#context, stored);
+          }),
+        );
+        after = page.next;
+        if (!(await control.renewLease(lease, this.#context.callOptions))) {
+          this.#stoppedBecause ??= 'lost the purge lease to another worker';
+        }
+        await this.#save('running');
+      } while (after !== undefined && !this.#shouldStop());
+    } finally {
+      await control.releaseLease(lease).catch(() => undefined);
+    }
+  }
+
+  // ---- Shared ----
+
+  async #processBatch(tasks: ReadonlyArray<() => Promise<StepOutcome | undefined>>): Promise<void> {
+    const limit = pLimit(this.#settings.concurrency);
+    await Promise.all(
+      tasks.map((task) =>
+        limit(async () => {
+          if (this.#options.abortSignal?.aborted === true) return;
+          try {
+            const outcome = await task();
+            if (outcome !== undefined) this.#count(outcome);
+          } catch (error) {
+            this.#count({ kind: 'failed', reason: describeError(error), parked: false });
+          }
+        }),
+      ),
+    );
+    this.#options.onProgress?.(this.#report('running'));
+  }
+
+  #count(outcome: StepOutcome): void {
+    if (outcome.kind === 'skipped') this.#skip(outcome.reason.split(':')[0] ?? outcome.reason);
+    else if (outcome.kind !== 'failed') this.#counts[outcome.kind] += 1;
+    else {
+      this.#counts.failed += 1;
+      if (this.#failures.length < MAX_REPORTED_FAILURES) this.#failures.push(outcome.reason);
+      this.#deps.log.warn(
+        { runId: this.#runId, reason: outcome.reason, parked: outcome.parked },
+        'archival step failed',
+      );
+    }
+  }
+
+  #skip(reason: string): void {
+    this.#counts.skipped += 1;
+    this.#skipped[reason] = (this.#skipped[reason] ?? 0) + 1;
+  }
+
+  async #checkpoint(name: string, lease: Lease, state: SliceState): Promise<void> {
+    const control = this.#deps.control;
+    if (!(await control.renewLease(lease, this.#context.callOptions))) {
+      this.#stoppedBecause ??= `lost the lease on ${name} to another worker`;
+      return;
+    }
+    if (!this.#pilot || state.checkpoint !== undefined)
+      await control.write(name, state, { lease }, this.#context.callOptions);
+    await this.#save('running');
+  }
+
+  #shouldStop(): boolean {
+    if (this.#stoppedBecause !== undefined) return true;
+    if (this.#options.abortSignal?.aborted === true) this.#stoppedBecause = 'cancelled';
+    else if (this.#deps.clock.now().getTime() - this.#startedAt.getTime() >= this.#settings.timeBudgetMs) {
+      this.#stoppedBecause = `time budget of ${this.#settings.timeBudgetMs} ms used; the next run resumes from the checkpoint`;
+    }
+    return this.#stoppedBecause !== undefined;
+  }
+
+  #customerFilter(): { customerId?: string } {
+    return this.#options.customerId === undefined ? {} : { customerId: this.#options.customerId };
+  }
+
+  #request(): RunRequest {
+    const { asOf, dryRun, limit, customerId } = this.#options;
+    return {
+      ...(asOf !== undefined ? { asOf } : {}),
+      ...(dryRun !== undefined ? { dryRun } : {}),
+      ...(limit !== undefined ? { limit } : {}),
+      ...(customerId !== undefined ? { customerId } : {}),
+    };
+  }
+
+  #report(status: RunStatus): RunReport {
+    const now = this.#deps.clock.now();
+    return {
+      runId: this.#runId,
+      status,
+      request: this.#request(),
+      counts: { ...this.#counts },
+      startedAt: this.#startedAt.toISOString(),
+      finishedAt: status === 'running' ? null : now.toISOString(),
+      heartbeatAt: now.toISOString(),
+      ...(this.#stoppedBecause !== undefined ? { stoppedBecause: this.#stoppedBecause } : {}),
+      skippedReasons: { ...this.#skipped },
+      failures: [...this.#failures],
+      requestCharge: this.#budget.spent,
+      durationMs: now.getTime() - this.#startedAt.getTime(),
+    };
+  }
+
+  async #save(status: RunStatus): Promise<RunReport> {
+    const report = this.#report(status);
+    try {
+      await saveRunReport(this.#deps.control, report);
+    } catch (error) {
+      // The run's work is safe without its report; say so and go on.
+      this.#deps.log.warn({ runId: this.#runId, err: error }, 'could not save the run report');
+    }
+    return report;
+  }
+}
+
+function nextMonth(month: string): string {
+  const [year, mm] = month.split('-').map(Number) as [number, number];
+  return mm === 12 ? `${year + 1}-01` : `${year}-${String(mm + 1).padStart(2, '0')}`;
+}
+
+/** Months from `first` to `last` inclusive, as `YYYY-MM`. */
+export function monthsBetween(first: string, last: string): string[] {
+  const months: string[] = [];
+  for (let month = first; month <= last; month = nextMonth(month)) months.push(month);
+  return months;
+}

@@ -1,0 +1,86 @@
+// The collector removes blobs that no stub and no ledger entry references (superseded versions, copies
+// abandoned after a 412, records rehydrated or deleted), month by month, only once a blob has been
+// left alone for a safety window, and only with If-Match on the etag it judged. The archiver touches a
+// blob it re-uses (new etag), so of a collector and an archiver racing for one blob, one loses cleanly.
+import { parseArchivePath } from '../domain/archive-artifact.ts';
+import type { ArchiveLedger } from '../ports/archive-ledger.ts';
+import type { ArchiveStore, BlobProperties } from '../ports/archive-store.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { OperationOptions } from '../ports/operation-options.ts';
+import type { RecordStore } from '../ports/record-store.ts';
+import { isCode } from './archival-context.ts';
+
+export interface CollectorOptions {
+  /** A blob modified more recently than this is never collected (default one day). */
+  readonly safetyWindowMs?: number;
+  readonly dryRun?: boolean;
+  readonly pageSize?: number;
+  readonly abortSignal?: AbortSignal;
+  readonly onProgress?: (counts: CollectorCounts) => void;
+}
+
+export interface CollectorCounts {
+  examined: number;
+  referenced: number;
+  tooRecent: number;
+  deleted: number;
+  /** Unreferenced, but left alone: changed under us, or outside the archive layout. */
+  kept: number;
+}
+
+export const DEFAULT_COLLECTOR_SAFETY_WINDOW_MS = 24 * 3600_000;
+
+export async function collectUnreferencedBlobs(
+  dependencies: {
+    readonly store: RecordStore;
+    readonly ledger: ArchiveLedger;
+    readonly archive: ArchiveStore;
+    readonly clock: Clock;
+  },
+  options: CollectorOptions = {},
+): Promise<CollectorCounts> {
+  const { store, ledger, archive, clock } = dependencies;
+  const call: OperationOptions = {
+    priority: 'low',
+    ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+  };
+  const counts: CollectorCounts = { examined: 0, referenced: 0, tooRecent: 0, deleted: 0, kept: 0 };
+  const horizon = clock.now().getTime() - (options.safetyWindowMs ?? DEFAULT_COLLECTOR_SAFETY_WINDOW_MS);
+  let continuation: string | undefined;
+  do {
+    const page = await archive.list(
+      '',
+      { pageSize: options.pageSize ?? 1000, ...(continuation ? { continuation } : {}) },
+      call,
+    );
+    for (const blob of page.items) {
+      if (options.abortSignal?.aborted === true) return counts;
+      counts.examined += 1;
+      const outcome = await judge(blob);
+      counts[outcome] += 1;
+    }
+    options.onProgress?.({ ...counts });
+    continuation = page.continuation;
+  } while (continuation !== undefined);
+  return counts;
+
+  async function judge(blob: BlobProperties): Promise<keyof CollectorCounts> {
+    const parsed = parseArchivePath(blob.path);
+    if (parsed === undefined) return 'kept';
+    if (blob.lastModified.getTime() > horizon) return 'tooRecent';
+    // Ledger first, then the document: a purge writes the stub before it deletes the entry, so this
+    // order cannot miss a reference that moves from one to the other while we look.
+    const entry = await ledger.get(parsed, call);
+    if (entry?.entry.blobPath === blob.path) return 'referenced';
+    const stored = await store.get(parsed, call);
+    if (stored?.document.tier === 'archived' && stored.document.archive.blobPath === blob.path)
+      return 'referenced';
+    if (options.dryRun === true) return 'deleted';
+    try {
+      return (await archive.delete(blob.path, { ifMatch: blob.etag }, call)) ? 'deleted' : 'kept';
+    } catch (error) {
+      if (isCode(error, 'PRECONDITION_FAILED')) return 'kept';
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,76 @@
+// Phase 2, purge: once the grace period has passed, replace the document by its stub, conditioned on
+// the etag seen at copy time. Success means the record did not change since the copy; 412 means it
+// did, and the read that follows decides: already this stub (finish) or newer (drop the stale copy).
+import { ARCHIVE_METADATA } from '../domain/archive-artifact.ts';
+import type { StubDocument } from '../domain/record-document.ts';
+import type { StoredLedgerEntry } from '../ports/archive-ledger.ts';
+import { copyRecord } from './copy-step.ts';
+import {
+  describeError,
+  isCode,
+  recordFailure,
+  type StepContext,
+  type StepOutcome,
+} from './archival-context.ts';
+
+export async function purgeEntry(context: StepContext, stored: StoredLedgerEntry): Promise<StepOutcome> {
+  const { entry } = stored;
+  const key = { customerId: entry.customerId, id: entry.id };
+  try {
+    // Invariant 2: never drop a body unless its verified blob is there now, not only at copy time.
+    const blob = await context.archive.getProperties(entry.blobPath, context.callOptions);
+    if (blob === undefined || blob.metadata[ARCHIVE_METADATA.sha256] !== entry.sha256) {
+      // The copy was lost (deleted by hand, say): copy again now, which restarts the grace period.
+      const again = await copyRecord(context, key, stored);
+      return again.kind === 'copied'
+        ? { kind: 'skipped', reason: `copy-missing: ${entry.blobPath} was copied again` }
+        : again;
+    }
+    const stub: StubDocument = {
+      id: entry.id,
+      customerId: entry.customerId,
+      tier: 'archived',
+      summary: entry.summary,
+      sys: entry.sys,
+      archive: {
+        blobPath: entry.blobPath,
+        sha256: entry.sha256,
+        size: entry.size,
+        encoding: 'gzip',
+        archivedAt: context.clock.now().toISOString(),
+      },
+    };
+    try {
+      await context.store.replace(stub, { ifMatch: entry.sourceEtag }, context.callOptions);
+    } catch (error) {
+      if (!isCode(error, 'PRECONDITION_FAILED', 'NOT_FOUND')) throw error;
+      const current = await context.store.get(key, context.callOptions);
+      const alreadyStub =
+        current?.document.tier === 'archived' && current.document.archive.blobPath === entry.blobPath;
+      // Either way the entry's work is over: finished by an earlier attempt, or superseded by a write
+      // (the stale blob is left to the collector, and a later run archives the new version).
+      await deleteEntry(context, stored);
+      return alreadyStub
+        ? { kind: 'purged' }
+        : { kind: 'skipped', reason: current === undefined ? 'deleted' : 'changed-since-copy' };
+    }
+    await deleteEntry(context, stored);
+    return { kind: 'purged' };
+  } catch (error) {
+    if (isCode(error, 'PRECONDITION_FAILED')) return { kind: 'skipped', reason: 'ledger-entry-changed' };
+    const { attempts: _a, lastError: _l, nextAttemptAt: _n, parked: _p, ...base } = entry;
+    const outcome = await recordFailure(context, key, stored, base, error);
+    return outcome.kind === 'failed'
+      ? { ...outcome, reason: `purge ${outcome.reason}` }
+      : { kind: 'failed', reason: describeError(error), parked: false };
+  }
+}
+
+/** Removes the entry unless another worker changed it meanwhile (its own outcome then stands). */
+async function deleteEntry(context: StepContext, stored: StoredLedgerEntry): Promise<void> {
+  try {
+    await context.ledger.delete(stored.entry, { ifMatch: stored.etag }, context.callOptions);
+  } catch (error) {
+    if (!isCode(error, 'PRECONDITION_FAILED')) throw error;
+  }
+}

@@ -1,0 +1,114 @@
+// The archived read path: cache (keyed by record version and hash, so a stale entry is never served),
+// then Blob with one read in flight per record however many callers wait, sha256 check, gunzip,
+// upcast to the current schema, and the same record a hot read returns.
+import type { BillingRecord } from '../domain/billing-record.ts';
+import { ARCHIVE_METADATA, decodeArchivedBody } from '../domain/archive-artifact.ts';
+import { AppError } from '../domain/errors.ts';
+import { CURRENT_SCHEMA_VERSION, fromPersisted, type StubDocument } from '../domain/record-document.ts';
+import type { ArchiveStore } from '../ports/archive-store.ts';
+import type { Cache } from '../ports/cache.ts';
+import type { OperationOptions } from '../ports/operation-options.ts';
+
+export interface ArchivedRead {
+  readonly record: BillingRecord;
+  readonly source: 'archive' | 'cache';
+}
+
+export interface ArchivedReadEvents {
+  /** A blob failed its integrity check: never served, listed for review. */
+  onIntegrityFailure?(stub: StubDocument, error: AppError): void;
+  onBlobRead?(stub: StubDocument): void;
+}
+
+export interface ArchivedRecordReaderOptions {
+  readonly archive: ArchiveStore;
+  readonly cache?: Cache;
+  readonly cacheTtlMs?: number;
+  readonly events?: ArchivedReadEvents;
+}
+
+export class ArchivedRecordReader {
+  readonly #archive: ArchiveStore;
+  readonly #cache: Cache | undefined;
+  readonly #cacheTtlMs: number;
+  readonly #events: ArchivedReadEvents;
+  readonly #inFlight = new Map<string, Promise<ArchivedRead>>();
+
+  constructor(options: ArchivedRecordReaderOptions) {
+    this.#archive = options.archive;
+    this.#cache = options.cache;
+    this.#cacheTtlMs = options.cacheTtlMs ?? 60 * 60 * 1000;
+    this.#events = options.events ?? {};
+  }
+
+  /** The record behind a stub. Callers that arrive while a read is in flight share it. */
+  read(stub: StubDocument, options?: OperationOptions): Promise<ArchivedRead> {
+    const key = cacheKey(stub);
+    const pending = this.#inFlight.get(key);
+    if (pending !== undefined) return pending;
+    const read = this.#readOnce(stub, key, options).finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, read);
+    return read;
+  }
+
+  /** Drops the cached copy of a record (after a rehydration or a write). */
+  async forget(stub: StubDocument): Promise<void> {
+    await this.#cache?.delete(cacheKey(stub));
+  }
+
+  async #readOnce(stub: StubDocument, key: string, options?: OperationOptions): Promise<ArchivedRead> {
+    const cached = await this.#cache?.get(key);
+    if (cached !== undefined) {
+      const record = this.#decode(stub, cached, undefined, false);
+      if (record !== undefined) return { record, source: 'cache' };
+    }
+    const blob = await this.#archive.get(stub.archive.blobPath, options);
+    this.#events.onBlobRead?.(stub);
+    if (blob === undefined) {
+      const error = new AppError(
+        'ARCHIVE_INTEGRITY',
+        `Record ${stub.customerId}/${stub.id} points at ${stub.archive.blobPath}, which does not exist`,
+      );
+      this.#events.onIntegrityFailure?.(stub, error);
+      throw error;
+    }
+    const schemaVersion =
+      Number(blob.properties.metadata[ARCHIVE_METADATA.schemaVersion] ?? '0') || undefined;
+    const record = this.#decode(stub, blob.body, schemaVersion, true)!;
+    // The stored gzip bytes are cached as they are: compressed, and checked again on every hit.
+    await this.#cache?.set(key, blob.body, this.#cacheTtlMs);
+    return { record, source: 'archive' };
+  }
+
+  /** Undefined for a cached value that does not decode (treated as a miss); throws for a bad blob. */
+  #decode(
+    stub: StubDocument,
+    body: Uint8Array,
+    schemaVersion: number | undefined,
+    fromBlob: boolean,
+  ): BillingRecord | undefined {
+    try {
+      const raw = decodeArchivedBody(body, stub.archive);
+      const document = fromPersisted({
+        ...raw,
+        schemaVersion: schemaVersion ?? CURRENT_SCHEMA_VERSION,
+        sys: { tier: 'hot' },
+      });
+      if (document.tier !== 'hot')
+        throw new AppError('ARCHIVE_INTEGRITY', `${stub.archive.blobPath} is not a record`);
+      return document.record;
+    } catch (error) {
+      if (!fromBlob) return undefined;
+      const failure =
+        error instanceof AppError
+          ? error
+          : new AppError('ARCHIVE_INTEGRITY', `${stub.archive.blobPath} cannot be read`, { cause: error });
+      this.#events.onIntegrityFailure?.(stub, failure);
+      throw failure;
+    }
+  }
+}
+
+function cacheKey(stub: StubDocument): string {
+  return `record:${stub.customerId}:${stub.id}:v${stub.summary.version}:${stub.archive.sha256.slice(0, 16)}`;
+}

@@ -1,0 +1,282 @@
+// The archival protocol of DESIGN.md, step by step, on real in-memory adapters and a manual clock.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { archivalStatus } from '../../src/archival/archival-status.ts';
+import { verifyArchive } from '../../src/archival/archive-verify.ts';
+import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
+import { createRecordControls } from '../../src/archival/record-controls.ts';
+import { rehydrate } from '../../src/archival/rehydration.ts';
+import { readRunReport } from '../../src/archival/run-reports.ts';
+import type { BillingRecord } from '../../src/domain/billing-record.ts';
+import {
+  type Acknowledged,
+  type ArchivalWorld,
+  checkInvariants,
+  corruptBlob,
+  createArchivalWorld,
+  keyOf,
+  policyOf,
+} from '../support/archival-harness.ts';
+import { FaultInjector } from '../support/fault-injection.ts';
+import { makeInput } from '../support/record-fixtures.ts';
+
+const DAY = 24 * 3600_000;
+let world: ArchivalWorld;
+let acknowledged: Acknowledged;
+
+beforeEach(() => {
+  world = createArchivalWorld();
+  acknowledged = new Map();
+});
+afterEach(async () => {
+  await world.close();
+});
+
+/** Creates records through the API's data-access layer, `monthsAgo` before the clock. */
+async function seed(count: number, monthsAgo = 6, customerId = 'cust-a'): Promise<BillingRecord[]> {
+  const records: BillingRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const issued = new Date(world.clock.now().getTime() - monthsAgo * 31 * DAY - i * 3600_000);
+    const record = await world
+      .records()
+      .create(customerId, makeInput({ id: `r-${monthsAgo}-${i}`, issuedAt: issued.toISOString() }));
+    acknowledged.set(keyOf(record), record);
+    records.push(record);
+  }
+  world.clock.advance(2 * DAY); // past the cool-down
+  return records;
+}
+
+async function tiers(): Promise<{ hot: number; archived: number }> {
+  const { hot, archived } = await world.store.countByTier();
+  return { hot, archived };
+}
+
+describe('copy, grace, purge', () => {
+  it('copies old records to Cold blobs with a ledger entry, leaves the documents whole, and purges after the grace', async () => {
+    await seed(5, 6);
+    await seed(2, 1); // too recent
+    const first = await world.engine().run();
+    expect(first.status).toBe('succeeded');
+    expect(first.counts).toMatchObject({ candidates: 5, copied: 5, purged: 0, failed: 0 });
+    expect(await tiers()).toEqual({ hot: 7, archived: 0 });
+    expect((await world.ledger.counts()).copied).toBe(5);
+    const [path] = world.archive.paths();
+    expect(path).toMatch(/^\d{4}\/\d{2}\/cust-a\/r-6-\d\/v1\.json\.gz$/);
+    const blob = await world.archive.get(path!);
+    expect(blob?.properties).toMatchObject({
+      accessTier: 'Cold',
+      contentEncoding: 'gzip',
+      contentType: 'application/json',
+    });
+    expect(await world.archive.getTags(path!)).toMatchObject({ customerId: 'cust-a' });
+
+    world.clock.advance(3 * DAY);
+    expect((await world.engine().run()).counts).toMatchObject({ copied: 0, purged: 0 });
+    world.clock.advance(5 * DAY);
+    const third = await world.engine().run();
+    expect(third.counts).toMatchObject({ copied: 0, purged: 5 });
+    expect(await tiers()).toEqual({ hot: 2, archived: 5 });
+    expect((await world.ledger.counts()).copied).toBe(0);
+    expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+  });
+
+  it('with asOf and grace 0 archives and purges in one run, and a re-run does nothing', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    await seed(6, 6);
+    const run = await world.engine().run({ asOf: world.clock.now().toISOString() });
+    expect(run.counts).toMatchObject({ copied: 6, purged: 6 });
+    const again = await world.engine().run({ asOf: world.clock.now().toISOString() });
+    expect(again.counts).toMatchObject({ candidates: 0, copied: 0, purged: 0 });
+    expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+  });
+
+  it('drops a copy whose record changed during the grace, and archives the new version later', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P7D', 'P10D') });
+    const [record] = await seed(1, 6);
+    world.clock.advance(10 * DAY);
+    await world.engine().run();
+    const updated = await world.records().patch(record!, { status: 'void' }, {});
+    acknowledged.set(keyOf(updated), updated);
+    world.clock.advance(8 * DAY);
+    // The purge's If-Match on the copy-time etag fails (412): the stale copy is dropped, the record stays hot.
+    const run = await world.engine().run();
+    expect(run.counts.purged).toBe(0);
+    expect(run.skippedReasons['changed-since-copy']).toBe(1);
+    expect(await tiers()).toEqual({ hot: 1, archived: 0 });
+    expect(await checkInvariants(world, acknowledged)).toEqual([]);
+    // Once cooled down, the new version is found behind the watermark, copied and purged.
+    world.clock.advance(3 * DAY);
+    expect((await world.engine().run()).counts.copied).toBe(1);
+    world.clock.advance(8 * DAY);
+    expect((await world.engine().run()).counts.purged).toBe(1);
+    const stub = await world.store.get(record!);
+    expect(stub?.document.tier === 'archived' && stub.document.archive.blobPath).toMatch(/v2\.json\.gz$/);
+    expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+  });
+
+  it('never archives pinned records, skips records in their cool-down, and keeps legal holds on the stub', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D', 'P7D') });
+    const [pinned, held, fresh] = await seed(3, 6);
+    world.clock.advance(7 * DAY);
+    const controls = createRecordControls(world.store, world.clock);
+    await controls.pin(pinned!);
+    await controls.setLegalHold(held!, 'audit 2025');
+    const fresher = await world.records().patch(fresh!, { status: 'paid' }, {});
+    acknowledged.set(keyOf(fresher), fresher);
+    const run = await world.engine().run();
+    expect(run.skippedReasons).toMatchObject({ pinned: 1, 'cooling-down': 1 });
+    expect(run.counts.purged).toBe(1);
+    const stub = await world.store.get(held!);
+    expect(stub?.document).toMatchObject({ tier: 'archived', sys: { legalHold: { reason: 'audit 2025' } } });
+    await expect(world.records().delete(held!, {})).rejects.toMatchObject({ code: 'LEGAL_HOLD' });
+    expect(await checkInvariants(world, acknowledged)).toEqual([]);
+  });
+});
+
+describe('runs', () => {
+  it('a dry run counts candidates and writes nothing', async () => {
+    await seed(4, 6);
+    const run = await world.engine().run({ dryRun: true });
+    expect(run.counts).toMatchObject({ candidates: 4, copied: 0 });
+    expect(world.archive.paths()).toEqual([]);
+    expect((await world.ledger.counts()).copied).toBe(0);
+  });
+
+  it('limit and customerId restrict a pilot', async () => {
+    await seed(5, 6, 'cust-a');
+    await seed(5, 6, 'cust-b');
+    const run = await world.engine().run({ customerId: 'cust-b', limit: 3 });
+    expect(run.counts.copied).toBe(3);
+    expect(world.archive.paths().every((path) => path.includes('/cust-b/'))).toBe(true);
+  });
+
+  it('stops at its time budget between batches and the next run resumes from the checkpoint', async () => {
+    await seed(12, 6);
+    // Each store call moves the clock a little, so the budget runs out part-way.
+    const injector = new FaultInjector();
+    injector.plan = () => {
+      world.clock.advance(1_000);
+      return undefined;
+    };
+    const first = await world.engine({ injector, settings: { timeBudgetMs: 20_000, batchSize: 4 } }).run();
+    expect(first.status).toBe('partial');
+    expect(first.stoppedBecause).toMatch(/time budget/);
+    expect(first.counts.copied).toBeGreaterThan(0);
+    expect(first.counts.copied).toBeLessThan(12);
+    const second = await world.engine().run();
+    expect(first.counts.copied + second.counts.copied).toBe(12);
+    expect(second.counts.skipped).toBeLessThan(first.counts.copied); // resumed, not rescanned from the start
+  });
+
+  it('an incremental run reads only what crossed the age line or changed since the last run', async () => {
+    await seed(8, 6);
+    await world.engine().run();
+    const reads: string[] = [];
+    const injector = new FaultInjector();
+    injector.plan = ({ port, method }) => {
+      if (port === 'store' && method === 'get') reads.push(method);
+      return undefined;
+    };
+    world.clock.advance(DAY);
+    const quiet = await world.engine({ injector }).run();
+    expect(quiet.counts).toMatchObject({ candidates: 0, copied: 0 });
+    expect(reads).toEqual([]); // no body read, and not even the ledger for records in grace
+    expect(quiet.counts.skipped).toBe(0);
+  });
+
+  it('persists a report with counts, charge and duration, readable by id', async () => {
+    await seed(2, 6);
+    const run = await world.engine().run();
+    const report = await readRunReport(world.control, run.runId, world.clock.now());
+    expect(report).toMatchObject({ runId: run.runId, status: 'succeeded', counts: { copied: 2 } });
+    expect(report?.finishedAt).not.toBeNull();
+    expect(report?.requestCharge.requestUnits).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a run whose process died is reported failed once its heartbeat lapses, never running for ever', async () => {
+    await seed(3, 6);
+    const injector = new FaultInjector();
+    injector.plan = ({ port, method }) =>
+      port === 'archive' && method === 'putIfAbsent' ? 'crash-before' : undefined;
+    const crashed = await world.engine({ injector }).run({ runId: 'run-crashed' });
+    expect(crashed.counts.copied).toBe(0);
+    // The crashed process never wrote its final report: the stored one still says running.
+    const stored = await world.control.read<{ status: string }>('runs/run-crashed.json');
+    expect(stored?.value.status).toBe('running');
+    world.clock.advance(10 * 60_000);
+    expect((await readRunReport(world.control, 'run-crashed', world.clock.now()))?.status).toBe('failed');
+  });
+});
+
+describe('failures', () => {
+  it('retries a failing copy with backoff, parks it after repeated failures, and lists it in the status', async () => {
+    const [record] = await seed(1, 6);
+    const injector = new FaultInjector();
+    injector.plan = ({ port, method }) =>
+      port === 'archive' && method === 'putIfAbsent' ? 'unavailable' : undefined;
+    const first = await world.engine({ injector, settings: { maxAttempts: 3 } }).run();
+    expect(first.counts.failed).toBe(1);
+    expect(first.failures[0]).toMatch(/UNAVAILABLE/);
+    // Backing off: an immediate re-run does not hammer the archive.
+    const backoff = await world.engine({ injector, settings: { maxAttempts: 3 } }).run({ full: true });
+    expect(backoff.skippedReasons['backing-off']).toBe(1);
+    for (let i = 0; i < 2; i++) {
+      world.clock.advance(DAY);
+      await world.engine({ injector, settings: { maxAttempts: 3 } }).run({ full: true });
+    }
+    const status = await archivalStatus(world, world.clock.now());
+    expect(status.counts.failed).toBe(1);
+    expect(status.failed[0]).toMatchObject({ id: record!.id, attempts: 3 });
+    expect(await checkInvariants(world, acknowledged)).toEqual([]);
+  });
+
+  it('reports overdue copies as stuck', async () => {
+    await seed(2, 6);
+    await world.engine().run();
+    world.clock.advance(9 * DAY);
+    const status = await archivalStatus(world, world.clock.now());
+    expect(status.counts).toMatchObject({ copied: 2, stuck: 2, archived: 0 });
+  });
+});
+
+describe('rehydrate, verify, collect', () => {
+  it('rehydrates with the same version and bytes, and the collector then removes the blob', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    const [record] = await seed(2, 6);
+    await world.engine().run();
+    expect(await rehydrate({ store: world.store, reader: world.reader(), clock: world.clock }, record!)).toBe(
+      'rehydrated',
+    );
+    expect(await rehydrate({ store: world.store, reader: world.reader(), clock: world.clock }, record!)).toBe(
+      'already-hot',
+    );
+    const read = await world.records().get(record!);
+    expect(read.tier).toBe('hot');
+    expect(read.record).toEqual(record);
+    const counts = await collectUnreferencedBlobs(world, { safetyWindowMs: 0 });
+    expect(counts).toMatchObject({ deleted: 1, referenced: 1 });
+    // A rehydrated record stays hot for its cool-down, then is archived again.
+    expect((await world.engine().run()).skippedReasons['cooling-down']).toBe(1);
+    expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+  });
+
+  it('the collector keeps blobs younger than its safety window', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    const [record] = await seed(1, 6);
+    await world.engine().run();
+    await rehydrate({ store: world.store, reader: world.reader(), clock: world.clock }, record!);
+    expect((await collectUnreferencedBlobs(world, { safetyWindowMs: DAY })).tooRecent).toBe(1);
+  });
+
+  it('verify passes on a sound archive and names a corrupted blob', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    await seed(3, 6);
+    await world.engine().run();
+    expect(await verifyArchive(world)).toEqual({ checked: 3, mismatches: [] });
+    const [victim] = world.archive.paths();
+    await corruptBlob(world, victim!);
+    const result = await verifyArchive(world);
+    expect(result.mismatches).toHaveLength(1);
+    expect(result.mismatches[0]).toMatchObject({ blobPath: victim });
+  });
+});
