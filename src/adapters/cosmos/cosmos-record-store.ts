@@ -1,21 +1,7 @@
 // The production hot store: one Cosmos DB (NoSQL) container, partition key /customerId, documents in the
 // shared persisted layout. Same etag, conditional-write and paging behaviour as the SQLite adapter.
-import { Agent } from 'node:https';
-import { setTimeout as delay } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
-import {
-  type Container,
-  CosmosClient,
-  type CosmosClientOptions,
-  type Database,
-  type FeedOptions,
-  type IndexingPolicy,
-  type ItemDefinition,
-  PriorityLevel,
-  type RequestOptions,
-  type SqlParameter,
-} from '@azure/cosmos';
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import type { Container, IndexingPolicy, ItemDefinition, SqlParameter } from '@azure/cosmos';
 import { AppError } from '../../domain/errors.ts';
 import {
   fromPersisted,
@@ -27,7 +13,6 @@ import {
   toPersisted,
 } from '../../domain/record-document.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from '../../domain/retry-policy.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
 import {
   type ListRequest,
@@ -40,7 +25,18 @@ import {
   type TierCounts,
   type WriteCondition,
 } from '../../ports/record-store.ts';
-import { isAmbiguousWriteFailure, statusOf, toAppError } from './cosmos-error-mapping.ts';
+import {
+  type AttemptState,
+  type CosmosConnectionOptions,
+  CosmosConnection,
+  etagOf,
+  jsonCopy,
+  queryUnits,
+  readUnits,
+  RU_MODEL,
+  writeUnits,
+} from './cosmos-connection.ts';
+import { statusOf, toAppError } from './cosmos-error-mapping.ts';
 
 export const PARTITION_KEY_PATH = '/customerId';
 
@@ -77,46 +73,9 @@ export const RECORDS_INDEXING_POLICY: IndexingPolicy = {
   ],
 };
 
-export interface ThrottleRetryOptions {
-  /** Retries of a 429 inside the SDK, honouring the service's retry-after. */
-  readonly maxRetries: number;
-  /** Total time the SDK may spend waiting on 429s for one request. */
-  readonly maxWaitSeconds: number;
-}
-
-// The SDK absorbs short throttling bursts itself; past that the error surfaces as THROTTLED with the
-// service's retry-after, so withRetry (and then the API's Retry-After) can take over without stacking waits.
-export const DEFAULT_THROTTLE_RETRY: ThrottleRetryOptions = { maxRetries: 3, maxWaitSeconds: 10 };
-/** One request's deadline; the SDK default (60 s) is longer than a Functions HTTP call should wait. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-
-export interface CosmosRecordStoreOptions {
-  readonly endpoint: string;
-  readonly databaseId: string;
+export interface CosmosRecordStoreOptions extends CosmosConnectionOptions {
   readonly containerId: string;
-  /** Account key; without it, Entra ID: `credential`, else DefaultAzureCredential (managed identity). */
-  readonly key?: string;
-  readonly credential?: TokenCredential;
-  /** Only for the local emulator's self-signed certificate. */
-  readonly allowInsecureTls: boolean;
-  readonly requestTimeoutMs?: number;
-  readonly throttleRetry?: ThrottleRetryOptions;
-  /** Retries of retryable AppErrors around each operation (after the SDK's own retries). */
-  readonly retryPolicy?: RetryPolicy;
-  /** How retries wait; tests pass one that records the delays instead of sleeping. */
-  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /**
-   * Report modelled request charges instead of the service's. Defaults to `allowInsecureTls`: only
-   * the emulator uses that, and it answers 1 RU for everything.
-   */
-  readonly estimateRequestCharges?: boolean;
 }
-
-/**
- * A coarse RU model after the Cosmos DB docs (a 1 KB point read is 1 RU, a 1 KB write about 5 RU, a
- * 300 KB write about 150 RU with few indexed paths), for stores that report no real charges.
- */
-const RU_MODEL = { readPerKb: 1, writeBase: 5, writePerKb: 0.5, queryBase: 2.5, queryPerKb: 1 } as const;
 
 /** Cosmos DB's system properties: never part of the persisted layout. */
 const SYSTEM_PROPERTIES = ['_rid', '_self', '_etag', '_attachments', '_ts'] as const;
@@ -135,72 +94,28 @@ interface ScanRow {
   readonly sys: PersistedSys;
 }
 
-/** Per-operation state, shared by its attempts. */
-interface AttemptState {
-  readonly signal: AbortSignal;
-  readonly options: OperationOptions | undefined;
-  /** Set after a failure that may have been applied: the retry can meet its own earlier success. */
-  ambiguous: boolean;
-}
-
 export class CosmosRecordStore implements RecordStore {
-  readonly #client: CosmosClient;
-  readonly #agent: Agent | undefined;
-  readonly #database: Database;
+  readonly #connection: CosmosConnection;
   readonly #container: Container;
-  readonly #retryPolicy: RetryPolicy;
-  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  readonly #estimateCharges: boolean;
-  /** Aborts whatever is in flight when the store closes, so shutdown never waits on a hung request. */
-  readonly #closing = new AbortController();
 
-  private constructor(client: CosmosClient, agent: Agent | undefined, options: CosmosRecordStoreOptions) {
-    this.#client = client;
-    this.#agent = agent;
-    this.#database = client.database(options.databaseId);
-    this.#container = this.#database.container(options.containerId);
-    this.#retryPolicy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
-    this.#sleep =
-      options.sleep ?? ((ms, signal) => delay(ms, undefined, signal === undefined ? {} : { signal }));
-    this.#estimateCharges = options.estimateRequestCharges ?? options.allowInsecureTls;
+  private constructor(connection: CosmosConnection) {
+    this.#connection = connection;
+    this.#container = connection.container;
   }
 
   /** Connects, creating the database and container when absent; UNAVAILABLE when Cosmos DB cannot be reached. */
   static async connect(options: CosmosRecordStoreOptions): Promise<CosmosRecordStore> {
-    // Only the emulator's self-signed certificate needs this; keep-alive as the SDK's own agent does.
-    const agent = options.allowInsecureTls
-      ? new Agent({ keepAlive: true, rejectUnauthorized: false })
-      : undefined;
-    const throttle = options.throttleRetry ?? DEFAULT_THROTTLE_RETRY;
-    const clientOptions: CosmosClientOptions = {
-      endpoint: options.endpoint,
-      ...(options.key !== undefined
-        ? { key: options.key }
-        : { aadCredentials: options.credential ?? new DefaultAzureCredential() }),
-      ...(agent !== undefined ? { agent } : {}),
-      connectionPolicy: {
-        requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
-        retryOptions: {
-          maxRetryAttemptCount: throttle.maxRetries,
-          maxWaitTimeInSeconds: throttle.maxWaitSeconds,
-        },
-      },
-      userAgentSuffix: 'billing-archive',
-    };
-    const store = new CosmosRecordStore(new CosmosClient(clientOptions), agent, options);
-    try {
-      await store.#call(`open container ${options.databaseId}/${options.containerId}`, undefined, (state) =>
-        store.#ensureContainer(options, state.signal),
-      );
-    } catch (error) {
-      await store.close();
-      throw error;
-    }
-    return store;
+    const connection = await CosmosConnection.connect(options, {
+      adapter: 'record store',
+      containerId: options.containerId,
+      partitionKeyPath: PARTITION_KEY_PATH,
+      indexingPolicy: RECORDS_INDEXING_POLICY,
+    });
+    return new CosmosRecordStore(connection);
   }
 
   get(key: RecordKey, options?: OperationOptions): Promise<StoredDocument | undefined> {
-    return this.#call(`read ${key.customerId}/${key.id}`, options, async (state) => {
+    return this.#connection.call(`read ${key.customerId}/${key.id}`, options, async (state) => {
       const raw = await this.#readRaw(key, state);
       return raw === undefined ? undefined : toStored(raw);
     });
@@ -208,18 +123,22 @@ export class CosmosRecordStore implements RecordStore {
 
   async create(document: RecordDocument, options?: OperationOptions): Promise<StoredDocument> {
     const body = persist(document);
-    return await this.#call(`create ${document.customerId}/${document.id}`, options, async (state) => {
-      try {
-        const response = await this.#container.items.create(body, this.#writeOptions(state));
-        this.#charged(state, response.requestCharge, () => writeUnits(body));
-        return { document, etag: etagOf(response.etag, document) };
-      } catch (error) {
-        if (statusOf(error) !== 409) throw error;
-        const own = state.ambiguous ? await this.#ownEarlierWrite(document, body, state) : undefined;
-        if (own !== undefined) return own;
-        throw new AppError('ALREADY_EXISTS', `Record ${document.customerId}/${document.id} already exists`);
-      }
-    });
+    return await this.#connection.call(
+      `create ${document.customerId}/${document.id}`,
+      options,
+      async (state) => {
+        try {
+          const response = await this.#container.items.create(body, this.#connection.writeOptions(state));
+          this.#connection.charged(state, response.requestCharge, () => writeUnits(body));
+          return { document, etag: etagOf(response.etag, document) };
+        } catch (error) {
+          if (statusOf(error) !== 409) throw error;
+          const own = state.ambiguous ? await this.#ownEarlierWrite(document, body, state) : undefined;
+          if (own !== undefined) return own;
+          throw new AppError('ALREADY_EXISTS', `Record ${document.customerId}/${document.id} already exists`);
+        }
+      },
+    );
   }
 
   async replace(
@@ -228,27 +147,34 @@ export class CosmosRecordStore implements RecordStore {
     options?: OperationOptions,
   ): Promise<StoredDocument> {
     const body = persist(document);
-    return await this.#call(`replace ${document.customerId}/${document.id}`, options, async (state) => {
-      try {
-        const response = await this.#item(document).replace(body, this.#writeOptions(state, condition));
-        this.#charged(state, response.requestCharge, () => writeUnits(body));
-        return { document, etag: etagOf(response.etag, document) };
-      } catch (error) {
-        const status = statusOf(error);
-        if (status === 404) throw notFound(document);
-        if (status !== 412) throw error;
-        const own = state.ambiguous ? await this.#ownEarlierWrite(document, body, state) : undefined;
-        if (own !== undefined) return own;
-        throw stale(document);
-      }
-    });
+    return await this.#connection.call(
+      `replace ${document.customerId}/${document.id}`,
+      options,
+      async (state) => {
+        try {
+          const response = await this.#item(document).replace(
+            body,
+            this.#connection.writeOptions(state, condition),
+          );
+          this.#connection.charged(state, response.requestCharge, () => writeUnits(body));
+          return { document, etag: etagOf(response.etag, document) };
+        } catch (error) {
+          const status = statusOf(error);
+          if (status === 404) throw notFound(document);
+          if (status !== 412) throw error;
+          const own = state.ambiguous ? await this.#ownEarlierWrite(document, body, state) : undefined;
+          if (own !== undefined) return own;
+          throw stale(document);
+        }
+      },
+    );
   }
 
   delete(key: RecordKey, condition: WriteCondition, options?: OperationOptions): Promise<void> {
-    return this.#call(`delete ${key.customerId}/${key.id}`, options, async (state) => {
+    return this.#connection.call(`delete ${key.customerId}/${key.id}`, options, async (state) => {
       try {
-        const response = await this.#item(key).delete(this.#writeOptions(state, condition));
-        this.#charged(state, response.requestCharge, () => RU_MODEL.writeBase);
+        const response = await this.#item(key).delete(this.#connection.writeOptions(state, condition));
+        this.#connection.charged(state, response.requestCharge, () => RU_MODEL.writeBase);
       } catch (error) {
         const status = statusOf(error);
         // After an attempt whose outcome was lost, a 404 is that attempt having deleted it.
@@ -261,7 +187,7 @@ export class CosmosRecordStore implements RecordStore {
   }
 
   list(request: ListRequest, options?: OperationOptions): Promise<ListResult> {
-    return this.#call(`list ${request.customerId}`, options, async (state) => {
+    return this.#connection.call(`list ${request.customerId}`, options, async (state) => {
       // The partition key is in the WHERE clause as well as in the options: the emulator ignores the option.
       const where = ['c.customerId = @pk'];
       const parameters: SqlParameter[] = [
@@ -290,11 +216,11 @@ export class CosmosRecordStore implements RecordStore {
       const response = await this.#container.items
         .query<RawItem>(
           { query, parameters },
-          { ...this.#feedOptions(state, request.limit + 1), partitionKey: request.customerId },
+          { ...this.#connection.feedOptions(state, request.limit + 1), partitionKey: request.customerId },
         )
         .fetchAll();
       const resources = response.resources;
-      this.#charged(state, response.requestCharge, () => queryUnits(resources));
+      this.#connection.charged(state, response.requestCharge, () => queryUnits(resources));
       const items = resources.slice(0, request.limit).map((raw) => toStored(raw).document);
       const last = items.at(-1);
       const next =
@@ -306,7 +232,7 @@ export class CosmosRecordStore implements RecordStore {
   }
 
   scan(request: ScanRequest, options?: OperationOptions): Promise<ScanPage> {
-    return this.#call(`scan ${request.tier} documents`, options, async (state) => {
+    return this.#connection.call(`scan ${request.tier} documents`, options, async (state) => {
       const where = ['c.sys.tier = @tier'];
       const parameters: SqlParameter[] = [
         { name: '@tier', value: request.tier },
@@ -348,13 +274,13 @@ export class CosmosRecordStore implements RecordStore {
         .query<ScanRow>(
           { query, parameters },
           {
-            ...this.#feedOptions(state, request.limit + 1),
+            ...this.#connection.feedOptions(state, request.limit + 1),
             ...(request.customerId !== undefined ? { partitionKey: request.customerId } : {}),
           },
         )
         .fetchAll();
       const rows = response.resources;
-      this.#charged(state, response.requestCharge, () => queryUnits(rows));
+      this.#connection.charged(state, response.requestCharge, () => queryUnits(rows));
       const items: ScanItem[] = rows.slice(0, request.limit).map((row) => ({
         customerId: row.customerId,
         id: row.id,
@@ -376,7 +302,7 @@ export class CosmosRecordStore implements RecordStore {
 
   /** Two index-served COUNT queries across partitions. Cosmos DB cannot tell bytes per tier cheaply. */
   countByTier(options?: OperationOptions): Promise<TierCounts> {
-    return this.#call('count documents by tier', options, async (state) => {
+    return this.#connection.call('count documents by tier', options, async (state) => {
       const count = async (tier: 'hot' | 'archived'): Promise<number> => {
         const response = await this.#container.items
           .query<number>(
@@ -384,10 +310,10 @@ export class CosmosRecordStore implements RecordStore {
               query: 'SELECT VALUE COUNT(1) FROM c WHERE c.sys.tier = @tier',
               parameters: [{ name: '@tier', value: tier }],
             },
-            this.#feedOptions(state),
+            this.#connection.feedOptions(state),
           )
           .fetchAll();
-        this.#charged(state, response.requestCharge, () => RU_MODEL.queryBase);
+        this.#connection.charged(state, response.requestCharge, () => RU_MODEL.queryBase);
         return response.resources.reduce((sum, value) => sum + value, 0);
       };
       const [hot, archived] = await Promise.all([count('hot'), count('archived')]);
@@ -397,11 +323,15 @@ export class CosmosRecordStore implements RecordStore {
 
   /** A database read: the cheapest call that proves the account answers and this identity may use it. */
   async ping(options?: OperationOptions): Promise<void> {
-    const signal = this.#signal(options);
+    const signal = this.#connection.signal(options);
     try {
-      this.#ensureOpen();
-      const response = await this.#database.read({ abortSignal: signal });
-      this.#charged({ signal, options, ambiguous: false }, response.requestCharge, () => RU_MODEL.readPerKb);
+      this.#connection.ensureOpen();
+      const response = await this.#connection.database.read({ abortSignal: signal });
+      this.#connection.charged(
+        { signal, options, ambiguous: false },
+        response.requestCharge,
+        () => RU_MODEL.readPerKb,
+      );
     } catch (error) {
       const mapped = toAppError(error, 'ping');
       if (mapped.code === 'UNAVAILABLE') throw mapped;
@@ -414,12 +344,7 @@ export class CosmosRecordStore implements RecordStore {
   }
 
   close(): Promise<void> {
-    if (!this.#closing.signal.aborted) {
-      this.#closing.abort();
-      this.#client.dispose();
-      this.#agent?.destroy();
-    }
-    return Promise.resolve();
+    return this.#connection.close();
   }
 
   /** For tests of old schema versions: writes a raw persisted document as an older release would have. */
@@ -430,46 +355,16 @@ export class CosmosRecordStore implements RecordStore {
         new AppError('VALIDATION_FAILED', 'A raw document needs a string id and customerId'),
       );
     }
-    return this.#call(`insert raw ${customerId}/${id}`, options, async (state) => {
-      await this.#container.items.create({ ...raw, id, customerId }, this.#writeOptions(state));
+    return this.#connection.call(`insert raw ${customerId}/${id}`, options, async (state) => {
+      await this.#container.items.create({ ...raw, id, customerId }, this.#connection.writeOptions(state));
     });
-  }
-
-  async #ensureContainer(options: CosmosRecordStoreOptions, abortSignal: AbortSignal): Promise<void> {
-    let partitionKeyPaths: readonly string[] | undefined;
-    try {
-      await this.#client.databases.createIfNotExists({ id: options.databaseId }, { abortSignal });
-      const { resource } = await this.#database.containers.createIfNotExists(
-        {
-          id: options.containerId,
-          partitionKey: { paths: [PARTITION_KEY_PATH] },
-          indexingPolicy: RECORDS_INDEXING_POLICY,
-        },
-        { abortSignal },
-      );
-      partitionKeyPaths = resource?.partitionKey?.paths;
-    } catch (error) {
-      // Entra ID data-plane roles may not create databases or containers (infrastructure-as-code does);
-      // an existing container is all this store needs.
-      if (statusOf(error) !== 403) throw error;
-      const { resource } = await this.#container.read({ abortSignal });
-      partitionKeyPaths = resource?.partitionKey?.paths;
-    }
-    // Point reads and conditional writes address documents by customerId: any other key would misroute them.
-    if (partitionKeyPaths?.length !== 1 || partitionKeyPaths[0] !== PARTITION_KEY_PATH) {
-      throw new AppError(
-        'UNAVAILABLE',
-        `Container ${options.databaseId}/${options.containerId} is partitioned by ${JSON.stringify(partitionKeyPaths)}, not ${PARTITION_KEY_PATH}`,
-        { retryable: false },
-      );
-    }
   }
 
   async #readRaw(key: RecordKey, state: AttemptState): Promise<RawItem | undefined> {
     try {
-      const response = await this.#item(key).read<RawItem>(this.#requestOptions(state));
+      const response = await this.#item(key).read<RawItem>(this.#connection.requestOptions(state));
       const raw = response.statusCode === 404 ? undefined : response.resource;
-      this.#charged(state, response.requestCharge, () => readUnits(raw));
+      this.#connection.charged(state, response.requestCharge, () => readUnits(raw));
       return raw;
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
@@ -495,75 +390,6 @@ export class CosmosRecordStore implements RecordStore {
   #item(key: RecordKey): ReturnType<Container['item']> {
     return this.#container.item(key.id, key.customerId);
   }
-
-  #requestOptions(state: AttemptState): RequestOptions {
-    const priority = state.options?.priority;
-    // Priority-based execution sheds low-priority requests first under load (where the account enables it).
-    return {
-      abortSignal: state.signal,
-      ...(priority !== undefined
-        ? { priorityLevel: priority === 'low' ? PriorityLevel.Low : PriorityLevel.High }
-        : {}),
-    };
-  }
-
-  #writeOptions(state: AttemptState, condition: WriteCondition = {}): RequestOptions {
-    return {
-      ...this.#requestOptions(state),
-      ...(condition.ifMatch !== undefined
-        ? { accessCondition: { type: 'IfMatch', condition: condition.ifMatch } }
-        : {}),
-    };
-  }
-
-  #feedOptions(state: AttemptState, maxItemCount?: number): FeedOptions {
-    return { ...this.#requestOptions(state), ...(maxItemCount !== undefined ? { maxItemCount } : {}) };
-  }
-
-  #charged(state: AttemptState, serviceCharge: number, estimate: () => number): void {
-    const report = state.options?.onRequestCharge;
-    if (report === undefined) return;
-    if (this.#estimateCharges) report(estimate(), true);
-    else report(serviceCharge, false);
-  }
-
-  #ensureOpen(): void {
-    if (this.#closing.signal.aborted) {
-      throw new AppError('UNAVAILABLE', 'The Cosmos DB record store is closed', { retryable: false });
-    }
-  }
-
-  #signal(options: OperationOptions | undefined): AbortSignal {
-    return options?.abortSignal === undefined
-      ? this.#closing.signal
-      : AbortSignal.any([options.abortSignal, this.#closing.signal]);
-  }
-
-  /** Runs one operation with retries of retryable failures; whatever leaves is an AppError. */
-  async #call<T>(
-    what: string,
-    options: OperationOptions | undefined,
-    work: (state: AttemptState) => Promise<T>,
-  ): Promise<T> {
-    const state: AttemptState = { signal: this.#signal(options), options, ambiguous: false };
-    try {
-      this.#ensureOpen();
-      return await withRetry(
-        async () => {
-          try {
-            return await work(state);
-          } catch (error) {
-            const mapped = toAppError(error, what);
-            if (isAmbiguousWriteFailure(mapped)) state.ambiguous = true;
-            throw mapped;
-          }
-        },
-        { policy: this.#retryPolicy, sleep: this.#sleep, abortSignal: state.signal },
-      );
-    } catch (error) {
-      throw toAppError(error, what);
-    }
-  }
 }
 
 /** The persisted layout, refused before sending when over Cosmos DB's item limit (the emulator has none). */
@@ -579,22 +405,6 @@ function persist(document: RecordDocument): PersistedDocument {
   return persisted;
 }
 
-function kilobytes(value: unknown): number {
-  return value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value)) / 1024;
-}
-
-function readUnits(raw: unknown): number {
-  return Math.max(1, RU_MODEL.readPerKb * kilobytes(raw));
-}
-
-function writeUnits(body: unknown): number {
-  return RU_MODEL.writeBase + RU_MODEL.writePerKb * kilobytes(body);
-}
-
-function queryUnits(rows: readonly unknown[]): number {
-  return RU_MODEL.queryBase + RU_MODEL.queryPerKb * kilobytes(rows);
-}
-
 function toStored(raw: RawItem): StoredDocument {
   const document = fromPersisted(withoutSystemProperties(raw));
   return { document, etag: etagOf(raw._etag, document) };
@@ -604,20 +414,6 @@ function withoutSystemProperties(raw: Record<string, unknown>): Record<string, u
   const persisted = { ...raw };
   for (const property of SYSTEM_PROPERTIES) delete persisted[property];
   return persisted;
-}
-
-function etagOf(etag: string | undefined, key: RecordKey): string {
-  if (etag === undefined || etag === '') {
-    throw new AppError('UNAVAILABLE', `Cosmos DB answered for ${key.customerId}/${key.id} without an etag`, {
-      retryable: false,
-    });
-  }
-  return etag;
-}
-
-/** What Cosmos DB stores for a body: JSON drops undefined properties. */
-function jsonCopy(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value));
 }
 
 function notFound(key: RecordKey): AppError {

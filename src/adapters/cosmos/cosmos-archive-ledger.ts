@@ -1,0 +1,321 @@
+// The archival ledger in its own Cosmos DB container, partitioned by /customerId like the records: one
+// small item per record between its copy and its purge, so the purge never reads a 300 KB document again.
+import { isDeepStrictEqual } from 'node:util';
+import type { IndexingPolicy, ItemDefinition, SqlParameter, SqlQuerySpec } from '@azure/cosmos';
+import { AppError } from '../../domain/errors.ts';
+import type { RecordKey } from '../../domain/record-rules.ts';
+import type {
+  ArchiveLedger,
+  LedgerCounts,
+  LedgerEntry,
+  LedgerPage,
+  LedgerQuery,
+  LedgerState,
+  StoredLedgerEntry,
+} from '../../ports/archive-ledger.ts';
+import type { OperationOptions } from '../../ports/operation-options.ts';
+import {
+  type AttemptState,
+  type CosmosConnectionOptions,
+  CosmosConnection,
+  etagOf,
+  jsonCopy,
+  queryUnits,
+  readUnits,
+  RU_MODEL,
+  writeUnits,
+} from './cosmos-connection.ts';
+import { statusOf } from './cosmos-error-mapping.ts';
+
+export const LEDGER_CONTAINER_ID = 'archive-ledger';
+export const LEDGER_PARTITION_KEY_PATH = '/customerId';
+
+export interface CosmosArchiveLedgerOptions extends CosmosConnectionOptions {
+  /** Defaults to `archive-ledger`, beside the records container in the same database. */
+  readonly containerId?: string;
+}
+
+/**
+ * The stored item: an envelope with only what queries filter and sort on (`parked` always a boolean, so
+ * `c.parked = false` finds entries that never had one), and the LedgerEntry as given under `entry`,
+ * unindexed. The entry reads back unchanged, and a new entry field never touches the indexing policy.
+ */
+interface LedgerItem {
+  readonly id: string;
+  readonly customerId: string;
+  readonly state: LedgerState;
+  readonly parked: boolean;
+  readonly purgeAfter: string;
+  readonly entry: LedgerEntry;
+}
+
+type RawLedgerItem = ItemDefinition & Partial<LedgerItem> & { _etag?: string };
+
+/** What query() projects: the entry and its etag, not the envelope or the other system fields. */
+interface LedgerRow {
+  readonly entry: LedgerEntry;
+  readonly _etag: string;
+}
+
+/** Equality filters that lead the ORDER BY when present, so one composite index filters and sorts. */
+const EQUALITY_PREFIXES: ReadonlyArray<ReadonlyArray<'state' | 'parked'>> = [
+  [],
+  ['state'],
+  ['parked'],
+  ['state', 'parked'],
+];
+const ORDER_TAIL = ['purgeAfter', 'customerId', 'id'] as const;
+
+/**
+ * Index only the envelope; `entry` (summary, sys, errors: most of the item) is never indexed. Cosmos DB
+ * refuses a multi-property ORDER BY without a matching composite index: query() leads its ORDER BY with
+ * the properties it filters by equality, so there is one index per combination of state and parked.
+ * Exported so infrastructure-as-code can declare the same.
+ */
+export const LEDGER_INDEXING_POLICY: IndexingPolicy = {
+  indexingMode: 'consistent',
+  automatic: true,
+  includedPaths: [
+    { path: '/state/?' },
+    { path: '/parked/?' },
+    { path: '/purgeAfter/?' },
+    { path: '/customerId/?' },
+    { path: '/id/?' },
+  ],
+  excludedPaths: [{ path: '/*' }],
+  compositeIndexes: EQUALITY_PREFIXES.map((prefix) =>
+    [...prefix, ...ORDER_TAIL].map((property) => ({ path: `/${property}`, order: 'ascending' as const })),
+  ),
+};
+
+export class CosmosArchiveLedger implements ArchiveLedger {
+  readonly #connection: CosmosConnection;
+
+  private constructor(connection: CosmosConnection) {
+    this.#connection = connection;
+  }
+
+  /** Connects, creating the database and container when absent; UNAVAILABLE when Cosmos DB cannot be reached. */
+  static async connect(options: CosmosArchiveLedgerOptions): Promise<CosmosArchiveLedger> {
+    const connection = await CosmosConnection.connect(options, {
+      adapter: 'archive ledger',
+      containerId: options.containerId ?? LEDGER_CONTAINER_ID,
+      partitionKeyPath: LEDGER_PARTITION_KEY_PATH,
+      indexingPolicy: LEDGER_INDEXING_POLICY,
+    });
+    return new CosmosArchiveLedger(connection);
+  }
+
+  get(key: RecordKey, options?: OperationOptions): Promise<StoredLedgerEntry | undefined> {
+    return this.#connection.call(`read ledger entry ${key.customerId}/${key.id}`, options, async (state) => {
+      const raw = await this.#readRaw(key, state);
+      return raw === undefined ? undefined : toStored(raw, key);
+    });
+  }
+
+  put(
+    entry: LedgerEntry,
+    condition: { readonly ifMatch?: string; readonly ifNoneMatch?: '*' },
+    options?: OperationOptions,
+  ): Promise<StoredLedgerEntry> {
+    const item = toItem(entry);
+    const connection = this.#connection;
+    return connection.call(`write ledger entry ${entry.customerId}/${entry.id}`, options, async (state) => {
+      try {
+        const response =
+          condition.ifMatch !== undefined
+            ? await connection.container
+                .item(entry.id, entry.customerId)
+                .replace(item, connection.writeOptions(state, condition))
+            : condition.ifNoneMatch === '*'
+              ? await connection.container.items.create(item, connection.writeOptions(state))
+              : await connection.container.items.upsert(item, connection.writeOptions(state));
+        connection.charged(state, response.requestCharge, () => writeUnits(item));
+        return { entry, etag: etagOf(response.etag, entry) };
+      } catch (error) {
+        const status = statusOf(error);
+        // An If-Match on an absent entry is a stale etag too (HTTP's 412), as in the SQLite adapter.
+        const stale = condition.ifMatch !== undefined && (status === 412 || status === 404);
+        const exists = condition.ifMatch === undefined && condition.ifNoneMatch === '*' && status === 409;
+        if (!stale && !exists) throw error;
+        const own = state.ambiguous ? await this.#ownEarlierWrite(item, state) : undefined;
+        if (own !== undefined) return own;
+        if (exists) throw new AppError('ALREADY_EXISTS', `Ledger entry ${keyText(entry)} exists`);
+        throw changed(entry);
+      }
+    });
+  }
+
+  delete(
+    key: RecordKey,
+    condition: { readonly ifMatch?: string },
+    options?: OperationOptions,
+  ): Promise<boolean> {
+    const connection = this.#connection;
+    return connection.call(`delete ledger entry ${key.customerId}/${key.id}`, options, async (state) => {
+      try {
+        const response = await connection.container
+          .item(key.id, key.customerId)
+          .delete(connection.writeOptions(state, condition));
+        connection.charged(state, response.requestCharge, () => RU_MODEL.writeBase);
+        return true;
+      } catch (error) {
+        const status = statusOf(error);
+        // After an attempt whose outcome was lost, a 404 is that attempt having deleted it.
+        if (status === 404) return state.ambiguous;
+        if (status === 412) throw changed(key);
+        throw error;
+      }
+    });
+  }
+
+  query(query: LedgerQuery, options?: OperationOptions): Promise<LedgerPage> {
+    const connection = this.#connection;
+    return connection.call('query the archive ledger', options, async (state) => {
+      const response = await connection.container.items
+        .query<LedgerRow>(ledgerQuerySpec(query), {
+          ...connection.feedOptions(state, query.limit + 1),
+          ...(query.customerId !== undefined ? { partitionKey: query.customerId } : {}),
+        })
+        .fetchAll();
+      const rows = response.resources;
+      connection.charged(state, response.requestCharge, () => queryUnits(rows));
+      const items = rows
+        .slice(0, query.limit)
+        .map((row) => ({ entry: row.entry, etag: etagOf(row._etag, row.entry) }));
+      const last = items.at(-1)?.entry;
+      const next =
+        rows.length > query.limit && last !== undefined
+          ? { purgeAfter: last.purgeAfter, customerId: last.customerId, id: last.id }
+          : undefined;
+      return { items, next };
+    });
+  }
+
+  /** Three index-served COUNT queries across partitions (the emulator has no GROUP BY; one query each). */
+  counts(options?: OperationOptions): Promise<LedgerCounts> {
+    const connection = this.#connection;
+    return connection.call('count the archive ledger', options, async (state) => {
+      const count = async (where: string, parameters: SqlParameter[]): Promise<number> => {
+        const response = await connection.container.items
+          .query<number>(
+            { query: `SELECT VALUE COUNT(1) FROM c WHERE ${where}`, parameters },
+            connection.feedOptions(state),
+          )
+          .fetchAll();
+        connection.charged(state, response.requestCharge, () => RU_MODEL.queryBase);
+        // The SDK may answer one partial count per partition range: the total is their sum.
+        return response.resources.reduce((sum, value) => sum + value, 0);
+      };
+      const unparked = (ledgerState: LedgerState): Promise<number> =>
+        count('c.state = @state AND c.parked = false', [{ name: '@state', value: ledgerState }]);
+      const [copied, failed, parked] = await Promise.all([
+        unparked('copied'),
+        unparked('failed'),
+        count('c.parked = true', []),
+      ]);
+      return { copied, failed, parked };
+    });
+  }
+
+  close(): Promise<void> {
+    return this.#connection.close();
+  }
+
+  async #readRaw(key: RecordKey, state: AttemptState): Promise<RawLedgerItem | undefined> {
+    try {
+      const response = await this.#connection.container
+        .item(key.id, key.customerId)
+        .read<RawLedgerItem>(this.#connection.requestOptions(state));
+      const raw = response.statusCode === 404 ? undefined : response.resource;
+      this.#connection.charged(state, response.requestCharge, () => readUnits(raw));
+      return raw;
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * After a write whose answer was lost, the retry can fail on that write's own success (409 or 412).
+   * If the stored item is exactly what was sent, the write happened: answer it, with the current etag.
+   */
+  async #ownEarlierWrite(item: LedgerItem, state: AttemptState): Promise<StoredLedgerEntry | undefined> {
+    const current = await this.#readRaw(item.entry, state);
+    if (current === undefined) return undefined;
+    const { id, customerId, state: ledgerState, parked, purgeAfter, entry } = current;
+    const stored = { id, customerId, state: ledgerState, parked, purgeAfter, entry };
+    if (!isDeepStrictEqual(stored, jsonCopy(item))) return undefined;
+    return { entry: item.entry, etag: etagOf(current._etag, item.entry) };
+  }
+}
+
+/**
+ * The query for one page: TOP limit + 1 (the extra row says whether there is a next page), keyset after
+ * `query.after`, ORDER BY the equality-filtered properties then (purgeAfter, customerId, id), which is
+ * the port's order since the leading properties are constant. Exported to test it against the policy.
+ */
+export function ledgerQuerySpec(query: LedgerQuery): SqlQuerySpec {
+  const where: string[] = [];
+  const parameters: SqlParameter[] = [{ name: '@n', value: query.limit + 1 }];
+  const order: string[] = [];
+  if (query.state !== undefined) {
+    where.push('c.state = @state');
+    parameters.push({ name: '@state', value: query.state });
+    order.push('state');
+  }
+  if (query.parked !== undefined) {
+    where.push('c.parked = @parked');
+    parameters.push({ name: '@parked', value: query.parked });
+    order.push('parked');
+  }
+  if (query.dueBy !== undefined) {
+    where.push('c.purgeAfter <= @dueBy');
+    parameters.push({ name: '@dueBy', value: query.dueBy });
+  }
+  if (query.customerId !== undefined) {
+    // In the WHERE as well as the partitionKey option: the emulator ignores the option.
+    where.push('c.customerId = @customerId');
+    parameters.push({ name: '@customerId', value: query.customerId });
+  }
+  if (query.after !== undefined) {
+    // Written flat (an OR of ANDs): the emulator's parser backtracks on nested parentheses.
+    where.push(
+      '(c.purgeAfter > @afterPurgeAfter' +
+        ' OR (c.purgeAfter = @afterPurgeAfter AND c.customerId > @afterCustomerId)' +
+        ' OR (c.purgeAfter = @afterPurgeAfter AND c.customerId = @afterCustomerId AND c.id > @afterId))',
+    );
+    parameters.push({ name: '@afterPurgeAfter', value: query.after.purgeAfter });
+    parameters.push({ name: '@afterCustomerId', value: query.after.customerId });
+    parameters.push({ name: '@afterId', value: query.after.id });
+  }
+  const filter = where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`;
+  const orderBy = [...order, ...ORDER_TAIL].map((property) => `c.${property} ASC`).join(', ');
+  return { query: `SELECT TOP @n c.entry, c._etag FROM c${filter} ORDER BY ${orderBy}`, parameters };
+}
+
+function toItem(entry: LedgerEntry): LedgerItem {
+  return {
+    id: entry.id,
+    customerId: entry.customerId,
+    state: entry.state,
+    parked: entry.parked === true,
+    purgeAfter: entry.purgeAfter,
+    entry,
+  };
+}
+
+function toStored(raw: RawLedgerItem, key: RecordKey): StoredLedgerEntry {
+  if (raw.entry === undefined) {
+    throw new AppError('UNAVAILABLE', `Ledger item ${keyText(key)} has no entry`, { retryable: false });
+  }
+  return { entry: raw.entry, etag: etagOf(raw._etag, key) };
+}
+
+function keyText(key: RecordKey): string {
+  return `${key.customerId}/${key.id}`;
+}
+
+function changed(key: RecordKey): AppError {
+  return new AppError('PRECONDITION_FAILED', `Ledger entry ${keyText(key)} has changed`);
+}

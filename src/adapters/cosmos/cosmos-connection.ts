@@ -1,0 +1,294 @@
+// One adapter's connection to a Cosmos DB container: the client and its agent, container setup, and how
+// every operation runs (retries, errors mapped to AppError, abort, priority, request charges). Shared by
+// the record store and the archive ledger so both behave alike under throttling, outages and shutdown.
+import { Agent } from 'node:https';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  type Container,
+  CosmosClient,
+  type CosmosClientOptions,
+  type Database,
+  type FeedOptions,
+  type IndexingPolicy,
+  PriorityLevel,
+  type RequestOptions,
+} from '@azure/cosmos';
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { AppError } from '../../domain/errors.ts';
+import type { RecordKey } from '../../domain/record-rules.ts';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from '../../domain/retry-policy.ts';
+import type { OperationOptions } from '../../ports/operation-options.ts';
+import { isAmbiguousWriteFailure, statusOf, toAppError } from './cosmos-error-mapping.ts';
+
+export interface ThrottleRetryOptions {
+  /** Retries of a 429 inside the SDK, honouring the service's retry-after. */
+  readonly maxRetries: number;
+  /** Total time the SDK may spend waiting on 429s for one request. */
+  readonly maxWaitSeconds: number;
+}
+
+// The SDK absorbs short throttling bursts itself; past that the error surfaces as THROTTLED with the
+// service's retry-after, so withRetry (and then the API's Retry-After) can take over without stacking waits.
+export const DEFAULT_THROTTLE_RETRY: ThrottleRetryOptions = { maxRetries: 3, maxWaitSeconds: 10 };
+/** One request's deadline; the SDK default (60 s) is longer than a Functions HTTP call should wait. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
+/** How to reach the account; each adapter adds the container it works on. */
+export interface CosmosConnectionOptions {
+  readonly endpoint: string;
+  readonly databaseId: string;
+  /** Account key; without it, Entra ID: `credential`, else DefaultAzureCredential (managed identity). */
+  readonly key?: string;
+  readonly credential?: TokenCredential;
+  /** Only for the local emulator's self-signed certificate. */
+  readonly allowInsecureTls: boolean;
+  readonly requestTimeoutMs?: number;
+  readonly throttleRetry?: ThrottleRetryOptions;
+  /** Retries of retryable AppErrors around each operation (after the SDK's own retries). */
+  readonly retryPolicy?: RetryPolicy;
+  /** How retries wait; tests pass one that records the delays instead of sleeping. */
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Report modelled request charges instead of the service's. Defaults to `allowInsecureTls`: only
+   * the emulator uses that, and it answers 1 RU for everything.
+   */
+  readonly estimateRequestCharges?: boolean;
+}
+
+/** The container an adapter needs, and how it names itself in errors. */
+export interface ContainerSpec {
+  /** "record store", "archive ledger": for messages only. */
+  readonly adapter: string;
+  readonly containerId: string;
+  readonly partitionKeyPath: string;
+  /** Applied only when the container is created; an existing container keeps its own. */
+  readonly indexingPolicy: IndexingPolicy;
+}
+
+/**
+ * A coarse RU model after the Cosmos DB docs (a 1 KB point read is 1 RU, a 1 KB write about 5 RU, a
+ * 300 KB write about 150 RU with few indexed paths), for stores that report no real charges.
+ */
+export const RU_MODEL = {
+  readPerKb: 1,
+  writeBase: 5,
+  writePerKb: 0.5,
+  queryBase: 2.5,
+  queryPerKb: 1,
+} as const;
+
+export function readUnits(raw: unknown): number {
+  return Math.max(1, RU_MODEL.readPerKb * kilobytes(raw));
+}
+
+export function writeUnits(body: unknown): number {
+  return RU_MODEL.writeBase + RU_MODEL.writePerKb * kilobytes(body);
+}
+
+export function queryUnits(rows: readonly unknown[]): number {
+  return RU_MODEL.queryBase + RU_MODEL.queryPerKb * kilobytes(rows);
+}
+
+function kilobytes(value: unknown): number {
+  return value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value)) / 1024;
+}
+
+/** Per-operation state, shared by its attempts. */
+export interface AttemptState {
+  readonly signal: AbortSignal;
+  readonly options: OperationOptions | undefined;
+  /** Set after a failure that may have been applied: the retry can meet its own earlier success. */
+  ambiguous: boolean;
+}
+
+export class CosmosConnection {
+  readonly database: Database;
+  readonly container: Container;
+  readonly #client: CosmosClient;
+  readonly #agent: Agent | undefined;
+  readonly #adapter: string;
+  readonly #retryPolicy: RetryPolicy;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly #estimateCharges: boolean;
+  /** Aborts whatever is in flight when the adapter closes, so shutdown never waits on a hung request. */
+  readonly #closing = new AbortController();
+
+  private constructor(
+    client: CosmosClient,
+    agent: Agent | undefined,
+    options: CosmosConnectionOptions,
+    spec: ContainerSpec,
+  ) {
+    this.#client = client;
+    this.#agent = agent;
+    this.#adapter = spec.adapter;
+    this.database = client.database(options.databaseId);
+    this.container = this.database.container(spec.containerId);
+    this.#retryPolicy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
+    this.#sleep =
+      options.sleep ?? ((ms, signal) => delay(ms, undefined, signal === undefined ? {} : { signal }));
+    this.#estimateCharges = options.estimateRequestCharges ?? options.allowInsecureTls;
+  }
+
+  /**
+   * Connects, creating the database and container when absent, and checks the partition key;
+   * UNAVAILABLE when Cosmos DB cannot be reached or the container is partitioned otherwise.
+   */
+  static async connect(options: CosmosConnectionOptions, spec: ContainerSpec): Promise<CosmosConnection> {
+    // Only the emulator's self-signed certificate needs this; keep-alive as the SDK's own agent does.
+    const agent = options.allowInsecureTls
+      ? new Agent({ keepAlive: true, rejectUnauthorized: false })
+      : undefined;
+    const throttle = options.throttleRetry ?? DEFAULT_THROTTLE_RETRY;
+    const clientOptions: CosmosClientOptions = {
+      endpoint: options.endpoint,
+      ...(options.key !== undefined
+        ? { key: options.key }
+        : { aadCredentials: options.credential ?? new DefaultAzureCredential() }),
+      ...(agent !== undefined ? { agent } : {}),
+      connectionPolicy: {
+        requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+        retryOptions: {
+          maxRetryAttemptCount: throttle.maxRetries,
+          maxWaitTimeInSeconds: throttle.maxWaitSeconds,
+        },
+      },
+      userAgentSuffix: 'billing-archive',
+    };
+    const connection = new CosmosConnection(new CosmosClient(clientOptions), agent, options, spec);
+    try {
+      await connection.call(`open container ${options.databaseId}/${spec.containerId}`, undefined, (state) =>
+        connection.#ensureContainer(options.databaseId, spec, state.signal),
+      );
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
+    return connection;
+  }
+
+  /** Runs one operation with retries of retryable failures; whatever leaves is an AppError. */
+  async call<T>(
+    what: string,
+    options: OperationOptions | undefined,
+    work: (state: AttemptState) => Promise<T>,
+  ): Promise<T> {
+    const state: AttemptState = { signal: this.signal(options), options, ambiguous: false };
+    try {
+      this.ensureOpen();
+      return await withRetry(
+        async () => {
+          try {
+            return await work(state);
+          } catch (error) {
+            const mapped = toAppError(error, what);
+            if (isAmbiguousWriteFailure(mapped)) state.ambiguous = true;
+            throw mapped;
+          }
+        },
+        { policy: this.#retryPolicy, sleep: this.#sleep, abortSignal: state.signal },
+      );
+    } catch (error) {
+      throw toAppError(error, what);
+    }
+  }
+
+  requestOptions(state: AttemptState): RequestOptions {
+    const priority = state.options?.priority;
+    // Priority-based execution sheds low-priority requests first under load (where the account enables it).
+    return {
+      abortSignal: state.signal,
+      ...(priority !== undefined
+        ? { priorityLevel: priority === 'low' ? PriorityLevel.Low : PriorityLevel.High }
+        : {}),
+    };
+  }
+
+  writeOptions(state: AttemptState, condition: { readonly ifMatch?: string } = {}): RequestOptions {
+    return {
+      ...this.requestOptions(state),
+      ...(condition.ifMatch !== undefined
+        ? { accessCondition: { type: 'IfMatch', condition: condition.ifMatch } }
+        : {}),
+    };
+  }
+
+  feedOptions(state: AttemptState, maxItemCount?: number): FeedOptions {
+    return { ...this.requestOptions(state), ...(maxItemCount !== undefined ? { maxItemCount } : {}) };
+  }
+
+  /** Tells the caller what a request cost: the service's figure, or the model's where there is none. */
+  charged(state: AttemptState, serviceCharge: number, estimate: () => number): void {
+    const report = state.options?.onRequestCharge;
+    if (report === undefined) return;
+    if (this.#estimateCharges) report(estimate(), true);
+    else report(serviceCharge, false);
+  }
+
+  ensureOpen(): void {
+    if (this.#closing.signal.aborted) {
+      throw new AppError('UNAVAILABLE', `The Cosmos DB ${this.#adapter} is closed`, { retryable: false });
+    }
+  }
+
+  /** The caller's signal joined with the one that fires on close. */
+  signal(options: OperationOptions | undefined): AbortSignal {
+    return options?.abortSignal === undefined
+      ? this.#closing.signal
+      : AbortSignal.any([options.abortSignal, this.#closing.signal]);
+  }
+
+  close(): Promise<void> {
+    if (!this.#closing.signal.aborted) {
+      this.#closing.abort();
+      this.#client.dispose();
+      this.#agent?.destroy();
+    }
+    return Promise.resolve();
+  }
+
+  async #ensureContainer(databaseId: string, spec: ContainerSpec, abortSignal: AbortSignal): Promise<void> {
+    let partitionKeyPaths: readonly string[] | undefined;
+    try {
+      await this.#client.databases.createIfNotExists({ id: databaseId }, { abortSignal });
+      const { resource } = await this.database.containers.createIfNotExists(
+        {
+          id: spec.containerId,
+          partitionKey: { paths: [spec.partitionKeyPath] },
+          indexingPolicy: spec.indexingPolicy,
+        },
+        { abortSignal },
+      );
+      partitionKeyPaths = resource?.partitionKey?.paths;
+    } catch (error) {
+      // Entra ID data-plane roles may not create databases or containers (infrastructure-as-code does);
+      // an existing container is all the adapter needs.
+      if (statusOf(error) !== 403) throw error;
+      const { resource } = await this.container.read({ abortSignal });
+      partitionKeyPaths = resource?.partitionKey?.paths;
+    }
+    // Point reads and conditional writes address items by their partition key: any other would misroute them.
+    if (partitionKeyPaths?.length !== 1 || partitionKeyPaths[0] !== spec.partitionKeyPath) {
+      throw new AppError(
+        'UNAVAILABLE',
+        `Container ${databaseId}/${spec.containerId} is partitioned by ${JSON.stringify(partitionKeyPaths)}, not ${spec.partitionKeyPath}`,
+        { retryable: false },
+      );
+    }
+  }
+}
+
+/** The etag Cosmos DB answered with; an answer without one cannot serve a conditional write. */
+export function etagOf(etag: string | undefined, key: RecordKey): string {
+  if (etag === undefined || etag === '') {
+    throw new AppError('UNAVAILABLE', `Cosmos DB answered for ${key.customerId}/${key.id} without an etag`, {
+      retryable: false,
+    });
+  }
+  return etag;
+}
+
+/** What Cosmos DB stores for a body: JSON drops undefined properties. */
+export function jsonCopy(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value));
+}

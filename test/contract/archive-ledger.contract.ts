@@ -1,0 +1,379 @@
+// The behaviour every ArchiveLedger adapter must share: etags and conditional writes, keyset paging in
+// (purgeAfter, customerId, id) order, filters, counts. Each adapter's test file calls this with a factory.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildArchiveArtifact } from '../../src/domain/archive-artifact.ts';
+import { type ErrorCode, hasCode } from '../../src/domain/errors.ts';
+import { fullDocument, summaryOf } from '../../src/domain/record-document.ts';
+import type { RecordKey } from '../../src/domain/record-rules.ts';
+import type {
+  ArchiveLedger,
+  LedgerCounts,
+  LedgerEntry,
+  LedgerPosition,
+  LedgerQuery,
+  StoredLedgerEntry,
+} from '../../src/ports/archive-ledger.ts';
+import { makeRecord } from '../support/record-fixtures.ts';
+
+export interface ArchiveLedgerHarness {
+  /** An empty ledger. */
+  readonly ledger: ArchiveLedger;
+  /** Stops whatever the harness started. */
+  dispose(): Promise<void>;
+}
+
+async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+  await expect(promise).rejects.toSatisfy((error: unknown) => hasCode(error, code));
+}
+
+/** A ledger entry as the copy step writes it: from a real record, its archive artifact and summary. */
+export function makeLedgerEntry(key: RecordKey, overrides: Partial<LedgerEntry> = {}): LedgerEntry {
+  const record = makeRecord({ ...key, version: 3, issuedAt: '2024-05-01T10:00:00.000Z' });
+  const artifact = buildArchiveArtifact(record);
+  return {
+    customerId: key.customerId,
+    id: key.id,
+    state: 'copied',
+    version: record.version,
+    blobPath: artifact.path,
+    sha256: artifact.sha256,
+    size: artifact.size,
+    storedBytes: artifact.body.byteLength,
+    sourceEtag: '"00000a1b-0000-0d00-0000-66f1c2d30000"',
+    summary: summaryOf(fullDocument(record)),
+    sys: {},
+    copiedAt: '2024-09-01T02:00:00.000Z',
+    purgeAfter: '2024-09-08T02:00:00.000Z',
+    attempts: 0,
+    ...overrides,
+  };
+}
+
+const positionOf = (entry: LedgerEntry): LedgerPosition => ({
+  purgeAfter: entry.purgeAfter,
+  customerId: entry.customerId,
+  id: entry.id,
+});
+
+/** The port's order, by code unit as both SQLite (BINARY) and Cosmos DB compare ASCII strings. */
+function compareEntries(a: LedgerPosition, b: LedgerPosition): number {
+  for (const field of ['purgeAfter', 'customerId', 'id'] as const) {
+    if (a[field] !== b[field]) return a[field] < b[field] ? -1 : 1;
+  }
+  return 0;
+}
+
+/** What query() must answer, paged or not: the reference every adapter is held to. */
+function expectedKeys(entries: readonly LedgerEntry[], query: Omit<LedgerQuery, 'limit'>): string[] {
+  return entries
+    .filter(
+      (entry) =>
+        (query.state === undefined || entry.state === query.state) &&
+        (query.parked === undefined || (entry.parked === true) === query.parked) &&
+        (query.dueBy === undefined || entry.purgeAfter <= query.dueBy) &&
+        (query.customerId === undefined || entry.customerId === query.customerId) &&
+        (query.after === undefined || compareEntries(entry, query.after) > 0),
+    )
+    .sort(compareEntries)
+    .map((entry) => `${entry.customerId}/${entry.id}`);
+}
+
+export function describeArchiveLedgerContract(
+  name: string,
+  start: () => Promise<ArchiveLedgerHarness>,
+): void {
+  describe(`ArchiveLedger contract: ${name}`, () => {
+    describe('entries and conditional writes', () => {
+      let harness: ArchiveLedgerHarness;
+      let ledger: ArchiveLedger;
+      let customerSeq = 0;
+      const newKey = (): RecordKey => ({ customerId: `cust-${++customerSeq}`, id: 'inv-2024-05-0001' });
+
+      beforeAll(async () => {
+        harness = await start();
+        ledger = harness.ledger;
+      });
+      afterAll(async () => {
+        await harness?.dispose();
+      });
+
+      it('answers undefined for an absent entry', async () => {
+        expect(await ledger.get(newKey())).toBeUndefined();
+      });
+
+      it('upserts and reads back the same entry with its etag', async () => {
+        const key = newKey();
+        const entry = makeLedgerEntry(key);
+        const put = await ledger.put(entry, {});
+        expect(put.entry).toEqual(entry);
+        expect(put.etag).toEqual(expect.any(String));
+        expect(put.etag).not.toBe('');
+        const read = await ledger.get(key);
+        // Strict: no property added (a defaulted `parked: false`) and none lost.
+        expect(read).toStrictEqual({ entry, etag: put.etag });
+      });
+
+      it('keeps every optional field, a legal hold and a failure across a round trip', async () => {
+        const key = newKey();
+        const entry = makeLedgerEntry(key, {
+          state: 'failed',
+          sha256: '',
+          attempts: 5,
+          nextAttemptAt: '2024-09-01T03:00:00.000Z',
+          lastError: 'UNAVAILABLE: upload of 2024/05/… failed: Azurite answered 503',
+          parked: true,
+          sys: { legalHold: { reason: 'audit 2024', setAt: '2024-08-01T00:00:00.000Z' }, pinned: false },
+        });
+        const put = await ledger.put(entry, { ifNoneMatch: '*' });
+        expect(await ledger.get(key)).toStrictEqual({ entry, etag: put.etag });
+      });
+
+      it('upserts over an existing entry without a condition, with a new etag', async () => {
+        const key = newKey();
+        const first = await ledger.put(makeLedgerEntry(key), {});
+        const second = makeLedgerEntry(key, { attempts: 1, lastError: 'THROTTLED' });
+        const put = await ledger.put(second, {});
+        expect(put.etag).not.toBe(first.etag);
+        expect(await ledger.get(key)).toEqual({ entry: second, etag: put.etag });
+      });
+
+      it('creates with ifNoneMatch * only when absent (ALREADY_EXISTS otherwise) and keeps the first', async () => {
+        const key = newKey();
+        const first = await ledger.put(makeLedgerEntry(key), { ifNoneMatch: '*' });
+        expect(await ledger.get(key)).toEqual(first);
+        const clash = makeLedgerEntry(key, { sourceEtag: '"someone-else"', attempts: 9 });
+        await expectCode(ledger.put(clash, { ifNoneMatch: '*' }), 'ALREADY_EXISTS');
+        expect(await ledger.get(key)).toEqual(first);
+      });
+
+      it('refuses a stale ifMatch (PRECONDITION_FAILED) and changes nothing', async () => {
+        const key = newKey();
+        const first = await ledger.put(makeLedgerEntry(key), {});
+        const current = await ledger.put(makeLedgerEntry(key, { attempts: 1 }), { ifMatch: first.etag });
+        await expectCode(
+          ledger.put(makeLedgerEntry(key, { attempts: 7 }), { ifMatch: first.etag }),
+          'PRECONDITION_FAILED',
+        );
+        expect(await ledger.get(key)).toEqual(current);
+      });
+
+      it('writes over the current ifMatch with a new etag', async () => {
+        const key = newKey();
+        const first = await ledger.put(makeLedgerEntry(key), {});
+        const next = makeLedgerEntry(key, { attempts: 1, nextAttemptAt: '2024-09-08T03:00:00.000Z' });
+        const put = await ledger.put(next, { ifMatch: first.etag });
+        expect(put.etag).not.toBe(first.etag);
+        expect(put.entry).toEqual(next);
+        expect(await ledger.get(key)).toEqual({ entry: next, etag: put.etag });
+      });
+
+      it('refuses an ifMatch on an absent entry (PRECONDITION_FAILED) and creates nothing', async () => {
+        const key = newKey();
+        const gone = await ledger.put(makeLedgerEntry(key), {});
+        await ledger.delete(key, {});
+        await expectCode(ledger.put(makeLedgerEntry(key), { ifMatch: gone.etag }), 'PRECONDITION_FAILED');
+        expect(await ledger.get(key)).toBeUndefined();
+      });
+
+      it('answers false when deleting an absent entry, with or without an etag', async () => {
+        const key = newKey();
+        expect(await ledger.delete(key, {})).toBe(false);
+        const gone = await ledger.put(makeLedgerEntry(key), {});
+        expect(await ledger.delete(key, {})).toBe(true);
+        expect(await ledger.delete(key, { ifMatch: gone.etag })).toBe(false);
+      });
+
+      it('refuses a delete on a stale etag (PRECONDITION_FAILED) and keeps the entry', async () => {
+        const key = newKey();
+        const first = await ledger.put(makeLedgerEntry(key), {});
+        const current = await ledger.put(makeLedgerEntry(key, { attempts: 1 }), {});
+        await expectCode(ledger.delete(key, { ifMatch: first.etag }), 'PRECONDITION_FAILED');
+        expect(await ledger.get(key)).toEqual(current);
+      });
+
+      it('deletes on the current etag, and unconditionally', async () => {
+        const key = newKey();
+        const put = await ledger.put(makeLedgerEntry(key), {});
+        expect(await ledger.delete(key, { ifMatch: put.etag })).toBe(true);
+        expect(await ledger.get(key)).toBeUndefined();
+        const other = newKey();
+        await ledger.put(makeLedgerEntry(other), {});
+        expect(await ledger.delete(other, {})).toBe(true);
+        expect(await ledger.get(other)).toBeUndefined();
+      });
+
+      it('keeps entries of different customers with the same id apart', async () => {
+        const a = newKey();
+        const b = { ...newKey(), id: a.id };
+        const putA = await ledger.put(makeLedgerEntry(a), {});
+        await ledger.put(makeLedgerEntry(b), {});
+        expect(await ledger.delete(b, {})).toBe(true);
+        expect(await ledger.get(a)).toEqual(putA);
+      });
+
+      it('moves a rewritten entry between filters and counts (state and parked follow the entry)', async () => {
+        const key = newKey();
+        const before = await ledger.counts();
+        const copied = await ledger.put(makeLedgerEntry(key), {});
+        expect(await ledger.counts()).toEqual({ ...before, copied: before.copied + 1 });
+        const failed = await ledger.put(makeLedgerEntry(key, { state: 'failed', attempts: 3 }), {
+          ifMatch: copied.etag,
+        });
+        expect(await ledger.counts()).toEqual({ ...before, failed: before.failed + 1 });
+        await ledger.put(makeLedgerEntry(key, { state: 'failed', attempts: 6, parked: true }), {
+          ifMatch: failed.etag,
+        });
+        expect(await ledger.counts()).toEqual({ ...before, parked: before.parked + 1 });
+        const keys = async (query: LedgerQuery): Promise<string[]> =>
+          (await ledger.query(query)).items.map((item) => item.entry.id);
+        const mine = { customerId: key.customerId, limit: 10 };
+        expect(await keys({ ...mine, parked: true })).toEqual([key.id]);
+        expect(await keys({ ...mine, parked: false })).toEqual([]);
+        expect(await keys({ ...mine, state: 'copied' })).toEqual([]);
+        await ledger.delete(key, {});
+        expect(await ledger.counts()).toEqual(before);
+      });
+    });
+
+    describe('query and counts', () => {
+      let harness: ArchiveLedgerHarness;
+      let ledger: ArchiveLedger;
+      const entries: LedgerEntry[] = [];
+      const stored = new Map<string, StoredLedgerEntry>();
+      // Three customers, purge times that tie (across customers and within one), every state and parking.
+      const purgeTimes = [
+        '2024-09-08T02:00:00.000Z',
+        '2024-09-08T02:00:00.000Z',
+        '2024-09-09T00:00:00.000Z',
+        '2024-09-15T12:30:00.000Z',
+      ];
+      for (let i = 0; i < 14; i++) {
+        const customerId = ['cust-a', 'cust-b', 'cust-c'][i % 3] ?? 'cust-a';
+        const failed = i % 4 === 3;
+        entries.push(
+          makeLedgerEntry(
+            { customerId, id: `inv-${String(13 - i).padStart(2, '0')}` },
+            {
+              purgeAfter: purgeTimes[i % purgeTimes.length] ?? '2024-09-08T02:00:00.000Z',
+              ...(failed ? { state: 'failed', sha256: '', attempts: 2 } : {}),
+              ...(i % 5 === 2 ? { parked: true, attempts: 6 } : {}),
+              ...(i === 4 ? { parked: false } : {}),
+            },
+          ),
+        );
+      }
+      const pageKeys = (items: readonly StoredLedgerEntry[]): string[] =>
+        items.map((item) => `${item.entry.customerId}/${item.entry.id}`);
+
+      beforeAll(async () => {
+        harness = await start();
+        ledger = harness.ledger;
+        for (const entry of entries) {
+          stored.set(`${entry.customerId}/${entry.id}`, await ledger.put(entry, { ifNoneMatch: '*' }));
+        }
+      });
+      afterAll(async () => {
+        await harness?.dispose();
+      });
+
+      /** Pages through the whole result from `query.after`, checking each page's size and its `next`. */
+      async function queryAll(query: LedgerQuery): Promise<string[]> {
+        const seen: StoredLedgerEntry[] = [];
+        let after: LedgerPosition | undefined = query.after;
+        for (let pages = 0; pages < 50; pages++) {
+          const page = await ledger.query({ ...query, ...(after !== undefined ? { after } : {}) });
+          expect(page.items.length).toBeLessThanOrEqual(query.limit);
+          seen.push(...page.items);
+          after = page.next;
+          if (after === undefined) break;
+          // A next page is announced only after a full one, from its last entry.
+          expect(page.items.length).toBe(query.limit);
+          const last = page.items.at(-1);
+          expect(last && positionOf(last.entry)).toEqual(after);
+        }
+        expect(after).toBeUndefined();
+        return pageKeys(seen);
+      }
+
+      it('orders by (purgeAfter, customerId, id) and pages without gaps or repeats', async () => {
+        const all = expectedKeys(entries, {});
+        expect(all).toHaveLength(entries.length);
+        for (const limit of [1, 2, 3, 5, entries.length - 1, entries.length, 100]) {
+          expect(await queryAll({ limit })).toEqual(all);
+        }
+      });
+
+      it('answers each entry with its current etag', async () => {
+        const page = await ledger.query({ limit: 100 });
+        expect(page.items).toHaveLength(entries.length);
+        for (const item of page.items) {
+          expect(item).toEqual(stored.get(`${item.entry.customerId}/${item.entry.id}`));
+        }
+      });
+
+      it('announces no next page when the last page is exactly full', async () => {
+        const page = await ledger.query({ limit: entries.length });
+        expect(page.items).toHaveLength(entries.length);
+        expect(page.next).toBeUndefined();
+      });
+
+      const first = entries[0]!;
+      const filters: Array<[string, Omit<LedgerQuery, 'limit' | 'after'>]> = [
+        ['state copied', { state: 'copied' }],
+        ['state failed', { state: 'failed' }],
+        ['parked', { parked: true }],
+        ['not parked (absent or false)', { parked: false }],
+        ['due by an exact purge time (inclusive)', { dueBy: '2024-09-09T00:00:00.000Z' }],
+        ['due by just before it', { dueBy: '2024-09-08T23:59:59.999Z' }],
+        ['one customer', { customerId: 'cust-b' }],
+        ['what the purge asks', { state: 'copied', parked: false, dueBy: '2024-09-09T00:00:00.000Z' }],
+        ['failed and parked', { state: 'failed', parked: true }],
+        ['one customer, due', { customerId: 'cust-a', dueBy: '2024-09-09T00:00:00.000Z', state: 'copied' }],
+      ];
+
+      it.each(filters)('filters: %s', async (_name, filter) => {
+        const expected = expectedKeys(entries, filter);
+        // Each filter keeps some entries and drops others, or it would pass while ignored.
+        expect(expected.length).toBeGreaterThan(0);
+        expect(expected.length).toBeLessThan(entries.length);
+        expect(await queryAll({ ...filter, limit: 2 })).toEqual(expected);
+        expect(pageKeys((await ledger.query({ ...filter, limit: 100 })).items)).toEqual(expected);
+      });
+
+      it('answers an empty page when nothing is due yet', async () => {
+        expect(await ledger.query({ dueBy: '2024-09-08T01:59:59.999Z', limit: 5 })).toEqual({
+          items: [],
+          next: undefined,
+        });
+      });
+
+      it('continues strictly after any position, even one between entries', async () => {
+        const positions: LedgerPosition[] = [
+          positionOf(first),
+          { purgeAfter: '2024-09-08T02:00:00.000Z', customerId: 'cust-b', id: '' },
+          { purgeAfter: '2024-09-10T00:00:00.000Z', customerId: '', id: '' },
+          { purgeAfter: '2099-01-01T00:00:00.000Z', customerId: '', id: '' },
+        ];
+        for (const after of positions) {
+          const expected = expectedKeys(entries, { after });
+          const page = await ledger.query({ limit: 100, after });
+          expect(pageKeys(page.items)).toEqual(expected);
+          expect(await queryAll({ limit: 3, after })).toEqual(expected);
+        }
+      });
+
+      it('counts copied and failed entries that are not parked, and parked ones apart', async () => {
+        const expected: LedgerCounts = {
+          copied: entries.filter((entry) => entry.state === 'copied' && entry.parked !== true).length,
+          failed: entries.filter((entry) => entry.state === 'failed' && entry.parked !== true).length,
+          parked: entries.filter((entry) => entry.parked === true).length,
+        };
+        // The fixture has some of each, and parked entries of both states.
+        expect(Math.min(expected.copied, expected.failed, expected.parked)).toBeGreaterThan(0);
+        expect(entries.some((entry) => entry.parked === true && entry.state === 'failed')).toBe(true);
+        expect(entries.some((entry) => entry.parked === true && entry.state === 'copied')).toBe(true);
+        expect(await ledger.counts()).toEqual(expected);
+      });
+    });
+  });
+}

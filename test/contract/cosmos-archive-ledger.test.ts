@@ -1,0 +1,383 @@
+// The Cosmos DB ledger against @vercel/cosmosdb-server: the shared contract, then what only this adapter
+// has (container and indexing policy, stored layout, error mapping, retries, lost responses, options).
+import { Agent } from 'node:https';
+import { CosmosClient, Items, PriorityLevel } from '@azure/cosmos';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  CosmosArchiveLedger,
+  type CosmosArchiveLedgerOptions,
+  LEDGER_INDEXING_POLICY,
+  ledgerQuerySpec,
+} from '../../src/adapters/cosmos/cosmos-archive-ledger.ts';
+import { AppError } from '../../src/domain/errors.ts';
+import { DEFAULT_RETRY_POLICY } from '../../src/domain/retry-policy.ts';
+import type { LedgerQuery } from '../../src/ports/archive-ledger.ts';
+import { type CosmosEmulator, startCosmosEmulator } from '../support/cosmos-emulator.ts';
+import { describeArchiveLedgerContract, makeLedgerEntry } from './archive-ledger.contract.ts';
+
+const DATABASE = 'billing';
+
+function connect(
+  emulator: CosmosEmulator,
+  options: Partial<CosmosArchiveLedgerOptions> = {},
+): Promise<CosmosArchiveLedger> {
+  return CosmosArchiveLedger.connect({
+    endpoint: emulator.endpoint,
+    key: emulator.key,
+    databaseId: DATABASE,
+    allowInsecureTls: true,
+    ...options,
+  });
+}
+
+/** Retries wait through this: it records the delays and resolves at once. */
+function recordingSleep(): { delays: number[]; sleep: (ms: number) => Promise<void> } {
+  const delays: number[] = [];
+  return { delays, sleep: (ms) => (delays.push(ms), Promise.resolve()) };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<AppError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(AppError);
+  return error as AppError;
+}
+
+describeArchiveLedgerContract('cosmos (cosmosdb-server)', async () => {
+  const emulator = await startCosmosEmulator();
+  const ledger = await connect(emulator);
+  return {
+    ledger,
+    dispose: async () => {
+      await ledger.close();
+      await emulator.stop();
+    },
+  };
+});
+
+describe('CosmosArchiveLedger on cosmosdb-server', () => {
+  let emulator: CosmosEmulator;
+  /** A plain SDK client, to look at what the adapter created. */
+  let raw: CosmosClient;
+  let rawAgent: Agent;
+  const opened: CosmosArchiveLedger[] = [];
+  let customerSeq = 0;
+  const newKey = (): { customerId: string; id: string } => ({
+    customerId: `c-ledger-${++customerSeq}`,
+    id: 'inv-2024-05-0001',
+  });
+
+  async function open(options: Partial<CosmosArchiveLedgerOptions> = {}): Promise<CosmosArchiveLedger> {
+    const ledger = await connect(emulator, options);
+    opened.push(ledger);
+    return ledger;
+  }
+
+  beforeAll(async () => {
+    emulator = await startCosmosEmulator();
+    rawAgent = new Agent({ keepAlive: true, rejectUnauthorized: false });
+    raw = new CosmosClient({ endpoint: emulator.endpoint, key: emulator.key, agent: rawAgent });
+  });
+  afterEach(() => emulator.clearFaults());
+  afterAll(async () => {
+    for (const ledger of opened) await ledger.close();
+    raw?.dispose();
+    rawAgent?.destroy();
+    await emulator?.stop();
+  });
+
+  describe('container and layout', () => {
+    it('creates archive-ledger partitioned by /customerId, indexing only the envelope', async () => {
+      await open();
+      const { resource } = await raw.database(DATABASE).container('archive-ledger').read();
+      expect(resource?.partitionKey?.paths).toEqual(['/customerId']);
+      const policy = resource?.indexingPolicy;
+      expect(policy?.includedPaths?.map((included) => included.path).sort()).toEqual(
+        ['/customerId/?', '/id/?', '/parked/?', '/purgeAfter/?', '/state/?'].sort(),
+      );
+      // The entry (summary, sys, errors) is excluded, so it adds no index writes.
+      expect(policy?.excludedPaths?.map((excluded) => excluded.path)).toContain('/*');
+      expect(policy?.compositeIndexes).toContainEqual([
+        { path: '/state', order: 'ascending' },
+        { path: '/parked', order: 'ascending' },
+        { path: '/purgeAfter', order: 'ascending' },
+        { path: '/customerId', order: 'ascending' },
+        { path: '/id', order: 'ascending' },
+      ]);
+    });
+
+    it('stores the envelope beside the entry as given, with the item _etag as the etag', async () => {
+      const ledger = await open({ containerId: 'layout' });
+      const key = newKey();
+      const entry = makeLedgerEntry(key, { state: 'failed', sha256: '', attempts: 2 });
+      const put = await ledger.put(entry, { ifNoneMatch: '*' });
+      const { resource } = await raw
+        .database(DATABASE)
+        .container('layout')
+        .item(key.id, key.customerId)
+        .read<Record<string, unknown>>();
+      expect(resource).toMatchObject({
+        id: key.id,
+        customerId: key.customerId,
+        state: 'failed',
+        parked: false,
+        purgeAfter: entry.purgeAfter,
+        entry: JSON.parse(JSON.stringify(entry)),
+        _etag: put.etag,
+      });
+      // The entry reads back without the envelope's defaulted `parked`.
+      expect(resource?.entry).not.toHaveProperty('parked');
+    });
+
+    it('opens an existing container again and sees its entries', async () => {
+      const first = await open({ containerId: 'reopen' });
+      const key = newKey();
+      const put = await first.put(makeLedgerEntry(key), {});
+      const second = await open({ containerId: 'reopen' });
+      expect(await second.get(key)).toEqual(put);
+    });
+
+    it('refuses a container partitioned by another key, without retrying', async () => {
+      await raw.databases.createIfNotExists({ id: DATABASE });
+      await raw
+        .database(DATABASE)
+        .containers.createIfNotExists({ id: 'ledger-by-id', partitionKey: { paths: ['/id'] } });
+      const { delays, sleep } = recordingSleep();
+      const error = await rejection(open({ containerId: 'ledger-by-id', sleep }));
+      expect(error).toMatchObject({ code: 'UNAVAILABLE', retryable: false });
+      expect(error.message).toContain('/customerId');
+      expect(delays).toEqual([]);
+    });
+  });
+
+  describe('queries the indexing policy can serve', () => {
+    const shapes: LedgerQuery[] = [];
+    for (const state of [undefined, 'copied', 'failed'] as const)
+      for (const parked of [undefined, true, false])
+        for (const dueBy of [undefined, '2024-09-09T00:00:00.000Z'])
+          for (const customerId of [undefined, 'cust-a'])
+            shapes.push({
+              limit: 10,
+              after: { purgeAfter: '2024-09-08T00:00:00.000Z', customerId: 'cust-a', id: 'inv-1' },
+              ...(state !== undefined ? { state } : {}),
+              ...(parked !== undefined ? { parked } : {}),
+              ...(dueBy !== undefined ? { dueBy } : {}),
+              ...(customerId !== undefined ? { customerId } : {}),
+            });
+    const composites = (LEDGER_INDEXING_POLICY.compositeIndexes ?? []).map((index) =>
+      index.map((path) => `${path.path} ${path.order === 'descending' ? 'DESC' : 'ASC'}`).join(', '),
+    );
+    const included = (LEDGER_INDEXING_POLICY.includedPaths ?? []).map((path) => path.path);
+
+    // Cosmos DB refuses a multi-property ORDER BY without an exactly matching composite index; the
+    // emulator does not, so the policy is checked against every query shape here.
+    it.each(shapes)('ORDER BY of %o has a composite index; its filters are indexed', (query) => {
+      const text = ledgerQuerySpec(query).query;
+      const orderBy = /ORDER BY (.+)$/.exec(text)?.[1];
+      expect(orderBy).toBeDefined();
+      const paths = (orderBy ?? '').replace(/\bc\./g, '/');
+      expect(composites).toContain(paths);
+      for (const property of text.matchAll(/\bc\.(\w+) (?:=|<=|>)/g)) {
+        expect(included).toContain(`/${property[1]}/?`);
+      }
+    });
+  });
+
+  describe('errors and retries', () => {
+    it('maps a 429 to THROTTLED, retryable, with the service retry-after', async () => {
+      const ledger = await open({
+        throttleRetry: { maxRetries: 0, maxWaitSeconds: 0 },
+        retryPolicy: { ...DEFAULT_RETRY_POLICY, maxAttempts: 1 },
+      });
+      emulator.injectFault({
+        method: 'GET',
+        action: { kind: 'status', status: 429, headers: { 'x-ms-retry-after-ms': '1234' } },
+      });
+      const error = await rejection(ledger.get(newKey()));
+      expect(error).toMatchObject({ code: 'THROTTLED', retryable: true, retryAfterMs: 1234 });
+      expect(error.message).toMatch(/^read ledger entry c-ledger-\d+\/inv-2024-05-0001: [^\n]+$/);
+    });
+
+    it('retries THROTTLED after exactly the retry-after the service asked for', async () => {
+      const { delays, sleep } = recordingSleep();
+      const ledger = await open({ throttleRetry: { maxRetries: 0, maxWaitSeconds: 0 }, sleep });
+      const key = newKey();
+      const put = await ledger.put(makeLedgerEntry(key), {});
+      emulator.injectFault({
+        method: 'GET',
+        times: 2,
+        action: { kind: 'status', status: 429, headers: { 'x-ms-retry-after-ms': '250' } },
+      });
+      expect(await ledger.get(key)).toEqual(put);
+      expect(delays).toEqual([250, 250]);
+    });
+
+    it('maps a 503 on a write to UNAVAILABLE, retryable, and retries it', async () => {
+      const once = await open({ retryPolicy: { ...DEFAULT_RETRY_POLICY, maxAttempts: 1 } });
+      emulator.injectFault({ method: 'POST', action: { kind: 'status', status: 503 } });
+      expect(await rejection(once.put(makeLedgerEntry(newKey()), {}))).toMatchObject({
+        code: 'UNAVAILABLE',
+        retryable: true,
+      });
+      const { delays, sleep } = recordingSleep();
+      const retrying = await open({ sleep });
+      const key = newKey();
+      emulator.injectFault({ method: 'POST', action: { kind: 'status', status: 503 } });
+      const put = await retrying.put(makeLedgerEntry(key), {});
+      expect(await retrying.get(key)).toEqual(put);
+      expect(delays).toHaveLength(1);
+    });
+
+    it('retries a throttled query and count after the service retry-after', async () => {
+      const { delays, sleep } = recordingSleep();
+      // The SDK retries a 503 on a query itself; a 429 past its own (here no) retries reaches the adapter.
+      const ledger = await open({
+        containerId: 'retry-query',
+        throttleRetry: { maxRetries: 0, maxWaitSeconds: 0 },
+        sleep,
+      });
+      const key = newKey();
+      const put = await ledger.put(makeLedgerEntry(key), {});
+      // Each query is two POSTs: a prefetched query plan (whose failure the SDK ignores while the
+      // emulator answers the query directly), then the query. Failing both fails the query once.
+      const throttle = (queries: number): void =>
+        void emulator.injectFault({
+          method: 'POST',
+          times: 2 * queries,
+          action: { kind: 'status', status: 429, headers: { 'x-ms-retry-after-ms': '40' } },
+        });
+      throttle(1);
+      expect((await ledger.query({ limit: 5 })).items).toEqual([put]);
+      expect(delays).toEqual([40]);
+      throttle(3);
+      expect(await ledger.counts()).toEqual({ copied: 1, failed: 0, parked: 0 });
+      expect(delays).toEqual([40, 40]);
+    });
+
+    it('passes the abort signal to the SDK and rejects with an AppError when aborted', async () => {
+      const { delays, sleep } = recordingSleep();
+      const ledger = await open({ sleep });
+      const controller = new AbortController();
+      const { hit } = emulator.injectFault({ method: 'GET', action: { kind: 'hang' } });
+      const pending = ledger.get(newKey(), { abortSignal: controller.signal });
+      await hit;
+      controller.abort();
+      expect(await rejection(pending)).toMatchObject({ code: 'TIMEOUT', retryable: true });
+      expect(delays).toEqual([]);
+    });
+
+    it('rejects with UNAVAILABLE, not retryable, once closed', async () => {
+      const ledger = await connect(emulator);
+      await ledger.close();
+      expect(await rejection(ledger.get(newKey()))).toMatchObject({ code: 'UNAVAILABLE', retryable: false });
+      expect(await rejection(ledger.counts())).toMatchObject({ code: 'UNAVAILABLE', retryable: false });
+    });
+  });
+
+  describe('writes whose answer was lost', () => {
+    it('reports a create-only put as done when the retry finds its own entry', async () => {
+      const { delays, sleep } = recordingSleep();
+      const ledger = await open({ sleep });
+      const key = newKey();
+      emulator.injectFault({ method: 'POST', action: { kind: 'lose-response' } });
+      const put = await ledger.put(makeLedgerEntry(key), { ifNoneMatch: '*' });
+      expect(delays).toHaveLength(1);
+      expect(await ledger.get(key)).toEqual(put);
+    });
+
+    it('still reports ALREADY_EXISTS when the retry finds another entry', async () => {
+      const { delays, sleep } = recordingSleep();
+      const ledger = await open({ sleep });
+      const key = newKey();
+      const first = await ledger.put(makeLedgerEntry(key), {});
+      emulator.injectFault({ method: 'POST', action: { kind: 'status', status: 503 } });
+      const clash = makeLedgerEntry(key, { attempts: 4 });
+      expect(await rejection(ledger.put(clash, { ifNoneMatch: '*' }))).toMatchObject({
+        code: 'ALREADY_EXISTS',
+      });
+      expect(delays).toHaveLength(1);
+      expect(await ledger.get(key)).toEqual(first);
+    });
+
+    it('reports a conditional put as done when the retry meets its own write (412)', async () => {
+      const ledger = await open({ sleep: () => Promise.resolve() });
+      const key = newKey();
+      const first = await ledger.put(makeLedgerEntry(key), {});
+      const next = makeLedgerEntry(key, { attempts: 1 });
+      emulator.injectFault({ method: 'PUT', action: { kind: 'lose-response' } });
+      const put = await ledger.put(next, { ifMatch: first.etag });
+      expect(put.etag).not.toBe(first.etag);
+      expect(await ledger.get(key)).toEqual(put);
+      // The first etag is stale now: a real conflict still answers PRECONDITION_FAILED.
+      expect(
+        await rejection(ledger.put(makeLedgerEntry(key, { attempts: 2 }), { ifMatch: first.etag })),
+      ).toMatchObject({ code: 'PRECONDITION_FAILED' });
+    });
+
+    it('reports a delete as done when the retry finds the entry gone', async () => {
+      const ledger = await open({ sleep: () => Promise.resolve() });
+      const key = newKey();
+      const put = await ledger.put(makeLedgerEntry(key), {});
+      emulator.injectFault({ method: 'DELETE', action: { kind: 'lose-response' } });
+      expect(await ledger.delete(key, { ifMatch: put.etag })).toBe(true);
+      expect(await ledger.get(key)).toBeUndefined();
+    });
+  });
+
+  describe('operation options', () => {
+    it('sends low priority when asked, on reads and writes, and none otherwise', async () => {
+      const ledger = await open({ retryPolicy: { ...DEFAULT_RETRY_POLICY, maxAttempts: 1 } });
+      const low = { priority: 'low' } as const;
+      const read = emulator.injectFault({ method: 'GET', action: { kind: 'status', status: 404 } });
+      await ledger.get(newKey(), low);
+      expect((await read.hit)['x-ms-cosmos-priority-level']).toBe('Low');
+      const write = emulator.injectFault({ method: 'POST', action: { kind: 'status', status: 503 } });
+      await rejection(ledger.put(makeLedgerEntry(newKey()), {}, low));
+      expect((await write.hit)['x-ms-cosmos-priority-level']).toBe('Low');
+      const remove = emulator.injectFault({ method: 'DELETE', action: { kind: 'status', status: 404 } });
+      await ledger.delete(newKey(), {}, low);
+      expect((await remove.hit)['x-ms-cosmos-priority-level']).toBe('Low');
+      // The account's default applies when not asked.
+      const plain = emulator.injectFault({ method: 'GET', action: { kind: 'status', status: 404 } });
+      await ledger.get(newKey());
+      expect((await plain.hit)['x-ms-cosmos-priority-level']).toBeUndefined();
+    });
+
+    it('passes low priority to the SDK on queries and counts', async () => {
+      // The query-plan request that precedes each query on the wire carries no priority, so the
+      // wire cannot show it; the options handed to the SDK can.
+      const ledger = await open();
+      const query = vi.spyOn(Items.prototype, 'query');
+      try {
+        await ledger.query({ limit: 1, state: 'copied' }, { priority: 'low' });
+        await ledger.counts({ priority: 'low' });
+        expect(query).toHaveBeenCalledTimes(4);
+        for (const [, options] of query.mock.calls) {
+          expect(options).toMatchObject({ priorityLevel: PriorityLevel.Low });
+        }
+      } finally {
+        query.mockRestore();
+      }
+    });
+
+    it('reports modelled request charges for every call, the emulator having no real ones', async () => {
+      const ledger = await open({ containerId: 'charges' });
+      const charges: Array<{ units: number; estimated: boolean }> = [];
+      const onRequestCharge = (units: number, estimated: boolean): void =>
+        void charges.push({ units, estimated });
+      const key = newKey();
+      const put = await ledger.put(makeLedgerEntry(key), {}, { onRequestCharge });
+      await ledger.get(key, { onRequestCharge });
+      await ledger.query({ limit: 5 }, { onRequestCharge });
+      await ledger.counts({ onRequestCharge });
+      await ledger.delete(key, { ifMatch: put.etag }, { onRequestCharge });
+      // put, get, query, three counts, delete.
+      expect(charges).toHaveLength(7);
+      expect(charges.every((charge) => charge.estimated && charge.units >= 1)).toBe(true);
+      // A ledger entry is a small write (~5 RU), far below the ~150 RU of flagging a 300 KB document.
+      expect(charges[0]?.units).toBeLessThan(10);
+    });
+  });
+});
