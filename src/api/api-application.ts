@@ -1,5 +1,6 @@
 // The route table and its OpenAPI document (static), and the pipeline that serves them (per process).
 import type { TokenVerifier } from './authentication.ts';
+import { adminRoutes } from './admin-routes.ts';
 import { buildOpenApiDocument } from './openapi-document.ts';
 import { recordRoutes } from './record-routes.ts';
 import { createPipeline, type Pipeline } from './request-pipeline.ts';
@@ -19,7 +20,7 @@ export interface ApiApplication extends RouteTable {
 
 function buildRouteTable(): RouteTable {
   let document: object = {};
-  const routes: RouteDefinition[] = [...recordRoutes, ...systemRoutes(() => document)];
+  const routes: RouteDefinition[] = [...recordRoutes, ...adminRoutes, ...systemRoutes(() => document)];
   document = buildOpenApiDocument(routes, API_VERSION);
   return { routes, openApiDocument: document };
 }

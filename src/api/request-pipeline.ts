@@ -27,6 +27,7 @@ export interface Pipeline {
 interface CompiledRoute {
   readonly params: Validator<Record<string, string>> | undefined;
   readonly query: Validator<Record<string, unknown>> | undefined;
+  readonly body: Validator<unknown> | undefined;
 }
 
 export function createPipeline(services: ApiServices, verifyToken: TokenVerifier): Pipeline {
@@ -37,6 +38,7 @@ export function createPipeline(services: ApiServices, verifyToken: TokenVerifier
       entry = {
         params: route.params && compileValidator(route.params, { what: 'path' }),
         query: route.query && compileValidator(route.query, { coerce: true, what: 'query' }),
+        body: route.body?.validate === true ? compileValidator(route.body.schema) : undefined,
       };
       compiled.set(route, entry);
     }
@@ -54,7 +56,8 @@ export function createPipeline(services: ApiServices, verifyToken: TokenVerifier
         }
         const params = validators.params ? validators.params({ ...request.params }) : { ...request.params };
         const query = validators.query ? validators.query({ ...request.query }) : {};
-        const body = route.body === undefined ? undefined : parseBody(route.body.contentTypes, request);
+        const parsed = route.body === undefined ? undefined : parseBody(route.body, request);
+        const body = validators.body ? validators.body(parsed) : parsed;
         return await route.handle(
           { params, query, headers: request.headers, body, principal, log: request.log },
           services,
@@ -68,8 +71,10 @@ export function createPipeline(services: ApiServices, verifyToken: TokenVerifier
   };
 }
 
-function parseBody(contentTypes: readonly string[], request: RawRequest): unknown {
+function parseBody(spec: NonNullable<RouteDefinition['body']>, request: RawRequest): unknown {
+  const { contentTypes } = spec;
   const text = request.body ?? '';
+  if (spec.optional === true && text.trim() === '') return {};
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
     throw new AppError('PAYLOAD_TOO_LARGE', `The body is over ${MAX_BODY_BYTES} bytes`);
   }

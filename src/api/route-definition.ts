@@ -2,6 +2,7 @@
 // the same table, and the OpenAPI document is generated from it.
 import type { TSchema } from 'typebox';
 import type { Logger } from '../ports/logger.ts';
+import type { ArchivalService } from '../archival/archival-service.ts';
 import type { RecordService } from '../records/record-service.ts';
 import type { Principal, Role } from './authentication.ts';
 import type { ApiResponse } from './problem-response.ts';
@@ -18,6 +19,7 @@ export interface ReadinessReport {
 /** What route handlers may use: the use cases, never an adapter. */
 export interface ApiServices {
   readonly records: RecordService;
+  readonly archival: ArchivalService;
   readiness(): Promise<ReadinessReport>;
   metricsText(): Promise<{ contentType: string; body: string }>;
 }
@@ -50,7 +52,14 @@ export interface RouteDefinition {
   readonly access: Role | 'public';
   readonly params?: TSchema;
   readonly query?: TSchema;
-  readonly body?: { readonly schema: TSchema; readonly contentTypes: readonly string[] };
+  readonly body?: {
+    readonly schema: TSchema;
+    readonly contentTypes: readonly string[];
+    /** Validate against `schema` in the pipeline (record bodies are validated by the use case instead). */
+    readonly validate?: boolean;
+    /** An absent body is read as `{}`. */
+    readonly optional?: boolean;
+  };
   readonly responses: Readonly<Record<number, ResponseSpec>>;
   /** Optional request headers worth documenting (If-Match, ...). */
   readonly requestHeaders?: readonly string[];

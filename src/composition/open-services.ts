@@ -5,19 +5,29 @@ import { readFileSync } from 'node:fs';
 import { Counter, Registry } from 'prom-client';
 import { startEmbeddedAzurite } from '../adapters/azurite/embedded-azurite.ts';
 import { BlobArchiveStore } from '../adapters/blob/blob-archive-store.ts';
+import type { BlobConnectOptions } from '../adapters/blob/blob-connection.ts';
+import { BlobControlStore } from '../adapters/blob/blob-control-store.ts';
+import { CosmosArchiveLedger } from '../adapters/cosmos/cosmos-archive-ledger.ts';
+import type { CosmosConnectionOptions } from '../adapters/cosmos/cosmos-connection.ts';
 import { CosmosRecordStore } from '../adapters/cosmos/cosmos-record-store.ts';
 import { loadOrCreateDevKeyPair } from '../adapters/dev-identity/dev-key-pair.ts';
 import { LruMemoryCache } from '../adapters/lru/lru-memory-cache.ts';
 import { RedisCache } from '../adapters/redis/redis-cache.ts';
+import { SqliteArchiveLedger } from '../adapters/sqlite/sqlite-archive-ledger.ts';
 import { SqliteRecordStore } from '../adapters/sqlite/sqlite-record-store.ts';
+import { ArchivalService } from '../archival/archival-service.ts';
 import { type ApiApplication, createApiApplication } from '../api/api-application.ts';
 import { createTokenVerifier, type TokenVerifier } from '../api/authentication.ts';
 import { createHttpMetrics, type HttpMetrics } from '../api/http-metrics.ts';
 import type { ApiServices, ReadinessReport } from '../api/route-definition.ts';
 import type { AppConfig } from '../config/app-config.ts';
+import type { ArchivalPolicy } from '../domain/archival-policy.ts';
+import type { ArchiveLedger } from '../ports/archive-ledger.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
+import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
 import type { Cache } from '../ports/cache.ts';
 import type { RecordStore } from '../ports/record-store.ts';
+import { ArchivedRecordReader } from '../records/archived-record-reader.ts';
 import { RecordService } from '../records/record-service.ts';
 import { systemClock } from './system-clock.ts';
 
@@ -25,9 +35,12 @@ export interface OpenedServices {
   readonly application: ApiApplication;
   readonly metrics: HttpMetrics;
   readonly recordStore: RecordStore;
+  readonly ledger: ArchiveLedger;
   readonly archiveStore: ArchiveStore;
+  readonly controlStore: ArchivalControlStore;
   readonly cache: Cache;
   readonly records: RecordService;
+  readonly archival: ArchivalService;
   /** One line per part, for the start banner. */
   readonly description: readonly string[];
   close(): Promise<void>;
@@ -46,10 +59,8 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
     }
   };
   try {
-    const recordStore = await openRecordStore(config, description);
-    closers.push(() => recordStore.close());
-    const archiveStore = await openArchiveStore(config, description, closers);
-    closers.push(() => archiveStore.close());
+    const { recordStore, ledger } = await openHotStores(config, description, closers);
+    const { archiveStore, controlStore } = await openArchiveStores(config, description, closers);
 
     const registry = new Registry();
     const metrics = createHttpMetrics(registry);
@@ -68,6 +79,17 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
         ? new RedisCache(config.cache.url, { onError: onCacheError })
         : new LruMemoryCache({ maxBytes: config.cache.maxBytes });
     closers.push(() => cache.close());
+    const archivedReads = new Counter({
+      name: 'archived_reads_total',
+      help: 'Reads of archived records, by where the body came from',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    });
+    const integrityFailures = new Counter({
+      name: 'archive_integrity_failures_total',
+      help: 'Archived blobs that failed their sha256 check (never served; run `archive verify`)',
+      registers: [registry],
+    });
     description.push(
       config.cache.kind === 'redis'
         ? `Cache: Redis at ${redactUrl(config.cache.url)}`
@@ -75,9 +97,43 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
     );
 
     const verifyToken = await openTokenVerifier(config, description);
-    const records = new RecordService({ store: recordStore, clock: systemClock });
+    const reader = new ArchivedRecordReader({
+      archive: archiveStore,
+      cache,
+      cacheTtlMs: config.cache.ttlMs,
+      events: {
+        onBlobRead: () => archivedReads.inc({ source: 'archive' }),
+        onIntegrityFailure: (stub, error) => {
+          integrityFailures.inc();
+          logger.error(
+            { customerId: stub.customerId, recordId: stub.id, blobPath: stub.archive.blobPath, err: error },
+            'archived blob failed its integrity check',
+          );
+        },
+      },
+    });
+    const records = new RecordService({ store: recordStore, clock: systemClock, archive: reader });
+    const archival = new ArchivalService({
+      store: recordStore,
+      ledger,
+      archive: archiveStore,
+      control: controlStore,
+      clock: systemClock,
+      policy: archivalPolicy(config),
+      log: logger.child({ component: 'archival' }),
+      reader,
+      collectorSafetyWindowMs: config.archival.collectorSafetyWindowMs,
+      settings: {
+        batchSize: config.archival.batchSize,
+        concurrency: config.archival.concurrency,
+        timeBudgetMs: config.archival.timeBudgetMs,
+        requestUnitsPerSecond: config.archival.requestUnitsPerSecond,
+      },
+    });
+    closers.push(() => archival.shutdown());
     const services: ApiServices = {
       records,
+      archival,
       readiness: () => readiness(recordStore, archiveStore, cache),
       async metricsText() {
         return { contentType: registry.contentType, body: await registry.metrics() };
@@ -87,9 +143,12 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
       application: createApiApplication(services, verifyToken),
       metrics,
       recordStore,
+      ledger,
       archiveStore,
+      controlStore,
       cache,
       records,
+      archival,
       description,
       close,
     };
@@ -99,48 +158,80 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
   }
 }
 
-async function openRecordStore(config: AppConfig, description: string[]): Promise<RecordStore> {
-  const hot = config.hotStore;
-  if (hot.kind === 'sqlite') {
-    description.push(`Hot store: SQLite at ${hot.path}`);
-    return new SqliteRecordStore({ path: hot.path });
-  }
-  description.push(
-    `Hot store: Cosmos DB at ${hot.endpoint} (database ${hot.database}, container ${hot.container})`,
-  );
-  return CosmosRecordStore.connect({
-    endpoint: hot.endpoint,
-    databaseId: hot.database,
-    containerId: hot.container,
-    ...(hot.key !== undefined ? { key: hot.key } : {}),
-    allowInsecureTls: hot.allowInsecureTls,
-  });
+export function archivalPolicy(config: AppConfig): ArchivalPolicy {
+  return {
+    archiveAfter: config.archival.after,
+    gracePeriod: config.archival.gracePeriod,
+    coolDown: config.archival.coolDown,
+  };
 }
 
-async function openArchiveStore(
+/** The records and the archive ledger live side by side: one SQLite file, or one Cosmos database. */
+async function openHotStores(
   config: AppConfig,
   description: string[],
   closers: Array<() => Promise<void>>,
-): Promise<ArchiveStore> {
+): Promise<{ recordStore: RecordStore; ledger: ArchiveLedger }> {
+  const hot = config.hotStore;
+  if (hot.kind === 'sqlite') {
+    description.push(`Hot store: SQLite at ${hot.path}`);
+    const recordStore = new SqliteRecordStore({ path: hot.path });
+    closers.push(() => recordStore.close());
+    const ledger = new SqliteArchiveLedger({ path: hot.path });
+    closers.push(() => ledger.close());
+    return { recordStore, ledger };
+  }
+  description.push(
+    `Hot store: Cosmos DB at ${hot.endpoint} (database ${hot.database}, containers ${hot.container}, ${hot.ledgerContainer})`,
+  );
+  const connection: CosmosConnectionOptions = {
+    endpoint: hot.endpoint,
+    databaseId: hot.database,
+    ...(hot.key !== undefined ? { key: hot.key } : {}),
+    allowInsecureTls: hot.allowInsecureTls,
+  };
+  const recordStore = await CosmosRecordStore.connect({ ...connection, containerId: hot.container });
+  closers.push(() => recordStore.close());
+  const ledger = await CosmosArchiveLedger.connect({ ...connection, containerId: hot.ledgerContainer });
+  closers.push(() => ledger.close());
+  return { recordStore, ledger };
+}
+
+/** The archive (Cold tier) and the archiver's control documents (Hot tier), in two containers of one account. */
+async function openArchiveStores(
+  config: AppConfig,
+  description: string[],
+  closers: Array<() => Promise<void>>,
+): Promise<{ archiveStore: ArchiveStore; controlStore: ArchivalControlStore }> {
   const archive = config.archive;
+  let account: { connectionString: string } | { accountUrl: string };
   if (archive.kind === 'azurite') {
     const azurite = await startEmbeddedAzurite({ folder: archive.folder, port: archive.port });
     closers.push(() => azurite.stop());
     description.push(`Archive: Azurite (Blob) at ${azurite.blobEndpoint}, data in ${archive.folder}`);
-    return BlobArchiveStore.connect({
-      connectionString: azurite.connectionString,
-      containerName: archive.container,
-    });
+    account = { connectionString: azurite.connectionString };
+  } else if ('connectionString' in archive) {
+    description.push(
+      `Archive: Blob Storage (connection string), containers ${archive.container}, ${archive.controlContainer}`,
+    );
+    account = { connectionString: archive.connectionString };
+  } else {
+    description.push(
+      `Archive: Blob Storage at ${archive.accountUrl}, containers ${archive.container}, ${archive.controlContainer}`,
+    );
+    account = { accountUrl: archive.accountUrl };
   }
-  if ('connectionString' in archive) {
-    description.push(`Archive: Blob Storage (connection string), container ${archive.container}`);
-    return BlobArchiveStore.connect({
-      connectionString: archive.connectionString,
-      containerName: archive.container,
-    });
-  }
-  description.push(`Archive: Blob Storage at ${archive.accountUrl}, container ${archive.container}`);
-  return BlobArchiveStore.connect({ accountUrl: archive.accountUrl, containerName: archive.container });
+  const archiveStore = await BlobArchiveStore.connect({
+    ...account,
+    containerName: archive.container,
+  } as BlobConnectOptions);
+  closers.push(() => archiveStore.close());
+  const controlStore = await BlobControlStore.connect({
+    ...account,
+    containerName: archive.controlContainer,
+  } as BlobConnectOptions);
+  closers.push(() => controlStore.close());
+  return { archiveStore, controlStore };
 }
 
 async function openTokenVerifier(config: AppConfig, description: string[]): Promise<TokenVerifier> {

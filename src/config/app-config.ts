@@ -2,7 +2,7 @@
 // Every problem names the setting, so a bad deployment stops with a message that says what to fix.
 import { Cron } from 'croner';
 import { resolve } from 'node:path';
-import { type IsoDuration, parseIsoDuration } from '../domain/iso-duration.ts';
+import { addDuration, type IsoDuration, parseIsoDuration } from '../domain/iso-duration.ts';
 
 export type HotStoreConfig =
   | { readonly kind: 'sqlite'; readonly path: string }
@@ -15,15 +15,35 @@ export type HotStoreConfig =
       readonly key: string | undefined;
       /** Only for local emulators with self-signed certificates. */
       readonly allowInsecureTls: boolean;
+      /** The archive ledger's container, beside the records. */
+      readonly ledgerContainer: string;
     };
 
+/** `controlContainer` holds the archiver's run reports, watermarks and leases (Hot tier: rewritten often). */
 export type ArchiveConfig =
-  | { readonly kind: 'azurite'; readonly folder: string; readonly port: number; readonly container: string }
-  | { readonly kind: 'blob'; readonly connectionString: string; readonly container: string }
-  | { readonly kind: 'blob'; readonly accountUrl: string; readonly container: string };
+  | {
+      readonly kind: 'azurite';
+      readonly folder: string;
+      readonly port: number;
+      readonly container: string;
+      readonly controlContainer: string;
+    }
+  | {
+      readonly kind: 'blob';
+      readonly connectionString: string;
+      readonly container: string;
+      readonly controlContainer: string;
+    }
+  | {
+      readonly kind: 'blob';
+      readonly accountUrl: string;
+      readonly container: string;
+      readonly controlContainer: string;
+    };
 
-export type CacheConfig =
-  { readonly kind: 'redis'; readonly url: string } | { readonly kind: 'memory'; readonly maxBytes: number };
+export type CacheConfig = (
+  { readonly kind: 'redis'; readonly url: string } | { readonly kind: 'memory'; readonly maxBytes: number }
+) & { readonly ttlMs: number };
 
 export type AuthConfig =
   | { readonly kind: 'dev-keys'; readonly folder: string; readonly issuer: string; readonly audience: string }
@@ -42,8 +62,17 @@ export interface AppConfig {
   readonly archival: {
     readonly after: IsoDuration;
     readonly gracePeriod: IsoDuration;
+    /** A record written or rehydrated more recently than this is not archived yet. */
+    readonly coolDown: IsoDuration;
     /** Cron expression; undefined turns the in-process scheduler off. */
     readonly schedule: string | undefined;
+    readonly timeBudgetMs: number;
+    /** Sustained RU/s the archiver may spend; 0 for no limit. */
+    readonly requestUnitsPerSecond: number;
+    readonly batchSize: number;
+    readonly concurrency: number;
+    /** The collector leaves an unreferenced blob alone until it has been untouched this long. */
+    readonly collectorSafetyWindowMs: number;
   };
 }
 
@@ -107,6 +136,16 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     }
     return parsed;
   };
+  /** A duration without months or years (those have no fixed length), in milliseconds. */
+  const fixedMs = (setting: string, fallback: string): number => {
+    const parsed = duration(setting, fallback);
+    if (parsed.years !== 0 || parsed.months !== 0) {
+      problems.push(
+        `${setting} must be a fixed duration such as PT9M or P1D, without months or years (got '${parsed.text}')`,
+      );
+    }
+    return addDuration(new Date(0), parsed).getTime();
+  };
   const name = (setting: string, fallback: string, pattern: RegExp, rule: string): string => {
     const raw = text(setting) ?? fallback;
     if (!pattern.test(raw)) problems.push(`${setting} ${rule} (got '${raw}')`);
@@ -144,6 +183,12 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
           ),
           key: text('COSMOS_KEY'),
           allowInsecureTls: boolean('COSMOS_ALLOW_INSECURE_TLS'),
+          ledgerContainer: name(
+            'COSMOS_LEDGER_CONTAINER',
+            'archive-ledger',
+            /^[A-Za-z0-9_-]{1,255}$/,
+            'must be a Cosmos container id',
+          ),
         };
   if (
     text('COSMOS_ENDPOINT') === undefined &&
@@ -158,6 +203,13 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/,
     'must be a valid blob container name (3-63 lower-case letters, digits, single hyphens)',
   );
+  const controlContainer = name(
+    'BLOB_CONTROL_CONTAINER',
+    'billing-archive-control',
+    /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/,
+    'must be a valid blob container name (3-63 lower-case letters, digits, single hyphens)',
+  );
+  if (controlContainer === container) problems.push('BLOB_CONTROL_CONTAINER must differ from BLOB_CONTAINER');
   const connectionString = text('BLOB_CONNECTION_STRING');
   const accountUrl = url('BLOB_ACCOUNT_URL', ['https:', 'http:']);
   if (connectionString !== undefined && accountUrl !== undefined) {
@@ -170,23 +222,26 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
   }
   const archive: ArchiveConfig =
     connectionString !== undefined
-      ? { kind: 'blob', connectionString, container }
+      ? { kind: 'blob', connectionString, container, controlContainer }
       : accountUrl !== undefined
-        ? { kind: 'blob', accountUrl, container }
+        ? { kind: 'blob', accountUrl, container, controlContainer }
         : {
             kind: 'azurite',
             folder: resolve(dataDir, 'azurite'),
             port: integer('AZURITE_PORT', 0, 0, 65535),
             container,
+            controlContainer,
           };
 
   const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
+  const cacheTtlMs = fixedMs('CACHE_TTL', 'PT1H');
   const cache: CacheConfig =
     redisUrl !== undefined
-      ? { kind: 'redis', url: redisUrl }
+      ? { kind: 'redis', url: redisUrl, ttlMs: cacheTtlMs }
       : {
           kind: 'memory',
           maxBytes: integer('CACHE_MAX_BYTES', 256 * 1024 * 1024, 1024 * 1024, 64 * 1024 ** 3),
+          ttlMs: cacheTtlMs,
         };
 
   const jwksPath = text('AUTH_JWKS_PATH');
@@ -241,7 +296,13 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     archival: {
       after: duration('ARCHIVE_AFTER', 'P3M'),
       gracePeriod: duration('ARCHIVE_GRACE_PERIOD', 'P7D'),
+      coolDown: duration('ARCHIVE_COOL_DOWN', 'P1D'),
       schedule,
+      timeBudgetMs: fixedMs('ARCHIVE_TIME_BUDGET', 'PT9M'),
+      requestUnitsPerSecond: integer('ARCHIVE_MAX_RU_PER_SECOND', 0, 0, 1_000_000),
+      batchSize: integer('ARCHIVE_BATCH_SIZE', 100, 1, 1000),
+      concurrency: integer('ARCHIVE_CONCURRENCY', 8, 1, 64),
+      collectorSafetyWindowMs: fixedMs('ARCHIVE_GC_SAFETY_WINDOW', 'P1D'),
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -2,7 +2,15 @@
 // manual clock, driven through Fastify's inject(): no socket.
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createEphemeralDevKeyPair, type DevKeyPair } from '../../src/adapters/dev-identity/dev-key-pair.ts';
+import { LruMemoryCache } from '../../src/adapters/lru/lru-memory-cache.ts';
+import { MemoryArchiveStore } from '../../src/adapters/memory/memory-archive-store.ts';
+import { MemoryControlStore } from '../../src/adapters/memory/memory-control-store.ts';
+import { SqliteArchiveLedger } from '../../src/adapters/sqlite/sqlite-archive-ledger.ts';
 import { SqliteRecordStore } from '../../src/adapters/sqlite/sqlite-record-store.ts';
+import { ArchivalService } from '../../src/archival/archival-service.ts';
+import type { ArchivalPolicy } from '../../src/domain/archival-policy.ts';
+import { ArchivedRecordReader } from '../../src/records/archived-record-reader.ts';
+import { policyOf, silentLogger } from './archival-harness.ts';
 import { type ApiApplication, createApiApplication } from '../../src/api/api-application.ts';
 import { createTokenVerifier } from '../../src/api/authentication.ts';
 import { createHttpMetrics, type HttpMetrics } from '../../src/api/http-metrics.ts';
@@ -16,6 +24,7 @@ export const TEST_ISSUER = 'urn:test:issuer';
 export const TEST_AUDIENCE = 'api://test';
 
 export interface ApiHarness {
+  readonly test: TestApplication;
   readonly app: FastifyInstance;
   readonly store: RecordStore;
   readonly clock: ManualClock;
@@ -30,19 +39,42 @@ export interface TestApplication {
   readonly application: ApiApplication;
   readonly metrics: HttpMetrics;
   readonly store: RecordStore;
+  readonly archive: MemoryArchiveStore;
+  readonly ledger: SqliteArchiveLedger;
+  readonly archival: ArchivalService;
   readonly clock: ManualClock;
   readonly keys: DevKeyPair;
   readonly token: (roles?: readonly string[], customerIds?: readonly string[]) => Promise<string>;
 }
 
 /** The shared application (route table, pipeline, services) over real in-memory adapters, with no edge. */
-export async function createTestApplication(options: { store?: RecordStore } = {}): Promise<TestApplication> {
-  const store = options.store ?? new SqliteRecordStore({ path: ':memory:' });
+export async function createTestApplication(
+  options: { store?: RecordStore; policy?: ArchivalPolicy } = {},
+): Promise<TestApplication> {
   const clock = new ManualClock();
+  const store =
+    options.store ?? new SqliteRecordStore({ path: ':memory:', nowMs: () => clock.now().getTime() });
   const keys = await createEphemeralDevKeyPair();
   const metrics = createHttpMetrics(undefined, { defaultMetrics: false });
+  const archive = new MemoryArchiveStore({ clock });
+  const ledger = new SqliteArchiveLedger({ path: ':memory:' });
+  const reader = new ArchivedRecordReader({
+    archive,
+    cache: new LruMemoryCache({ maxBytes: 16 * 1024 * 1024 }),
+  });
+  const archival = new ArchivalService({
+    store,
+    ledger,
+    archive,
+    control: new MemoryControlStore(clock),
+    clock,
+    policy: options.policy ?? policyOf(),
+    log: silentLogger,
+    reader,
+  });
   const services: ApiServices = {
-    records: new RecordService({ store, clock }),
+    records: new RecordService({ store, clock, archive: reader }),
+    archival,
     async readiness() {
       try {
         await store.ping();
@@ -73,14 +105,17 @@ export async function createTestApplication(options: { store?: RecordStore } = {
       audience: TEST_AUDIENCE,
       expiresInSeconds: 600,
     });
-  return { application, metrics, store, clock, keys, token };
+  return { application, metrics, store, archive, ledger, archival, clock, keys, token };
 }
 
-export async function startApiHarness(options: { store?: RecordStore } = {}): Promise<ApiHarness> {
+export async function startApiHarness(
+  options: { store?: RecordStore; policy?: ArchivalPolicy } = {},
+): Promise<ApiHarness> {
   const test = await createTestApplication(options);
   const { store, clock, keys, token } = test;
   const app = await buildHttpServer({ ...test.application, metrics: test.metrics });
   return {
+    test,
     app,
     store,
     clock,

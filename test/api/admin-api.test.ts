@@ -1,0 +1,187 @@
+// The operations endpoints of API.md through inject(): runs, status, rehydrate, legal hold, pin.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiHarness, startApiHarness } from '../support/api-harness.ts';
+import { policyOf } from '../support/archival-harness.ts';
+import { makeInput } from '../support/record-fixtures.ts';
+
+const ADMIN = ['Billing.Admin', 'Billing.Read', 'Billing.Write'];
+const DAY = 24 * 3600_000;
+let api: ApiHarness;
+
+beforeAll(async () => {
+  api = await startApiHarness({ policy: policyOf('P3M', 'P0D', 'P1D') });
+});
+afterAll(async () => {
+  await api.close();
+});
+
+const records = (customerId: string): string => `/api/v1/customers/${customerId}/billing-records`;
+const admin = (customerId: string, id: string): string =>
+  `/api/v1/admin/customers/${customerId}/billing-records/${id}`;
+
+async function createOld(customerId: string, id: string): Promise<string> {
+  const issuedAt = new Date(api.clock.now().getTime() - 200 * DAY).toISOString();
+  const response = await api.call({
+    method: 'POST',
+    url: records(customerId),
+    payload: makeInput({ id, issuedAt }),
+  });
+  expect(response.statusCode).toBe(201);
+  return response.body;
+}
+
+async function runArchival(body: object = {}): Promise<Record<string, unknown>> {
+  const started = await api.call({
+    method: 'POST',
+    url: '/api/v1/admin/archival/runs',
+    payload: body,
+    roles: ADMIN,
+  });
+  expect(started.statusCode).toBe(202);
+  const { runId } = started.json<{ runId: string }>();
+  expect(started.headers.location).toBe(`/api/v1/admin/archival/runs/${runId}`);
+  await api.test.archival.waitForRun(runId);
+  const report = await api.call({ method: 'GET', url: `/api/v1/admin/archival/runs/${runId}`, roles: ADMIN });
+  expect(report.statusCode).toBe(200);
+  return report.json();
+}
+
+describe('admin authorization and validation', () => {
+  it('answers 403 without Billing.Admin and 401 without a token', async () => {
+    const forbidden = await api.call({ method: 'GET', url: '/api/v1/admin/archival/status' });
+    expect(forbidden.statusCode).toBe(403);
+    expect(forbidden.json()).toMatchObject({ code: 'FORBIDDEN' });
+    const anonymous = await api.app.inject({ method: 'GET', url: '/api/v1/admin/archival/status' });
+    expect(anonymous.statusCode).toBe(401);
+  });
+
+  it.each([
+    [{ dryRun: 'yes' }, '/dryRun'],
+    [{ asOf: 'tomorrow' }, '/asOf'],
+    [{ limit: 0 }, '/limit'],
+    [{ surprise: true }, '/surprise'],
+  ])('refuses a run request %j with a field error and starts nothing', async (body, field) => {
+    const response = await api.call({
+      method: 'POST',
+      url: '/api/v1/admin/archival/runs',
+      payload: body,
+      roles: ADMIN,
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(response.json<{ errors: Array<{ field: string }> }>().errors.map((e) => e.field)).toContain(field);
+    expect((await api.test.archival.listRuns()).length).toBe(0);
+  });
+
+  it('answers 404 for an unknown run', async () => {
+    const response = await api.call({
+      method: 'GET',
+      url: '/api/v1/admin/archival/runs/run-nope',
+      roles: ADMIN,
+    });
+    expect(response.statusCode).toBe(404);
+  });
+});
+
+describe('archival through the API', () => {
+  it('runs archival (no body needed), reports it, and the record reads the same bytes and ETag afterwards', async () => {
+    const before = await createOld('cust-adm-1', 'r1');
+    api.clock.advance(2 * DAY);
+    const report = await runArchival();
+    expect(report).toMatchObject({ status: 'succeeded', counts: { copied: 1, purged: 1, failed: 0 } });
+    expect(report.finishedAt).toEqual(expect.any(String));
+    const read = await api.call({ method: 'GET', url: `${records('cust-adm-1')}/r1` });
+    expect(read.headers['x-storage-tier']).toMatch(/archive|cache/);
+    expect(read.body).toBe(before);
+    expect(read.headers.etag).toBe('"1"');
+    const status = await api.call({ method: 'GET', url: '/api/v1/admin/archival/status', roles: ADMIN });
+    expect(status.json()).toMatchObject({
+      counts: { archived: 1, copied: 0, stuck: 0, failed: 0 },
+      stuck: [],
+      failed: [],
+    });
+  });
+
+  it('a dry run with asOf, limit and customerId counts without writing', async () => {
+    await createOld('cust-adm-2', 'r1');
+    await createOld('cust-adm-2', 'r2');
+    const report = await runArchival({
+      dryRun: true,
+      limit: 1,
+      customerId: 'cust-adm-2',
+      asOf: '2027-01-01T00:00:00Z',
+    });
+    expect(report).toMatchObject({ counts: { candidates: 1, copied: 0, purged: 0 } });
+    const read = await api.call({ method: 'GET', url: `${records('cust-adm-2')}/r1` });
+    expect(read.headers['x-storage-tier']).toBe('hot');
+  });
+
+  it('rehydrates an archived record: hot again, same bytes and ETag', async () => {
+    const before = await createOld('cust-adm-3', 'r1');
+    api.clock.advance(2 * DAY);
+    await runArchival({ customerId: 'cust-adm-3' });
+    const rehydrated = await api.call({
+      method: 'POST',
+      url: `${admin('cust-adm-3', 'r1')}/rehydrate`,
+      roles: ADMIN,
+    });
+    expect(rehydrated.json()).toEqual({ result: 'rehydrated' });
+    const read = await api.call({ method: 'GET', url: `${records('cust-adm-3')}/r1` });
+    expect(read.headers['x-storage-tier']).toBe('hot');
+    expect(read.body).toBe(before);
+    const again = await api.call({
+      method: 'POST',
+      url: `${admin('cust-adm-3', 'r1')}/rehydrate`,
+      roles: ADMIN,
+    });
+    expect(again.json()).toEqual({ result: 'already-hot' });
+    const missing = await api.call({
+      method: 'POST',
+      url: `${admin('cust-adm-3', 'nope')}/rehydrate`,
+      roles: ADMIN,
+    });
+    expect(missing.statusCode).toBe(404);
+  });
+
+  it('a legal hold blocks DELETE (409 LEGAL_HOLD) on hot and archived records until cleared', async () => {
+    await createOld('cust-adm-4', 'r1');
+    const hold = await api.call({
+      method: 'PUT',
+      url: `${admin('cust-adm-4', 'r1')}/legal-hold`,
+      payload: { reason: 'litigation 42' },
+      roles: ADMIN,
+    });
+    expect(hold.statusCode).toBe(200);
+    expect(hold.json()).toMatchObject({ legalHold: { reason: 'litigation 42' } });
+    const badHold = await api.call({
+      method: 'PUT',
+      url: `${admin('cust-adm-4', 'r1')}/legal-hold`,
+      payload: {},
+      roles: ADMIN,
+    });
+    expect(badHold.statusCode).toBe(400);
+    api.clock.advance(2 * DAY);
+    await runArchival({ customerId: 'cust-adm-4' });
+    const blocked = await api.call({ method: 'DELETE', url: `${records('cust-adm-4')}/r1` });
+    expect(blocked.statusCode).toBe(409);
+    expect(blocked.json()).toMatchObject({ code: 'LEGAL_HOLD' });
+    const cleared = await api.call({
+      method: 'DELETE',
+      url: `${admin('cust-adm-4', 'r1')}/legal-hold`,
+      roles: ADMIN,
+    });
+    expect(cleared.json()).not.toHaveProperty('legalHold');
+    expect((await api.call({ method: 'DELETE', url: `${records('cust-adm-4')}/r1` })).statusCode).toBe(204);
+  });
+
+  it('a pinned record is never archived; unpinned, it is', async () => {
+    await createOld('cust-adm-5', 'r1');
+    await api.call({ method: 'PUT', url: `${admin('cust-adm-5', 'r1')}/pin`, roles: ADMIN });
+    api.clock.advance(2 * DAY);
+    const pinned = await runArchival({ customerId: 'cust-adm-5' });
+    expect(pinned).toMatchObject({ counts: { copied: 0 }, skippedReasons: { pinned: 1 } });
+    await api.call({ method: 'DELETE', url: `${admin('cust-adm-5', 'r1')}/pin`, roles: ADMIN });
+    const unpinned = await runArchival({ customerId: 'cust-adm-5' });
+    expect(unpinned).toMatchObject({ counts: { copied: 1, purged: 1 } });
+  });
+});
