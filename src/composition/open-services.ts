@@ -5,7 +5,6 @@ import { readFileSync } from 'node:fs';
 import { Counter, Registry } from 'prom-client';
 import { startEmbeddedAzurite } from '../adapters/azurite/embedded-azurite.ts';
 import { BlobArchiveStore } from '../adapters/blob/blob-archive-store.ts';
-import type { BlobConnectOptions } from '../adapters/blob/blob-connection.ts';
 import { BlobControlStore } from '../adapters/blob/blob-control-store.ts';
 import { CosmosArchiveLedger } from '../adapters/cosmos/cosmos-archive-ledger.ts';
 import type { CosmosConnectionOptions } from '../adapters/cosmos/cosmos-connection.ts';
@@ -224,12 +223,12 @@ async function openArchiveStores(
   const archiveStore = await BlobArchiveStore.connect({
     ...account,
     containerName: archive.container,
-  } as BlobConnectOptions);
+  });
   closers.push(() => archiveStore.close());
   const controlStore = await BlobControlStore.connect({
     ...account,
     containerName: archive.controlContainer,
-  } as BlobConnectOptions);
+  });
   closers.push(() => controlStore.close());
   return { archiveStore, controlStore };
 }

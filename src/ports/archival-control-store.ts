@@ -17,7 +17,8 @@ export interface ArchivalControlStore {
   read<T>(name: string, options?: OperationOptions): Promise<ControlDocument<T> | undefined>;
   /**
    * Writes a document; `ifMatch` only over that version, `ifNoneMatch: '*'` only if absent.
-   * PRECONDITION_FAILED / ALREADY_EXISTS otherwise. A leased document needs its lease.
+   * PRECONDITION_FAILED / ALREADY_EXISTS otherwise. A leased document needs its lease, and a write
+   * with a lease needs it still held (PRECONDITION_FAILED otherwise): a worker that lost it cannot overwrite.
    */
   write<T>(
     name: string,
@@ -27,10 +28,14 @@ export interface ArchivalControlStore {
   ): Promise<string>;
   /** Names under a prefix, in order. */
   list(prefix: string, options?: OperationOptions): Promise<string[]>;
-  /** Undefined when another holder has a live lease. The document is created if absent. `durationSeconds` 15-60. */
+  /**
+   * Undefined when another holder has a live lease. The document is created if absent, with the value
+   * null, and keeps its etag otherwise. `durationSeconds` is a whole number from 15 to 60 (INTERNAL otherwise).
+   */
   acquireLease(name: string, durationSeconds: number, options?: OperationOptions): Promise<Lease | undefined>;
-  /** False when the lease was lost (expired and taken by another). */
+  /** False when the lease was lost (released, or expired and taken by another); an expired one nobody took renews. */
   renewLease(lease: Lease, options?: OperationOptions): Promise<boolean>;
+  /** Does nothing when the lease is no longer held (released, or expired and taken by another). */
   releaseLease(lease: Lease, options?: OperationOptions): Promise<void>;
   close(): Promise<void>;
 }

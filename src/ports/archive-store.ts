@@ -27,6 +27,8 @@ export interface BlobProperties {
   readonly accessTier: AccessTier | undefined;
   readonly etag: string;
   readonly createdOn: Date;
+  /** Changes with every write to the blob, metadata included (one-second resolution in Blob Storage). */
+  readonly lastModified: Date;
 }
 
 export interface BlobContent {
@@ -52,6 +54,16 @@ export interface ArchiveStore {
     condition: { readonly ifMatch?: string },
     options?: OperationOptions,
   ): Promise<boolean>;
+  /**
+   * Rewrites the blob's metadata (unchanged) so its etag and lastModified change; undefined when absent,
+   * PRECONDITION_FAILED when ifMatch is stale. The archiver touches a blob it re-uses, so a collector's
+   * delete conditioned on the etag it saw fails: of the two, one always loses cleanly.
+   */
+  touch(
+    path: string,
+    condition: { readonly ifMatch: string },
+    options?: OperationOptions,
+  ): Promise<BlobProperties | undefined>;
   /** One page of blobs under a prefix, in path order. */
   list(
     prefix: string,

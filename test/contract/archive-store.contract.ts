@@ -1,5 +1,5 @@
 // The behaviour every ArchiveStore adapter must share: create-only uploads with a checked MD5, stored
-// bytes returned as stored, conditional delete, paged listing. Each adapter's test file calls this.
+// bytes returned as stored, conditional delete and touch, paged listing. Each adapter's test file calls this.
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,7 +57,7 @@ export function describeArchiveStoreContract(name: string, start: () => Promise<
     it('stores create-only and reads back the exact bytes (not decoded) and properties', async () => {
       const put = request(`${newPrefix()}2024/05/cust-42/inv-1/v3.json.gz`);
       const created = await store.putIfAbsent(put);
-      const expected: Omit<BlobProperties, 'etag' | 'createdOn'> = {
+      const expected: Omit<BlobProperties, 'etag' | 'createdOn' | 'lastModified'> = {
         path: put.path,
         size: put.body.byteLength,
         contentMd5: md5Base64(put.body),
@@ -70,6 +70,8 @@ export function describeArchiveStoreContract(name: string, start: () => Promise<
       expect(created).toMatchObject(expected);
       expect(created.etag).toMatch(/^".+"$/);
       expect(created.createdOn).toBeInstanceOf(Date);
+      expect(created.lastModified).toBeInstanceOf(Date);
+      expect(created.lastModified.getTime()).toBeGreaterThanOrEqual(created.createdOn.getTime());
 
       const read = await store.get(put.path);
       expect(read?.body).toBeInstanceOf(Uint8Array);
@@ -145,6 +147,65 @@ export function describeArchiveStoreContract(name: string, start: () => Promise<
       expect(await store.delete(path, { ifMatch: created.etag })).toBe(false);
     });
 
+    it('touches on the current etag: a new etag, lastModified not earlier, nothing else changed', async () => {
+      const path = `${newPrefix()}touched.json.gz`;
+      const put = request(path);
+      const created = await store.putIfAbsent(put);
+      const touched = await store.touch(path, { ifMatch: created.etag });
+      expect(touched?.etag).toMatch(/^".+"$/);
+      expect(touched?.etag).not.toBe(created.etag);
+      // Blob Storage keeps Last-Modified to the second, so a touch within the same second keeps it.
+      expect(touched!.lastModified.getTime()).toBeGreaterThanOrEqual(created.lastModified.getTime());
+      const { etag: _etag, lastModified: _lastModified, ...unchanged } = created;
+      expect(touched).toMatchObject(unchanged);
+      expect(await store.getProperties(path)).toEqual(touched);
+      expect(await store.getTags(path)).toEqual(put.tags);
+      const read = await store.get(path);
+      expect(Buffer.from(read!.body).equals(Buffer.from(put.body))).toBe(true);
+      // Touched again on the new etag: every touch moves the etag on.
+      const again = await store.touch(path, { ifMatch: touched!.etag });
+      expect(again?.etag).not.toBe(touched?.etag);
+      expect(again?.etag).not.toBe(created.etag);
+    });
+
+    it('refuses a touch on a stale etag (PRECONDITION_FAILED) and leaves the blob as it was', async () => {
+      const path = `${newPrefix()}stale-touch.json.gz`;
+      const created = await store.putIfAbsent(request(path));
+      const touched = await store.touch(path, { ifMatch: created.etag });
+      await expectCode(store.touch(path, { ifMatch: created.etag }), 'PRECONDITION_FAILED');
+      expect(await store.getProperties(path)).toEqual(touched);
+    });
+
+    it('answers undefined when touching an absent blob, and creates nothing', async () => {
+      const path = `${newPrefix()}never.json.gz`;
+      const elsewhere = await store.putIfAbsent(request(`${newPrefix()}other.json.gz`));
+      expect(await store.touch(path, { ifMatch: elsewhere.etag })).toBeUndefined();
+      expect(await store.getProperties(path)).toBeUndefined();
+      // A deleted blob is absent too, whatever etag the caller still holds.
+      expect(await store.delete(elsewhere.path, {})).toBe(true);
+      expect(await store.touch(elsewhere.path, { ifMatch: elsewhere.etag })).toBeUndefined();
+    });
+
+    it('makes a delete conditioned on the pre-touch etag fail, and one on the new etag succeed', async () => {
+      // The collector deletes on the etag it saw; the archiver touches a blob it re-uses: one loses.
+      const path = `${newPrefix()}raced.json.gz`;
+      const seenByCollector = await store.putIfAbsent(request(path));
+      const touched = await store.touch(path, { ifMatch: seenByCollector.etag });
+      await expectCode(store.delete(path, { ifMatch: seenByCollector.etag }), 'PRECONDITION_FAILED');
+      expect(await store.getProperties(path)).toEqual(touched);
+      expect(await store.delete(path, { ifMatch: touched!.etag })).toBe(true);
+      expect(await store.getProperties(path)).toBeUndefined();
+    });
+
+    it('refuses a touch after a delete-and-recreate at the same path (the old etag is stale)', async () => {
+      const path = `${newPrefix()}recreated.json.gz`;
+      const first = await store.putIfAbsent(request(path));
+      expect(await store.delete(path, { ifMatch: first.etag })).toBe(true);
+      const second = await store.putIfAbsent(request(path, { body: gzipSync('second') }));
+      await expectCode(store.touch(path, { ifMatch: first.etag }), 'PRECONDITION_FAILED');
+      expect((await store.getProperties(path))?.etag).toBe(second.etag);
+    });
+
     it('lists one prefix in path order, paging with continuation without gaps or repeats', async () => {
       const prefix = newPrefix();
       const paths = [
@@ -203,6 +264,9 @@ export function describeArchiveStoreContract(name: string, start: () => Promise<
       const abortSignal = AbortSignal.abort(reason);
       await expect(store.get(`${newPrefix()}x`, { abortSignal })).rejects.toBe(reason);
       await expect(store.putIfAbsent(request(`${newPrefix()}x`), { abortSignal })).rejects.toBe(reason);
+      await expect(store.touch(`${newPrefix()}x`, { ifMatch: '"0x1"' }, { abortSignal })).rejects.toBe(
+        reason,
+      );
     });
 
     it('answers ping', async () => {

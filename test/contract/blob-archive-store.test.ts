@@ -5,9 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbeddedAzurite } from '../../src/adapters/azurite/embedded-azurite.ts';
-import { BlobArchiveStore, type BlobTimeouts } from '../../src/adapters/blob/blob-archive-store.ts';
+import { BlobArchiveStore } from '../../src/adapters/blob/blob-archive-store.ts';
+import type { BlobTimeouts } from '../../src/adapters/blob/blob-connection.ts';
 import { type AppError, isAppError } from '../../src/domain/errors.ts';
 import type { PutBlobRequest } from '../../src/ports/archive-store.ts';
 import { describeArchiveStoreContract } from './archive-store.contract.ts';
@@ -129,6 +131,33 @@ describe('BlobArchiveStore against Azurite', () => {
       request.path,
     ]);
     await expect(after.putIfAbsent(request)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+  });
+
+  it('keeps the metadata names’ case through a touch, as a listing shows them', async () => {
+    const azurite = await startEmbeddedAzurite({ folder: tmpdir(), port: 0, inMemory: true });
+    cleanups.push(() => azurite.stop());
+    const store = await BlobArchiveStore.connect({
+      connectionString: azurite.connectionString,
+      containerName: 'archive',
+    });
+    cleanups.push(() => store.close());
+    const request = blob('2024/01/cust-1/inv-1/v1.json.gz');
+    const created = await store.putIfAbsent(request);
+    // A neighbour the path prefixes: the touch must rewrite the blob itself, not the first name listed.
+    const neighbour = await store.putIfAbsent(blob(`${request.path}.bak`));
+    const touched = await store.touch(request.path, { ifMatch: created.etag });
+    expect(touched?.etag).not.toBe(created.etag);
+
+    // Data tools that read the archive (a stub rebuild, say) see the names as first written.
+    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
+      'archive',
+    );
+    const listed = new Map<string, Record<string, string> | undefined>();
+    for await (const item of container.listBlobsFlat({ prefix: '2024/', includeMetadata: true })) {
+      listed.set(item.name, item.metadata);
+    }
+    expect(listed.get(request.path)).toEqual({ sha256: 'ab12', recordVersion: '1' });
+    expect((await store.getProperties(neighbour.path))?.etag).toBe(neighbour.etag);
   });
 
   it('answers UNAVAILABLE (retryable) within seconds once Azurite is stopped', async () => {

@@ -30,6 +30,17 @@ describe('MemoryArchiveStore', () => {
     expect(store.paths()).toEqual(['a', 'b']);
   });
 
+  it('stamps lastModified of a touch from the injected clock and keeps createdOn', async () => {
+    const clock = new ManualClock('2025-03-01T00:00:00.000Z');
+    const store = new MemoryArchiveStore({ clock });
+    const created = await store.putIfAbsent(put('a'));
+    expect(created.lastModified.toISOString()).toBe('2025-03-01T00:00:00.000Z');
+    clock.advance(5_000);
+    const touched = await store.touch('a', { ifMatch: created.etag });
+    expect(touched?.createdOn.toISOString()).toBe('2025-03-01T00:00:00.000Z');
+    expect(touched?.lastModified.toISOString()).toBe('2025-03-01T00:00:05.000Z');
+  });
+
   it('keeps its own copy of the bytes, apart from what callers hold', async () => {
     const store = new MemoryArchiveStore();
     const request = put('copied');

@@ -1,16 +1,7 @@
 // The archive in Azure Blob Storage (Azurite locally): create-only block blobs uploaded straight to
 // their tier with a service-checked Content-MD5. Every SDK error is mapped to an AppError here.
 import { createHash } from 'node:crypto';
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import {
-  BlobServiceClient,
-  type BlobItem,
-  type BlockBlobClient,
-  type BlockBlobUploadOptions,
-  type ContainerClient,
-  RestError,
-  StorageRetryPolicyType,
-} from '@azure/storage-blob';
+import type { BlobItem, BlockBlobClient, BlockBlobUploadOptions } from '@azure/storage-blob';
 import { AppError } from '../../domain/errors.ts';
 import type {
   AccessTier,
@@ -21,34 +12,10 @@ import type {
   PutBlobRequest,
 } from '../../ports/archive-store.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
+import { BlobConnection, type BlobConnectOptions, quoteEtag } from './blob-connection.ts';
+import { hasStatus } from './blob-errors.ts';
 
-export interface BlobTimeouts {
-  /** Tries per request, the first included (the SDK retries 500, 503 and network errors). */
-  readonly maxTries: number;
-  /** Delay before the second retry; exponential after that, capped by `maxRetryDelayMs`. */
-  readonly retryDelayMs: number;
-  readonly maxRetryDelayMs: number;
-  /** Client-side deadline for one port call, retries and body included. */
-  readonly operationTimeoutMs: number;
-}
-
-// Short and bounded: a down archive fails in about a second, a hung one within the deadline, and
-// the caller's own retry policy (domain/retry-policy.ts) decides what happens next.
-export const DEFAULT_BLOB_TIMEOUTS: BlobTimeouts = {
-  maxTries: 3,
-  retryDelayMs: 200,
-  maxRetryDelayMs: 2_000,
-  operationTimeoutMs: 20_000,
-};
-
-interface CommonConnectOptions {
-  readonly containerName: string;
-  readonly timeouts?: Partial<BlobTimeouts>;
-}
-
-export type BlobArchiveStoreConnectOptions =
-  | (CommonConnectOptions & { readonly connectionString: string })
-  | (CommonConnectOptions & { readonly accountUrl: string; readonly credential?: TokenCredential });
+export type BlobArchiveStoreConnectOptions = BlobConnectOptions;
 
 /** Azure lists at most 5000 blobs per page. */
 const MAX_PAGE_SIZE = 5_000;
@@ -57,51 +24,19 @@ const ACCESS_TIERS: ReadonlySet<string> = new Set<AccessTier>(['Hot', 'Cool', 'C
 const GET_ATTEMPTS = 3;
 
 export class BlobArchiveStore implements ArchiveStore {
-  readonly #container: ContainerClient;
-  readonly #timeouts: BlobTimeouts;
-  /** Aborts whatever is in flight when the store closes, so shutdown never waits on a hung request. */
-  readonly #closing = new AbortController();
+  readonly #connection: BlobConnection;
 
-  private constructor(container: ContainerClient, timeouts: BlobTimeouts) {
-    this.#container = container;
-    this.#timeouts = timeouts;
+  private constructor(connection: BlobConnection) {
+    this.#connection = connection;
   }
 
   /** Connects and creates the container when absent; UNAVAILABLE when the account cannot be reached. */
   static async connect(options: BlobArchiveStoreConnectOptions): Promise<BlobArchiveStore> {
-    const timeouts = { ...DEFAULT_BLOB_TIMEOUTS, ...options.timeouts };
-    const pipeline = {
-      retryOptions: {
-        retryPolicyType: StorageRetryPolicyType.EXPONENTIAL,
-        maxTries: timeouts.maxTries,
-        retryDelayInMs: timeouts.retryDelayMs,
-        maxRetryDelayInMs: timeouts.maxRetryDelayMs,
-        // Sent as the server-side `timeout` for each try; the client-side deadline is operationTimeoutMs.
-        tryTimeoutInMs: Math.max(1_000, timeouts.operationTimeoutMs),
-      },
-    };
-    const service =
-      'connectionString' in options
-        ? BlobServiceClient.fromConnectionString(options.connectionString, pipeline)
-        : new BlobServiceClient(
-            options.accountUrl,
-            options.credential ?? new DefaultAzureCredential(),
-            pipeline,
-          );
-    const store = new BlobArchiveStore(service.getContainerClient(options.containerName), timeouts);
-    await store.#call(`create container ${options.containerName}`, undefined, async (abortSignal) => {
-      try {
-        await store.#container.createIfNotExists({ abortSignal });
-      } catch (error) {
-        // An identity with data-plane rights only may not create containers; an existing one is enough.
-        if (!hasStatus(error, 403) || !(await store.#container.exists({ abortSignal }))) throw error;
-      }
-    });
-    return store;
+    return new BlobArchiveStore(await BlobConnection.open(options, 'The Blob archive store'));
   }
 
   putIfAbsent(request: PutBlobRequest, options?: OperationOptions): Promise<BlobProperties> {
-    return this.#call(`upload ${request.path}`, options, async (abortSignal) => {
+    return this.#connection.call(`upload ${request.path}`, options, async (abortSignal) => {
       const md5 = createHash('md5').update(request.body).digest();
       try {
         const response = await this.#blob(request.path).upload(
@@ -109,8 +44,8 @@ export class BlobArchiveStore implements ArchiveStore {
           request.body.byteLength,
           uploadOptions(request, md5, abortSignal),
         );
-        const createdOn = response.lastModified ?? response.date;
-        if (response.etag === undefined || createdOn === undefined) {
+        const lastModified = response.lastModified ?? response.date;
+        if (response.etag === undefined || lastModified === undefined) {
           throw new AppError(
             'INTERNAL',
             `Blob Storage answered the upload of ${request.path} without an etag or date`,
@@ -126,7 +61,8 @@ export class BlobArchiveStore implements ArchiveStore {
           metadata: lowerCaseKeys(request.metadata),
           accessTier: request.accessTier,
           etag: quoteEtag(response.etag),
-          createdOn,
+          createdOn: lastModified,
+          lastModified,
         };
       } catch (error) {
         if (hasStatus(error, 409, 'BlobAlreadyExists') || hasStatus(error, 412)) {
@@ -138,7 +74,7 @@ export class BlobArchiveStore implements ArchiveStore {
   }
 
   get(path: string, options?: OperationOptions): Promise<BlobContent | undefined> {
-    return this.#call(`download ${path}`, options, async (abortSignal) => {
+    return this.#connection.call(`download ${path}`, options, async (abortSignal) => {
       // Get Blob does not return the access tier, so properties come first and the body is read
       // conditioned on their etag: both halves describe the same blob, or we read again.
       let mismatch: string | undefined;
@@ -150,7 +86,7 @@ export class BlobArchiveStore implements ArchiveStore {
           const response = await this.#blob(path).download(0, undefined, {
             abortSignal,
             conditions: { ifMatch: properties.etag },
-            maxRetryRequests: this.#timeouts.maxTries,
+            maxRetryRequests: this.#connection.timeouts.maxTries,
           });
           body = await readAll(response.readableStreamBody, abortSignal);
         } catch (error) {
@@ -170,13 +106,13 @@ export class BlobArchiveStore implements ArchiveStore {
   }
 
   getProperties(path: string, options?: OperationOptions): Promise<BlobProperties | undefined> {
-    return this.#call(`read properties of ${path}`, options, (abortSignal) =>
+    return this.#connection.call(`read properties of ${path}`, options, (abortSignal) =>
       this.#properties(path, abortSignal),
     );
   }
 
   getTags(path: string, options?: OperationOptions): Promise<Readonly<Record<string, string>> | undefined> {
-    return this.#call(`read tags of ${path}`, options, async (abortSignal) => {
+    return this.#connection.call(`read tags of ${path}`, options, async (abortSignal) => {
       try {
         return { ...(await this.#blob(path).getTags({ abortSignal })).tags };
       } catch (error) {
@@ -191,7 +127,7 @@ export class BlobArchiveStore implements ArchiveStore {
     condition: { readonly ifMatch?: string },
     options?: OperationOptions,
   ): Promise<boolean> {
-    return this.#call(`delete ${path}`, options, async (abortSignal) => {
+    return this.#connection.call(`delete ${path}`, options, async (abortSignal) => {
       try {
         await this.#blob(path).delete({
           abortSignal,
@@ -210,13 +146,54 @@ export class BlobArchiveStore implements ArchiveStore {
     });
   }
 
+  touch(
+    path: string,
+    condition: { readonly ifMatch: string },
+    options?: OperationOptions,
+  ): Promise<BlobProperties | undefined> {
+    return this.#connection.call(`touch ${path}`, options, async (abortSignal) => {
+      // Set Blob Metadata replaces all of it, so it is read first from a listing: a listing keeps the
+      // names' case as sent, where Node lower-cases them in the response headers of a point read.
+      const listed = await this.#listed(path, abortSignal);
+      if (listed === undefined) return undefined;
+      // Already another version: the write below would fail on its condition anyway.
+      if (quoteEtag(listed.properties.etag) !== quoteEtag(condition.ifMatch)) {
+        throw new AppError('PRECONDITION_FAILED', `Blob ${path} has changed`);
+      }
+      try {
+        // Conditioned on the etag the metadata was read under, so it is rewritten unchanged or not at all.
+        const response = await this.#blob(path).setMetadata(listed.metadata ?? {}, {
+          abortSignal,
+          conditions: { ifMatch: quoteEtag(condition.ifMatch) },
+        });
+        if (response.etag === undefined || response.lastModified === undefined) {
+          throw new AppError(
+            'INTERNAL',
+            `Blob Storage answered the touch of ${path} without an etag or date`,
+          );
+        }
+        return {
+          ...fromListItem(listed),
+          etag: quoteEtag(response.etag),
+          lastModified: response.lastModified,
+        };
+      } catch (error) {
+        if (hasStatus(error, 404)) return undefined;
+        if (!hasStatus(error, 412)) throw error;
+        // If-Match on a blob deleted since the listing also fails with 412; the port answers undefined.
+        if ((await this.#properties(path, abortSignal)) === undefined) return undefined;
+        throw new AppError('PRECONDITION_FAILED', `Blob ${path} has changed`, { cause: error });
+      }
+    });
+  }
+
   list(
     prefix: string,
     page: { readonly continuation?: string; readonly pageSize: number },
     options?: OperationOptions,
   ): Promise<BlobListPage> {
-    return this.#call(`list ${prefix}`, options, async (abortSignal) => {
-      const pages = this.#container
+    return this.#connection.call(`list ${prefix}`, options, async (abortSignal) => {
+      const pages = this.#connection.container
         .listBlobsFlat({ prefix, includeMetadata: true, abortSignal })
         .byPage({ maxPageSize: checkPageSize(page.pageSize), ...optionalContinuation(page.continuation) });
       const result = await pages.next();
@@ -231,20 +208,29 @@ export class BlobArchiveStore implements ArchiveStore {
   }
 
   ping(options?: OperationOptions): Promise<void> {
-    return this.#call('check the archive container', options, async (abortSignal) => {
-      await this.#container.getProperties({ abortSignal });
+    return this.#connection.call('check the archive container', options, async (abortSignal) => {
+      await this.#connection.container.getProperties({ abortSignal });
     });
   }
 
   close(): Promise<void> {
-    this.#closing.abort(
-      new AppError('UNAVAILABLE', 'The Blob archive store is closed', { retryable: false }),
-    );
+    this.#connection.close();
     return Promise.resolve();
   }
 
   #blob(path: string): BlockBlobClient {
-    return this.#container.getBlockBlobClient(path);
+    return this.#connection.container.getBlockBlobClient(path);
+  }
+
+  /** The blob as a listing shows it (metadata names in the case they were sent); undefined when absent. */
+  async #listed(path: string, abortSignal: AbortSignal): Promise<BlobItem | undefined> {
+    // A name sorts before every longer name it prefixes, so the blob itself, if present, comes first.
+    const pages = this.#connection.container
+      .listBlobsFlat({ prefix: path, includeMetadata: true, abortSignal })
+      .byPage({ maxPageSize: 1 });
+    const result = await pages.next();
+    const first = result.done === true ? undefined : result.value.segment.blobItems[0];
+    return first?.name === path ? first : undefined;
   }
 
   async #properties(path: string, abortSignal: AbortSignal): Promise<BlobProperties | undefined> {
@@ -260,41 +246,11 @@ export class BlobArchiveStore implements ArchiveStore {
         accessTier: toAccessTier(response.accessTier),
         etag: quoteEtag(response.etag ?? ''),
         createdOn: response.createdOn ?? response.lastModified ?? new Date(0),
+        lastModified: response.lastModified ?? new Date(0),
       };
     } catch (error) {
       if (hasStatus(error, 404)) return undefined;
       throw error;
-    }
-  }
-
-  /** Runs one port call under the caller's signal, the store's deadline and its close; maps every failure. */
-  async #call<T>(
-    what: string,
-    options: OperationOptions | undefined,
-    work: (signal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
-    if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
-    const deadline = AbortSignal.timeout(this.#timeouts.operationTimeoutMs);
-    const caller = options?.abortSignal;
-    const signal = AbortSignal.any(
-      caller === undefined ? [deadline, this.#closing.signal] : [caller, deadline, this.#closing.signal],
-    );
-    try {
-      return await work(signal);
-    } catch (error) {
-      // The caller's own cancellation is theirs to handle, with the reason they gave.
-      if (caller?.aborted === true) throw caller.reason;
-      if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
-      if (deadline.aborted) {
-        throw new AppError(
-          'UNAVAILABLE',
-          `Blob Storage did not ${what} within ${this.#timeouts.operationTimeoutMs} ms`,
-          {
-            cause: error,
-          },
-        );
-      }
-      throw toAppError(error, what);
     }
   }
 }
@@ -328,59 +284,6 @@ function uploadOptions(
   return options;
 }
 
-function toAppError(error: unknown, what: string): AppError {
-  if (error instanceof AppError) return error;
-  if (isRestError(error)) {
-    const status = error.statusCode;
-    const detail = `Blob Storage could not ${what}: ${status ?? error.code ?? 'network error'} ${error.message.split('\n')[0] ?? ''}`;
-    // No status: the request never got an answer (refused, reset, DNS, timeout).
-    if (status === undefined || [408, 429, 500, 502, 503, 504].includes(status)) {
-      const retryAfterMs = retryAfter(error);
-      return new AppError('UNAVAILABLE', detail, {
-        cause: error,
-        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-      });
-    }
-    // Bad credentials, missing rights or a missing container: the archive cannot serve, and retrying will not help.
-    if (status === 401 || status === 403 || (status === 404 && error.code === 'ContainerNotFound')) {
-      return new AppError('UNAVAILABLE', detail, { cause: error, retryable: false });
-    }
-    return new AppError('INTERNAL', detail, { cause: error });
-  }
-  if (isNetworkError(error)) {
-    return new AppError('UNAVAILABLE', `Blob Storage could not ${what}: ${error.message}`, { cause: error });
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return new AppError('INTERNAL', `Blob Storage could not ${what}: ${message}`, { cause: error });
-}
-
-function isRestError(error: unknown): error is RestError {
-  // By name as well: a second copy of core-rest-pipeline in node_modules defeats instanceof.
-  return error instanceof RestError || (error instanceof Error && error.name === 'RestError');
-}
-
-/** A Node socket error while a body streams in, after the SDK handed the response over. */
-function isNetworkError(error: unknown): error is Error {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return (
-    error instanceof Error && typeof code === 'string' && /^(E[A-Z]+|ERR_STREAM_PREMATURE_CLOSE)$/.test(code)
-  );
-}
-
-function hasStatus(error: unknown, status: number, code?: string): boolean {
-  return isRestError(error) && error.statusCode === status && (code === undefined || error.code === code);
-}
-
-/** `retry-after` is seconds or an HTTP date. */
-function retryAfter(error: RestError): number | undefined {
-  const header = error.response?.headers.get('retry-after');
-  if (header === undefined) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1_000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
 function checkPageSize(pageSize: number): number {
   if (!Number.isInteger(pageSize) || pageSize < 1) {
     throw new AppError('INTERNAL', `A list page size must be a positive integer, not ${pageSize}`);
@@ -404,6 +307,7 @@ function fromListItem(item: BlobItem): BlobProperties {
     accessTier: toAccessTier(properties.accessTier),
     etag: quoteEtag(properties.etag),
     createdOn: properties.createdOn ?? properties.lastModified,
+    lastModified: properties.lastModified,
   };
 }
 
@@ -420,11 +324,6 @@ async function readAll(stream: NodeJS.ReadableStream | undefined, signal: AbortS
 
 function base64(bytes: Uint8Array | undefined): string | undefined {
   return bytes === undefined ? undefined : Buffer.from(bytes).toString('base64');
-}
-
-/** Properties carry `"0x…"` but list items carry `0x…`; the port always speaks the quoted form. */
-function quoteEtag(etag: string): string {
-  return etag.startsWith('"') || etag.startsWith('W/') ? etag : `"${etag}"`;
 }
 
 /**

@@ -1,5 +1,6 @@
 // The archive in memory, for simulation tests: the Blob adapter's semantics (create-only, MD5 computed,
-// fresh etag per blob, conditional delete, paged listing in path order) and the service's input rules.
+// fresh etag per write, conditional delete and touch, paged listing in path order) and the service's
+// input rules.
 import { createHash } from 'node:crypto';
 import { AppError } from '../../domain/errors.ts';
 import type {
@@ -13,7 +14,7 @@ import type { Clock } from '../../ports/clock.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
 
 export interface MemoryArchiveStoreOptions {
-  /** Stamps `createdOn`; the wall clock by default. */
+  /** Stamps `createdOn` and `lastModified`; the wall clock by default. */
   readonly clock?: Pick<Clock, 'now'>;
 }
 
@@ -47,6 +48,7 @@ export class MemoryArchiveStore implements ArchiveStore {
       if (this.#blobs.has(request.path))
         throw new AppError('ALREADY_EXISTS', `Blob ${request.path} already exists`);
       const body = new Uint8Array(request.body);
+      const now = this.#clock.now();
       const properties: BlobProperties = {
         path: request.path,
         size: body.byteLength,
@@ -55,8 +57,9 @@ export class MemoryArchiveStore implements ArchiveStore {
         contentEncoding: request.contentEncoding,
         metadata: lowerCaseKeys(request.metadata),
         accessTier: request.accessTier,
-        etag: `"0x${(++this.#etagSequence).toString(16).toUpperCase().padStart(15, '0')}"`,
-        createdOn: this.#clock.now(),
+        etag: this.#nextEtag(),
+        createdOn: now,
+        lastModified: now,
       };
       this.#blobs.set(request.path, { body, properties, tags: { ...request.tags } });
       return properties;
@@ -96,6 +99,23 @@ export class MemoryArchiveStore implements ArchiveStore {
         throw new AppError('PRECONDITION_FAILED', `Blob ${path} has changed`);
       }
       return this.#blobs.delete(path);
+    });
+  }
+
+  touch(
+    path: string,
+    condition: { readonly ifMatch: string },
+    options?: OperationOptions,
+  ): Promise<BlobProperties | undefined> {
+    return this.#run(options, () => {
+      const blob = this.#blobs.get(path);
+      if (blob === undefined) return undefined;
+      if (condition.ifMatch !== blob.properties.etag) {
+        throw new AppError('PRECONDITION_FAILED', `Blob ${path} has changed`);
+      }
+      const properties = { ...blob.properties, etag: this.#nextEtag(), lastModified: this.#clock.now() };
+      this.#blobs.set(path, { ...blob, properties });
+      return properties;
     });
   }
 
@@ -141,6 +161,10 @@ export class MemoryArchiveStore implements ArchiveStore {
   /** For simulation assertions: every path held, in path order. */
   paths(): string[] {
     return [...this.#blobs.keys()].sort(byUtf8);
+  }
+
+  #nextEtag(): string {
+    return `"0x${(++this.#etagSequence).toString(16).toUpperCase().padStart(15, '0')}"`;
   }
 
   #run<T>(options: OperationOptions | undefined, work: () => T): Promise<T> {

@@ -56,14 +56,16 @@ export class MemoryControlStore implements ArchivalControlStore {
         throw new AppError('PRECONDITION_FAILED', `Control document ${name} has changed`);
       }
       // As Blob: a leased document refuses a write without its lease, and a lease no longer held fences its writer off.
-      if (this.#liveLease(slot)?.id !== condition.lease?.leaseId) {
+      const live = this.#liveLease(slot);
+      if (live?.id !== condition.lease?.leaseId) {
         throw new AppError(
           'PRECONDITION_FAILED',
           `Control document ${name} is leased by another worker, or the lease given is no longer held`,
         );
       }
       const etag = newEtag();
-      this.#slots.set(name, { json, etag, lease: slot?.lease });
+      // An expired lease ends with the document's next change: Blob forgets its id then, so it cannot be renewed.
+      this.#slots.set(name, { json, etag, lease: live });
       return etag;
     });
   }
