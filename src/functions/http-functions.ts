@@ -11,7 +11,7 @@ import type { ApiApplication } from '../api/api-application.ts';
 import { problemResponse } from '../api/problem-response.ts';
 import { MAX_BODY_BYTES } from '../api/request-pipeline.ts';
 import type { Logger, RouteDefinition } from '../api/route-definition.ts';
-import { AppError } from '../domain/errors.ts';
+import { AppError, isAppError } from '../domain/errors.ts';
 
 export type RegisterHttpFunction = (name: string, options: HttpFunctionOptions) => void;
 
@@ -44,7 +44,17 @@ function createHandler(route: RouteDefinition, application: () => Promise<ApiApp
         problemResponse(new AppError('PAYLOAD_TOO_LARGE', `The body is over ${MAX_BODY_BYTES} bytes`), path),
       );
     }
-    const { pipeline } = await application();
+    let pipeline: ApiApplication['pipeline'];
+    try {
+      ({ pipeline } = await application());
+    } catch (error) {
+      // A store unreachable at cold start is an outage like any other: 503 with Retry-After, not a bare 500.
+      context.error('could not open the stores', error);
+      const mapped = isAppError(error)
+        ? error
+        : new AppError('UNAVAILABLE', 'A store is unreachable', { cause: error });
+      return toFunctionsResponse(problemResponse(mapped, path));
+    }
     const body = route.body === undefined ? undefined : await request.text();
     const response = await pipeline.execute(route, {
       params: { ...request.params },
