@@ -55,7 +55,7 @@ async function loadDemoRecords(
   services: OpenedServices,
   config: AppConfig,
   demo: DemoOptions,
-): Promise<string[]> {
+): Promise<(baseUrl: string) => string[]> {
   // Midnight UTC today rather than this instant: a rerun the same day generates the very same bytes.
   const now = systemClock.now();
   now.setUTCHours(0, 0, 0, 0);
@@ -91,15 +91,15 @@ async function loadDemoRecords(
   progress.finish();
   const seconds = (performance.now() - started) / 1000;
   const report = tally.report();
-  const base = baseUrl(config);
-  const list = `${base}/api/v1/customers/${report.busiestCustomer?.customerId ?? 'cust-00001'}/billing-records`;
+  const list = (base: string): string =>
+    `${base}/api/v1/customers/${report.busiestCustomer?.customerId ?? 'cust-00001'}/billing-records`;
   const largest = report.largestRecord;
-  return [
+  return (base) => [
     `  Demo data: ${demo.records} records from seed ${demo.seed}: ${loaded} loaded, ${skipped} already present, ` +
       `in ${seconds.toFixed(1)} s (${Math.round(demo.records / Math.max(seconds, 0.001))} records/s)`,
     ...formatSizeReport(report).map((line) => `    ${line}`),
     `  List a customer's records (${report.busiestCustomer?.records ?? 0} of them), newest first:`,
-    `    curl -H "Authorization: Bearer $TOKEN" "${list}?limit=5"`,
+    `    curl -H "Authorization: Bearer $TOKEN" "${list(base)}?limit=5"`,
     ...(largest === undefined
       ? []
       : [
@@ -163,12 +163,6 @@ function progressOnStderr(total: number): { tick(): void; finish(): void } {
       if (inPlace && shown >= 0) process.stderr.write('\n');
     },
   };
-}
-
-/** The URL serve() prints; the port is only known after listening when PORT=0. */
-function baseUrl(config: AppConfig): string {
-  const host = config.host === '0.0.0.0' || config.host === '127.0.0.1' ? 'localhost' : config.host;
-  return `http://${host}:${config.port === 0 ? '<port>' : config.port}`;
 }
 
 function integerIn(min: number, max: number): (value: string) => number {

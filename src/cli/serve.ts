@@ -21,7 +21,8 @@ export function loadConfigOrExit(): AppConfig {
 
 export async function serve(
   config: AppConfig,
-  prepare?: (services: OpenedServices) => Promise<string[]>,
+  /** Runs before listening; answers the extra banner lines, given the URL the server listens on. */
+  prepare?: (services: OpenedServices) => Promise<(baseUrl: string) => string[]>,
 ): Promise<void> {
   const logger = createLogger(config);
   console.log('Starting the billing records API ...');
@@ -29,13 +30,19 @@ export async function serve(
   try {
     services = await openServices(config, logger);
   } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(
+        `${error.message}\nFix the settings above (see the Configuration table in README.md) and start again.`,
+      );
+      process.exit(1);
+    }
     console.error(`Could not open the stores: ${(error as Error).message}`);
     console.error(
       'Check the store settings (COSMOS_*, BLOB_*, REDIS_URL) and that the services answer, then start again.',
     );
     process.exit(1);
   }
-  const extra = prepare === undefined ? [] : await prepare(services);
+  const describeExtra = prepare === undefined ? () => [] : await prepare(services);
   const app = await buildHttpServer({ ...services.application, logger, metrics: services.metrics });
   try {
     await app.listen({ port: config.port, host: config.host });
@@ -58,7 +65,7 @@ export async function serve(
       ...(config.auth.kind === 'dev-keys'
         ? ['  Get a token: TOKEN=$(npm run -s token -- --role Billing.Read Billing.Write)']
         : []),
-      ...extra,
+      ...describeExtra(url),
       'Press Ctrl+C to stop.',
     ].join('\n'),
   );

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import { readFileSync } from 'node:fs';
 import { Counter, Registry } from 'prom-client';
-import { startEmbeddedAzurite } from '../adapters/azurite/embedded-azurite.ts';
+import { shareOrStartEmbeddedAzurite } from '../adapters/azurite/embedded-azurite.ts';
 import { BlobArchiveStore } from '../adapters/blob/blob-archive-store.ts';
 import { BlobControlStore } from '../adapters/blob/blob-control-store.ts';
 import { CosmosArchiveLedger } from '../adapters/cosmos/cosmos-archive-ledger.ts';
@@ -19,7 +19,8 @@ import { type ApiApplication, createApiApplication } from '../api/api-applicatio
 import { createTokenVerifier, type TokenVerifier } from '../api/authentication.ts';
 import { createHttpMetrics, type HttpMetrics } from '../api/http-metrics.ts';
 import type { ApiServices, ReadinessReport } from '../api/route-definition.ts';
-import type { AppConfig } from '../config/app-config.ts';
+import { type AppConfig, ConfigError } from '../config/app-config.ts';
+import type { JSONWebKeySet } from 'jose';
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
 import type { ArchiveLedger } from '../ports/archive-ledger.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
@@ -58,6 +59,8 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
     }
   };
   try {
+    // Auth first: a bad AUTH_* setting stops the start before any store is opened.
+    const verifyToken = await openTokenVerifier(config, description);
     const { recordStore, ledger } = await openHotStores(config, description, closers);
     const { archiveStore, controlStore } = await openArchiveStores(config, description, closers);
 
@@ -95,7 +98,6 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
         : 'Cache: in-process LRU',
     );
 
-    const verifyToken = await openTokenVerifier(config, description);
     const reader = new ArchivedRecordReader({
       archive: archiveStore,
       cache,
@@ -205,9 +207,11 @@ async function openArchiveStores(
   const archive = config.archive;
   let account: { connectionString: string } | { accountUrl: string };
   if (archive.kind === 'azurite') {
-    const azurite = await startEmbeddedAzurite({ folder: archive.folder, port: archive.port });
+    const azurite = await shareOrStartEmbeddedAzurite({ folder: archive.folder, port: archive.port });
     closers.push(() => azurite.stop());
-    description.push(`Archive: Azurite (Blob) at ${azurite.blobEndpoint}, data in ${archive.folder}`);
+    description.push(
+      `Archive: Azurite (Blob) at ${azurite.blobEndpoint}, data in ${archive.folder}${azurite.shared ? ' (shared with the running server)' : ''}`,
+    );
     account = { connectionString: azurite.connectionString };
   } else if ('connectionString' in archive) {
     description.push(
@@ -243,10 +247,7 @@ async function openTokenVerifier(config: AppConfig, description: string[]): Prom
   }
   if (auth.kind === 'jwks-file') {
     description.push(`Auth: JWKS file ${auth.path}`);
-    return createTokenVerifier({
-      keys: { jwks: JSON.parse(readFileSync(auth.path, 'utf8')) as never },
-      ...common,
-    });
+    return createTokenVerifier({ keys: { jwks: readJwksFile(auth.path) }, ...common });
   }
   description.push(`Auth: JWKS at ${auth.uri}`);
   return createTokenVerifier({ keys: { jwksUri: auth.uri }, ...common });
@@ -274,4 +275,17 @@ function redactUrl(url: string): string {
   const parsed = new URL(url);
   if (parsed.password !== '') parsed.password = '***';
   return parsed.toString();
+}
+
+/** A JWKS file that cannot be used is a configuration error that names its setting. */
+function readJwksFile(path: string): JSONWebKeySet {
+  try {
+    const jwks = JSON.parse(readFileSync(path, 'utf8')) as { keys?: unknown };
+    if (!Array.isArray(jwks.keys)) throw new Error('it has no "keys" array');
+    return jwks as JSONWebKeySet;
+  } catch (error) {
+    throw new ConfigError([
+      `AUTH_JWKS_PATH must name a readable JWKS file with a "keys" array (${path}: ${(error as Error).message})`,
+    ]);
+  }
 }

@@ -273,6 +273,10 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     };
   }
 
+  if (text('FUNCTIONS_WORKER_RUNTIME') !== undefined && (hotStore.kind === 'sqlite' || archive.kind === 'azurite')) {
+    // A Function App's folder is read-only and its workers come and go: the embedded stores cannot live there.
+    problems.push('COSMOS_ENDPOINT and BLOB_ACCOUNT_URL (or BLOB_CONNECTION_STRING) are required under Azure Functions');
+  }
   const schedule = text('ARCHIVE_SCHEDULE');
   if (schedule !== undefined) {
     try {

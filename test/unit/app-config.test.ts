@@ -38,9 +38,44 @@ describe('configuration', () => {
       key: undefined,
     });
     expect(config.archive).toMatchObject({ kind: 'blob', accountUrl: 'https://acct.blob.core.windows.net' });
-    expect(config.cache).toEqual({ kind: 'redis', url: 'rediss://cache:6380' });
+    expect(config.cache).toEqual({ kind: 'redis', url: 'rediss://cache:6380', ttlMs: 3_600_000 });
     expect(config.auth.kind).toBe('jwks-uri');
     expect(config.archival.gracePeriod.days).toBe(0);
+  });
+
+  it('reads the archival settings, with defaults', () => {
+    const defaults = loadConfig({}, '/srv').archival;
+    expect(defaults).toMatchObject({
+      timeBudgetMs: 9 * 60_000,
+      requestUnitsPerSecond: 0,
+      batchSize: 100,
+      concurrency: 8,
+    });
+    expect(defaults.coolDown.text).toBe('P1D');
+    expect(defaults.collectorSafetyWindowMs).toBe(86_400_000);
+    const tuned = loadConfig(
+      {
+        ARCHIVE_COOL_DOWN: 'P14D',
+        ARCHIVE_TIME_BUDGET: 'PT4M30S',
+        ARCHIVE_MAX_RU_PER_SECOND: '400',
+        CACHE_TTL: 'PT5M',
+      },
+      '/srv',
+    );
+    expect(tuned.archival.coolDown.days).toBe(14);
+    expect(tuned.archival.timeBudgetMs).toBe(270_000);
+    expect(tuned.archival.requestUnitsPerSecond).toBe(400);
+    expect(tuned.cache.ttlMs).toBe(300_000);
+  });
+
+  it.each([
+    [{ ARCHIVE_TIME_BUDGET: 'P1M' }, 'ARCHIVE_TIME_BUDGET'],
+    [{ ARCHIVE_BATCH_SIZE: '0' }, 'ARCHIVE_BATCH_SIZE'],
+    [{ ARCHIVE_MAX_RU_PER_SECOND: '-5' }, 'ARCHIVE_MAX_RU_PER_SECOND'],
+    [{ BLOB_CONTROL_CONTAINER: 'billing-archive' }, 'BLOB_CONTROL_CONTAINER'],
+    [{ FUNCTIONS_WORKER_RUNTIME: 'node' }, 'COSMOS_ENDPOINT and BLOB_ACCOUNT_URL'],
+  ])('refuses %j naming the setting', (env, name) => {
+    expect(() => loadConfig(env, '/srv')).toThrow(name);
   });
 
   it('names every bad setting at once', () => {

@@ -1,6 +1,6 @@
 // Azurite's Blob service started in this process: the embedded archive for `npm start` and the tests.
 // Azurite ships no typings for its server classes, so the few members used here are declared below.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -125,4 +125,65 @@ export async function startEmbeddedAzurite(options: EmbeddedAzuriteOptions): Pro
       return stopping;
     },
   };
+}
+
+const ENDPOINT_FILE = 'endpoint.json';
+
+/**
+ * One embedded Azurite per data folder: a second process (the CLI beside `npm start`) uses the one
+ * already serving the folder, found through a small file it publishes; two Azurites on one folder
+ * would overwrite each other's metadata.
+ */
+export async function shareOrStartEmbeddedAzurite(
+  options: EmbeddedAzuriteOptions,
+): Promise<EmbeddedAzurite & { readonly shared: boolean }> {
+  const file = join(options.folder, ENDPOINT_FILE);
+  const published = readPublished(file);
+  if (published !== undefined && (await answers(published.blobEndpoint))) {
+    return { ...published, shared: true, stop: () => Promise.resolve() };
+  }
+  const started = await startEmbeddedAzurite(options);
+  mkdirSync(options.folder, { recursive: true });
+  writeFileSync(
+    file,
+    JSON.stringify({
+      blobEndpoint: started.blobEndpoint,
+      connectionString: started.connectionString,
+      pid: process.pid,
+    }),
+  );
+  return {
+    ...started,
+    shared: false,
+    async stop() {
+      rmSync(file, { force: true });
+      await started.stop();
+    },
+  };
+}
+
+function readPublished(file: string): { blobEndpoint: string; connectionString: string } | undefined {
+  try {
+    const value = JSON.parse(readFileSync(file, 'utf8')) as {
+      blobEndpoint?: unknown;
+      connectionString?: unknown;
+      pid?: unknown;
+    };
+    if (typeof value.blobEndpoint !== 'string' || typeof value.connectionString !== 'string')
+      return undefined;
+    if (typeof value.pid === 'number') process.kill(value.pid, 0); // throws when that process is gone
+    return { blobEndpoint: value.blobEndpoint, connectionString: value.connectionString };
+  } catch {
+    return undefined;
+  }
+}
+
+async function answers(blobEndpoint: string): Promise<boolean> {
+  try {
+    // Any HTTP answer (an auth error included) means an Azurite is listening there.
+    await fetch(`${blobEndpoint}?comp=list`, { signal: AbortSignal.timeout(2_000) });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -30,8 +30,13 @@ export async function loadOrCreateDevKeyPair(folder: string): Promise<DevKeyPair
     const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' };
     const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
     mkdirSync(folder, { recursive: true, mode: 0o700 });
-    writeFileSync(privatePath, JSON.stringify(privateJwk), { mode: 0o600 });
-    writeFileSync(join(folder, JWKS_FILE), JSON.stringify({ keys: [publicJwk] }, null, 2));
+    try {
+      // Create-only: when `npm start` and `npm run token` race on a fresh folder, the first key wins.
+      writeFileSync(privatePath, JSON.stringify(privateJwk), { mode: 0o600, flag: 'wx' });
+      writeFileSync(join(folder, JWKS_FILE), JSON.stringify({ keys: [publicJwk] }, null, 2));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
   }
   return devKeyPairFrom(JSON.parse(readFileSync(privatePath, 'utf8')) as JWK);
 }

@@ -1,0 +1,359 @@
+// `npm run archive -- <command>`: run | status | verify | gc | rehydrate | runs. Each command parses its
+// options, calls one archival use case, and prints a progress bar (stderr) and a summary table.
+import cliProgress from 'cli-progress';
+import Table from 'cli-table3';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { RunReport } from '../archival/run-reports.ts';
+import { createLogger } from '../composition/create-logger.ts';
+import { openServices, type OpenedServices } from '../composition/open-services.ts';
+import { isAppError } from '../domain/errors.ts';
+import { parseIsoDuration, addDuration } from '../domain/iso-duration.ts';
+import { loadConfigOrExit } from './serve.ts';
+
+const program = new Command()
+  .name('archive')
+  .description('Operate the archival of billing records (the same use cases as the admin API)')
+  .showHelpAfterError();
+
+function asInstant(value: string): string {
+  const time = Date.parse(value);
+  if (!Number.isFinite(time))
+    throw new InvalidArgumentError('expected a date-time such as 2026-01-01T00:00:00Z');
+  return new Date(time).toISOString();
+}
+
+function asPositiveInteger(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1)
+    throw new InvalidArgumentError('expected a whole number of 1 or more');
+  return number;
+}
+
+function asFixedDurationMs(value: string): number {
+  const duration = parseIsoDuration(value);
+  if (duration === undefined || duration.months !== 0 || duration.years !== 0) {
+    throw new InvalidArgumentError('expected a fixed ISO 8601 duration such as PT1H or P1D');
+  }
+  return addDuration(new Date(0), duration).getTime();
+}
+
+/** Opens the services, runs the command, closes them, and turns known failures into a message and exit code. */
+async function withServices(work: (services: OpenedServices) => Promise<number>): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel });
+  let services: OpenedServices;
+  try {
+    services = await openServices(config, logger);
+  } catch (error) {
+    console.error(`Could not open the stores: ${(error as Error).message}`);
+    console.error(
+      'Check the store settings (COSMOS_*, BLOB_*) and that the services answer, then try again.',
+    );
+    process.exit(1);
+  }
+  const controller = new AbortController();
+  process.once('SIGINT', () => {
+    console.error('\nStopping after the current batch (Ctrl+C again to quit now) ...');
+    controller.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
+  let code: number;
+  try {
+    code = await work({ ...services, abortSignal: controller.signal } as OpenedServices & {
+      abortSignal: AbortSignal;
+    });
+  } catch (error) {
+    console.error(isAppError(error) ? `${error.code}: ${error.message}` : (error as Error).message);
+    if (isAppError(error) && error.retryable)
+      console.error('The failure is transient: try again in a moment.');
+    code = 1;
+  } finally {
+    await services.close();
+  }
+  process.exit(code);
+}
+
+const signalOf = (services: OpenedServices): AbortSignal =>
+  (services as OpenedServices & { abortSignal: AbortSignal }).abortSignal;
+
+function table(head: string[], rows: Array<Array<string | number>>): string {
+  const output = new Table({ head, style: { head: [], border: [] } });
+  output.push(...rows);
+  return output.toString();
+}
+
+function printRunReport(report: RunReport): void {
+  console.log(
+    table(
+      ['run', 'status', 'candidates', 'copied', 'purged', 'skipped', 'failed', 'request charge', 'duration'],
+      [
+        [
+          report.runId,
+          report.status,
+          report.counts.candidates,
+          report.counts.copied,
+          report.counts.purged,
+          report.counts.skipped,
+          report.counts.failed,
+          `${report.requestCharge.requestUnits.toFixed(1)} RU${report.requestCharge.estimated ? ' (estimated)' : ''}`,
+          `${(report.durationMs / 1000).toFixed(1)} s`,
+        ],
+      ],
+    ),
+  );
+  const reasons = Object.entries(report.skippedReasons);
+  if (reasons.length > 0) console.log(table(['skipped because', 'records'], reasons));
+  if (report.stoppedBecause !== undefined) console.log(`Stopped early: ${report.stoppedBecause}`);
+  for (const failure of report.failures.slice(0, 20)) console.log(`  failed: ${failure}`);
+  if (report.counts.failed > 0)
+    console.log('Failed items are retried with backoff by later runs; see `archive status`.');
+}
+
+program
+  .command('run')
+  .description('Copy eligible records to the archive, then purge those past their grace period')
+  .addOption(
+    new Option('--as-of <date-time>', 'evaluate eligibility (and grace) as of this instant').argParser(
+      asInstant,
+    ),
+  )
+  .option('--dry-run', 'count the candidates, write nothing')
+  .addOption(new Option('--limit <n>', 'copy at most n records').argParser(asPositiveInteger))
+  .option('--customer <customerId>', 'only this customer (a pilot)')
+  .option('--full', 'sweep every slice whole, ignoring the watermarks')
+  .action((options: { asOf?: string; dryRun?: boolean; limit?: number; customer?: string; full?: boolean }) =>
+    withServices(async (services) => {
+      const bar = new cliProgress.SingleBar({
+        format:
+          'archive run | copied {copied} | purged {purged} | skipped {skipped} | failed {failed} | {ru} RU | {duration_formatted}',
+        noTTYOutput: true,
+        notTTYSchedule: 5_000,
+      });
+      bar.start(1, 0, { copied: 0, purged: 0, skipped: 0, failed: 0, ru: 0 });
+      const report = await services.archival.run({
+        ...(options.asOf !== undefined ? { asOf: options.asOf } : {}),
+        ...(options.dryRun === true ? { dryRun: true } : {}),
+        ...(options.limit !== undefined ? { limit: options.limit } : {}),
+        ...(options.customer !== undefined ? { customerId: options.customer } : {}),
+        ...(options.full === true ? { full: true } : {}),
+        abortSignal: signalOf(services),
+        onProgress: (progress) =>
+          bar.update(0, { ...progress.counts, ru: progress.requestCharge.requestUnits.toFixed(0) }),
+      });
+      bar.stop();
+      printRunReport(report);
+      return report.status === 'succeeded'
+        ? 0
+        : report.status === 'partial' && report.counts.failed === 0
+          ? 0
+          : 1;
+    }),
+  );
+
+program
+  .command('status')
+  .description('How many records are hot, copied (in grace), archived, stuck and failed')
+  .action(() =>
+    withServices(async (services) => {
+      const status = await services.archival.status();
+      console.log(table(Object.keys(status.counts), [Object.values(status.counts)]));
+      for (const [title, items] of [
+        ['stuck', status.stuck],
+        ['failed (parked for review)', status.failed],
+      ] as const) {
+        if (items.length === 0) continue;
+        console.log(`\n${title}:`);
+        console.log(
+          table(
+            ['customer', 'record', 'state', 'version', 'since', 'attempts', 'last error'],
+            items.map((i) => [
+              i.customerId,
+              i.id,
+              i.state,
+              i.version,
+              i.since,
+              i.attempts,
+              (i.lastError ?? '').slice(0, 60),
+            ]),
+          ),
+        );
+      }
+      const runs = await services.archival.listRuns(5);
+      if (runs.length > 0) {
+        console.log('\nrecent runs:');
+        console.log(
+          table(
+            ['run', 'status', 'copied', 'purged', 'failed', 'started'],
+            runs.map((r) => [
+              r.runId,
+              r.status,
+              r.counts.copied,
+              r.counts.purged,
+              r.counts.failed,
+              r.startedAt,
+            ]),
+          ),
+        );
+      }
+      return 0;
+    }),
+  );
+
+program
+  .command('verify')
+  .description("Read every stub's blob and check its hash; exits non-zero on any mismatch")
+  .option('--customer <customerId>', 'only this customer')
+  .action((options: { customer?: string }) =>
+    withServices(async (services) => {
+      const { archived } = await services.recordStore.countByTier();
+      const bar = new cliProgress.SingleBar({
+        format: 'verify |{bar}| {value}/{total} stubs | {mismatches} mismatches | ETA {eta_formatted}',
+        noTTYOutput: true,
+        notTTYSchedule: 5_000,
+      });
+      bar.start(Math.max(archived, 1), 0, { mismatches: 0 });
+      const result = await services.archival.verify({
+        ...(options.customer !== undefined ? { customerId: options.customer } : {}),
+        abortSignal: signalOf(services),
+        onProgress: (checked, mismatches) => bar.update(checked, { mismatches }),
+      });
+      bar.stop();
+      if (result.mismatches.length === 0) {
+        console.log(
+          `verify: ${result.checked} archived records checked, all blobs present with matching hashes`,
+        );
+        return 0;
+      }
+      console.log(
+        table(
+          ['customer', 'record', 'blob', 'problem'],
+          result.mismatches.map((m) => [m.customerId, m.id, m.blobPath, m.problem.slice(0, 80)]),
+        ),
+      );
+      console.log(`verify: ${result.mismatches.length} of ${result.checked} archived records do not match.`);
+      console.log(
+        'Rehydrate from a good copy where one exists, or restore the blob from backup; the API never serves these bytes.',
+      );
+      return 2;
+    }),
+  );
+
+program
+  .command('gc')
+  .description('Delete archive blobs that no stub or ledger entry references, after a safety window')
+  .option('--dry-run', 'count what would be deleted, delete nothing')
+  .addOption(
+    new Option(
+      '--safety-window <duration>',
+      'leave blobs touched more recently than this (default ARCHIVE_GC_SAFETY_WINDOW)',
+    ).argParser(asFixedDurationMs),
+  )
+  .action((options: { dryRun?: boolean; safetyWindow?: number }) =>
+    withServices(async (services) => {
+      const bar = new cliProgress.SingleBar({
+        format:
+          'gc | examined {examined} | deleted {deleted} | referenced {referenced} | too recent {tooRecent}',
+        noTTYOutput: true,
+        notTTYSchedule: 5_000,
+      });
+      bar.start(1, 0, { examined: 0, deleted: 0, referenced: 0, tooRecent: 0 });
+      const counts = await services.archival.collect({
+        ...(options.dryRun === true ? { dryRun: true } : {}),
+        ...(options.safetyWindow !== undefined ? { safetyWindowMs: options.safetyWindow } : {}),
+        abortSignal: signalOf(services),
+        onProgress: (progress) => bar.update(0, progress),
+      });
+      bar.stop();
+      console.log(table(Object.keys(counts), [Object.values(counts) as number[]]));
+      if (options.dryRun === true) console.log('Dry run: "deleted" counts what a real run would delete.');
+      return 0;
+    }),
+  );
+
+program
+  .command('rehydrate')
+  .description(
+    'Bring archived records back to the hot store: one record, one customer, or everything (rollback)',
+  )
+  .argument('[customerId]')
+  .argument('[recordId]')
+  .option('--all', 'every archived record (of the customer, when one is given)')
+  .action((customerId: string | undefined, recordId: string | undefined, options: { all?: boolean }) =>
+    withServices(async (services) => {
+      if (options.all !== true) {
+        if (customerId === undefined || recordId === undefined) {
+          console.error('Name a record (archive rehydrate <customerId> <recordId>) or pass --all.');
+          return 2;
+        }
+        console.log(
+          `${customerId}/${recordId}: ${await services.archival.rehydrate({ customerId, id: recordId })}`,
+        );
+        return 0;
+      }
+      const { archived } = await services.recordStore.countByTier();
+      const bar = new cliProgress.SingleBar({
+        format: 'rehydrate |{bar}| {value}/{total} | ETA {eta_formatted}',
+        noTTYOutput: true,
+        notTTYSchedule: 5_000,
+      });
+      bar.start(Math.max(archived, 1), 0);
+      let done = 0;
+      const failures: string[] = [];
+      const signal = signalOf(services);
+      // Each rehydration turns a stub hot, so the scan always restarts from the first remaining stub.
+      for (;;) {
+        const page = await services.recordStore.scan({
+          tier: 'archived',
+          limit: 100,
+          ...(customerId !== undefined ? { customerId } : {}),
+        });
+        const todo = page.items.filter((item) => !failures.includes(`${item.customerId}/${item.id}`));
+        if (todo.length === 0 || signal.aborted) break;
+        for (const item of todo) {
+          try {
+            await services.archival.rehydrate(item);
+            done += 1;
+          } catch (error) {
+            failures.push(`${item.customerId}/${item.id}`);
+            console.error(`\n${item.customerId}/${item.id}: ${(error as Error).message}`);
+          }
+          bar.update(done + failures.length);
+        }
+      }
+      bar.stop();
+      console.log(
+        `rehydrated ${done} records${failures.length > 0 ? `; ${failures.length} failed (listed above)` : ''}`,
+      );
+      console.log('Pin them (or set ARCHIVE_SCHEDULE empty) to keep later runs from archiving them again.');
+      return failures.length > 0 ? 1 : 0;
+    }),
+  );
+
+program
+  .command('runs')
+  .description('The most recent archival runs')
+  .addOption(new Option('--limit <n>', 'how many').argParser(asPositiveInteger).default(10))
+  .action((options: { limit: number }) =>
+    withServices(async (services) => {
+      const runs = await services.archival.listRuns(options.limit);
+      console.log(
+        table(
+          ['run', 'status', 'candidates', 'copied', 'purged', 'skipped', 'failed', 'started', 'duration'],
+          runs.map((r) => [
+            r.runId,
+            r.status,
+            r.counts.candidates,
+            r.counts.copied,
+            r.counts.purged,
+            r.counts.skipped,
+            r.counts.failed,
+            r.startedAt,
+            `${(r.durationMs / 1000).toFixed(1)} s`,
+          ]),
+        ),
+      );
+      return 0;
+    }),
+  );
+
+await program.parseAsync();
