@@ -3,6 +3,7 @@
 import { buildHttpServer } from '../api/http-server.ts';
 import { type AppConfig, ConfigError, loadConfig } from '../config/app-config.ts';
 import { createLogger } from '../composition/create-logger.ts';
+import { startArchivalScheduler } from '../composition/archival-scheduler.ts';
 import { openServices, type OpenedServices } from '../composition/open-services.ts';
 
 export function loadConfigOrExit(): AppConfig {
@@ -52,6 +53,14 @@ export async function serve(
     await services.close();
     process.exit(1);
   }
+  const scheduler =
+    config.archival.schedule === undefined
+      ? undefined
+      : startArchivalScheduler(
+          services.archival,
+          { archival: config.archival.schedule, collector: config.archival.collectorSchedule },
+          logger.child({ component: 'scheduler' }),
+        );
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '127.0.0.1' ? 'localhost' : config.host;
@@ -62,6 +71,9 @@ export async function serve(
       `  API docs:  ${url}/docs   (OpenAPI: ${url}/openapi.json)`,
       `  Health:    ${url}/healthz, ${url}/readyz   Metrics: ${url}/metrics`,
       ...services.description.map((line) => `  ${line}`),
+      scheduler === undefined
+        ? '  Archival: on demand (POST /api/v1/admin/archival/runs or npm run archive -- run); ARCHIVE_SCHEDULE runs it on a schedule'
+        : `  Archival: scheduled '${config.archival.schedule}', next run ${scheduler.nextRun()?.toISOString() ?? 'never'}`,
       ...(config.auth.kind === 'dev-keys'
         ? ['  Get a token: TOKEN=$(npm run -s token -- --role Billing.Read Billing.Write)']
         : []),
@@ -79,6 +91,7 @@ export async function serve(
     stopping = true;
     console.log(`${signal} received: finishing requests and closing the stores ...`);
     void (async () => {
+      await scheduler?.stop();
       await app.close();
       await services.close();
       console.log('Stopped cleanly.');

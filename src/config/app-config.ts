@@ -66,6 +66,8 @@ export interface AppConfig {
     readonly coolDown: IsoDuration;
     /** Cron expression; undefined turns the in-process scheduler off. */
     readonly schedule: string | undefined;
+    /** Cron expression of the collector, when the scheduler is on. */
+    readonly collectorSchedule: string | undefined;
     readonly timeBudgetMs: number;
     /** Sustained RU/s the archiver may spend; 0 for no limit. */
     readonly requestUnitsPerSecond: number;
@@ -273,20 +275,27 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     };
   }
 
-  if (text('FUNCTIONS_WORKER_RUNTIME') !== undefined && (hotStore.kind === 'sqlite' || archive.kind === 'azurite')) {
+  if (
+    text('FUNCTIONS_WORKER_RUNTIME') !== undefined &&
+    (hotStore.kind === 'sqlite' || archive.kind === 'azurite')
+  ) {
     // A Function App's folder is read-only and its workers come and go: the embedded stores cannot live there.
-    problems.push('COSMOS_ENDPOINT and BLOB_ACCOUNT_URL (or BLOB_CONNECTION_STRING) are required under Azure Functions');
+    problems.push(
+      'COSMOS_ENDPOINT and BLOB_ACCOUNT_URL (or BLOB_CONNECTION_STRING) are required under Azure Functions',
+    );
   }
-  const schedule = text('ARCHIVE_SCHEDULE');
-  if (schedule !== undefined) {
+  const cron = (setting: string, fallback: string | undefined): string | undefined => {
+    const value = text(setting) ?? fallback;
+    if (value === undefined) return undefined;
     try {
-      new Cron(schedule, { paused: true }).stop();
+      new Cron(value, { paused: true }).stop();
     } catch (error) {
-      problems.push(
-        `ARCHIVE_SCHEDULE must be a cron expression such as '0 3 * * *' (${(error as Error).message})`,
-      );
+      problems.push(`${setting} must be a cron expression such as '0 3 * * *' (${(error as Error).message})`);
     }
-  }
+    return value;
+  };
+  const schedule = cron('ARCHIVE_SCHEDULE', undefined);
+  const collectorSchedule = schedule === undefined ? undefined : cron('ARCHIVE_GC_SCHEDULE', '0 4 * * 0');
 
   const config: AppConfig = {
     port,
@@ -302,6 +311,7 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       gracePeriod: duration('ARCHIVE_GRACE_PERIOD', 'P7D'),
       coolDown: duration('ARCHIVE_COOL_DOWN', 'P1D'),
       schedule,
+      collectorSchedule,
       timeBudgetMs: fixedMs('ARCHIVE_TIME_BUDGET', 'PT9M'),
       requestUnitsPerSecond: integer('ARCHIVE_MAX_RU_PER_SECOND', 0, 0, 1_000_000),
       batchSize: integer('ARCHIVE_BATCH_SIZE', 100, 1, 1000),

@@ -1,6 +1,7 @@
 // The Azure Functions v4 entry point (package.json "main" for the Functions host): one HTTP trigger per
 // route of the shared table. The stores open on the first request a worker serves, not at indexing.
-import { app } from '@azure/functions';
+import { app, type InvocationContext, type Timer, type TimerFunctionOptions } from '@azure/functions';
+import type { ArchivalService } from '../archival/archival-service.ts';
 import { type ApiApplication, ROUTE_TABLE } from '../api/api-application.ts';
 import { createLogger } from '../composition/create-logger.ts';
 import { openServices } from '../composition/open-services.ts';
@@ -9,18 +10,28 @@ import { type RegisterHttpFunction, registerHttpFunctions } from './http-functio
 
 export interface OpenedApplication {
   readonly application: ApiApplication;
+  readonly archival: ArchivalService;
   close(): Promise<void>;
 }
+
+export type RegisterTimerFunction = (name: string, options: TimerFunctionOptions) => void;
+
+/** NCRONTAB (with seconds) defaults: archive nightly at 03:00, collect weekly on Sunday at 04:00. */
+export const DEFAULT_TIMER_SCHEDULES = { archival: '0 0 3 * * *', collector: '0 0 4 * * 0' } as const;
 
 export interface RegisteredFunctions {
   /** Closes the stores if a request opened them (worker shutdown). */
   close(): Promise<void>;
 }
 
-/** Registers every route; `open` runs once per worker, and again only after it failed. */
+/** Registers every route and the archival timers; `open` runs once per worker, and again only after it failed. */
 export function registerAll(
   register: RegisterHttpFunction,
   open: () => Promise<OpenedApplication>,
+  timers?: {
+    readonly register: RegisterTimerFunction;
+    readonly schedules?: { archival?: string; collector?: string };
+  },
 ): RegisteredFunctions {
   let opening: Promise<OpenedApplication> | undefined;
   const opened = (): Promise<OpenedApplication> => {
@@ -32,6 +43,28 @@ export function registerAll(
     return opening;
   };
   registerHttpFunctions(register, ROUTE_TABLE.routes, async () => (await opened()).application);
+  if (timers !== undefined) {
+    // The same use cases as the CLI and the scheduler of `npm start`; the run's time budget
+    // (ARCHIVE_TIME_BUDGET, default 9 min) stays inside the Functions timeout, and the next
+    // invocation resumes from the checkpoints.
+    timers.register('archivalRun', {
+      schedule: timers.schedules?.archival ?? DEFAULT_TIMER_SCHEDULES.archival,
+      useMonitor: true,
+      handler: async (_timer: Timer, context: InvocationContext) => {
+        const report = await (await opened()).archival.run();
+        context.log(`archival run ${report.runId}: ${report.status}`, report.counts);
+        if (report.status === 'failed')
+          throw new Error(`archival run ${report.runId} failed: ${report.stoppedBecause ?? ''}`);
+      },
+    });
+    timers.register('archiveCollector', {
+      schedule: timers.schedules?.collector ?? DEFAULT_TIMER_SCHEDULES.collector,
+      useMonitor: true,
+      handler: async (_timer: Timer, context: InvocationContext) => {
+        context.log('archive collector', await (await opened()).archival.collect());
+      },
+    });
+  }
   return {
     async close() {
       const current = await opening?.catch(() => undefined);
@@ -48,11 +81,18 @@ export async function openFromEnvironment(
 ): Promise<OpenedApplication> {
   const config = loadConfig(env, cwd);
   const services = await openServices(config, createLogger(config));
-  return { application: services.application, close: () => services.close() };
+  return { application: services.application, archival: services.archival, close: () => services.close() };
 }
 
 const functions = registerAll(
   (name, options) => app.http(name, options),
   () => openFromEnvironment(process.env, process.cwd()),
+  {
+    register: (name, options) => app.timer(name, options),
+    schedules: {
+      ...(process.env.ARCHIVE_TIMER_SCHEDULE ? { archival: process.env.ARCHIVE_TIMER_SCHEDULE } : {}),
+      ...(process.env.ARCHIVE_GC_TIMER_SCHEDULE ? { collector: process.env.ARCHIVE_GC_TIMER_SCHEDULE } : {}),
+    },
+  },
 );
 app.hook.appTerminate(() => functions.close());

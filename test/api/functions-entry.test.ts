@@ -7,6 +7,7 @@ import {
   HttpResponse,
   type HttpResponseInit,
   InvocationContext,
+  type TimerFunctionOptions,
 } from '@azure/functions';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ import { makeInput } from '../support/record-fixtures.ts';
 
 const host = vi.hoisted(() => ({
   registered: new Map<string, HttpFunctionOptions>(),
+  timers: new Map<string, TimerFunctionOptions>(),
   onTerminate: [] as Array<() => Promise<void> | void>,
 }));
 
@@ -31,6 +33,7 @@ vi.mock('@azure/functions', async (importOriginal) => {
     ...actual,
     app: {
       http: (name: string, options: HttpFunctionOptions) => host.registered.set(name, options),
+      timer: (name: string, options: TimerFunctionOptions) => host.timers.set(name, options),
       hook: { appTerminate: (handler: () => Promise<void> | void) => host.onTerminate.push(handler) },
     },
   };
@@ -104,6 +107,8 @@ describe('src/functions/main.ts as the Functions host loads it', () => {
       });
     }
     expect(host.onTerminate).toHaveLength(1);
+    expect([...host.timers.keys()].sort()).toEqual(['archivalRun', 'archiveCollector']);
+    expect(host.timers.get('archivalRun')?.schedule).toBe('0 0 3 * * *');
     expect(existsSync(dataDir)).toBe(false);
   });
 
@@ -160,7 +165,7 @@ describe('registerAll', () => {
   it('opens the application once per worker, however many requests arrive, and closes it once', async () => {
     const close = vi.fn(() => Promise.resolve());
     const { opener, functions, liveness } = setUp(() =>
-      Promise.resolve({ application: test.application, close }),
+      Promise.resolve({ application: test.application, archival: test.archival, close }),
     );
     expect(opener).not.toHaveBeenCalled();
     const answers = await Promise.all([liveness(), liveness(), liveness()]);
@@ -177,22 +182,52 @@ describe('registerAll', () => {
       attempts += 1;
       return attempts === 1
         ? Promise.reject(new Error('Cosmos DB is unreachable'))
-        : Promise.resolve({ application: test.application, close: () => Promise.resolve() });
+        : Promise.resolve({
+            application: test.application,
+            archival: test.archival,
+            close: () => Promise.resolve(),
+          });
     });
-    // How the failure is answered (an error or a 503) is the HTTP edge's business; it is not a 200.
-    const first = await liveness().then(
-      (answer) => answer.status,
-      () => 'rejected',
-    );
-    expect(first).not.toBe(200);
+    // A store unreachable at cold start is an outage: 503 problem+json with Retry-After.
+    const first = await liveness();
+    expect(first.status).toBe(503);
+    expect((first.headers as Record<string, string>)['retry-after']).toBeDefined();
     expect((await liveness()).status).toBe(200);
     expect((await liveness()).status).toBe(200);
     expect(opener).toHaveBeenCalledTimes(2);
   });
 
+  it('registers the archival timers, which run the same use cases on the same lazily opened services', async () => {
+    const timers = new Map<string, TimerFunctionOptions>();
+    const opener = vi.fn(() =>
+      Promise.resolve({
+        application: test.application,
+        archival: test.archival,
+        close: () => Promise.resolve(),
+      }),
+    );
+    registerAll(() => undefined, opener, {
+      register: (name, options) => timers.set(name, options),
+      schedules: { archival: '0 */30 * * * *' },
+    });
+    expect(timers.get('archivalRun')?.schedule).toBe('0 */30 * * * *');
+    expect(timers.get('archiveCollector')?.schedule).toBe('0 0 4 * * 0');
+    const runsBefore = (await test.archival.listRuns()).length;
+    await timers
+      .get('archivalRun')!
+      .handler({ isPastDue: false, scheduleStatus: undefined } as never, context());
+    expect((await test.archival.listRuns()).length).toBe(runsBefore + 1);
+    await timers.get('archiveCollector')!.handler({ isPastDue: false } as never, context());
+    expect(opener).toHaveBeenCalledTimes(1);
+  });
+
   it('closes nothing and opens nothing on shutdown when no request came', async () => {
     const { opener, functions } = setUp(() =>
-      Promise.resolve({ application: test.application, close: () => Promise.resolve() }),
+      Promise.resolve({
+        application: test.application,
+        archival: test.archival,
+        close: () => Promise.resolve(),
+      }),
     );
     await functions.close();
     expect(opener).not.toHaveBeenCalled();
