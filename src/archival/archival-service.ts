@@ -81,6 +81,27 @@ export class ArchivalService {
     return this.#controls.unpin(key);
   }
 
+  /**
+   * Gives parked items (or one) a fresh start: their ledger entries go, so the next run copies the
+   * record again from scratch. Safe: a stale copy's blob is left to the collector.
+   */
+  async unpark(key?: RecordKey): Promise<number> {
+    let released = 0;
+    for (;;) {
+      const page = await this.#deps.ledger.query({
+        parked: true,
+        limit: 100,
+        ...(key ? { customerId: key.customerId } : {}),
+      });
+      const items = page.items.filter((stored) => key === undefined || stored.entry.id === key.id);
+      for (const stored of items) {
+        if (await this.#deps.ledger.delete(stored.entry, { ifMatch: stored.etag }).catch(() => false))
+          released += 1;
+      }
+      if (items.length === 0 || key !== undefined) return released;
+    }
+  }
+
   verify(options: Parameters<typeof verifyArchive>[1] = {}): Promise<VerifyResult> {
     return verifyArchive(this.#deps, options);
   }

@@ -330,6 +330,26 @@ program
   );
 
 program
+  .command('unpark')
+  .description('Retry items parked after repeated failures (all, or one record) on the next run')
+  .argument('[customerId]')
+  .argument('[recordId]')
+  .action((customerId: string | undefined, recordId: string | undefined) =>
+    withServices(async (services) => {
+      const key =
+        customerId !== undefined && recordId !== undefined ? { customerId, id: recordId } : undefined;
+      if (customerId !== undefined && recordId === undefined) {
+        console.error(
+          'Name a record (archive unpark <customerId> <recordId>), or nothing for every parked item.',
+        );
+        return 2;
+      }
+      console.log(`unparked ${await services.archival.unpark(key)} item(s); the next run tries them again`);
+      return 0;
+    }),
+  );
+
+program
   .command('runs')
   .description('The most recent archival runs')
   .addOption(new Option('--limit <n>', 'how many').argParser(asPositiveInteger).default(10))

@@ -1,6 +1,7 @@
 // The archival protocol of DESIGN.md, step by step, on real in-memory adapters and a manual clock.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { archivalStatus } from '../../src/archival/archival-status.ts';
+import { ArchivalService } from '../../src/archival/archival-service.ts';
 import { verifyArchive } from '../../src/archival/archive-verify.ts';
 import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
 import { createRecordControls } from '../../src/archival/record-controls.ts';
@@ -15,6 +16,7 @@ import {
   createArchivalWorld,
   keyOf,
   policyOf,
+  silentLogger,
 } from '../support/archival-harness.ts';
 import { FaultInjector } from '../support/fault-injection.ts';
 import { makeInput } from '../support/record-fixtures.ts';
@@ -228,6 +230,18 @@ describe('failures', () => {
     expect(status.counts.failed).toBe(1);
     expect(status.failed[0]).toMatchObject({ id: record!.id, attempts: 3 });
     expect(await checkInvariants(world, acknowledged)).toEqual([]);
+    // Parked items are left alone until an operator unparks them; then the next run copies them.
+    world.clock.advance(7 * DAY);
+    expect((await world.engine().run({ full: true })).skippedReasons.parked).toBe(1);
+    const service = new ArchivalService({
+      ...world.stores(),
+      clock: world.clock,
+      policy: world.policy,
+      log: silentLogger,
+      reader: world.reader(),
+    });
+    expect(await service.unpark(record!)).toBe(1);
+    expect((await world.engine().run({ full: true })).counts.copied).toBe(1);
   });
 
   it('reports overdue copies as stuck', async () => {
