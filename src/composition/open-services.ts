@@ -28,6 +28,7 @@ import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
 import type { Cache } from '../ports/cache.ts';
 import type { RecordStore } from '../ports/record-store.ts';
 import { ArchivedRecordReader } from '../records/archived-record-reader.ts';
+import { ReadSpikeDetector } from '../records/read-spike-detector.ts';
 import { RecordService } from '../records/record-service.ts';
 import { systemClock } from './system-clock.ts';
 
@@ -113,7 +114,6 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
         },
       },
     });
-    const records = new RecordService({ store: recordStore, clock: systemClock, archive: reader });
     const archival = new ArchivalService({
       store: recordStore,
       ledger,
@@ -132,6 +132,35 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
       },
     });
     closers.push(() => archival.shutdown());
+    const spikeRehydrations = new Counter({
+      name: 'spike_rehydrations_total',
+      help: 'Archived records brought back hot because they were read often',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    });
+    const records = new RecordService({
+      store: recordStore,
+      clock: systemClock,
+      archive: reader,
+      readSpikes: {
+        detector: new ReadSpikeDetector(
+          { threshold: config.archival.rehydrateAfterReads, windowMs: config.archival.rehydrateWindowMs },
+          systemClock,
+        ),
+        rehydrate: async (key) => {
+          await archival.rehydrate(key);
+          spikeRehydrations.inc({ outcome: 'rehydrated' });
+        },
+        onError: (key, error) => {
+          spikeRehydrations.inc({ outcome: 'failed' });
+          logger.warn(
+            { customerId: key.customerId, recordId: key.id, err: error },
+            'background rehydration failed',
+          );
+        },
+      },
+    });
+    closers.push(() => records.whenIdle());
     const services: ApiServices = {
       records,
       archival,

@@ -75,6 +75,9 @@ export interface AppConfig {
     readonly concurrency: number;
     /** The collector leaves an unreferenced blob alone until it has been untouched this long. */
     readonly collectorSafetyWindowMs: number;
+    /** Archived reads of one record within `rehydrateWindowMs` that bring it back hot; 0 turns this off. */
+    readonly rehydrateAfterReads: number;
+    readonly rehydrateWindowMs: number;
   };
 }
 
@@ -317,6 +320,8 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       batchSize: integer('ARCHIVE_BATCH_SIZE', 100, 1, 1000),
       concurrency: integer('ARCHIVE_CONCURRENCY', 8, 1, 64),
       collectorSafetyWindowMs: fixedMs('ARCHIVE_GC_SAFETY_WINDOW', 'P1D'),
+      rehydrateAfterReads: integer('REHYDRATE_AFTER_READS', 20, 0, 1_000_000),
+      rehydrateWindowMs: fixedMs('REHYDRATE_READS_WINDOW', 'PT1H'),
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -13,6 +13,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import type { RecordStore } from '../ports/record-store.ts';
 import type { ArchivedRecordReader } from './archived-record-reader.ts';
+import type { ReadSpikeDetector } from './read-spike-detector.ts';
 
 export type StorageTier = 'hot' | 'archive' | 'cache';
 
@@ -31,6 +32,12 @@ export interface RecordServiceDependencies {
   readonly clock: Clock;
   readonly archive?: ArchivedRecordReader;
   readonly newId?: () => string;
+  /** Records read often after archival are rehydrated in the background. */
+  readonly readSpikes?: {
+    readonly detector: ReadSpikeDetector;
+    rehydrate(key: RecordKey): Promise<unknown>;
+    onError?(key: RecordKey, error: unknown): void;
+  };
 }
 
 export interface RecordPageResult {
@@ -47,15 +54,42 @@ export class RecordService {
   readonly #clock: Clock;
   readonly #archive: ArchivedRecordReader | undefined;
   readonly #newId: () => string;
+  readonly #readSpikes: RecordServiceDependencies['readSpikes'];
+  readonly #background = new Set<Promise<unknown>>();
 
   constructor(dependencies: RecordServiceDependencies) {
     this.#store = dependencies.store;
     this.#clock = dependencies.clock;
     this.#archive = dependencies.archive;
     this.#newId = dependencies.newId ?? (() => `rec-${randomUUID()}`);
+    this.#readSpikes = dependencies.readSpikes;
+  }
+
+  /** Resolves when the background rehydrations started so far have settled (tests, shutdown). */
+  async whenIdle(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
   }
 
   async get(key: RecordKey, options?: OperationOptions): Promise<RecordRead> {
+    const read = await this.#read(key, options);
+    if (read.tier !== 'hot') this.#noteArchivedRead(key);
+    return read;
+  }
+
+  #noteArchivedRead(key: RecordKey): void {
+    const spikes = this.#readSpikes;
+    if (spikes === undefined || !spikes.detector.recordRead(key)) return;
+    const work = spikes
+      .rehydrate(key)
+      .catch((error: unknown) => spikes.onError?.(key, error))
+      .finally(() => {
+        spikes.detector.forget(key);
+        this.#background.delete(work);
+      });
+    this.#background.add(work);
+  }
+
+  async #read(key: RecordKey, options?: OperationOptions): Promise<RecordRead> {
     const stored = await this.#store.get(key, options);
     if (stored === undefined) throw notFound(key);
     try {

@@ -48,9 +48,15 @@ export interface TestApplication {
 }
 
 /** The shared application (route table, pipeline, services) over real in-memory adapters, with no edge. */
-export async function createTestApplication(
-  options: { store?: RecordStore; policy?: ArchivalPolicy } = {},
-): Promise<TestApplication> {
+export interface TestApplicationOptions {
+  readonly store?: RecordStore;
+  readonly policy?: ArchivalPolicy;
+  /** Deterministic ids for records created without one (a counter), so two runs answer the same bytes. */
+  readonly deterministicIds?: boolean;
+}
+
+export async function createTestApplication(options: TestApplicationOptions = {}): Promise<TestApplication> {
+  let idSequence = 0;
   const clock = new ManualClock();
   const store =
     options.store ?? new SqliteRecordStore({ path: ':memory:', nowMs: () => clock.now().getTime() });
@@ -73,7 +79,12 @@ export async function createTestApplication(
     reader,
   });
   const services: ApiServices = {
-    records: new RecordService({ store, clock, archive: reader }),
+    records: new RecordService({
+      store,
+      clock,
+      archive: reader,
+      ...(options.deterministicIds === true ? { newId: () => `rec-${++idSequence}` } : {}),
+    }),
     archival,
     async readiness() {
       try {
@@ -108,9 +119,24 @@ export async function createTestApplication(
   return { application, metrics, store, archive, ledger, archival, clock, keys, token };
 }
 
-export async function startApiHarness(
-  options: { store?: RecordStore; policy?: ArchivalPolicy } = {},
-): Promise<ApiHarness> {
+/** One answer as a client sees it: what must not differ between tiers. */
+export interface LoggedResponse {
+  readonly request: string;
+  readonly status: number;
+  readonly etag: string | undefined;
+  readonly location: string | undefined;
+  readonly contentType: string | undefined;
+  readonly body: string;
+}
+
+export interface ApiHarnessOptions extends TestApplicationOptions {
+  /** Before every call, archive and purge every record old enough as of ten years ahead (grace P0D). */
+  readonly archiveBeforeEachCall?: boolean;
+  /** Every call's answer is appended here. */
+  readonly responses?: LoggedResponse[];
+}
+
+export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<ApiHarness> {
   const test = await createTestApplication(options);
   const { store, clock, keys, token } = test;
   const app = await buildHttpServer({ ...test.application, metrics: test.metrics });
@@ -122,8 +148,23 @@ export async function startApiHarness(
     keys,
     token,
     async call({ roles, headers, ...rest }) {
+      if (options.archiveBeforeEachCall === true) {
+        const asOf = new Date(clock.now().getTime() + 3650 * 24 * 3600_000).toISOString();
+        const report = await test.archival.run({ asOf });
+        if (report.status !== 'succeeded')
+          throw new Error(`archival before the call did not succeed: ${JSON.stringify(report)}`);
+      }
       const authorization = `Bearer ${await token(roles)}`;
-      return app.inject({ ...rest, headers: { authorization, ...headers } });
+      const response = await app.inject({ ...rest, headers: { authorization, ...headers } });
+      options.responses?.push({
+        request: `${rest.method ?? 'GET'} ${rest.url ?? ''}`,
+        status: response.statusCode,
+        etag: response.headers.etag as string | undefined,
+        location: response.headers.location as string | undefined,
+        contentType: response.headers['content-type'] as string | undefined,
+        body: response.body,
+      });
+      return response;
     },
     async close() {
       await app.close();

@@ -9,6 +9,11 @@ import {
 
 let sequence = 0;
 
+/** Starts the invoice numbers and default ids over (a suite run twice answers the same bytes). */
+export function resetFixtureSequence(): void {
+  sequence = 0;
+}
+
 export function makeInput(overrides: Partial<RecordInput> = {}): RecordInput {
   sequence += 1;
   const lineItems = overrides.lineItems ?? [
