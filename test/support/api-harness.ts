@@ -157,7 +157,7 @@ export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<
       const authorization = `Bearer ${await token(roles)}`;
       const response = await app.inject({ ...rest, headers: { authorization, ...headers } });
       options.responses?.push({
-        request: `${rest.method ?? 'GET'} ${rest.url ?? ''}`,
+        request: `${rest.method ?? 'GET'} ${typeof rest.url === 'string' ? rest.url : JSON.stringify(rest.url)}`,
         status: response.statusCode,
         etag: response.headers.etag as string | undefined,
         location: response.headers.location as string | undefined,
