@@ -2,6 +2,7 @@
 // small item per record between its copy and its purge, so the purge never reads a 300 KB document again.
 import { isDeepStrictEqual } from 'node:util';
 import type { IndexingPolicy, ItemDefinition, SqlParameter, SqlQuerySpec } from '@azure/cosmos';
+import { estimateDeleteUnits, LEDGER_INDEXED_TERMS, RU_MODEL } from '../../domain/request-unit-model.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
 import type {
@@ -22,7 +23,6 @@ import {
   jsonCopy,
   queryUnits,
   readUnits,
-  RU_MODEL,
   writeUnits,
 } from './cosmos-connection.ts';
 import { statusOf } from './cosmos-error-mapping.ts';
@@ -130,7 +130,7 @@ export class CosmosArchiveLedger implements ArchiveLedger {
             : condition.ifNoneMatch === '*'
               ? await connection.container.items.create(item, connection.writeOptions(state))
               : await connection.container.items.upsert(item, connection.writeOptions(state));
-        connection.charged(state, response.requestCharge, () => writeUnits(item));
+        connection.charged(state, response.requestCharge, () => writeUnits(item, LEDGER_INDEXED_TERMS));
         return { entry, etag: etagOf(response.etag, entry) };
       } catch (error) {
         const status = statusOf(error);
@@ -157,7 +157,7 @@ export class CosmosArchiveLedger implements ArchiveLedger {
         const response = await connection.container
           .item(key.id, key.customerId)
           .delete(connection.writeOptions(state, condition));
-        connection.charged(state, response.requestCharge, () => RU_MODEL.writeBase);
+        connection.charged(state, response.requestCharge, () => estimateDeleteUnits(LEDGER_INDEXED_TERMS));
         return true;
       } catch (error) {
         const status = statusOf(error);

@@ -14,6 +14,12 @@ import {
   type RequestOptions,
 } from '@azure/cosmos';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import {
+  estimateQueryUnits,
+  estimateReadUnits,
+  estimateWriteUnits,
+  RECORD_INDEXED_TERMS,
+} from '../../domain/request-unit-model.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from '../../domain/retry-policy.ts';
@@ -65,32 +71,23 @@ export interface ContainerSpec {
   readonly indexingPolicy: IndexingPolicy;
 }
 
-/**
- * A coarse RU model after the Cosmos DB docs (a 1 KB point read is 1 RU, a 1 KB write about 5 RU, a
- * 300 KB write about 150 RU with few indexed paths), for stores that report no real charges.
- */
-export const RU_MODEL = {
-  readPerKb: 1,
-  writeBase: 5,
-  writePerKb: 0.5,
-  queryBase: 2.5,
-  queryPerKb: 1,
-} as const;
+export { RU_MODEL } from '../../domain/request-unit-model.ts';
 
+// Estimates from the one documented model (src/domain/request-unit-model.ts), by serialized size.
 export function readUnits(raw: unknown): number {
-  return Math.max(1, RU_MODEL.readPerKb * kilobytes(raw));
+  return estimateReadUnits(bytesOf(raw));
 }
 
-export function writeUnits(body: unknown): number {
-  return RU_MODEL.writeBase + RU_MODEL.writePerKb * kilobytes(body);
+export function writeUnits(body: unknown, indexedTerms: number = RECORD_INDEXED_TERMS): number {
+  return estimateWriteUnits(bytesOf(body), indexedTerms);
 }
 
 export function queryUnits(rows: readonly unknown[]): number {
-  return RU_MODEL.queryBase + RU_MODEL.queryPerKb * kilobytes(rows);
+  return estimateQueryUnits(bytesOf(rows));
 }
 
-function kilobytes(value: unknown): number {
-  return value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value)) / 1024;
+function bytesOf(value: unknown): number {
+  return value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value));
 }
 
 /** Per-operation state, shared by its attempts. */

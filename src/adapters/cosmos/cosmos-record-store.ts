@@ -2,6 +2,7 @@
 // shared persisted layout. Same etag, conditional-write and paging behaviour as the SQLite adapter.
 import { isDeepStrictEqual } from 'node:util';
 import type { Container, IndexingPolicy, ItemDefinition, SqlParameter } from '@azure/cosmos';
+import { estimateDeleteUnits, RECORD_INDEXED_TERMS } from '../../domain/request-unit-model.ts';
 import { AppError } from '../../domain/errors.ts';
 import {
   fromPersisted,
@@ -174,7 +175,9 @@ export class CosmosRecordStore implements RecordStore {
     return this.#connection.call(`delete ${key.customerId}/${key.id}`, options, async (state) => {
       try {
         const response = await this.#item(key).delete(this.#connection.writeOptions(state, condition));
-        this.#connection.charged(state, response.requestCharge, () => RU_MODEL.writeBase);
+        this.#connection.charged(state, response.requestCharge, () =>
+          estimateDeleteUnits(RECORD_INDEXED_TERMS),
+        );
       } catch (error) {
         const status = statusOf(error);
         // After an attempt whose outcome was lost, a 404 is that attempt having deleted it.

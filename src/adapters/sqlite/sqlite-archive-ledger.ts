@@ -11,7 +11,15 @@ import type {
   LedgerQuery,
   StoredLedgerEntry,
 } from '../../ports/archive-ledger.ts';
-import { openSqliteDatabase, runSqlite, SqlWhere } from './sqlite-database.ts';
+import type { OperationOptions } from '../../ports/operation-options.ts';
+import {
+  estimateDeleteUnits,
+  estimateQueryUnits,
+  estimateReadUnits,
+  estimateWriteUnits,
+  LEDGER_INDEXED_TERMS,
+} from '../../domain/request-unit-model.ts';
+import { charge, openSqliteDatabase, runSqlite, SqlWhere } from './sqlite-database.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS archive_ledger (
@@ -61,14 +69,19 @@ export class SqliteArchiveLedger implements ArchiveLedger {
     };
   }
 
-  get(key: RecordKey): Promise<StoredLedgerEntry | undefined> {
+  get(key: RecordKey, options?: OperationOptions): Promise<StoredLedgerEntry | undefined> {
     return runSqlite('archive ledger', () => {
       const row = this.#statements.get.get(key.customerId, key.id) as Row | undefined;
+      charge(options, estimateReadUnits(row === undefined ? 0 : Buffer.byteLength(row.entry)));
       return row === undefined ? undefined : toStored(row);
     });
   }
 
-  put(entry: LedgerEntry, condition: { ifMatch?: string; ifNoneMatch?: '*' }): Promise<StoredLedgerEntry> {
+  put(
+    entry: LedgerEntry,
+    condition: { ifMatch?: string; ifNoneMatch?: '*' },
+    options?: OperationOptions,
+  ): Promise<StoredLedgerEntry> {
     return runSqlite('archive ledger', () => {
       const etag = `"${randomUUID()}"`;
       const values = [
@@ -77,6 +90,7 @@ export class SqliteArchiveLedger implements ArchiveLedger {
         entry.parked === true ? 1 : 0,
         JSON.stringify(entry),
       ] as const;
+      charge(options, estimateWriteUnits(Buffer.byteLength(values[3]), LEDGER_INDEXED_TERMS));
       if (condition.ifMatch !== undefined) {
         const result = this.#statements.update.run(
           etag,
@@ -103,8 +117,9 @@ export class SqliteArchiveLedger implements ArchiveLedger {
     });
   }
 
-  delete(key: RecordKey, condition: { ifMatch?: string }): Promise<boolean> {
+  delete(key: RecordKey, condition: { ifMatch?: string }, options?: OperationOptions): Promise<boolean> {
     return runSqlite('archive ledger', () => {
+      charge(options, estimateDeleteUnits(LEDGER_INDEXED_TERMS));
       if (condition.ifMatch === undefined)
         return this.#statements.delete.run(key.customerId, key.id).changes > 0;
       if (this.#statements.deleteIfMatch.run(key.customerId, key.id, condition.ifMatch).changes > 0)
@@ -114,7 +129,7 @@ export class SqliteArchiveLedger implements ArchiveLedger {
     });
   }
 
-  query(query: LedgerQuery): Promise<LedgerPage> {
+  query(query: LedgerQuery, options?: OperationOptions): Promise<LedgerPage> {
     return runSqlite('archive ledger', () => {
       const where = new SqlWhere()
         .addIf(query.state, 'state = ?')
@@ -134,6 +149,7 @@ export class SqliteArchiveLedger implements ArchiveLedger {
       }
       const sql = `SELECT etag, entry FROM archive_ledger WHERE ${where.toString()} ORDER BY purge_after, customer_id, id LIMIT ?`;
       const rows = this.#db.prepare(sql).all(...where.params, query.limit + 1) as unknown as Row[];
+      charge(options, estimateQueryUnits(rows.reduce((sum, row) => sum + Buffer.byteLength(row.entry), 0)));
       const items = rows.slice(0, query.limit).map(toStored);
       const last = items.at(-1)?.entry;
       const next =

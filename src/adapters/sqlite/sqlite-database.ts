@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { AppError } from '../../domain/errors.ts';
+import type { OperationOptions } from '../../ports/operation-options.ts';
 
 /** A file path, or `:memory:` (a private database per connection). */
 export function openSqliteDatabase(path: string): DatabaseSync {
@@ -24,6 +25,11 @@ export function runSqlite<T>(what: string, work: () => T): Promise<T> {
       new AppError('UNAVAILABLE', `The SQLite ${what} failed: ${message}`, { cause: error }),
     );
   }
+}
+
+/** SQLite reports no request units: callers are told the documented model's estimate, labelled as such. */
+export function charge(options: OperationOptions | undefined, requestUnits: number): void {
+  options?.onRequestCharge?.(requestUnits, true);
 }
 
 /** Builds a WHERE clause from optional filters: a filter whose value is undefined adds nothing. */

@@ -23,7 +23,15 @@ import {
   type TierCounts,
   type WriteCondition,
 } from '../../ports/record-store.ts';
-import { openSqliteDatabase, runSqlite, SqlWhere } from './sqlite-database.ts';
+import type { OperationOptions } from '../../ports/operation-options.ts';
+import {
+  estimateDeleteUnits,
+  estimateQueryUnits,
+  estimateReadUnits,
+  estimateWriteUnits,
+  RECORD_INDEXED_TERMS,
+} from '../../domain/request-unit-model.ts';
+import { charge, openSqliteDatabase, runSqlite, SqlWhere } from './sqlite-database.ts';
 
 export interface SqliteRecordStoreOptions {
   /** A file path, or `:memory:` for tests. */
@@ -104,16 +112,18 @@ export class SqliteRecordStore implements RecordStore {
     };
   }
 
-  get(key: RecordKey): Promise<StoredDocument | undefined> {
+  get(key: RecordKey, options?: OperationOptions): Promise<StoredDocument | undefined> {
     return this.#run(() => {
       const row = this.#statements.get.get(key.customerId, key.id) as Row | undefined;
+      charge(options, estimateReadUnits(row === undefined ? 0 : Buffer.byteLength(row.doc)));
       return row === undefined ? undefined : toStored(row);
     });
   }
 
-  create(document: RecordDocument): Promise<StoredDocument> {
+  create(document: RecordDocument, options?: OperationOptions): Promise<StoredDocument> {
     return this.#run(() => {
       const row = this.#row(document);
+      charge(options, estimateWriteUnits(Buffer.byteLength(row[5]), RECORD_INDEXED_TERMS));
       const result = this.#statements.insert.run(document.customerId, document.id, ...row);
       if (result.changes === 0) {
         throw new AppError('ALREADY_EXISTS', `Record ${document.customerId}/${document.id} already exists`);
@@ -122,9 +132,14 @@ export class SqliteRecordStore implements RecordStore {
     });
   }
 
-  replace(document: RecordDocument, condition: WriteCondition): Promise<StoredDocument> {
+  replace(
+    document: RecordDocument,
+    condition: WriteCondition,
+    options?: OperationOptions,
+  ): Promise<StoredDocument> {
     return this.#run(() => {
       const row = this.#row(document);
+      charge(options, estimateWriteUnits(Buffer.byteLength(row[5]), RECORD_INDEXED_TERMS));
       const result =
         condition.ifMatch === undefined
           ? this.#statements.update.run(...row, document.customerId, document.id)
@@ -134,8 +149,9 @@ export class SqliteRecordStore implements RecordStore {
     });
   }
 
-  delete(key: RecordKey, condition: WriteCondition): Promise<void> {
+  delete(key: RecordKey, condition: WriteCondition, options?: OperationOptions): Promise<void> {
     return this.#run(() => {
+      charge(options, estimateDeleteUnits(RECORD_INDEXED_TERMS));
       const result =
         condition.ifMatch === undefined
           ? this.#statements.delete.run(key.customerId, key.id)
@@ -144,7 +160,7 @@ export class SqliteRecordStore implements RecordStore {
     });
   }
 
-  list(request: ListRequest): Promise<ListResult> {
+  list(request: ListRequest, options?: OperationOptions): Promise<ListResult> {
     return this.#run(() => {
       const where = new SqlWhere()
         .add('customer_id = ?', request.customerId)
@@ -157,6 +173,7 @@ export class SqliteRecordStore implements RecordStore {
       }
       const sql = `SELECT etag, doc FROM records WHERE ${where.toString()} ORDER BY issued_at DESC, id DESC LIMIT ?`;
       const rows = this.#db.prepare(sql).all(...where.params, request.limit + 1) as unknown as Row[];
+      charge(options, estimateQueryUnits(rows.reduce((sum, row) => sum + Buffer.byteLength(row.doc), 0)));
       const items = rows.slice(0, request.limit).map((row) => toStored(row).document);
       const last = items.at(-1);
       const next =
@@ -167,7 +184,7 @@ export class SqliteRecordStore implements RecordStore {
     });
   }
 
-  scan(request: ScanRequest): Promise<ScanPage> {
+  scan(request: ScanRequest, options?: OperationOptions): Promise<ScanPage> {
     return this.#run(() => {
       const where = new SqlWhere()
         .add('tier = ?', request.tier)
@@ -192,6 +209,7 @@ export class SqliteRecordStore implements RecordStore {
           json_extract(doc, '$.sys') AS sys
         FROM records WHERE ${where.toString()} ORDER BY issued_at, customer_id, id LIMIT ?`;
       const rows = this.#db.prepare(sql).all(...where.params, request.limit + 1) as unknown as ScanRow[];
+      charge(options, estimateQueryUnits(Buffer.byteLength(JSON.stringify(rows))));
       const items: ScanItem[] = rows.slice(0, request.limit).map((row) => ({
         customerId: row.customer_id,
         id: row.id,
