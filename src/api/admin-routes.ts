@@ -212,6 +212,21 @@ export const adminRoutes: readonly RouteDefinition[] = [
       return json(200, { result: await services.archival.rehydrate(recordKey(request)) });
     },
   },
+  {
+    operationId: 'getCostReport',
+    method: 'GET',
+    path: '/api/v1/admin/cost-report',
+    summary: 'Measured sizes and counts per tier, and the monthly cost before, after and at the floor',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    responses: {
+      200: { description: 'The cost report; every measurement says how it was obtained' },
+      ...adminResponses,
+    },
+    async handle(_request, services) {
+      return json(200, await services.costReport());
+    },
+  },
   ...controlRoutes(
     'legal-hold',
     { put: 'Set a legal hold (blocks deletion and retention expiry)', delete: 'Clear the legal hold' },

@@ -3,6 +3,7 @@
 import type { TSchema } from 'typebox';
 import type { Logger } from '../ports/logger.ts';
 import type { ArchivalService } from '../archival/archival-service.ts';
+import type { CostReport } from '../costs/cost-report.ts';
 import type { RecordService } from '../records/record-service.ts';
 import type { Principal, Role } from './authentication.ts';
 import type { ApiResponse } from './problem-response.ts';
@@ -20,6 +21,8 @@ export interface ReadinessReport {
 export interface ApiServices {
   readonly records: RecordService;
   readonly archival: ArchivalService;
+  /** The cost report of the stores as they are now. */
+  costReport(): Promise<CostReport>;
   readiness(): Promise<ReadinessReport>;
   metricsText(): Promise<{ contentType: string; body: string }>;
 }

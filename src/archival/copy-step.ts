@@ -91,6 +91,7 @@ export async function copyRecord(
       sha256: artifact.sha256,
       size: artifact.size,
       storedBytes: properties.size,
+      contentMd5: properties.contentMd5,
       attempts: 0,
     };
     // Invariant 2: the ledger entry (which allows the purge) is written only after the blob is verified.

@@ -3,7 +3,8 @@
 // did, and the read that follows decides: already this stub (finish) or newer (drop the stale copy).
 import { ARCHIVE_METADATA } from '../domain/archive-artifact.ts';
 import type { StubDocument } from '../domain/record-document.ts';
-import type { StoredLedgerEntry } from '../ports/archive-ledger.ts';
+import type { LedgerEntry, StoredLedgerEntry } from '../ports/archive-ledger.ts';
+import type { BlobProperties } from '../ports/archive-store.ts';
 import { copyRecord } from './copy-step.ts';
 import {
   describeError,
@@ -19,8 +20,9 @@ export async function purgeEntry(context: StepContext, stored: StoredLedgerEntry
   try {
     // Invariant 2: never drop a body unless its verified blob is there now, not only at copy time.
     const blob = await context.archive.getProperties(entry.blobPath, context.callOptions);
-    if (blob === undefined || blob.metadata[ARCHIVE_METADATA.sha256] !== entry.sha256) {
-      // The copy was lost (deleted by hand, say): copy again now, which restarts the grace period.
+    if (!isVerifiedCopy(blob, entry)) {
+      // The copy was lost or changed (deleted or rewritten by hand, bit rot): copy again now, which
+      // restarts the grace period, or fails verification and keeps the body.
       const again = await copyRecord(context, key, stored);
       return again.kind === 'copied'
         ? { kind: 'skipped', reason: `copy-missing: ${entry.blobPath} was copied again` }
@@ -64,6 +66,19 @@ export async function purgeEntry(context: StepContext, stored: StoredLedgerEntry
       ? { ...outcome, reason: `purge ${outcome.reason}` }
       : { kind: 'failed', reason: describeError(error), parked: false };
   }
+}
+
+/**
+ * The blob is still the one the copy verified: its metadata alone survives a rewrite, so the stored
+ * bytes must match too (size, and the MD5 the service keeps; entries from before it was recorded have none).
+ */
+function isVerifiedCopy(blob: BlobProperties | undefined, entry: LedgerEntry): boolean {
+  return (
+    blob !== undefined &&
+    blob.metadata[ARCHIVE_METADATA.sha256] === entry.sha256 &&
+    blob.size === entry.storedBytes &&
+    (entry.contentMd5 === undefined || blob.contentMd5 === entry.contentMd5)
+  );
 }
 
 /** Removes the entry unless another worker changed it meanwhile (its own outcome then stands). */

@@ -350,6 +350,65 @@ program
   );
 
 program
+  .command('cost-report')
+  .description(
+    'Measured sizes per tier and the monthly cost before, after and at the floor (COST_* settings)',
+  )
+  .option('--json', 'print the report as JSON')
+  .action((options: { json?: boolean }) =>
+    withServices(async (services) => {
+      const report = await services.costReport();
+      if (options.json === true) {
+        console.log(JSON.stringify(report, null, 2));
+        return 0;
+      }
+      console.log(
+        table(
+          ['measurement', 'value', 'how'],
+          Object.entries(report.measurements).map(([name, figure]) => [
+            name,
+            Number.isInteger(figure.value) ? figure.value : figure.value.toFixed(2),
+            `${figure.source}: ${figure.how}`.slice(0, 90),
+          ]),
+        ),
+      );
+      const money = (value: number): string => `$${value.toFixed(2)}`;
+      console.log(
+        table(
+          [
+            'monthly (' + report.prices.currency + ', prices of ' + report.prices.asOf + ')',
+            'before',
+            'after',
+            'floor',
+          ],
+          (
+            ['cosmosStorage', 'cosmosThroughput', 'blobStorage', 'blobOperations', 'cache', 'total'] as const
+          ).map((part) => [
+            part,
+            money(report.before[part]),
+            money(report.after[part]),
+            money(report.floor[part]),
+          ]),
+        ),
+      );
+      console.log(
+        `savings: ${money(report.savings.monthly)} a month (after/before ${report.savings.afterToBefore})`,
+      );
+      console.log(
+        table(
+          ['archive after', 'after (monthly)', 'after/before'],
+          report.whatIf.map((w) => [
+            `${w.archiveAfterMonths} months`,
+            money(w.afterMonthly),
+            w.afterToBefore,
+          ]),
+        ),
+      );
+      return 0;
+    }),
+  );
+
+program
   .command('runs')
   .description('The most recent archival runs')
   .addOption(new Option('--limit <n>', 'how many').argParser(asPositiveInteger).default(10))

@@ -15,6 +15,7 @@ import { RedisCache } from '../adapters/redis/redis-cache.ts';
 import { SqliteArchiveLedger } from '../adapters/sqlite/sqlite-archive-ledger.ts';
 import { SqliteRecordStore } from '../adapters/sqlite/sqlite-record-store.ts';
 import { ArchivalService } from '../archival/archival-service.ts';
+import { buildCostReport, type CostReport } from '../costs/cost-report.ts';
 import { type ApiApplication, createApiApplication } from '../api/api-application.ts';
 import { createTokenVerifier, type TokenVerifier } from '../api/authentication.ts';
 import { createHttpMetrics, type HttpMetrics } from '../api/http-metrics.ts';
@@ -42,6 +43,7 @@ export interface OpenedServices {
   readonly cache: Cache;
   readonly records: RecordService;
   readonly archival: ArchivalService;
+  costReport(): Promise<CostReport>;
   /** One line per part, for the start banner. */
   readonly description: readonly string[];
   close(): Promise<void>;
@@ -161,9 +163,19 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
       },
     });
     closers.push(() => records.whenIdle());
+    const costReport = (): Promise<CostReport> =>
+      buildCostReport(
+        { store: recordStore, archive: archiveStore, control: controlStore },
+        {
+          ...config.cost,
+          archiveAfterMonths: config.archival.after.months + 12 * config.archival.after.years,
+        },
+        systemClock.now(),
+      );
     const services: ApiServices = {
       records,
       archival,
+      costReport,
       readiness: () => readiness(recordStore, archiveStore, cache),
       async metricsText() {
         return { contentType: registry.contentType, body: await registry.metrics() };
@@ -179,6 +191,7 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
       cache,
       records,
       archival,
+      costReport,
       description,
       close,
     };

@@ -1,7 +1,9 @@
 // Configuration: read from the environment once, at the edge, validated as a whole and frozen.
 // Every problem names the setting, so a bad deployment stops with a message that says what to fix.
 import { Cron } from 'croner';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { type CostInput, DEFAULT_PRICES, mergePrices, type PriceTable } from '../domain/cost-model.ts';
 import { addDuration, type IsoDuration, parseIsoDuration } from '../domain/iso-duration.ts';
 
 export type HotStoreConfig =
@@ -50,6 +52,12 @@ export type AuthConfig =
   | { readonly kind: 'jwks-file'; readonly path: string; readonly issuer: string; readonly audience: string }
   | { readonly kind: 'jwks-uri'; readonly uri: string; readonly issuer: string; readonly audience: string };
 
+export interface CostConfig {
+  readonly prices: PriceTable;
+  readonly throughput: CostInput['throughput'];
+  readonly cacheTier: string;
+}
+
 export interface AppConfig {
   readonly port: number;
   readonly host: string;
@@ -59,6 +67,8 @@ export interface AppConfig {
   readonly archive: ArchiveConfig;
   readonly cache: CacheConfig;
   readonly auth: AuthConfig;
+  /** How the cost report prices the measurements. */
+  readonly cost: CostConfig;
   readonly archival: {
     readonly after: IsoDuration;
     readonly gracePeriod: IsoDuration;
@@ -300,6 +310,42 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
   const schedule = cron('ARCHIVE_SCHEDULE', undefined);
   const collectorSchedule = schedule === undefined ? undefined : cron('ARCHIVE_GC_SCHEDULE', '0 4 * * 0');
 
+  let prices = DEFAULT_PRICES;
+  const pricesPath = text('COST_PRICES_PATH');
+  if (pricesPath !== undefined) {
+    try {
+      prices = mergePrices(DEFAULT_PRICES, JSON.parse(readFileSync(resolve(cwd, pricesPath), 'utf8')));
+    } catch (error) {
+      problems.push(
+        `COST_PRICES_PATH must name a JSON file of price overrides (${(error as Error).message})`,
+      );
+    }
+  }
+  const throughputMode = text('COST_THROUGHPUT_MODE') ?? 'provisioned';
+  if (!['provisioned', 'autoscale', 'serverless'].includes(throughputMode)) {
+    problems.push(
+      `COST_THROUGHPUT_MODE must be provisioned, autoscale or serverless (got '${throughputMode}')`,
+    );
+  }
+  const workloadRu = integer('COST_WORKLOAD_RU', 0, 0, Number.MAX_SAFE_INTEGER);
+  const cacheTier = text('COST_CACHE_TIER') ?? (redisUrl !== undefined ? 'azure-managed-redis-b0' : 'none');
+  if (prices.cache[cacheTier] === undefined) {
+    problems.push(
+      `COST_CACHE_TIER must be one of ${Object.keys(prices.cache).join(', ')} (got '${cacheTier}')`,
+    );
+  }
+  const cost: CostConfig = {
+    prices,
+    throughput:
+      throughputMode === 'serverless'
+        ? { mode: 'serverless', workloadRuPerMonth: workloadRu }
+        : {
+            mode: throughputMode === 'autoscale' ? 'autoscale' : 'provisioned',
+            workloadRuPerSecond: workloadRu,
+          },
+    cacheTier,
+  };
+
   const config: AppConfig = {
     port,
     host,
@@ -309,6 +355,7 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     archive,
     cache,
     auth,
+    cost,
     archival: {
       after: duration('ARCHIVE_AFTER', 'P3M'),
       gracePeriod: duration('ARCHIVE_GRACE_PERIOD', 'P7D'),

@@ -20,6 +20,8 @@ export interface LedgerEntry {
   /** Canonical JSON bytes, and bytes stored in Blob after compression. */
   readonly size: number;
   readonly storedBytes: number;
+  /** base64 MD5 of the stored bytes as verified at copy time: the purge checks the blob still has them. */
+  readonly contentMd5?: string;
   /** The document's store etag when it was copied: the purge is conditioned on it. */
   readonly sourceEtag: string;
   /** What the stub keeps, so the purge never reads the full document again. */

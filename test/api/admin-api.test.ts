@@ -185,3 +185,29 @@ describe('archival through the API', () => {
     expect(unpinned).toMatchObject({ counts: { copied: 1, purged: 1 } });
   });
 });
+
+describe('cost report', () => {
+  it('measures the stores and prices them before, after and at the floor, saying how each figure was obtained', async () => {
+    await createOld('cust-cost', 'r1');
+    await createOld('cust-cost', 'r2');
+    api.clock.advance(2 * DAY);
+    await runArchival({ customerId: 'cust-cost' });
+    const response = await api.call({ method: 'GET', url: '/api/v1/admin/cost-report', roles: ADMIN });
+    expect(response.statusCode).toBe(200);
+    const report = response.json();
+    expect(report.prices).toMatchObject({ currency: 'USD', asOf: expect.any(String) });
+    expect(report.measurements.archivedRecords.value).toBeGreaterThanOrEqual(2);
+    expect(report.measurements.compressionRatio.value).toBeGreaterThan(1);
+    expect(report.measurements.archivalRuPerRecord).toMatchObject({ source: 'estimated' });
+    for (const figure of Object.values(report.measurements) as Array<{ source: string; how: string }>) {
+      expect(['measured', 'estimated']).toContain(figure.source);
+      expect(figure.how.length).toBeGreaterThan(0);
+    }
+    expect(report.before.total).toBeGreaterThan(0);
+    expect(report.after.total).toBeLessThanOrEqual(report.before.total);
+    expect(report.floor.total).toBeLessThanOrEqual(report.after.total);
+    expect(report.whatIf.map((w: { archiveAfterMonths: number }) => w.archiveAfterMonths)).toEqual([1, 3, 6, 12]);
+    const forbidden = await api.call({ method: 'GET', url: '/api/v1/admin/cost-report' });
+    expect(forbidden.statusCode).toBe(403);
+  });
+});

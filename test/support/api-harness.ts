@@ -8,6 +8,8 @@ import { MemoryControlStore } from '../../src/adapters/memory/memory-control-sto
 import { SqliteArchiveLedger } from '../../src/adapters/sqlite/sqlite-archive-ledger.ts';
 import { SqliteRecordStore } from '../../src/adapters/sqlite/sqlite-record-store.ts';
 import { ArchivalService } from '../../src/archival/archival-service.ts';
+import { buildCostReport } from '../../src/costs/cost-report.ts';
+import { DEFAULT_PRICES } from '../../src/domain/cost-model.ts';
 import type { ArchivalPolicy } from '../../src/domain/archival-policy.ts';
 import { ArchivedRecordReader } from '../../src/records/archived-record-reader.ts';
 import { policyOf, silentLogger } from './archival-harness.ts';
@@ -68,17 +70,29 @@ export async function createTestApplication(options: TestApplicationOptions = {}
     archive,
     cache: new LruMemoryCache({ maxBytes: 16 * 1024 * 1024 }),
   });
+  const control = new MemoryControlStore(clock);
   const archival = new ArchivalService({
     store,
     ledger,
     archive,
-    control: new MemoryControlStore(clock),
+    control,
     clock,
     policy: options.policy ?? policyOf(),
     log: silentLogger,
     reader,
   });
   const services: ApiServices = {
+    costReport: () =>
+      buildCostReport(
+        { store, archive, control },
+        {
+          prices: DEFAULT_PRICES,
+          throughput: { mode: 'provisioned', workloadRuPerSecond: 0 },
+          cacheTier: 'none',
+          archiveAfterMonths: 3,
+        },
+        clock.now(),
+      ),
     records: new RecordService({
       store,
       clock,

@@ -1,0 +1,257 @@
+// The monthly bill, before and after tiering, from measured sizes, counts and request charges, with a
+// dated price table (overridable from a file). Every figure says whether it was measured or estimated.
+import type { AccessTier } from '../ports/archive-store.ts';
+
+export interface BlobTierPrices {
+  readonly storagePerGbMonth: number;
+  readonly writePer10k: number;
+  readonly readPer10k: number;
+  /** Data retrieval, per GB read. */
+  readonly retrievalPerGb: number;
+  /** Deleting (or re-tiering) a blob earlier than this is charged as if it stayed. */
+  readonly earlyDeletionDays: number;
+}
+
+export interface PriceTable {
+  /** When these list prices were read; check the Azure pricing pages before relying on them. */
+  readonly asOf: string;
+  readonly region: string;
+  readonly currency: 'USD';
+  readonly hoursPerMonth: number;
+  readonly cosmos: {
+    readonly storagePerGbMonth: number;
+    /** Standard (manual) provisioned throughput, per 100 RU/s per hour, single region. */
+    readonly provisionedPer100RuHour: number;
+    readonly autoscalePer100RuHour: number;
+    readonly serverlessPerMillionRu: number;
+    /** A manual-throughput container (or shared database) never goes below this. */
+    readonly minimumRuPerSecond: number;
+    /** ... nor below this many RU/s per GB stored. */
+    readonly minimumRuPerSecondPerGb: number;
+  };
+  readonly blob: Readonly<Record<AccessTier, BlobTierPrices>>;
+  /** Cache options for archived reads, monthly. */
+  readonly cache: Readonly<Record<string, { readonly monthly: number; readonly capacityGb: number }>>;
+}
+
+/** Pay-as-you-go list prices, East US, LRS, USD, as published in November 2025. */
+export const DEFAULT_PRICES: PriceTable = {
+  asOf: '2025-11-01',
+  region: 'eastus',
+  currency: 'USD',
+  hoursPerMonth: 730,
+  cosmos: {
+    storagePerGbMonth: 0.25,
+    provisionedPer100RuHour: 0.008,
+    autoscalePer100RuHour: 0.012,
+    serverlessPerMillionRu: 0.25,
+    minimumRuPerSecond: 400,
+    minimumRuPerSecondPerGb: 1,
+  },
+  blob: {
+    Hot: {
+      storagePerGbMonth: 0.0184,
+      writePer10k: 0.05,
+      readPer10k: 0.004,
+      retrievalPerGb: 0,
+      earlyDeletionDays: 0,
+    },
+    Cool: {
+      storagePerGbMonth: 0.01,
+      writePer10k: 0.1,
+      readPer10k: 0.01,
+      retrievalPerGb: 0.01,
+      earlyDeletionDays: 30,
+    },
+    Cold: {
+      storagePerGbMonth: 0.0036,
+      writePer10k: 0.18,
+      readPer10k: 0.1,
+      retrievalPerGb: 0.03,
+      earlyDeletionDays: 90,
+    },
+    Archive: {
+      storagePerGbMonth: 0.00099,
+      writePer10k: 0.1,
+      readPer10k: 5,
+      retrievalPerGb: 0.02,
+      earlyDeletionDays: 180,
+    },
+  },
+  cache: {
+    none: { monthly: 0, capacityGb: 0 },
+    'azure-cache-basic-c0': { monthly: 16.06, capacityGb: 0.25 },
+    'azure-cache-standard-c1': { monthly: 100.74, capacityGb: 1 },
+    'azure-managed-redis-b0': { monthly: 12.41, capacityGb: 0.5 },
+  },
+};
+
+export type Provenance = 'measured' | 'estimated';
+
+export interface Figure {
+  readonly value: number;
+  readonly source: Provenance;
+  readonly how: string;
+}
+
+export interface CostInput {
+  readonly totalRecords: Figure;
+  readonly hotRecords: Figure;
+  /** Bytes of the full documents that stay hot. */
+  readonly hotBytes: Figure;
+  readonly archivedRecords: Figure;
+  /** Bytes of all stubs together. */
+  readonly stubBytes: Figure;
+  /** Bytes of the archived records as canonical JSON (what they would take hot). */
+  readonly archivedJsonBytes: Figure;
+  /** Bytes the archive stores (gzip). */
+  readonly archivedStoredBytes: Figure;
+  readonly throughput:
+    | { readonly mode: 'provisioned' | 'autoscale'; readonly workloadRuPerSecond: number }
+    | { readonly mode: 'serverless'; readonly workloadRuPerMonth: number };
+  /** Traffic that changes with tiering (zero where unknown). */
+  readonly monthly: {
+    /** Archived reads that miss the cache and go to Blob. */
+    readonly archivedBlobReads: number;
+    /** Records archived per month (uploads, verify and purge HEADs). */
+    readonly recordsArchived: number;
+    /** RU the archiver spends per archived record (measured or estimated). */
+    readonly archivalRuPerRecord: number;
+  };
+  readonly cacheTier: string;
+  readonly archiveTier?: AccessTier;
+}
+
+export interface CostBreakdown {
+  readonly cosmosStorage: number;
+  readonly cosmosThroughput: number;
+  readonly blobStorage: number;
+  readonly blobOperations: number;
+  readonly cache: number;
+  readonly total: number;
+  /** The RU/s billed (provisioned modes). */
+  readonly billedRuPerSecond: number;
+  readonly cosmosGb: number;
+}
+
+export interface CostComparison {
+  readonly before: CostBreakdown;
+  readonly after: CostBreakdown;
+  readonly floor: CostBreakdown;
+  /** after / before. */
+  readonly ratio: number;
+  readonly prices: { readonly asOf: string; readonly region: string; readonly currency: string };
+}
+
+const GB = 1024 ** 3;
+
+/** What the bill is with everything in Cosmos (before), tiered (after), and at its floor. */
+export function monthlyCost(input: CostInput, prices: PriceTable = DEFAULT_PRICES): CostComparison {
+  const allHotBytes = input.hotBytes.value + input.archivedJsonBytes.value;
+  const tieredCosmosBytes = input.hotBytes.value + input.stubBytes.value;
+  const tier = prices.blob[input.archiveTier ?? 'Cold'];
+  const avgStored =
+    input.archivedRecords.value > 0 ? input.archivedStoredBytes.value / input.archivedRecords.value : 0;
+  const archivalRu = input.monthly.recordsArchived * input.monthly.archivalRuPerRecord;
+
+  const before = breakdown(prices, input, allHotBytes / GB, 0, 0, 0, 0);
+  const blobOperations =
+    (input.monthly.recordsArchived * (tier.writePer10k + 2 * tier.readPer10k)) / 10_000 +
+    (input.monthly.archivedBlobReads * tier.readPer10k) / 10_000 +
+    (input.monthly.archivedBlobReads * avgStored * tier.retrievalPerGb) / GB;
+  const after = breakdown(
+    prices,
+    input,
+    tieredCosmosBytes / GB,
+    (input.archivedStoredBytes.value / GB) * tier.storagePerGbMonth,
+    blobOperations,
+    prices.cache[input.cacheTier]?.monthly ?? 0,
+    archivalRu,
+  );
+  const floor = breakdown(
+    prices,
+    { ...input, throughput: floorThroughput(input) },
+    tieredCosmosBytes / GB,
+    (input.archivedStoredBytes.value / GB) * prices.blob.Cold.storagePerGbMonth,
+    0,
+    0,
+    0,
+  );
+  return {
+    before,
+    after,
+    floor,
+    ratio: before.total === 0 ? 0 : after.total / before.total,
+    prices: { asOf: prices.asOf, region: prices.region, currency: prices.currency },
+  };
+}
+
+/** The floor: the hot set, the stubs and the compressed cold set, and only the throughput their storage forces. */
+function floorThroughput(input: CostInput): CostInput['throughput'] {
+  return input.throughput.mode === 'serverless'
+    ? { mode: 'serverless', workloadRuPerMonth: 0 }
+    : { mode: input.throughput.mode, workloadRuPerSecond: 0 };
+}
+
+function breakdown(
+  prices: PriceTable,
+  input: CostInput,
+  cosmosGb: number,
+  blobStorage: number,
+  blobOperations: number,
+  cache: number,
+  extraRuPerMonth: number,
+): CostBreakdown {
+  const cosmosStorage = cosmosGb * prices.cosmos.storagePerGbMonth;
+  let cosmosThroughput: number;
+  let billedRuPerSecond = 0;
+  if (input.throughput.mode === 'serverless') {
+    cosmosThroughput =
+      ((input.throughput.workloadRuPerMonth + extraRuPerMonth) / 1e6) * prices.cosmos.serverlessPerMillionRu;
+  } else {
+    // The archiver runs inside the provisioned throughput (its RU budget); only the floor moves with GB.
+    const floor = Math.max(
+      prices.cosmos.minimumRuPerSecond,
+      Math.ceil(cosmosGb * prices.cosmos.minimumRuPerSecondPerGb),
+    );
+    billedRuPerSecond = Math.ceil(Math.max(floor, input.throughput.workloadRuPerSecond) / 100) * 100;
+    const per100 =
+      input.throughput.mode === 'autoscale'
+        ? prices.cosmos.autoscalePer100RuHour
+        : prices.cosmos.provisionedPer100RuHour;
+    cosmosThroughput = (billedRuPerSecond / 100) * per100 * prices.hoursPerMonth;
+  }
+  const total = cosmosStorage + cosmosThroughput + blobStorage + blobOperations + cache;
+  return {
+    cosmosStorage,
+    cosmosThroughput,
+    blobStorage,
+    blobOperations,
+    cache,
+    total,
+    billedRuPerSecond,
+    cosmosGb,
+  };
+}
+
+/**
+ * Merges a price file over a table (a partial table, nested like PriceTable). Unknown keys are
+ * refused so a typo cannot silently keep the default.
+ */
+export function mergePrices(base: PriceTable, override: unknown, path = 'prices'): PriceTable {
+  if (override === null || typeof override !== 'object' || Array.isArray(override)) {
+    throw new Error(`${path} must be an object`);
+  }
+  const merged: Record<string, unknown> = { ...(base as unknown as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(override)) {
+    const current = merged[key];
+    if (current === undefined && path !== 'prices.cache')
+      throw new Error(`${path}.${key} is not a known price`);
+    if (current !== null && typeof current === 'object')
+      merged[key] = mergePrices(current as PriceTable, value, `${path}.${key}`);
+    else if (typeof value === typeof current || (current === undefined && typeof value === 'object'))
+      merged[key] = value;
+    else throw new Error(`${path}.${key} must be a ${typeof current}`);
+  }
+  return merged as unknown as PriceTable;
+}
