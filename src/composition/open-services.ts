@@ -107,6 +107,7 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
       cacheTtlMs: config.cache.ttlMs,
       events: {
         onBlobRead: () => archivedReads.inc({ source: 'archive' }),
+        onCacheHit: () => archivedReads.inc({ source: 'cache' }),
         onIntegrityFailure: (stub, error) => {
           integrityFailures.inc();
           logger.error(

@@ -18,6 +18,8 @@ export interface ArchivedReadEvents {
   /** A blob failed its integrity check: never served, listed for review. */
   onIntegrityFailure?(stub: StubDocument, error: AppError): void;
   onBlobRead?(stub: StubDocument): void;
+  /** A read answered from the cache (after its integrity check). */
+  onCacheHit?(stub: StubDocument): void;
 }
 
 export interface ArchivedRecordReaderOptions {
@@ -60,7 +62,10 @@ export class ArchivedRecordReader {
     const cached = await this.#cache?.get(key);
     if (cached !== undefined) {
       const record = this.#decode(stub, cached, undefined, false);
-      if (record !== undefined) return { record, source: 'cache' };
+      if (record !== undefined) {
+        this.#events.onCacheHit?.(stub);
+        return { record, source: 'cache' };
+      }
     }
     const blob = await this.#archive.get(stub.archive.blobPath, options);
     this.#events.onBlobRead?.(stub);
