@@ -206,7 +206,9 @@ describe('cost report', () => {
     expect(report.before.total).toBeGreaterThan(0);
     expect(report.after.total).toBeLessThanOrEqual(report.before.total);
     expect(report.floor.total).toBeLessThanOrEqual(report.after.total);
-    expect(report.whatIf.map((w: { archiveAfterMonths: number }) => w.archiveAfterMonths)).toEqual([1, 3, 6, 12]);
+    expect(report.whatIf.map((w: { archiveAfterMonths: number }) => w.archiveAfterMonths)).toEqual([
+      1, 3, 6, 12,
+    ]);
     const forbidden = await api.call({ method: 'GET', url: '/api/v1/admin/cost-report' });
     expect(forbidden.statusCode).toBe(403);
   });
