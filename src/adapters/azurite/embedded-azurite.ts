@@ -2,7 +2,7 @@
 // Azurite ships no typings for its server classes, so the few members used here are declared below.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
@@ -13,6 +13,11 @@ export interface EmbeddedAzuriteOptions {
   readonly port: number;
   /** Nothing touches the disk: for tests. */
   readonly inMemory?: boolean;
+  /**
+   * On disk, answer a write only once Azurite's index is saved (default true): otherwise a killed
+   * process loses up to 5 s of acknowledged blobs. Benchmarks that never crash may turn it off.
+   */
+  readonly durableWrites?: boolean;
 }
 
 export interface EmbeddedAzurite {
@@ -21,8 +26,14 @@ export interface EmbeddedAzurite {
   stop(): Promise<void>;
 }
 
+interface LokiDatabase {
+  saveDatabase(callback: (error?: Error | null) => void): void;
+}
+
 interface AzuriteBlobServer {
   readonly httpServer: Server;
+  readonly metadataStore: { readonly db: LokiDatabase };
+  readonly extentMetadataStore: { readonly db: LokiDatabase };
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -104,6 +115,7 @@ export async function startEmbeddedAzurite(options: EmbeddedAzuriteOptions): Pro
     inMemory ? new MemoryExtentChunkStore() : undefined,
   );
   const server = new BlobServer(configuration);
+  if (!inMemory && options.durableWrites !== false) saveBeforeAnswering(server);
   await server.start();
   const { port } = server.httpServer.address() as AddressInfo;
   const blobEndpoint = `http://${HOST}:${port}/${EMULATOR_ACCOUNT_NAME}`;
@@ -125,6 +137,33 @@ export async function startEmbeddedAzurite(options: EmbeddedAzuriteOptions): Pro
       return stopping;
     },
   };
+}
+
+/**
+ * Azurite keeps its blob index in LokiJS, saved to disk every 5 s: a crash (SIGKILL, power cut) would
+ * lose blobs it had acknowledged, after the archiver purged their bodies. Hold every write's answer
+ * until both indexes are saved (Loki coalesces concurrent saves and writes each file by rename).
+ */
+function saveBeforeAnswering(server: AzuriteBlobServer): void {
+  const listeners = server.httpServer.listeners('request') as Array<
+    (request: IncomingMessage, response: ServerResponse) => void
+  >;
+  server.httpServer.removeAllListeners('request');
+  const save = (db: LokiDatabase): Promise<void> =>
+    new Promise((resolve, reject) => db.saveDatabase((error) => (error ? reject(error) : resolve())));
+  server.httpServer.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      const end = response.end.bind(response) as (...args: unknown[]) => ServerResponse;
+      response.end = ((...args: unknown[]) => {
+        Promise.all([save(server.metadataStore.db), save(server.extentMetadataStore.db)]).then(
+          () => end(...args),
+          (error: unknown) => response.destroy(error as Error),
+        );
+        return response;
+      }) as ServerResponse['end'];
+    }
+    for (const listener of listeners) listener(request, response);
+  });
 }
 
 const ENDPOINT_FILE = 'endpoint.json';
