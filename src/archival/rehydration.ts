@@ -1,6 +1,7 @@
 // Bringing an archived record back to the hot store: the full document replaces the stub, conditioned
 // on the stub's etag, with the same version (nothing about the record changes, so neither does its
 // ETag). The blob stays until the collector finds it unreferenced; the cool-down counts from now.
+import type { BillingRecord } from '../domain/billing-record.ts';
 import { AppError, hasCode } from '../domain/errors.ts';
 import { fullDocument } from '../domain/record-document.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
@@ -24,7 +25,15 @@ export async function rehydrate(
       throw new AppError('NOT_FOUND', `Record ${key.customerId}/${key.id} does not exist`);
     const { document } = stored;
     if (document.tier === 'hot') return 'already-hot';
-    const { record } = await dependencies.reader.read(document, options);
+    let record: BillingRecord;
+    try {
+      ({ record } = await dependencies.reader.read(document, options));
+    } catch (error) {
+      // Rehydrated or deleted by someone else and its blob collected since we read the stub: start over.
+      if (attempt >= MAX_ATTEMPTS || (await dependencies.store.get(key, options))?.etag === stored.etag)
+        throw error;
+      continue;
+    }
     const sys = { ...document.sys, rehydratedAt: dependencies.clock.now().toISOString() };
     try {
       // Invariant 1: the stub is replaced only if it is still the one whose blob we just verified.

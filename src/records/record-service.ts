@@ -199,7 +199,15 @@ export class RecordService {
       const stored = await this.#store.get(key, options);
       if (stored === undefined) throw notFound(key);
       checkIfMatch(preconditions, summaryOf(stored.document).version);
-      const { record: current } = await this.#materialise(stored, options);
+      let current: BillingRecord;
+      try {
+        ({ record: current } = await this.#materialise(stored, options));
+      } catch (error) {
+        // The stub may have been rehydrated or deleted (and its blob collected) since we read it: a lost
+        // race, not a corrupt archive. Start over from a fresh read, as a read does.
+        if (await this.#changedSince(stored, key, options, attempt)) continue;
+        throw error;
+      }
       const next = change(current);
       try {
         // Conditional on the etag read above: the stub (or full document) must still be the one we saw.
@@ -214,6 +222,17 @@ export class RecordService {
         if (!isLostRace(error) || attempt >= MAX_WRITE_ATTEMPTS) throw error;
       }
     }
+  }
+
+  /** After a failed blob read: has the stub changed since (a lost race), or is the blob itself bad? */
+  async #changedSince(
+    stored: StoredDocument,
+    key: RecordKey,
+    options: OperationOptions | undefined,
+    attempt: number,
+  ): Promise<boolean> {
+    if (stored.document.tier !== 'archived' || attempt >= MAX_WRITE_ATTEMPTS) return false;
+    return (await this.#store.get(key, options))?.etag !== stored.etag;
   }
 
   async #materialise(stored: StoredDocument, options?: OperationOptions): Promise<RecordRead> {
