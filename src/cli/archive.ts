@@ -257,6 +257,14 @@ program
         notTTYSchedule: 5_000,
       });
       bar.start(1, 0, { examined: 0, deleted: 0, referenced: 0, tooRecent: 0 });
+      if (
+        options.safetyWindow !== undefined &&
+        options.safetyWindow < loadConfigOrExit().archival.timeBudgetMs
+      ) {
+        console.error(
+          'Warning: a safety window shorter than a run may delete a blob a running archival just uploaded; run gc only when no archival runs.',
+        );
+      }
       const counts = await services.archival.collect({
         ...(options.dryRun === true ? { dryRun: true } : {}),
         ...(options.safetyWindow !== undefined ? { safetyWindowMs: options.safetyWindow } : {}),

@@ -310,6 +310,14 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
   const schedule = cron('ARCHIVE_SCHEDULE', undefined);
   const collectorSchedule = schedule === undefined ? undefined : cron('ARCHIVE_GC_SCHEDULE', '0 4 * * 0');
 
+  const gcWindowMs = fixedMs('ARCHIVE_GC_SAFETY_WINDOW', 'P1D');
+  const timeBudgetMs = fixedMs('ARCHIVE_TIME_BUDGET', 'PT9M');
+  if (gcWindowMs < timeBudgetMs) {
+    // A blob uploaded by a run may be unreferenced until that run writes its ledger entry.
+    problems.push(
+      'ARCHIVE_GC_SAFETY_WINDOW must be at least ARCHIVE_TIME_BUDGET, or the collector can race a running copy',
+    );
+  }
   let prices = DEFAULT_PRICES;
   const pricesPath = text('COST_PRICES_PATH');
   if (pricesPath !== undefined) {
@@ -362,11 +370,11 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       coolDown: duration('ARCHIVE_COOL_DOWN', 'P1D'),
       schedule,
       collectorSchedule,
-      timeBudgetMs: fixedMs('ARCHIVE_TIME_BUDGET', 'PT9M'),
+      timeBudgetMs,
       requestUnitsPerSecond: integer('ARCHIVE_MAX_RU_PER_SECOND', 0, 0, 1_000_000),
       batchSize: integer('ARCHIVE_BATCH_SIZE', 100, 1, 1000),
       concurrency: integer('ARCHIVE_CONCURRENCY', 8, 1, 64),
-      collectorSafetyWindowMs: fixedMs('ARCHIVE_GC_SAFETY_WINDOW', 'P1D'),
+      collectorSafetyWindowMs: gcWindowMs,
       rehydrateAfterReads: integer('REHYDRATE_AFTER_READS', 20, 0, 1_000_000),
       rehydrateWindowMs: fixedMs('REHYDRATE_READS_WINDOW', 'PT1H'),
     },

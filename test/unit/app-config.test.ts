@@ -74,6 +74,10 @@ describe('configuration', () => {
     [{ ARCHIVE_MAX_RU_PER_SECOND: '-5' }, 'ARCHIVE_MAX_RU_PER_SECOND'],
     [{ BLOB_CONTROL_CONTAINER: 'billing-archive' }, 'BLOB_CONTROL_CONTAINER'],
     [{ FUNCTIONS_WORKER_RUNTIME: 'node' }, 'COSMOS_ENDPOINT and BLOB_ACCOUNT_URL'],
+    [{ ARCHIVE_GC_SAFETY_WINDOW: 'PT1M' }, 'ARCHIVE_GC_SAFETY_WINDOW must be at least ARCHIVE_TIME_BUDGET'],
+    [{ COST_THROUGHPUT_MODE: 'free' }, 'COST_THROUGHPUT_MODE'],
+    [{ COST_CACHE_TIER: 'gold' }, 'COST_CACHE_TIER'],
+    [{ COST_PRICES_PATH: 'no-such-prices.json' }, 'COST_PRICES_PATH'],
   ])('refuses %j naming the setting', (env, name) => {
     expect(() => loadConfig(env, '/srv')).toThrow(name);
   });
