@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { archivalStatus } from '../../src/archival/archival-status.ts';
 import { ArchivalService } from '../../src/archival/archival-service.ts';
+import { ArchivalEngine } from '../../src/archival/archive-run.ts';
 import { verifyArchive } from '../../src/archival/archive-verify.ts';
 import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
 import { createRecordControls } from '../../src/archival/record-controls.ts';
@@ -210,6 +211,60 @@ describe('runs', () => {
   });
 });
 
+describe('several workers', () => {
+  it('two workers at once: slice leases split the work, nothing is copied twice, invariants hold', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    // Three months of old records: three slices to share.
+    for (const monthsAgo of [6, 7, 8]) await seed(6, monthsAgo);
+    const [first, second] = await Promise.all([world.engine().run(), world.engine().run()]);
+    const copied = first!.counts.copied + second!.counts.copied;
+    const purged = first!.counts.purged + second!.counts.purged;
+    expect(copied).toBe(18);
+    expect(purged).toBe(18);
+    expect(world.archive.paths()).toHaveLength(18);
+    const leased =
+      (first!.skippedReasons['slice-leased-by-another-worker'] ?? 0) +
+      (second!.skippedReasons['slice-leased-by-another-worker'] ?? 0);
+    expect(leased).toBeGreaterThan(0);
+    expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+  });
+
+  it('correctness does not depend on the lease: two workers that both ignore it still leave sound invariants', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    await seed(8, 6);
+    // A control store that grants every lease: both workers process the same slice at the same time.
+    const control = world.control;
+    const grantAll = new Proxy(control, {
+      get: (target, property, receiver) =>
+        property === 'acquireLease'
+          ? (name: string) => Promise.resolve({ name, leaseId: 'shared' })
+          : property === 'renewLease'
+            ? () => Promise.resolve(true)
+            : property === 'releaseLease'
+              ? () => Promise.resolve()
+              : property === 'write'
+                ? (name: string, value: unknown, condition: { ifMatch?: string; ifNoneMatch?: '*' }) =>
+                    control.write(name, value, {
+                      ...(condition.ifMatch ? { ifMatch: condition.ifMatch } : {}),
+                    })
+                : bindToTarget(target, property, receiver),
+    });
+    const engine = () =>
+      new ArchivalEngine({
+        ...world.stores(),
+        control: grantAll,
+        clock: world.clock,
+        policy: world.policy,
+        log: silentLogger,
+        settings: { batchSize: 2, concurrency: 4 },
+      });
+    const [first, second] = await Promise.all([engine().run(), engine().run()]);
+    expect(first!.counts.failed + second!.counts.failed).toBe(0);
+    expect((await world.store.countByTier()).archived).toBe(8);
+    expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+  });
+});
+
 describe('failures', () => {
   it('retries a failing copy with backoff, parks it after repeated failures, and lists it in the status', async () => {
     const [record] = await seed(1, 6);
@@ -294,3 +349,9 @@ describe('rehydrate, verify, collect', () => {
     expect(result.mismatches[0]).toMatchObject({ blobPath: victim });
   });
 });
+
+/** A method of the real object, bound to it (its private fields do not work through a proxy). */
+function bindToTarget(target: object, property: string | symbol, receiver: unknown): unknown {
+  const value: unknown = Reflect.get(target, property, receiver);
+  return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+}
