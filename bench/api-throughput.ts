@@ -1,0 +1,200 @@
+// API throughput with autocannon (32 connections) against the server `npm start` composes, in a child
+// process, with a baseline in the same run: a bare Fastify route answering the stored JSON from a
+// direct SQLite read (no auth, validation, tiers or metrics). Scenarios: hot record, list page,
+// archived record with a warm cache, archived record with the cache off (CACHE_TTL=PT0S).
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { SqliteRecordStore } from '../src/adapters/sqlite/sqlite-record-store.ts';
+import type { RecordKey } from '../src/domain/record-rules.ts';
+import { BENCH_DIR, type Figure, runBenchmark } from './support/bench-result.ts';
+import {
+  ARCHIVE_ALL_AS_OF,
+  archivalEngine,
+  benchFolder,
+  loadRecords,
+  openArchiveStack,
+  openHotStores,
+  removeFolder,
+} from './support/bench-world.ts';
+import { startChild } from './support/child-process.ts';
+import { round } from './support/latency-stats.ts';
+
+const CONNECTIONS = 32;
+const SERVER = join(BENCH_DIR, 'support', 'api-server.ts');
+
+interface Scenario {
+  readonly requestsPerSecond: number;
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
+  readonly requests: number;
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+await runBenchmark('api-throughput', async ({ profile, log }) => {
+  const hotDir = benchFolder('api-hot', 'tmpfs');
+  const archivedDir = benchFolder('api-archived', 'tmpfs');
+  try {
+    const loader = new SqliteRecordStore({ path: join(hotDir, 'hot-store.sqlite') });
+    const keys = await loadRecords(loader, profile.apiRecords, log);
+    await loader.close();
+    copyFileSync(join(hotDir, 'hot-store.sqlite'), join(archivedDir, 'hot-store.sqlite'));
+    const stack = await openArchiveStack(join(archivedDir, 'azurite'));
+    const archived = openHotStores(join(archivedDir, 'hot-store.sqlite'));
+    const report = await archivalEngine(archived, stack).run({ asOf: ARCHIVE_ALL_AS_OF });
+    await archived.close();
+    await stack.close();
+    if (report.counts.purged !== keys.length)
+      throw new Error(`archived ${report.counts.purged} of ${keys.length}`);
+    log(`world ready: ${keys.length} records hot in one folder, archived in another`);
+
+    const recordPath = (key: RecordKey) => `/api/v1/customers/${key.customerId}/billing-records/${key.id}`;
+    const recordPaths = keys.map(recordPath);
+    const listPaths = [...new Set(keys.map((key) => key.customerId))].map(
+      (customerId) => `/api/v1/customers/${customerId}/billing-records?limit=25`,
+    );
+    const scenarios: Record<string, Scenario> = {};
+    const env = { LOG_LEVEL: 'warn', REHYDRATE_AFTER_READS: '0', PORT: '0' };
+    const measure = async (
+      name: string,
+      dataDir: string,
+      runs: Array<{ scenario: string; paths: readonly string[]; warm?: boolean }>,
+      options: { bare?: boolean; env?: Record<string, string> } = {},
+    ): Promise<void> => {
+      const server = await startChild<{ port: number; token: string }>(
+        SERVER,
+        options.bare ? ['--bare'] : [],
+        {
+          ...env,
+          ...options.env,
+          DATA_DIR: dataDir,
+        },
+      );
+      try {
+        for (const run of runs) {
+          const { port, token } = server.hello;
+          if (run.warm === true) await warmUp(port, token, run.paths);
+          await cannon(port, token, run.paths, Math.min(1, profile.apiSeconds / 2)); // JIT and connections: not recorded
+          scenarios[run.scenario] = summarize(await cannon(port, token, run.paths, profile.apiSeconds));
+          log(`${name} ${run.scenario}: ${JSON.stringify(scenarios[run.scenario])}`);
+        }
+      } finally {
+        // Let the requests autocannon abandoned finish before the stores close under them.
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await server.stop();
+      }
+    };
+    await measure(
+      'bare',
+      hotDir,
+      [{ scenario: 'bareHotRead', paths: keys.map((key) => `/r/${key.customerId}/${key.id}`) }],
+      { bare: true },
+    );
+    await measure('api', hotDir, [
+      { scenario: 'hotRead', paths: recordPaths },
+      { scenario: 'list', paths: listPaths },
+    ]);
+    await measure('api', archivedDir, [{ scenario: 'archivedCachedRead', paths: recordPaths, warm: true }]);
+    await measure('api', archivedDir, [{ scenario: 'archivedUncachedRead', paths: recordPaths }], {
+      env: { CACHE_TTL: 'PT0S' },
+    });
+    for (const [name, scenario] of Object.entries(scenarios)) {
+      if (scenario.non2xx > 0 || scenario.errors > 0) throw new Error(`${name}: ${JSON.stringify(scenario)}`);
+    }
+
+    const rps = (name: string) => scenarios[name]!.requestsPerSecond;
+    const figures: Record<string, Figure> = {
+      'api.hotRequestsPerSecond': {
+        value: rps('hotRead'),
+        unit: 'req/s',
+        description: `GET of a hot record through the full API (auth, validation, metrics), ${CONNECTIONS} connections`,
+      },
+      'api.hotVsBareRatio': {
+        value: round(rps('hotRead') / rps('bareHotRead')),
+        unit: 'x',
+        description: 'API hot-read throughput / bare Fastify + direct SQLite read throughput',
+      },
+      'api.archivedCachedRequestsPerSecond': {
+        value: rps('archivedCachedRead'),
+        unit: 'req/s',
+        description: 'GET of an archived record, warm in-process cache',
+      },
+      'api.archivedCachedVsHotRatio': {
+        value: round(rps('archivedCachedRead') / rps('hotRead')),
+        unit: 'x',
+        description: 'archived (cached) read throughput / hot read throughput',
+      },
+      'api.archivedUncachedRequestsPerSecond': {
+        value: rps('archivedUncachedRead'),
+        unit: 'req/s',
+        description:
+          'GET of an archived record, cache off: every read goes to Blob (Azurite in the server process)',
+      },
+      'api.listRequestsPerSecond': {
+        value: rps('list'),
+        unit: 'req/s',
+        description: 'GET of a list page (25 summaries) for a customer',
+      },
+    };
+    return {
+      figures,
+      details: {
+        records: keys.length,
+        connections: CONNECTIONS,
+        secondsPerScenario: profile.apiSeconds,
+        server:
+          'src/composition/open-services.ts as `npm start` runs it, LOG_LEVEL=warn, REHYDRATE_AFTER_READS=0 (archived records stay archived)',
+        storage: 'SQLite and Azurite on tmpfs, in the server process; autocannon in the parent process',
+        scenarios,
+      },
+    };
+  } finally {
+    removeFolder(hotDir);
+    removeFolder(archivedDir);
+  }
+});
+
+function cannon(
+  port: number,
+  token: string,
+  paths: readonly string[],
+  seconds: number,
+): Promise<autocannon.Result> {
+  let next = 0;
+  return autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: token === '' ? {} : { authorization: `Bearer ${token}` },
+    requests: [
+      { method: 'GET', setupRequest: (request) => ({ ...request, path: paths[next++ % paths.length]! }) },
+    ],
+  });
+}
+
+/** Reads every path once, so the scenario measures warm-cache reads only. */
+async function warmUp(port: number, token: string, paths: readonly string[]): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < paths.length) {
+      const response = await fetch(`http://127.0.0.1:${port}${paths[next++]}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      if (response.status !== 200) throw new Error(`warm-up read answered ${response.status}`);
+      await response.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+function summarize(result: autocannon.Result): Scenario {
+  return {
+    requestsPerSecond: Math.round(result['2xx'] / result.duration),
+    latencyP50Ms: result.latency.p50,
+    latencyP99Ms: result.latency.p99,
+    requests: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}

@@ -1,0 +1,310 @@
+// Archival throughput and request charge: the engine (ArchivalEngine.run, copy and purge in one run)
+// against the seed's pseudocode (bench/seed-baseline.ts) and against the raw I/O of the same uploads
+// and writes (bench/raw-io-baseline.ts), on identical data, in the same process, in rotating order.
+// Each variant gets a fresh copy of one loaded SQLite file and a fresh Azurite folder, on disk as
+// `npm start` keeps them (SQLite syncs every commit), again on tmpfs (commits cost no fsync), and on
+// tmpfs behind modelled round trips of a remote Cosmos DB and Blob Storage (REMOTE_MODEL_MS): the
+// embedded stores answer in microseconds in this very process, so concurrency has nothing to overlap.
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { SqliteRecordStore } from '../src/adapters/sqlite/sqlite-record-store.ts';
+import { archiveCutoff } from '../src/domain/archival-policy.ts';
+import { fullDocument, toPersisted } from '../src/domain/record-document.ts';
+import {
+  estimateReadUnits,
+  estimateWriteUnits,
+  LEDGER_INDEXED_TERMS,
+  RECORD_INDEXED_TERMS,
+} from '../src/domain/request-unit-model.ts';
+import { type Figure, runBenchmark } from './support/bench-result.ts';
+import {
+  ARCHIVE_ALL_AS_OF,
+  archivalEngine,
+  BENCH_POLICY,
+  benchFolder,
+  benchRecords,
+  blobLatency,
+  cosmosLatency,
+  countingCalls,
+  loadRecords,
+  type ArchivalMedium,
+  openArchiveStack,
+  openHotStores,
+  REMOTE_MODEL_MS,
+  removeFolder,
+  withLatency,
+} from './support/bench-world.ts';
+import { round } from './support/latency-stats.ts';
+import { prepareRawIo, type RawIoWork, runRawIo } from './raw-io-baseline.ts';
+import { runSeedArchival } from './seed-baseline.ts';
+
+type Variant = 'seed' | 'raw' | 'engine';
+
+interface VariantRun {
+  readonly variant: Variant;
+  readonly medium: ArchivalMedium;
+  readonly round: number;
+  readonly records: number;
+  readonly seconds: number;
+  readonly recordsPerSecond: number;
+  readonly requestUnitsPerRecord: number;
+  readonly blobCalls: Record<string, number>;
+}
+
+const VARIANTS: readonly Variant[] = ['seed', 'raw', 'engine'];
+
+await runBenchmark('archival-throughput', async ({ profile, log }) => {
+  const count = profile.archivalRecords;
+  const template = benchFolder('archival-template', 'tmpfs');
+  try {
+    const templatePath = join(template, 'records.sqlite');
+    const loader = new SqliteRecordStore({ path: templatePath });
+    await loadRecords(loader, count, log);
+    await loader.close();
+    const cutoff = archiveCutoff(BENCH_POLICY, new Date(ARCHIVE_ALL_AS_OF)).toISOString();
+    const rawWork = prepareRawIo(benchRecords(count), ARCHIVE_ALL_AS_OF);
+    const floor = floorPerRecord(rawWork, count);
+
+    const runs: VariantRun[] = [];
+    const mediums: readonly ArchivalMedium[] = profile.archivalMedia;
+    for (const medium of mediums) {
+      for (let pass = 0; pass < profile.archivalRounds; pass++) {
+        // Rotate the order each round, so no variant always runs first (cold disk) or last (warm JIT).
+        const order = VARIANTS.map((_, i) => VARIANTS[(i + pass) % VARIANTS.length]!);
+        for (const variant of order) {
+          const run = await runVariant(variant, medium, pass, templatePath, cutoff, rawWork);
+          if (run.records !== count)
+            throw new Error(`${variant} archived ${run.records} of ${count} records`);
+          runs.push(run);
+          log(
+            `${medium} round ${pass + 1} ${variant}: ${run.recordsPerSecond} records/s, ` +
+              `${run.requestUnitsPerRecord} RU/record, blob calls ${JSON.stringify(run.blobCalls)}`,
+          );
+        }
+      }
+    }
+
+    const median = (variant: Variant, medium: ArchivalMedium, pick: (run: VariantRun) => number): number => {
+      const values = runs
+        .filter((run) => run.variant === variant && run.medium === medium)
+        .map(pick)
+        .sort((a, b) => a - b);
+      return values[Math.floor((values.length - 1) / 2)]!;
+    };
+    const perMedium = Object.fromEntries(
+      mediums.map((medium) => {
+        const rate = (variant: Variant) => median(variant, medium, (run) => run.recordsPerSecond);
+        return [
+          medium,
+          {
+            engineRecordsPerSecond: rate('engine'),
+            seedRecordsPerSecond: rate('seed'),
+            rawIoRecordsPerSecond: rate('raw'),
+            throughputVsSeedRatio: round(rate('engine') / rate('seed'), 2),
+            efficiencyVsRawIo: round(rate('engine') / rate('raw'), 2),
+          },
+        ];
+      }),
+    );
+    const ru = (variant: Variant) => median(variant, 'disk', (run) => run.requestUnitsPerRecord);
+    const disk = perMedium.disk!;
+    const tmpfs = perMedium.tmpfs;
+    const remote = perMedium['remote-model'];
+    const seedRu = ru('seed');
+    const engineRu = ru('engine');
+    const figures: Record<string, Figure> = {
+      'archive.throughputVsSeedRatio': {
+        value: disk.throughputVsSeedRatio,
+        unit: 'x',
+        description:
+          'engine records/s / seed pseudocode records/s, embedded stack on disk (median of rounds)',
+        target: { kind: 'min', value: 10, text: '>= 10' },
+      },
+      'archive.efficiencyVsRawIo': {
+        value: disk.efficiencyVsRawIo,
+        unit: 'x',
+        description: 'engine records/s / raw I/O records/s (same uploads and writes, no protocol), on disk',
+        target: { kind: 'min', value: 0.8, text: '>= 0.8' },
+      },
+      'archive.ruPerRecord': {
+        value: engineRu,
+        unit: 'RU',
+        description: 'request units per archived record, engine (estimated by the documented RU model)',
+        target: {
+          kind: 'max',
+          value: round(seedRu / 10, 2),
+          text: `<= seed / 10 = ${round(seedRu / 10, 2)}`,
+        },
+      },
+      'archive.seedRuPerRecord': {
+        value: seedRu,
+        unit: 'RU',
+        description: 'request units per archived record, seed pseudocode (same model)',
+      },
+      'archive.ruVsSeedRatio': {
+        value: round(engineRu / seedRu),
+        unit: 'x',
+        description: 'engine RU per record / seed RU per record',
+        target: { kind: 'max', value: 0.1, text: '<= 0.10' },
+      },
+      'archive.floorRuPerRecord': {
+        value: floor.total,
+        unit: 'RU',
+        description: 'DESIGN.md floor: one read of the body, one small ledger write, one small stub write',
+      },
+      'archive.recordsPerSecond': {
+        value: disk.engineRecordsPerSecond,
+        unit: 'records/s',
+        description: 'engine throughput, embedded stack on disk',
+      },
+    };
+    if (remote !== undefined) {
+      figures['archive.throughputVsSeedRatioRemoteModel'] = {
+        value: remote.throughputVsSeedRatio,
+        unit: 'x',
+        description: `as archive.throughputVsSeedRatio, behind modelled round trips (Cosmos ${REMOTE_MODEL_MS.cosmosPoint}/${REMOTE_MODEL_MS.cosmosQuery} ms, Blob ${REMOTE_MODEL_MS.blob} ms): a model, not a measurement of Azure`,
+      };
+      figures['archive.efficiencyVsRawIoRemoteModel'] = {
+        value: remote.efficiencyVsRawIo,
+        unit: 'x',
+        description: 'as archive.efficiencyVsRawIo, behind the same modelled round trips',
+      };
+    }
+    if (tmpfs !== undefined) {
+      figures['archive.throughputVsSeedRatioTmpfs'] = {
+        value: tmpfs.throughputVsSeedRatio,
+        unit: 'x',
+        description: 'as archive.throughputVsSeedRatio, with the SQLite file and Azurite on tmpfs (no fsync)',
+      };
+      figures['archive.efficiencyVsRawIoTmpfs'] = {
+        value: tmpfs.efficiencyVsRawIo,
+        unit: 'x',
+        description: 'as archive.efficiencyVsRawIo, on tmpfs (no fsync)',
+      };
+    }
+    return {
+      figures,
+      details: {
+        records: count,
+        rounds: profile.archivalRounds,
+        engineSettings: 'product defaults: batch 100, concurrency 8; grace P0D so one run copies and purges',
+        seed: 'sequential; uncompressed JSON upload (overwrite allowed), download to verify, full-document flag write, later delete',
+        rawIo:
+          'create-only upload of the same gzip body, unconditional ledger put and stub replace; concurrency 8',
+        floorRuPerRecord: floor,
+        perMedium,
+        runs,
+      },
+    };
+  } finally {
+    removeFolder(template);
+  }
+});
+
+async function runVariant(
+  variant: Variant,
+  medium: ArchivalMedium,
+  pass: number,
+  templatePath: string,
+  cutoff: string,
+  rawWork: readonly RawIoWork[],
+): Promise<VariantRun> {
+  const folder = benchFolder(`archival-${variant}`, medium === 'disk' ? 'disk' : 'tmpfs');
+  const path = join(folder, 'records.sqlite');
+  copyFileSync(templatePath, path);
+  const realStack = await openArchiveStack(folder);
+  const realHot = openHotStores(path);
+  const remote = medium === 'remote-model';
+  const hot = remote
+    ? {
+        ...realHot,
+        store: withLatency(realHot.store, cosmosLatency),
+        ledger: withLatency(realHot.ledger, cosmosLatency),
+      }
+    : realHot;
+  const stack = remote
+    ? {
+        ...realStack,
+        archive: withLatency(realStack.archive, blobLatency),
+        control: withLatency(realStack.control, blobLatency),
+      }
+    : realStack;
+  const blobCalls: Record<string, number> = {};
+  try {
+    let records: number;
+    let seconds: number;
+    let requestUnits: number;
+    if (variant === 'seed') {
+      const container = BlobServiceClient.fromConnectionString(
+        stack.azurite.connectionString,
+      ).getContainerClient('billing-archive');
+      const report = await runSeedArchival(hot.store, container, cutoff, remote ? REMOTE_MODEL_MS.blob : 0);
+      Object.assign(blobCalls, report.blobCalls);
+      records = report.archived;
+      seconds = report.durationMs / 1000;
+      requestUnits = report.requestUnits;
+    } else if (variant === 'raw') {
+      const archive = countingCalls(stack.archive, blobCalls);
+      const engineConcurrency = archivalEngine(hot, stack).settings.concurrency;
+      const report = await runRawIo({ ...hot, archive }, rawWork, engineConcurrency);
+      records = report.records;
+      seconds = report.durationMs / 1000;
+      requestUnits = report.requestUnits;
+    } else {
+      const archive = countingCalls(stack.archive, blobCalls);
+      const controlCalls: Record<string, number> = {};
+      const control = countingCalls(stack.control, controlCalls);
+      const report = await archivalEngine(hot, { archive, control }).run({ asOf: ARCHIVE_ALL_AS_OF });
+      if (report.status !== 'succeeded')
+        throw new Error(`engine run ${report.status}: ${report.failures.join('; ')}`);
+      for (const [name, calls] of Object.entries(controlCalls)) blobCalls[`control.${name}`] = calls;
+      records = report.counts.purged;
+      seconds = report.durationMs / 1000;
+      requestUnits = report.requestCharge.requestUnits;
+    }
+    const tiers = await hot.store.countByTier();
+    const done = variant === 'seed' ? tiers.hot === 0 && tiers.archived === 0 : tiers.hot === 0;
+    if (!done) throw new Error(`${variant} left ${JSON.stringify(tiers)}`);
+    return {
+      variant,
+      medium,
+      round: pass,
+      records,
+      seconds: round3(seconds),
+      recordsPerSecond: Math.round(records / seconds),
+      requestUnitsPerRecord: round(requestUnits / Math.max(1, records), 2),
+      blobCalls: Object.fromEntries(Object.entries(blobCalls).map(([k, v]) => [k, round(v / records, 2)])),
+    };
+  } finally {
+    await realHot.close();
+    await realStack.close();
+    removeFolder(folder);
+  }
+}
+
+/** DESIGN.md's floor per record under the RU model: read the body, write the ledger entry, write the stub. */
+function floorPerRecord(work: readonly RawIoWork[], count: number) {
+  let read = 0;
+  let ledger = 0;
+  let stub = 0;
+  for (const [index, record] of [...benchRecords(count)].entries()) {
+    read += estimateReadUnits(Buffer.byteLength(JSON.stringify(toPersisted(fullDocument(record)))));
+    const item = work[index]!;
+    ledger += estimateWriteUnits(Buffer.byteLength(JSON.stringify(item.entry)), LEDGER_INDEXED_TERMS);
+    stub += estimateWriteUnits(
+      Buffer.byteLength(JSON.stringify(toPersisted(item.stub))),
+      RECORD_INDEXED_TERMS,
+    );
+  }
+  return {
+    bodyRead: round(read / count, 2),
+    ledgerWrite: round(ledger / count, 2),
+    stubWrite: round(stub / count, 2),
+    total: round((read + ledger + stub) / count, 2),
+  };
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

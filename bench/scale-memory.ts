@@ -1,0 +1,112 @@
+// Memory at scale: the engine archives N records, then 10 x N, each run in a child process of its own
+// whose peak RSS (process.resourceUsage().maxRSS) is the figure. Azurite runs here, in the parent,
+// so the children hold only what the archiver holds (in production Blob is a remote service); the
+// SQLite files are loaded before each child starts and sit on tmpfs.
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startEmbeddedAzurite } from '../src/adapters/azurite/embedded-azurite.ts';
+import { SqliteRecordStore } from '../src/adapters/sqlite/sqlite-record-store.ts';
+import { type Figure, runBenchmark } from './support/bench-result.ts';
+import {
+  ARCHIVE_ALL_AS_OF,
+  archivalEngine,
+  benchFolder,
+  loadRecords,
+  openArchiveStack,
+  openHotStores,
+  removeFolder,
+} from './support/bench-world.ts';
+import { runChild } from './support/child-process.ts';
+import { round } from './support/latency-stats.ts';
+
+interface ChildReport {
+  readonly records: number;
+  readonly archived: number;
+  readonly seconds: number;
+  readonly maxRssMiB: number;
+  readonly startRssMiB: number;
+  readonly heapUsedMiB: number;
+  readonly requestUnitsPerRecord: number;
+}
+
+const childIndex = process.argv.indexOf('--child');
+if (childIndex >= 0) {
+  const [path, connectionString, container] = process.argv.slice(childIndex + 1) as [string, string, string];
+  console.log(JSON.stringify(await archiveInThisProcess(path, connectionString, container)));
+} else {
+  await runBenchmark('scale-memory', async ({ profile, log }) => {
+    const folder = benchFolder('scale-memory', 'tmpfs');
+    const azurite = await startEmbeddedAzurite({ folder: join(folder, 'azurite'), port: 0 });
+    try {
+      const runs: Record<string, ChildReport> = {};
+      for (const [name, records] of [
+        ['1x', profile.memoryRecords],
+        ['10x', profile.memoryRecords * 10],
+      ] as const) {
+        const path = join(folder, `records-${name}.sqlite`);
+        const loader = new SqliteRecordStore({ path });
+        await loadRecords(loader, records, log);
+        await loader.close();
+        log(`archiving ${records} records in a child process`);
+        const report = await runChild<ChildReport>(fileURLToPath(import.meta.url), [
+          '--child',
+          path,
+          azurite.connectionString,
+          `scale-${name}`,
+        ]);
+        if (report.archived !== records)
+          throw new Error(`${name}: archived ${report.archived} of ${records}`);
+        runs[name] = report;
+        log(`${name}: ${JSON.stringify(report)}`);
+      }
+      const figures: Record<string, Figure> = {
+        'memory.rssGrowthRatio10x': {
+          value: round(runs['10x']!.maxRssMiB / runs['1x']!.maxRssMiB),
+          unit: 'x',
+          description: `peak RSS archiving ${profile.memoryRecords * 10} records / archiving ${profile.memoryRecords}`,
+          target: { kind: 'max', value: 1.2, text: '<= 1.2' },
+        },
+        'memory.peakRssMiB10x': {
+          value: runs['10x']!.maxRssMiB,
+          unit: 'MiB',
+          description: 'peak RSS of the 10x run',
+        },
+      };
+      return { figures, details: { runs, azurite: 'in the parent process, on tmpfs' } };
+    } finally {
+      await azurite.stop();
+      removeFolder(folder);
+    }
+  });
+}
+
+/** The child: opens the file and the parent's Azurite, runs the engine over everything, reports. */
+async function archiveInThisProcess(
+  path: string,
+  connectionString: string,
+  container: string,
+): Promise<ChildReport> {
+  const startRssMiB = mib(process.memoryUsage().rss);
+  const hot = openHotStores(path);
+  const stack = await openArchiveStack('', { connectionString, container });
+  try {
+    const { hot: records } = await hot.store.countByTier();
+    const report = await archivalEngine(hot, stack).run({ asOf: ARCHIVE_ALL_AS_OF });
+    return {
+      records,
+      archived: report.counts.purged,
+      seconds: report.durationMs / 1000,
+      maxRssMiB: mib(process.resourceUsage().maxRSS * 1024),
+      startRssMiB,
+      heapUsedMiB: mib(process.memoryUsage().heapUsed),
+      requestUnitsPerRecord: round(report.requestCharge.requestUnits / Math.max(1, report.counts.purged), 2),
+    };
+  } finally {
+    await hot.close();
+    await stack.close();
+  }
+}
+
+function mib(bytes: number): number {
+  return Math.round((bytes / 1024 ** 2) * 10) / 10;
+}

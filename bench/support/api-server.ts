@@ -1,0 +1,63 @@
+// A child process serving the API exactly as `npm start` composes it (loadConfig, openServices,
+// buildHttpServer), on the data folder in DATA_DIR, for autocannon in the parent. With `--bare` it
+// serves the baseline instead: Fastify answering a record's stored JSON from a direct SQLite read,
+// with no auth, validation or tiers. Prints one JSON line {port, token} once it listens.
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import Fastify from 'fastify';
+import { loadOrCreateDevKeyPair } from '../../src/adapters/dev-identity/dev-key-pair.ts';
+import { buildHttpServer } from '../../src/api/http-server.ts';
+import { createLogger } from '../../src/composition/create-logger.ts';
+import { openServices } from '../../src/composition/open-services.ts';
+import { loadConfig } from '../../src/config/app-config.ts';
+
+const bare = process.argv.includes('--bare');
+const dataDir = process.env.DATA_DIR;
+if (dataDir === undefined) throw new Error('DATA_DIR is required');
+
+if (bare) {
+  const db = new DatabaseSync(join(dataDir, 'hot-store.sqlite'), { readOnly: true });
+  const read = db.prepare('SELECT doc FROM records WHERE customer_id = ? AND id = ?');
+  const app = Fastify({ logger: false });
+  app.get<{ Params: { customerId: string; id: string } }>('/r/:customerId/:id', (request, reply) => {
+    const row = read.get(request.params.customerId, request.params.id) as { doc: string } | undefined;
+    if (row === undefined) return reply.code(404).send();
+    return reply.type('application/json').send(row.doc);
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  console.log(
+    JSON.stringify({ port: typeof address === 'object' && address !== null ? address.port : 0, token: '' }),
+  );
+  process.once('SIGTERM', () => {
+    void app.close().then(() => {
+      db.close();
+      process.exit(0);
+    });
+  });
+} else {
+  const config = loadConfig(process.env, process.cwd());
+  const logger = createLogger(config);
+  const services = await openServices(config, logger);
+  const app = await buildHttpServer({ ...services.application, logger, metrics: services.metrics });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  if (config.auth.kind !== 'dev-keys') throw new Error('the benchmark server signs its own dev token');
+  const keys = await loadOrCreateDevKeyPair(config.auth.folder);
+  const token = await keys.sign({
+    subject: 'bench',
+    roles: ['Billing.Read'],
+    issuer: config.auth.issuer,
+    audience: config.auth.audience,
+    expiresInSeconds: 3600,
+  });
+  const address = app.server.address();
+  console.log(
+    JSON.stringify({ port: typeof address === 'object' && address !== null ? address.port : 0, token }),
+  );
+  process.once('SIGTERM', () => {
+    void app
+      .close()
+      .then(() => services.close())
+      .then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,50 @@
+// Starting the benchmarks' child processes with the same Node and flags as the parent.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { REPO_DIR } from './bench-result.ts';
+
+export const NODE_FLAGS = ['--disable-warning=ExperimentalWarning'];
+
+/** Starts `script` and resolves with its first stdout line parsed as JSON (the rest goes to ours). */
+export async function startChild<T>(
+  script: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<{ readonly child: ChildProcess; readonly hello: T; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [...NODE_FLAGS, script, ...args], {
+    cwd: REPO_DIR,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const hello = await new Promise<T>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
+    lines.once('line', (line) => resolve(JSON.parse(line) as T));
+  });
+  lines.on('line', (line) => console.log(line));
+  return {
+    child,
+    hello,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Runs `script` to its end and resolves with its last stdout line parsed as JSON. */
+export async function runChild<T>(script: string, args: readonly string[]): Promise<T> {
+  const child = spawn(process.execPath, [...NODE_FLAGS, script, ...args], {
+    cwd: REPO_DIR,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let last = '';
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (line.startsWith('{')) last = line;
+    else console.log(line);
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`${script} ${args.join(' ')} exited with ${code}`);
+  return JSON.parse(last) as T;
+}
