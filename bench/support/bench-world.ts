@@ -91,11 +91,15 @@ export interface ArchiveStack {
 /** Azurite on `folder` (started here unless a connection string is given) and the two Blob stores. */
 export async function openArchiveStack(
   folder: string,
-  options: { readonly connectionString?: string; readonly container?: string } = {},
+  options: {
+    readonly connectionString?: string;
+    readonly container?: string;
+    readonly inMemory?: boolean;
+  } = {},
 ): Promise<ArchiveStack> {
   const azurite =
     options.connectionString === undefined
-      ? await startEmbeddedAzurite({ folder, port: 0 })
+      ? await startEmbeddedAzurite({ folder, port: 0, inMemory: options.inMemory ?? false })
       : { blobEndpoint: '', connectionString: options.connectionString, stop: () => Promise.resolve() };
   const container = options.container ?? 'billing-archive';
   const archive = await BlobArchiveStore.connect({
@@ -137,6 +141,7 @@ export function openHotStores(path: string): HotStores {
   };
 }
 
+/** The product's default settings, except the time budget: a benchmark run goes to the end. */
 export function archivalEngine(
   hot: HotStores,
   stack: Pick<ArchiveStack, 'control'> & { readonly archive: ArchiveStore },
@@ -150,7 +155,7 @@ export function archivalEngine(
     clock: systemClock,
     policy: BENCH_POLICY,
     log: silentLogger,
-    settings,
+    settings: { timeBudgetMs: 24 * 3600_000, ...settings },
   });
 }
 
