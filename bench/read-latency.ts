@@ -31,9 +31,6 @@ import {
 import { type Comparison, compareLatency } from './support/latency-stats.ts';
 
 const CONCURRENCIES = [1, 32] as const;
-// Every cache level off for the uncached reader, including an in-process cache of decoded records
-// should the reader have one (spread, so the option type-checks whether or not it exists).
-const NO_IN_PROCESS_CACHE: object = { decodedCacheBytes: 0 };
 
 interface PersistedStub {
   sys: { archive: { blobPath: string } };
@@ -66,7 +63,7 @@ await runBenchmark('read-latency', async ({ profile, log }) => {
     const uncached = new RecordService({
       store: archived.store,
       clock: systemClock,
-      archive: new ArchivedRecordReader({ archive: stack.archive, ...NO_IN_PROCESS_CACHE }),
+      archive: new ArchivedRecordReader({ archive: stack.archive }),
     });
     const cache = new LruMemoryCache({ maxBytes: 512 * 1024 * 1024 });
     const cached = new RecordService({
