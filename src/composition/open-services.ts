@@ -105,6 +105,7 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
       archive: archiveStore,
       cache,
       cacheTtlMs: config.cache.ttlMs,
+      decodedCacheBytes: config.cache.decodedMaxBytes,
       events: {
         onBlobRead: () => archivedReads.inc({ source: 'archive' }),
         onCacheHit: () => archivedReads.inc({ source: 'cache' }),

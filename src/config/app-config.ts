@@ -45,7 +45,11 @@ export type ArchiveConfig =
 
 export type CacheConfig = (
   { readonly kind: 'redis'; readonly url: string } | { readonly kind: 'memory'; readonly maxBytes: number }
-) & { readonly ttlMs: number };
+) & {
+  readonly ttlMs: number;
+  /** Decoded archived records kept in each process in front of the cache; 0 turns that layer off. */
+  readonly decodedMaxBytes: number;
+};
 
 export type AuthConfig =
   | { readonly kind: 'dev-keys'; readonly folder: string; readonly issuer: string; readonly audience: string }
@@ -250,13 +254,15 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
 
   const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
   const cacheTtlMs = fixedMs('CACHE_TTL', 'PT1H');
+  const decodedMaxBytes = integer('CACHE_DECODED_MAX_BYTES', 64 * 1024 * 1024, 0, 16 * 1024 ** 3);
   const cache: CacheConfig =
     redisUrl !== undefined
-      ? { kind: 'redis', url: redisUrl, ttlMs: cacheTtlMs }
+      ? { kind: 'redis', url: redisUrl, ttlMs: cacheTtlMs, decodedMaxBytes }
       : {
           kind: 'memory',
           maxBytes: integer('CACHE_MAX_BYTES', 256 * 1024 * 1024, 1024 * 1024, 64 * 1024 ** 3),
           ttlMs: cacheTtlMs,
+          decodedMaxBytes,
         };
 
   const jwksPath = text('AUTH_JWKS_PATH');

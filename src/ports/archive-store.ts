@@ -31,9 +31,18 @@ export interface BlobProperties {
   readonly lastModified: Date;
 }
 
+/** What one read of a blob's body answers about it: everything but the access tier (Get Blob omits it). */
+export type ReadBlobProperties = Omit<BlobProperties, 'accessTier'>;
+
+/** The properties a read answers, from the full ones (for adapters and tests that hold both). */
+export function withoutTier(properties: BlobProperties): ReadBlobProperties {
+  const { accessTier: _, ...read } = properties;
+  return read;
+}
+
 export interface BlobContent {
   readonly body: Uint8Array;
-  readonly properties: BlobProperties;
+  readonly properties: ReadBlobProperties;
 }
 
 export interface BlobListPage {
@@ -44,7 +53,10 @@ export interface BlobListPage {
 export interface ArchiveStore {
   /** Create-only upload with Content-MD5: ALREADY_EXISTS when the path exists; never overwrites. */
   putIfAbsent(request: PutBlobRequest, options?: OperationOptions): Promise<BlobProperties>;
-  /** Undefined when absent. The body is the stored bytes, not decoded. */
+  /**
+   * Undefined when absent. The body is the stored bytes, not decoded, checked against the stored MD5;
+   * one request, since archived reads are on the API's hot path.
+   */
   get(path: string, options?: OperationOptions): Promise<BlobContent | undefined>;
   getProperties(path: string, options?: OperationOptions): Promise<BlobProperties | undefined>;
   getTags(path: string, options?: OperationOptions): Promise<Readonly<Record<string, string>> | undefined>;

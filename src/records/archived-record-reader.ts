@@ -1,6 +1,8 @@
-// The archived read path: cache (keyed by record version and hash, so a stale entry is never served),
-// then Blob with one read in flight per record however many callers wait, sha256 check, gunzip,
-// upcast to the current schema, and the same record a hot read returns.
+// The archived read path: decoded records in process, then the shared cache (both keyed by record
+// version and hash, so a stale entry is never served), then Blob with one read in flight per record
+// however many callers wait, sha256 check, gunzip, upcast to the current schema, and the same record
+// a hot read returns.
+import { LRUCache } from 'lru-cache';
 import type { BillingRecord } from '../domain/billing-record.ts';
 import { ARCHIVE_METADATA, decodeArchivedBody } from '../domain/archive-artifact.ts';
 import { AppError } from '../domain/errors.ts';
@@ -26,6 +28,11 @@ export interface ArchivedRecordReaderOptions {
   readonly archive: ArchiveStore;
   readonly cache?: Cache;
   readonly cacheTtlMs?: number;
+  /**
+   * Bytes of decoded records (counted as their canonical JSON) kept in this process in front of `cache`,
+   * so a hit costs a lookup instead of gunzip, sha256 and parse; 0 turns the layer off.
+   */
+  readonly decodedCacheBytes?: number;
   readonly events?: ArchivedReadEvents;
 }
 
@@ -34,6 +41,7 @@ export class ArchivedRecordReader {
   readonly #cache: Cache | undefined;
   readonly #cacheTtlMs: number;
   readonly #events: ArchivedReadEvents;
+  readonly #decoded: LRUCache<string, BillingRecord> | undefined;
   readonly #inFlight = new Map<string, Promise<ArchivedRead>>();
 
   constructor(options: ArchivedRecordReaderOptions) {
@@ -41,11 +49,24 @@ export class ArchivedRecordReader {
     this.#cache = options.cache;
     this.#cacheTtlMs = options.cacheTtlMs ?? 60 * 60 * 1000;
     this.#events = options.events ?? {};
+    const decodedBytes = options.decodedCacheBytes ?? 0;
+    this.#decoded =
+      decodedBytes > 0 && this.#cacheTtlMs > 0
+        ? new LRUCache<string, BillingRecord>({
+            maxSize: decodedBytes,
+            ttl: Math.ceil(this.#cacheTtlMs),
+          })
+        : undefined;
   }
 
   /** The record behind a stub. Callers that arrive while a read is in flight share it. */
   read(stub: StubDocument, options?: OperationOptions): Promise<ArchivedRead> {
     const key = cacheKey(stub);
+    const decoded = this.#decoded?.get(key);
+    if (decoded !== undefined) {
+      this.#events.onCacheHit?.(stub);
+      return Promise.resolve({ record: decoded, source: 'cache' });
+    }
     const pending = this.#inFlight.get(key);
     if (pending !== undefined) return pending;
     const read = this.#readOnce(stub, key, options).finally(() => this.#inFlight.delete(key));
@@ -55,6 +76,7 @@ export class ArchivedRecordReader {
 
   /** Drops the cached copy of a record (after a rehydration or a write). */
   async forget(stub: StubDocument): Promise<void> {
+    this.#decoded?.delete(cacheKey(stub));
     await this.#cache?.delete(cacheKey(stub));
   }
 
@@ -64,7 +86,7 @@ export class ArchivedRecordReader {
       const record = this.#decode(stub, cached, undefined, false);
       if (record !== undefined) {
         this.#events.onCacheHit?.(stub);
-        return { record, source: 'cache' };
+        return { record: this.#remember(key, stub, record), source: 'cache' };
       }
     }
     const blob = await this.#archive.get(stub.archive.blobPath, options);
@@ -82,7 +104,15 @@ export class ArchivedRecordReader {
     const record = this.#decode(stub, blob.body, schemaVersion, true)!;
     // The stored gzip bytes are cached as they are: compressed, and checked again on every hit.
     await this.#cache?.set(key, blob.body, this.#cacheTtlMs);
-    return { record, source: 'archive' };
+    return { record: this.#remember(key, stub, record), source: 'archive' };
+  }
+
+  /** Keeps a verified record for later hits; frozen, since every later reader shares the object. */
+  #remember(key: string, stub: StubDocument, record: BillingRecord): BillingRecord {
+    if (this.#decoded === undefined) return record;
+    const frozen = deepFreeze(record);
+    this.#decoded.set(key, frozen, { size: Math.max(1, stub.archive.size) });
+    return frozen;
   }
 
   /** Undefined for a cached value that does not decode (treated as a miss); throws for a bad blob. */
@@ -112,6 +142,14 @@ export class ArchivedRecordReader {
       throw failure;
     }
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 function cacheKey(stub: StubDocument): string {

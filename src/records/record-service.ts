@@ -71,7 +71,11 @@ export class RecordService {
   }
 
   async get(key: RecordKey, options?: OperationOptions): Promise<RecordRead> {
-    const read = await this.#read(key, options);
+    const stored = await this.#store.get(key, options);
+    if (stored === undefined) throw notFound(key);
+    // A hot record needs nothing more: the most frequent read is kept to this one await.
+    if (stored.document.tier === 'hot') return { record: stored.document.record, tier: 'hot' };
+    const read = await this.#readArchived(key, stored, options);
     if (read.tier !== 'hot') this.#noteArchivedRead(key);
     return read;
   }
@@ -89,9 +93,12 @@ export class RecordService {
     this.#background.add(work);
   }
 
-  async #read(key: RecordKey, options?: OperationOptions): Promise<RecordRead> {
-    const stored = await this.#store.get(key, options);
-    if (stored === undefined) throw notFound(key);
+  /** The record behind a stub, read from the archive; the stub is read again if it moved meanwhile. */
+  async #readArchived(
+    key: RecordKey,
+    stored: StoredDocument,
+    options?: OperationOptions,
+  ): Promise<RecordRead> {
     try {
       return await this.#materialise(stored, options);
     } catch (error) {

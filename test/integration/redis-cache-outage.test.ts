@@ -67,6 +67,22 @@ async function scanKeys(admin: Redis, pattern: string): Promise<string[]> {
   return keys;
 }
 
+/** Closes the service and deletes exactly the keys this run wrote for its own customer. */
+async function closeAndClean(
+  deployment: Deployment | undefined,
+  admin: Redis | undefined,
+  customerId: string,
+): Promise<void> {
+  await deployment?.close();
+  if (admin === undefined) return;
+  const keys = await scanKeys(admin, `${KEY_PREFIX}record:${customerId}:*`);
+  if (keys.length > 0) await admin.del(...keys);
+  await admin.quit();
+}
+
+/** These suites test the shared layer: the in-process layer of decoded records would answer first. */
+const REDIS_ONLY = { CACHE_DECODED_MAX_BYTES: '0' };
+
 /** The key the service uses for an archived record (see ArchivedRecordReader). */
 async function cacheKeyOf(deployment: Deployment, customerId: string, id: string): Promise<string> {
   const pointer = await pointerOf(deployment, { customerId, id });
@@ -101,7 +117,9 @@ describe('archived reads cached in the shared Redis', () => {
 
   startOnce(async () => {
     admin = await connectAdmin(SHARED_REDIS_URL);
-    deployment = await openDeployment({ env: { REDIS_URL: SHARED_REDIS_URL, CACHE_TTL: 'PT10M' } });
+    deployment = await openDeployment({
+      env: { ...REDIS_ONLY, REDIS_URL: SHARED_REDIS_URL, CACHE_TTL: 'PT10M' },
+    });
     await waitUntil(() => deployment!.services.cache.healthy(), { what: 'the service to connect to Redis' });
     hot = await createRecords(
       deployment,
@@ -114,14 +132,7 @@ describe('archived reads cached in the shared Redis', () => {
     );
     await deployment.archive();
   });
-  afterAll(async () => {
-    await deployment?.close();
-    if (admin !== undefined) {
-      const keys = await scanKeys(admin, `${KEY_PREFIX}record:${customerId}:*`);
-      if (keys.length > 0) await admin.del(...keys);
-      await admin.quit();
-    }
-  });
+  afterAll(() => closeAndClean(deployment, admin, customerId));
 
   it('stores the compressed blob bytes under a versioned key with the configured ttl, then serves from it', async () => {
     const { d, redis } = live();
@@ -264,7 +275,7 @@ describe('archived reads through an outage of Redis', () => {
   startOnce(async () => {
     port = await freePort();
     redis = await startRedisServer(port);
-    deployment = await openDeployment({ env: { REDIS_URL: redis.url } });
+    deployment = await openDeployment({ env: { ...REDIS_ONLY, REDIS_URL: redis.url } });
     await waitUntil(() => deployment!.services.cache.healthy(), { what: 'the service to connect to Redis' });
     hot = await createRecords(
       deployment,
@@ -327,7 +338,9 @@ describe('a service started while Redis is down', () => {
 
   startOnce(async () => {
     // Nothing listens on a port just freed: every connection attempt is refused.
-    deployment = await openDeployment({ env: { REDIS_URL: `redis://127.0.0.1:${await freePort()}` } });
+    deployment = await openDeployment({
+      env: { ...REDIS_ONLY, REDIS_URL: `redis://127.0.0.1:${await freePort()}` },
+    });
     hot = (await createRecords(deployment, key.customerId, [{ id: key.id, issuedAt: OLD }])).get(key.id);
     await deployment.archive();
   });
@@ -346,5 +359,55 @@ describe('a service started while Redis is down', () => {
     }
     expect(await d.counter('archived_reads_total', { source: 'archive' })).toBe(2);
     expect(await d.counter('cache_errors_total', { operation: 'get' })).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('decoded records kept in process in front of Redis (the default)', () => {
+  const customerId = `cust-decoded-${randomUUID().slice(0, 8)}`;
+  let admin: Redis | undefined;
+  let deployment: Deployment | undefined;
+  let hot: Map<string, Snapshot>;
+
+  startOnce(async () => {
+    admin = await connectAdmin(SHARED_REDIS_URL);
+    deployment = await openDeployment({ env: { REDIS_URL: SHARED_REDIS_URL } });
+    await waitUntil(() => deployment!.services.cache.healthy(), { what: 'the service to connect to Redis' });
+    hot = await createRecords(deployment, customerId, [{ id: 'inv-decoded', issuedAt: OLD, lines: 40 }]);
+    await deployment.archive();
+  });
+  afterAll(() => closeAndClean(deployment, admin, customerId));
+
+  it('answers a repeated read from process memory: same bytes, no Redis or Blob read, counted as cache', async () => {
+    const d = deployment!;
+    const redis = admin!;
+    const url = recordUrl({ customerId, id: 'inv-decoded' });
+    const first = await d.call('GET', url);
+    expect(header(first, 'x-storage-tier')).toBe('archive');
+    const key = await cacheKeyOf(d, customerId, 'inv-decoded');
+    expect(await keysOf(redis, customerId, 'inv-decoded')).toEqual([key]);
+
+    // Gone from Redis: only the in-process layer can answer now.
+    await redis.del(key);
+    const blobReads = await d.counter('archived_reads_total', { source: 'archive' });
+    const cacheHits = await d.counter('archived_reads_total', { source: 'cache' });
+    for (let i = 0; i < 3; i++) {
+      const again = await d.call('GET', url);
+      expect(again.statusCode).toBe(200);
+      expect(header(again, 'x-storage-tier')).toBe('cache');
+      expect(snapshotOf(again)).toEqual(hot.get('inv-decoded'));
+      expect(snapshotOf(again)).toEqual(snapshotOf(first));
+    }
+    expect(await d.counter('archived_reads_total', { source: 'archive' })).toBe(blobReads);
+    expect(await d.counter('archived_reads_total', { source: 'cache' })).toBe(cacheHits + 3);
+    expect(await keysOf(redis, customerId, 'inv-decoded')).toEqual([]);
+
+    // A write makes a new version: the kept record is never answered for it.
+    const patched = await d.call('PATCH', url, { body: { status: 'paid' } });
+    expect(patched.statusCode).toBe(200);
+    const after = await d.call('GET', url);
+    expect(after.statusCode).toBe(200);
+    expect(header(after, 'x-storage-tier')).toBe('hot');
+    expect(after.body).toBe(patched.body);
+    expect(JSON.parse(after.body)).toMatchObject({ status: 'paid', version: 2 });
   });
 });

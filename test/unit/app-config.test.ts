@@ -38,7 +38,12 @@ describe('configuration', () => {
       key: undefined,
     });
     expect(config.archive).toMatchObject({ kind: 'blob', accountUrl: 'https://acct.blob.core.windows.net' });
-    expect(config.cache).toEqual({ kind: 'redis', url: 'rediss://cache:6380', ttlMs: 3_600_000 });
+    expect(config.cache).toEqual({
+      kind: 'redis',
+      url: 'rediss://cache:6380',
+      ttlMs: 3_600_000,
+      decodedMaxBytes: 64 * 1024 * 1024,
+    });
     expect(config.auth.kind).toBe('jwks-uri');
     expect(config.archival.gracePeriod.days).toBe(0);
   });
@@ -59,6 +64,7 @@ describe('configuration', () => {
         ARCHIVE_TIME_BUDGET: 'PT4M30S',
         ARCHIVE_MAX_RU_PER_SECOND: '400',
         CACHE_TTL: 'PT5M',
+        CACHE_DECODED_MAX_BYTES: '0',
       },
       '/srv',
     );
@@ -66,11 +72,14 @@ describe('configuration', () => {
     expect(tuned.archival.timeBudgetMs).toBe(270_000);
     expect(tuned.archival.requestUnitsPerSecond).toBe(400);
     expect(tuned.cache.ttlMs).toBe(300_000);
+    expect(loadConfig({}, '/srv').cache.decodedMaxBytes).toBe(64 * 1024 * 1024);
+    expect(tuned.cache.decodedMaxBytes).toBe(0);
   });
 
   it.each([
     [{ ARCHIVE_TIME_BUDGET: 'P1M' }, 'ARCHIVE_TIME_BUDGET'],
     [{ ARCHIVE_BATCH_SIZE: '0' }, 'ARCHIVE_BATCH_SIZE'],
+    [{ CACHE_DECODED_MAX_BYTES: '-1' }, 'CACHE_DECODED_MAX_BYTES'],
     [{ ARCHIVE_MAX_RU_PER_SECOND: '-5' }, 'ARCHIVE_MAX_RU_PER_SECOND'],
     [{ BLOB_CONTROL_CONTAINER: 'billing-archive' }, 'BLOB_CONTROL_CONTAINER'],
     [{ FUNCTIONS_WORKER_RUNTIME: 'node' }, 'COSMOS_ENDPOINT and BLOB_ACCOUNT_URL'],

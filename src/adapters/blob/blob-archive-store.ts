@@ -1,7 +1,12 @@
 // The archive in Azure Blob Storage (Azurite locally): create-only block blobs uploaded straight to
 // their tier with a service-checked Content-MD5. Every SDK error is mapped to an AppError here.
 import { createHash } from 'node:crypto';
-import type { BlobItem, BlockBlobClient, BlockBlobUploadOptions } from '@azure/storage-blob';
+import type {
+  BlobDownloadResponseParsed,
+  BlobItem,
+  BlockBlobClient,
+  BlockBlobUploadOptions,
+} from '@azure/storage-blob';
 import { AppError } from '../../domain/errors.ts';
 import type {
   AccessTier,
@@ -10,6 +15,7 @@ import type {
   BlobListPage,
   BlobProperties,
   PutBlobRequest,
+  ReadBlobProperties,
 } from '../../ports/archive-store.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
 import { BlobConnection, type BlobConnectOptions, quoteEtag } from './blob-connection.ts';
@@ -20,7 +26,7 @@ export type BlobArchiveStoreConnectOptions = BlobConnectOptions;
 /** Azure lists at most 5000 blobs per page. */
 const MAX_PAGE_SIZE = 5_000;
 const ACCESS_TIERS: ReadonlySet<string> = new Set<AccessTier>(['Hot', 'Cool', 'Cold', 'Archive']);
-/** Attempts for get() when the blob is replaced between reading its properties and its body. */
+/** Downloads of a blob whose bytes do not match its stored MD5 before it is reported damaged. */
 const GET_ATTEMPTS = 3;
 
 export class BlobArchiveStore implements ArchiveStore {
@@ -75,23 +81,21 @@ export class BlobArchiveStore implements ArchiveStore {
 
   get(path: string, options?: OperationOptions): Promise<BlobContent | undefined> {
     return this.#connection.call(`download ${path}`, options, async (abortSignal) => {
-      // Get Blob does not return the access tier, so properties come first and the body is read
-      // conditioned on their etag: both halves describe the same blob, or we read again.
-      let mismatch: string | undefined;
+      // One Get Blob: its headers describe the very bytes it returns (a retried stream is pinned to
+      // the first answer's etag by the SDK), so no separate properties read is needed.
+      let mismatch = '';
       for (let attempt = 1; attempt <= GET_ATTEMPTS; attempt++) {
-        const properties = await this.#properties(path, abortSignal);
-        if (properties === undefined) return undefined;
         let body: Uint8Array;
+        let properties: ReadBlobProperties;
         try {
           const response = await this.#blob(path).download(0, undefined, {
             abortSignal,
-            conditions: { ifMatch: properties.etag },
             maxRetryRequests: this.#connection.timeouts.maxTries,
           });
+          properties = fromDownload(path, response);
           body = await readAll(response.readableStreamBody, abortSignal);
         } catch (error) {
           if (hasStatus(error, 404)) return undefined;
-          if (hasStatus(error, 412)) continue;
           throw error;
         }
         // The SDK does not check the MD5 on download: read again, in case the damage was in transit.
@@ -99,9 +103,8 @@ export class BlobArchiveStore implements ArchiveStore {
         if (md5 === properties.contentMd5) return { body, properties };
         mismatch = `Blob ${path} has MD5 ${md5}; the service recorded ${properties.contentMd5}`;
       }
-      // Never serve bytes that fail the check; a blob that changed under every read is only busy.
-      if (mismatch !== undefined) throw new AppError('ARCHIVE_INTEGRITY', mismatch);
-      throw new AppError('UNAVAILABLE', `Blob ${path} kept changing while it was read`);
+      // Never serve bytes that fail the check.
+      throw new AppError('ARCHIVE_INTEGRITY', mismatch);
     });
   }
 
@@ -308,6 +311,22 @@ function fromListItem(item: BlobItem): BlobProperties {
     etag: quoteEtag(properties.etag),
     createdOn: properties.createdOn ?? properties.lastModified,
     lastModified: properties.lastModified,
+  };
+}
+
+function fromDownload(path: string, response: BlobDownloadResponseParsed): ReadBlobProperties {
+  // A whole-blob download answers the stored Content-MD5 in Content-MD5 (a range read would not).
+  const lastModified = response.lastModified ?? new Date(0);
+  return {
+    path,
+    size: response.contentLength ?? 0,
+    contentMd5: base64(response.contentMD5 ?? response.blobContentMD5) ?? '',
+    contentType: response.contentType ?? '',
+    contentEncoding: response.contentEncoding,
+    metadata: lowerCaseKeys(response.metadata ?? {}),
+    etag: quoteEtag(response.etag ?? ''),
+    createdOn: response.createdOn ?? lastModified,
+    lastModified,
   };
 }
 

@@ -3,12 +3,13 @@
 // input rules.
 import { createHash } from 'node:crypto';
 import { AppError } from '../../domain/errors.ts';
-import type {
-  ArchiveStore,
-  BlobContent,
-  BlobListPage,
-  BlobProperties,
-  PutBlobRequest,
+import {
+  type ArchiveStore,
+  type BlobContent,
+  type BlobListPage,
+  type BlobProperties,
+  type PutBlobRequest,
+  withoutTier,
 } from '../../ports/archive-store.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
@@ -72,7 +73,7 @@ export class MemoryArchiveStore implements ArchiveStore {
       // A copy: a caller that mutates what it read must not change the archive.
       return blob === undefined
         ? undefined
-        : { body: new Uint8Array(blob.body), properties: blob.properties };
+        : { body: new Uint8Array(blob.body), properties: withoutTier(blob.properties) };
     });
   }
 

@@ -28,8 +28,11 @@ export function runSqlite<T>(what: string, work: () => T): Promise<T> {
 }
 
 /** SQLite reports no request units: callers are told the documented model's estimate, labelled as such. */
-export function charge(options: OperationOptions | undefined, requestUnits: number): void {
-  options?.onRequestCharge?.(requestUnits, true);
+export function charge(options: OperationOptions | undefined, requestUnits: number | (() => number)): void {
+  const listener = options?.onRequestCharge;
+  // Estimated only for a listener: measuring a large document is not free on the hot read path.
+  if (listener === undefined) return;
+  listener(typeof requestUnits === 'function' ? requestUnits() : requestUnits, true);
 }
 
 /** Builds a WHERE clause from optional filters: a filter whose value is undefined adds nothing. */

@@ -115,7 +115,7 @@ export class SqliteRecordStore implements RecordStore {
   get(key: RecordKey, options?: OperationOptions): Promise<StoredDocument | undefined> {
     return this.#run(() => {
       const row = this.#statements.get.get(key.customerId, key.id) as Row | undefined;
-      charge(options, estimateReadUnits(row === undefined ? 0 : Buffer.byteLength(row.doc)));
+      charge(options, () => estimateReadUnits(row === undefined ? 0 : Buffer.byteLength(row.doc)));
       return row === undefined ? undefined : toStored(row);
     });
   }
@@ -173,7 +173,9 @@ export class SqliteRecordStore implements RecordStore {
       }
       const sql = `SELECT etag, doc FROM records WHERE ${where.toString()} ORDER BY issued_at DESC, id DESC LIMIT ?`;
       const rows = this.#db.prepare(sql).all(...where.params, request.limit + 1) as unknown as Row[];
-      charge(options, estimateQueryUnits(rows.reduce((sum, row) => sum + Buffer.byteLength(row.doc), 0)));
+      charge(options, () =>
+        estimateQueryUnits(rows.reduce((sum, row) => sum + Buffer.byteLength(row.doc), 0)),
+      );
       const items = rows.slice(0, request.limit).map((row) => toStored(row).document);
       const last = items.at(-1);
       const next =
@@ -209,7 +211,7 @@ export class SqliteRecordStore implements RecordStore {
           json_extract(doc, '$.sys') AS sys
         FROM records WHERE ${where.toString()} ORDER BY issued_at, customer_id, id LIMIT ?`;
       const rows = this.#db.prepare(sql).all(...where.params, request.limit + 1) as unknown as ScanRow[];
-      charge(options, estimateQueryUnits(Buffer.byteLength(JSON.stringify(rows))));
+      charge(options, () => estimateQueryUnits(Buffer.byteLength(JSON.stringify(rows))));
       const items: ScanItem[] = rows.slice(0, request.limit).map((row) => ({
         customerId: row.customer_id,
         id: row.id,

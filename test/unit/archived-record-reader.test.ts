@@ -1,0 +1,137 @@
+// The in-process layer of decoded archived records: a hit touches neither the shared cache nor Blob,
+// is never served for another version, is frozen (every later reader shares it), and is bounded.
+import { describe, expect, it } from 'vitest';
+import { LruMemoryCache } from '../../src/adapters/lru/lru-memory-cache.ts';
+import { MemoryArchiveStore } from '../../src/adapters/memory/memory-archive-store.ts';
+import {
+  ARCHIVE_CONTENT_ENCODING,
+  ARCHIVE_CONTENT_TYPE,
+  buildArchiveArtifact,
+} from '../../src/domain/archive-artifact.ts';
+import type { BillingRecord } from '../../src/domain/billing-record.ts';
+import type { StubDocument } from '../../src/domain/record-document.ts';
+import type { Cache } from '../../src/ports/cache.ts';
+import { ArchivedRecordReader } from '../../src/records/archived-record-reader.ts';
+import { makeRecord, makeStub } from '../support/record-fixtures.ts';
+
+/** Counts the shared cache's reads, so a test can tell which layer answered. */
+class CountingCache extends LruMemoryCache {
+  gets = 0;
+  override get(key: string): ReturnType<Cache['get']> {
+    this.gets++;
+    return super.get(key);
+  }
+}
+
+async function archived(archive: MemoryArchiveStore, record: BillingRecord): Promise<StubDocument> {
+  const artifact = buildArchiveArtifact(record);
+  await archive.putIfAbsent({
+    path: artifact.path,
+    body: artifact.body,
+    contentType: ARCHIVE_CONTENT_TYPE,
+    contentEncoding: ARCHIVE_CONTENT_ENCODING,
+    metadata: artifact.metadata,
+    tags: artifact.tags,
+    accessTier: 'Cold',
+  });
+  const stub = makeStub(record);
+  return {
+    ...stub,
+    archive: { ...stub.archive, blobPath: artifact.path, sha256: artifact.sha256, size: artifact.size },
+  };
+}
+
+function setUp(decodedCacheBytes: number): {
+  archive: MemoryArchiveStore;
+  cache: CountingCache;
+  reader: ArchivedRecordReader;
+  blobReads: () => number;
+} {
+  const archive = new MemoryArchiveStore();
+  const cache = new CountingCache({ maxBytes: 16 * 1024 * 1024 });
+  let blobReads = 0;
+  const reader = new ArchivedRecordReader({
+    archive,
+    cache,
+    decodedCacheBytes,
+    events: { onBlobRead: () => blobReads++ },
+  });
+  return { archive, cache, reader, blobReads: () => blobReads };
+}
+
+describe('ArchivedRecordReader, decoded records in process', () => {
+  it('answers a repeated read from process memory, without the shared cache or Blob', async () => {
+    const { archive, cache, reader, blobReads } = setUp(1024 * 1024);
+    const record = makeRecord({ id: 'inv-a' });
+    const stub = await archived(archive, record);
+
+    const first = await reader.read(stub);
+    expect(first.source).toBe('archive');
+    expect(first.record).toEqual(record);
+    const second = await reader.read(stub);
+    expect(second).toEqual({ record, source: 'cache' });
+    expect(second.record).toBe(first.record);
+    expect([blobReads(), cache.gets]).toEqual([1, 1]);
+  });
+
+  it('hands out a frozen record, so no caller can change what the next one reads', async () => {
+    const { archive, reader } = setUp(1024 * 1024);
+    const stub = await archived(archive, makeRecord({ id: 'inv-frozen' }));
+    const { record } = await reader.read(stub);
+    expect(Object.isFrozen(record)).toBe(true);
+    expect(Object.isFrozen(record.lineItems[0])).toBe(true);
+    expect(() => {
+      (record as { status: string }).status = 'void';
+    }).toThrow(TypeError);
+    expect((await reader.read(stub)).record.status).toBe('issued');
+  });
+
+  it('never answers the record kept for one version when the stub names another', async () => {
+    const { archive, reader } = setUp(1024 * 1024);
+    const v1 = makeRecord({ id: 'inv-v', version: 1 });
+    const v2 = { ...v1, version: 2, status: 'paid' as const };
+    const stub1 = await archived(archive, v1);
+    const stub2 = await archived(archive, v2);
+    expect((await reader.read(stub1)).record.status).toBe('issued');
+    const second = await reader.read(stub2);
+    expect(second.source).toBe('archive');
+    expect(second.record).toEqual(v2);
+  });
+
+  it('forgets a record on request: the next read goes to the shared cache again', async () => {
+    const { archive, cache, reader, blobReads } = setUp(1024 * 1024);
+    const stub = await archived(archive, makeRecord({ id: 'inv-forget' }));
+    await reader.read(stub);
+    await reader.forget(stub);
+    expect((await reader.read(stub)).source).toBe('archive');
+    expect([blobReads(), cache.gets]).toEqual([2, 2]);
+  });
+
+  it('keeps nothing when turned off (0 bytes): every read asks the shared cache', async () => {
+    const { archive, cache, reader, blobReads } = setUp(0);
+    const stub = await archived(archive, makeRecord({ id: 'inv-off' }));
+    await reader.read(stub);
+    const again = await reader.read(stub);
+    expect(again.source).toBe('cache');
+    expect(Object.isFrozen(again.record)).toBe(false);
+    expect([blobReads(), cache.gets]).toEqual([1, 2]);
+  });
+
+  it('stays within its bytes: the least recently read record is dropped first', async () => {
+    const records = ['inv-1', 'inv-2', 'inv-3'].map((id) => makeRecord({ id }));
+    const archive = new MemoryArchiveStore();
+    const stubs = await Promise.all(records.map((record) => archived(archive, record)));
+    const size = Math.max(...stubs.map((stub) => stub.archive.size));
+    let blobReads = 0;
+    // Room for two records, not three.
+    const reader = new ArchivedRecordReader({
+      archive,
+      decodedCacheBytes: size * 2 + 1,
+      events: { onBlobRead: () => blobReads++ },
+    });
+    for (const stub of stubs) await reader.read(stub);
+    expect(blobReads).toBe(3);
+    expect((await reader.read(stubs[2]!)).source).toBe('cache');
+    expect((await reader.read(stubs[0]!)).source).toBe('archive');
+  });
+});
