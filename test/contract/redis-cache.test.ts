@@ -1,15 +1,12 @@
 // The Cache contract against a real Redis, then what only Redis can do wrong: hold garbage, be
 // unreachable, stall, or die and come back. Never skipped: without Redis this file fails loudly.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisCache } from '../../src/adapters/redis/redis-cache.ts';
 import { type AppError, isAppError } from '../../src/domain/errors.ts';
 import type { CacheErrorListener } from '../../src/ports/cache.ts';
+import { freePort, killRedisServers, startRedisServer } from '../support/redis-server.ts';
 import { describeCacheContract, sampleBytes, waitUntil } from './cache.contract.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -186,77 +183,9 @@ describe('RedisCache when Redis is unreachable', () => {
   });
 });
 
-interface RedisServer {
-  readonly port: number;
-  readonly url: string;
-  pause(): void;
-  resume(): void;
-  kill(): Promise<void>;
-}
-
-const servers = new Set<ChildProcess>();
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return address.port;
-}
-
-/** Starts a private redis-server (no persistence) and waits for its ready line. */
-async function startRedisServer(port: number): Promise<RedisServer> {
-  const binary = execFileSync('which', ['redis-server'], { encoding: 'utf8' }).trim();
-  const child = spawn(
-    binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  servers.add(child);
-  child.once('exit', () => servers.delete(child));
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`redis-server did not start on ${port}:\n${output}`)),
-      10_000,
-    );
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        child.stdout?.off('data', onData);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited with ${code} on port ${port}:\n${output}`));
-    });
-  });
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    pause: () => child.kill('SIGSTOP'),
-    resume: () => child.kill('SIGCONT'),
-    async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      // SIGCONT first: a stopped process only dies of SIGKILL, but resuming keeps this safe after pause().
-      child.kill('SIGCONT');
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
-
 describe('RedisCache through an outage of its own redis-server', () => {
   afterAll(() => {
-    for (const child of servers) child.kill('SIGKILL');
+    killRedisServers();
   });
 
   it('misses while Redis is down, drops what was sent meanwhile, and recovers when it is back', async () => {

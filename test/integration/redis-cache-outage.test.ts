@@ -1,14 +1,11 @@
 // Issue 4, the cache of archived reads on real Redis through the real composition (REDIS_URL): reads fill
 // Redis with the compressed blob bytes, garbage in Redis is a miss, and a Redis that dies and comes back
 // (a private redis-server) costs speed, never an answer. Never skipped: without Redis this file fails.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../contract/cache.contract.ts';
+import { freePort, killRedisServers, type RedisServer, startRedisServer } from '../support/redis-server.ts';
 import {
   createRecords,
   type Deployment,
@@ -198,71 +195,6 @@ describe('archived reads cached in the shared Redis', () => {
   });
 });
 
-interface RedisServer {
-  readonly url: string;
-  kill(): Promise<void>;
-}
-
-const started = new Set<ChildProcess>();
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return address.port;
-}
-
-/** A private redis-server without persistence: killing it loses everything, as a failover can. */
-async function startRedisServer(port: number): Promise<RedisServer> {
-  let binary: string;
-  try {
-    binary = execFileSync('which', ['redis-server'], { encoding: 'utf8' }).trim();
-  } catch (error) {
-    throw unavailable('redis-server is not on the PATH', error);
-  }
-  const child = spawn(
-    binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  started.add(child);
-  child.once('exit', () => started.delete(child));
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`redis-server did not start on ${port}:\n${output}`)),
-      10_000,
-    );
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        child.stdout?.off('data', onData);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited with ${code} on port ${port}:\n${output}`));
-    });
-  });
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
-
 describe('archived reads through an outage of Redis', () => {
   const customerId = 'cust-redis-outage';
   let port: number;
@@ -288,7 +220,7 @@ describe('archived reads through an outage of Redis', () => {
     try {
       await deployment?.close();
     } finally {
-      for (const child of started) child.kill('SIGKILL');
+      killRedisServers();
     }
   });
 
