@@ -3,11 +3,8 @@
 // reads, no verification, no scans and no ledger clean-up, at the engine's concurrency. The bodies,
 // entries and stubs are built before the clock starts: what is timed is I/O only.
 import pLimit from 'p-limit';
-import {
-  ARCHIVE_CONTENT_ENCODING,
-  ARCHIVE_CONTENT_TYPE,
-  buildArchiveArtifact,
-} from '../src/domain/archive-artifact.ts';
+import { buildArchiveArtifact } from '../src/domain/archive-artifact.ts';
+import { archiveUploadRequest } from '../src/archival/copy-step.ts';
 import type { BillingRecord } from '../src/domain/billing-record.ts';
 import { fullDocument, type StubDocument, summaryOf } from '../src/domain/record-document.ts';
 import type { ArchiveLedger, LedgerEntry } from '../src/ports/archive-ledger.ts';
@@ -52,15 +49,7 @@ export function prepareRawIo(records: Iterable<BillingRecord>, asOf: string): Ra
       attempts: 0,
     };
     work.push({
-      upload: {
-        path: artifact.path,
-        body: artifact.body,
-        contentType: ARCHIVE_CONTENT_TYPE,
-        contentEncoding: ARCHIVE_CONTENT_ENCODING,
-        metadata: artifact.metadata,
-        tags: artifact.tags,
-        accessTier: 'Cold',
-      },
+      upload: archiveUploadRequest(artifact),
       entry,
       stub: {
         id: record.id,

@@ -199,7 +199,7 @@ export const REMOTE_MODEL_MS = { cosmosPoint: 5, cosmosQuery: 10, blob: 15 } as 
 
 export function cosmosLatency(method: string): number {
   if (method === 'close') return 0;
-  return ['scan', 'list', 'query', 'counts', 'countByTier'].includes(method)
+  return ['scan', 'list', 'query', 'getMany', 'counts', 'countByTier'].includes(method)
     ? REMOTE_MODEL_MS.cosmosQuery
     : REMOTE_MODEL_MS.cosmosPoint;
 }

@@ -9,7 +9,7 @@ import type { ArchivalPolicy } from '../domain/archival-policy.ts';
 import type { ArchivalControlStore, Lease } from '../ports/archival-control-store.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
-import type { ScanPosition } from '../ports/record-store.ts';
+import type { ScanItem, ScanPosition } from '../ports/record-store.ts';
 import {
   type ArchivalStores,
   DEFAULT_MAX_ATTEMPTS,
@@ -17,7 +17,7 @@ import {
   type StepContext,
   type StepOutcome,
 } from './archival-context.ts';
-import { copyRecord, planCopy } from './copy-step.ts';
+import { copyRecord, type CopyPlan, planCopies } from './copy-step.ts';
 import { purgeEntry } from './purge-step.ts';
 import { RequestBudget } from './request-budget.ts';
 import {
@@ -248,7 +248,7 @@ class Run {
             },
             this.#context.callOptions,
           );
-          await this.#processBatch(page.items.map((item) => () => this.#copyOne(item)));
+          await this.#copyPage(page.items);
           after = page.next;
           checkpoint = after === undefined ? undefined : { range: rangeId, position: after };
           await this.#checkpoint(name, lease, {
@@ -276,8 +276,14 @@ class Run {
     }
   }
 
-  async #copyOne(item: Parameters<typeof planCopy>[1]): Promise<StepOutcome | undefined> {
-    const plan = await planCopy(this.#context, item);
+  async #copyPage(items: readonly ScanItem[]): Promise<void> {
+    // Cancelled: no task of the batch would run, so the page is not looked up either.
+    const plans = this.#options.abortSignal?.aborted === true ? [] : await planCopies(this.#context, items);
+    await this.#processBatch(plans.map((plan) => () => this.#copyOne(plan)));
+  }
+
+  async #copyOne(plan: CopyPlan): Promise<StepOutcome | undefined> {
+    if ('lookupFailed' in plan) throw plan.lookupFailed;
     if ('skip' in plan) return { kind: 'skipped', reason: plan.skip };
     if (this.#options.limit !== undefined && this.#counts.candidates >= this.#options.limit) {
       this.#stoppedBecause ??= `limit of ${this.#options.limit} records reached`;
@@ -286,7 +292,7 @@ class Run {
     this.#counts.candidates += 1;
     if (this.#options.dryRun === true) return undefined;
     await this.#budget.acquire(this.#options.abortSignal);
-    return copyRecord(this.#context, item, plan.ledger);
+    return copyRecord(this.#context, plan.item, plan.ledger);
   }
 
   // ---- Phase 2: purge ----

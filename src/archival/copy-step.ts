@@ -1,5 +1,5 @@
-// Phase 1, copy: canonical JSON, sha256, gzip, create-only upload to the Cold tier, verify, then a
-// small ledger entry. The full document is never rewritten (a 300 KB write costs ~150 RU).
+// Phase 1, copy: canonical JSON, sha256, gzip, create-only upload to the Cold tier, verify the answer,
+// then a small ledger entry. The full document is never rewritten (a 300 KB write costs ~150 RU).
 import {
   buildArchiveArtifact,
   type ArchiveArtifact,
@@ -10,29 +10,47 @@ import {
 import { ineligibility, purgeAfter } from '../domain/archival-policy.ts';
 import { AppError } from '../domain/errors.ts';
 import { type StoredDocument, summaryOf } from '../domain/record-document.ts';
-import type { LedgerEntry, StoredLedgerEntry } from '../ports/archive-ledger.ts';
-import type { BlobProperties } from '../ports/archive-store.ts';
+import { type LedgerEntry, ledgerKeyOf, type StoredLedgerEntry } from '../ports/archive-ledger.ts';
+import type { BlobProperties, PutBlobRequest } from '../ports/archive-store.ts';
 import type { ScanItem } from '../ports/record-store.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
 import { isCode, recordFailure, type StepContext, type StepOutcome } from './archival-context.ts';
 
-/** Whether a scanned record needs copying, without reading its body (the cheap checks first). */
-export async function planCopy(
-  context: StepContext,
-  item: ScanItem,
-): Promise<{ readonly skip: string } | { readonly ledger: StoredLedgerEntry | undefined }> {
-  const why = ineligibility(item, context.policy, context.asOf);
-  if (why !== undefined) return { skip: why };
-  const ledger = await context.ledger.get(item, context.callOptions);
-  if (ledger !== undefined) {
-    const { entry } = ledger;
-    if (entry.parked === true) return { skip: 'parked' };
-    // Already copied and unchanged since: nothing to do until its purge (this is what keeps re-runs cheap).
-    if (entry.state === 'copied' && entry.sourceEtag === item.etag) return { skip: 'already-copied' };
-    if (entry.nextAttemptAt !== undefined && entry.nextAttemptAt > context.asOf.toISOString())
-      return { skip: 'backing-off' };
+/** What to do with one scanned record: skip it (why), copy it (over its ledger entry, if any), or fail it. */
+export type CopyPlan =
+  | { readonly item: ScanItem; readonly skip: string }
+  | { readonly item: ScanItem; readonly ledger: StoredLedgerEntry | undefined }
+  | { readonly item: ScanItem; readonly lookupFailed: unknown };
+
+/**
+ * Whether each scanned record of a page needs copying, without reading bodies: the cheap checks first,
+ * then one ledger lookup for the page's eligible records, not one round trip per record.
+ */
+export async function planCopies(context: StepContext, items: readonly ScanItem[]): Promise<CopyPlan[]> {
+  const screened = items.map((item) => ({ item, why: ineligibility(item, context.policy, context.asOf) }));
+  const eligible = screened.filter(({ why }) => why === undefined).map(({ item }) => item);
+  let entries: ReadonlyMap<string, StoredLedgerEntry> = new Map();
+  try {
+    if (eligible.length > 0) entries = await context.ledger.getMany(eligible, context.callOptions);
+  } catch (error) {
+    // As if each record's lookup had failed: the eligible ones fail, the others are still skipped.
+    return screened.map(({ item, why }) =>
+      why === undefined ? { item, lookupFailed: error } : { item, skip: why },
+    );
   }
-  return { ledger };
+  return screened.map(({ item, why }) => {
+    if (why !== undefined) return { item, skip: why };
+    const ledger = entries.get(ledgerKeyOf(item));
+    if (ledger !== undefined) {
+      const { entry } = ledger;
+      if (entry.parked === true) return { item, skip: 'parked' };
+      // Already copied and unchanged since: nothing to do until its purge (this is what keeps re-runs cheap).
+      if (entry.state === 'copied' && entry.sourceEtag === item.etag) return { item, skip: 'already-copied' };
+      if (entry.nextAttemptAt !== undefined && entry.nextAttemptAt > context.asOf.toISOString())
+        return { item, skip: 'backing-off' };
+    }
+    return { item, ledger };
+  });
 }
 
 /** Copies one record. Every write here is idempotent, so a crash anywhere is repaired by running again. */
@@ -115,55 +133,72 @@ export async function copyRecord(
   }
 }
 
-/**
- * Create-only upload, then read back the properties and compare MD5, size and hash. A blob already at
- * the path with the same hash (a re-run, or a record rehydrated and archived again) is reused after a
- * conditional touch, so a collector that saw the old etag cannot delete it under us.
- */
-async function uploadVerified(context: StepContext, artifact: ArchiveArtifact): Promise<BlobProperties> {
-  const request = {
+/** The upload of an archived record: gzip JSON, straight to the Cold tier, metadata and index tags. */
+export function archiveUploadRequest(artifact: ArchiveArtifact): PutBlobRequest {
+  return {
     path: artifact.path,
     body: artifact.body,
     contentType: ARCHIVE_CONTENT_TYPE,
     contentEncoding: ARCHIVE_CONTENT_ENCODING,
     metadata: artifact.metadata,
     tags: artifact.tags,
-    accessTier: 'Cold' as const,
+    accessTier: 'Cold',
   };
+}
+
+/**
+ * Create-only upload, verified (MD5, size, hash) on the properties the service answers. A blob already at
+ * the path with the same hash (a re-run, or a record rehydrated and archived again) is reused after a
+ * conditional touch, so a collector that saw the old etag cannot delete it under us.
+ */
+async function uploadVerified(context: StepContext, artifact: ArchiveArtifact): Promise<BlobProperties> {
+  const request = archiveUploadRequest(artifact);
   for (let attempt = 1; attempt <= 3; attempt++) {
+    let stored: BlobProperties | undefined;
     try {
-      await context.archive.putIfAbsent(request, context.callOptions);
+      // No HEAD after it: the service checked the transactional Content-MD5 before answering 201, and the
+      // purge reads the blob's properties again right before the body goes (invariant 2).
+      stored = await context.archive.putIfAbsent(request, context.callOptions);
     } catch (error) {
       if (!isCode(error, 'ALREADY_EXISTS')) throw error;
-      const existing = await context.archive.getProperties(artifact.path, context.callOptions);
-      if (existing === undefined) continue; // collected in between: upload again
-      if (existing.metadata[ARCHIVE_METADATA.sha256] !== artifact.sha256) {
-        // A blob of an earlier record with the same id and version (deleted, then created again): nothing
-        // references it, since this record is hot. Remove it (only if unchanged) and upload ours.
-        await context.archive
-          .delete(artifact.path, { ifMatch: existing.etag }, context.callOptions)
-          .catch((e: unknown) => {
-            if (!isCode(e, 'PRECONDITION_FAILED')) throw e;
-          });
-        continue;
-      }
-      const touched = await context.archive
-        .touch(artifact.path, { ifMatch: existing.etag }, context.callOptions)
-        .catch((e: unknown) => {
-          if (isCode(e, 'PRECONDITION_FAILED')) return undefined;
-          throw e;
-        });
-      if (touched === undefined) continue;
+      stored = await reuseExisting(context, artifact);
     }
-    const properties = await context.archive.getProperties(artifact.path, context.callOptions);
-    if (properties === undefined) continue;
-    verify(artifact, properties);
-    return properties;
+    if (stored === undefined) continue;
+    verify(artifact, stored);
+    return stored;
   }
   throw new AppError(
     'UNAVAILABLE',
     `The archive kept changing under ${artifact.path}; will retry on the next run`,
   );
+}
+
+/**
+ * The blob already at the artifact's path, touched, as the touch answers it (its properties under the
+ * etag the touch was conditioned on); undefined when it changed or went meanwhile, to upload again.
+ */
+async function reuseExisting(
+  context: StepContext,
+  artifact: ArchiveArtifact,
+): Promise<BlobProperties | undefined> {
+  const existing = await context.archive.getProperties(artifact.path, context.callOptions);
+  if (existing === undefined) return undefined; // collected in between: upload again
+  if (existing.metadata[ARCHIVE_METADATA.sha256] !== artifact.sha256) {
+    // A blob of an earlier record with the same id and version (deleted, then created again): nothing
+    // references it, since this record is hot. Remove it (only if unchanged) and upload ours.
+    await context.archive
+      .delete(artifact.path, { ifMatch: existing.etag }, context.callOptions)
+      .catch((e: unknown) => {
+        if (!isCode(e, 'PRECONDITION_FAILED')) throw e;
+      });
+    return undefined;
+  }
+  return context.archive
+    .touch(artifact.path, { ifMatch: existing.etag }, context.callOptions)
+    .catch((e: unknown) => {
+      if (isCode(e, 'PRECONDITION_FAILED')) return undefined;
+      throw e;
+    });
 }
 
 function verify(artifact: ArchiveArtifact, properties: BlobProperties): void {

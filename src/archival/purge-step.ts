@@ -18,7 +18,8 @@ export async function purgeEntry(context: StepContext, stored: StoredLedgerEntry
   const { entry } = stored;
   const key = { customerId: entry.customerId, id: entry.id };
   try {
-    // Invariant 2: never drop a body unless its verified blob is there now, not only at copy time.
+    // Invariant 2: never drop a body unless its verified blob is there now, not only at copy time. This
+    // HEAD is the protocol's one read-back of the blob (the copy verifies the upload's own answer).
     const blob = await context.archive.getProperties(entry.blobPath, context.callOptions);
     if (!isVerifiedCopy(blob, entry)) {
       // The copy was lost or changed (deleted or rewritten by hand, bit rot): copy again now, which

@@ -69,8 +69,21 @@ export interface LedgerCounts {
   readonly parked: number;
 }
 
+/** How getMany keys its answer: ids and customer ids never contain '/' (see billing-record.ts). */
+export function ledgerKeyOf(key: RecordKey): string {
+  return `${key.customerId}/${key.id}`;
+}
+
 export interface ArchiveLedger {
   get(key: RecordKey, options?: OperationOptions): Promise<StoredLedgerEntry | undefined>;
+  /**
+   * The entries of these records, by `ledgerKeyOf`; absent ones are left out. One round trip per page
+   * of candidates (adapters may split a long list) instead of one point read per record.
+   */
+  getMany(
+    keys: readonly RecordKey[],
+    options?: OperationOptions,
+  ): Promise<ReadonlyMap<string, StoredLedgerEntry>>;
   /**
    * Writes the entry. `ifMatch`: only over that version of the entry; `ifNoneMatch: '*'`: only if none
    * exists (ALREADY_EXISTS otherwise); neither: upsert. PRECONDITION_FAILED on a stale etag.

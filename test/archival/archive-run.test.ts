@@ -9,6 +9,8 @@ import { createRecordControls } from '../../src/archival/record-controls.ts';
 import { rehydrate } from '../../src/archival/rehydration.ts';
 import { readRunReport } from '../../src/archival/run-reports.ts';
 import type { BillingRecord } from '../../src/domain/billing-record.ts';
+import type { ArchiveStore, PutBlobRequest } from '../../src/ports/archive-store.ts';
+import type { OperationOptions } from '../../src/ports/operation-options.ts';
 import {
   type Acknowledged,
   type ArchivalWorld,
@@ -65,8 +67,7 @@ describe('copy, grace, purge', () => {
     expect((await world.ledger.counts()).copied).toBe(5);
     const [path] = world.archive.paths();
     expect(path).toMatch(/^\d{4}\/\d{2}\/cust-a\/r-6-\d\/v1\.json\.gz$/);
-    const blob = await world.archive.get(path!);
-    expect(blob?.properties).toMatchObject({
+    expect(await world.archive.getProperties(path!)).toMatchObject({
       accessTier: 'Cold',
       contentEncoding: 'gzip',
       contentType: 'application/json',
@@ -133,6 +134,69 @@ describe('copy, grace, purge', () => {
     expect(stub?.document).toMatchObject({ tier: 'archived', sys: { legalHold: { reason: 'audit 2025' } } });
     await expect(world.records().delete(held!, {})).rejects.toMatchObject({ code: 'LEGAL_HOLD' });
     expect(await checkInvariants(world, acknowledged)).toEqual([]);
+  });
+});
+
+describe('round trips per record', () => {
+  it('copies with one upload per record and one ledger lookup per page, and reads the blob back only before the purge', async () => {
+    await seed(10, 6); // one monthly slice: pages of 4, 4 and 2 at the harness's batch size
+    const calls: string[] = [];
+    const injector = new FaultInjector();
+    injector.plan = ({ port, method }) => {
+      calls.push(`${port}.${method}`);
+      return undefined;
+    };
+    const count = (call: string): number => calls.filter((made) => made === call).length;
+    const copy = await world.engine({ injector }).run();
+    expect(copy.counts).toMatchObject({ copied: 10, purged: 0 });
+    expect(count('archive.putIfAbsent')).toBe(10);
+    // The upload's own answer is verified: no HEAD after it.
+    expect(count('archive.getProperties')).toBe(0);
+    expect(count('ledger.get')).toBe(0);
+    expect(count('ledger.getMany')).toBe(3);
+    calls.length = 0;
+    world.clock.advance(8 * DAY);
+    const purge = await world.engine({ injector }).run();
+    expect(purge.counts).toMatchObject({ copied: 0, purged: 10 });
+    // Invariant 2: the blob is read back once per record, right before its body goes.
+    expect(count('archive.getProperties')).toBe(10);
+    expect(count('archive.putIfAbsent')).toBe(0);
+    expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+  });
+
+  it('a copy whose upload answer does not verify writes no copied entry and keeps the body', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    const [record] = await seed(1, 6);
+    // The upload lands, but the answer does not match what was sent: the copy must not be trusted.
+    const archive = world.archive;
+    const misreporting = new Proxy(archive, {
+      get: (target, property, receiver) =>
+        property === 'putIfAbsent'
+          ? async (request: PutBlobRequest, options?: OperationOptions) => ({
+              ...(await archive.putIfAbsent(request, options)),
+              contentMd5: 'AAAAAAAAAAAAAAAAAAAAAA==',
+            })
+          : bindToTarget(target, property, receiver),
+    }) as ArchiveStore;
+    const run = await new ArchivalEngine({
+      ...world.stores(),
+      archive: misreporting,
+      clock: world.clock,
+      policy: world.policy,
+      log: silentLogger,
+    }).run();
+    expect(run.counts).toMatchObject({ copied: 0, purged: 0, failed: 1 });
+    expect(run.failures[0]).toMatch(/ARCHIVE_INTEGRITY/);
+    // Only the failure is recorded (for its backoff): nothing allows a purge.
+    expect((await world.ledger.get(record!))?.entry).toMatchObject({ state: 'failed', sha256: '' });
+    expect((await world.ledger.counts()).copied).toBe(0);
+    expect(await tiers()).toEqual({ hot: 1, archived: 0 });
+    expect(await checkInvariants(world, acknowledged)).toEqual([]);
+    // Past the backoff, the blob already there verifies through the touch's answer and is reused.
+    world.clock.advance(DAY);
+    const retry = await world.engine().run({ full: true });
+    expect(retry.counts).toMatchObject({ copied: 1, purged: 1, failed: 0 });
+    expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
   });
 });
 
@@ -297,6 +361,21 @@ describe('failures', () => {
     });
     expect(await service.unpark(record!)).toBe(1);
     expect((await world.engine().run({ full: true })).counts.copied).toBe(1);
+  });
+
+  it('a failed ledger lookup fails the candidates of its page, skips the others, and copies nothing', async () => {
+    await seed(3, 6);
+    await seed(1, 1); // too recent: skipped without a lookup
+    const injector = new FaultInjector();
+    injector.plan = ({ port, method }) =>
+      port === 'ledger' && method === 'getMany' ? 'unavailable' : undefined;
+    const run = await world.engine({ injector, settings: { batchSize: 10 } }).run({ full: true });
+    expect(run.status).toBe('partial');
+    expect(run.counts).toMatchObject({ candidates: 0, copied: 0, failed: 3 });
+    expect(run.failures[0]).toMatch(/UNAVAILABLE/);
+    expect(world.archive.paths()).toEqual([]);
+    expect((await world.engine().run({ full: true })).counts.copied).toBe(3);
+    expect(await checkInvariants(world, acknowledged)).toEqual([]);
   });
 
   it('reports overdue copies as stuck', async () => {

@@ -5,13 +5,14 @@ import { buildArchiveArtifact } from '../../src/domain/archive-artifact.ts';
 import { type ErrorCode, hasCode } from '../../src/domain/errors.ts';
 import { fullDocument, summaryOf } from '../../src/domain/record-document.ts';
 import type { RecordKey } from '../../src/domain/record-rules.ts';
-import type {
-  ArchiveLedger,
-  LedgerCounts,
-  LedgerEntry,
-  LedgerPosition,
-  LedgerQuery,
-  StoredLedgerEntry,
+import {
+  type ArchiveLedger,
+  type LedgerCounts,
+  type LedgerEntry,
+  ledgerKeyOf,
+  type LedgerPosition,
+  type LedgerQuery,
+  type StoredLedgerEntry,
 } from '../../src/ports/archive-ledger.ts';
 import { makeRecord } from '../support/record-fixtures.ts';
 
@@ -209,6 +210,59 @@ export function describeArchiveLedgerContract(
         await ledger.put(makeLedgerEntry(b), {});
         expect(await ledger.delete(b, {})).toBe(true);
         expect(await ledger.get(a)).toEqual(putA);
+      });
+
+      it('getMany answers the present entries by customerId/id, each as get() does, and leaves absent ones out', async () => {
+        const [a, b, absent] = [newKey(), newKey(), newKey()];
+        const putA = await ledger.put(makeLedgerEntry(a), {});
+        const putB = await ledger.put(makeLedgerEntry(b, { state: 'failed', sha256: '', attempts: 2 }), {});
+        // Repeated keys are answered once.
+        const found = await ledger.getMany([a, absent, b, a]);
+        expect([...found.keys()].sort()).toEqual([ledgerKeyOf(a), ledgerKeyOf(b)].sort());
+        expect(found.get(ledgerKeyOf(a))).toStrictEqual(putA);
+        expect(found.get(ledgerKeyOf(b))).toStrictEqual(putB);
+        expect(found.get(ledgerKeyOf(a))).toStrictEqual(await ledger.get(a));
+      });
+
+      it('getMany answers an empty map for no keys, and for keys without entries', async () => {
+        expect((await ledger.getMany([])).size).toBe(0);
+        expect((await ledger.getMany([newKey(), newKey()])).size).toBe(0);
+      });
+
+      it('getMany matches customerId and id together, never one of them alone', async () => {
+        // a and b share an id, c shares a's customer: a lookup that matched customers and ids apart
+        // (their cross product) would find a for [b, a's customer with another id], and b's customer with c's id.
+        const a = newKey();
+        const b = { ...newKey(), id: a.id };
+        const c = { customerId: a.customerId, id: 'inv-2024-06-0002' };
+        await ledger.put(makeLedgerEntry(a), {});
+        const putB = await ledger.put(makeLedgerEntry(b), {});
+        await ledger.put(makeLedgerEntry(c), {});
+        const found = await ledger.getMany([b, { customerId: a.customerId, id: 'inv-2024-06-0003' }]);
+        expect([...found.keys()]).toEqual([ledgerKeyOf(b)]);
+        expect(found.get(ledgerKeyOf(b))).toStrictEqual(putB);
+        expect((await ledger.getMany([{ customerId: b.customerId, id: c.id }])).size).toBe(0);
+      });
+
+      it('getMany answers the current etag after a rewrite, and nothing after a delete', async () => {
+        const [kept, gone] = [newKey(), newKey()];
+        const first = await ledger.put(makeLedgerEntry(kept), {});
+        const current = await ledger.put(makeLedgerEntry(kept, { attempts: 1 }), { ifMatch: first.etag });
+        await ledger.put(makeLedgerEntry(gone), {});
+        await ledger.delete(gone, {});
+        const found = await ledger.getMany([kept, gone]);
+        expect(found.get(ledgerKeyOf(kept))).toStrictEqual(current);
+        expect(found.has(ledgerKeyOf(gone))).toBe(false);
+      });
+
+      it('getMany answers every entry of a list longer than one query takes (230 keys)', async () => {
+        const keys = Array.from({ length: 230 }, () => newKey());
+        const present = keys.filter((_, index) => index % 10 === 3);
+        const puts = new Map<string, StoredLedgerEntry>();
+        for (const key of present) puts.set(ledgerKeyOf(key), await ledger.put(makeLedgerEntry(key), {}));
+        const found = await ledger.getMany(keys);
+        expect(found.size).toBe(present.length);
+        for (const [key, stored] of puts) expect(found.get(key)).toStrictEqual(stored);
       });
 
       it('moves a rewritten entry between filters and counts (state and parked follow the entry)', async () => {

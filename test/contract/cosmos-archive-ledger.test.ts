@@ -6,7 +6,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import {
   CosmosArchiveLedger,
   type CosmosArchiveLedgerOptions,
+  GET_MANY_CHUNK,
   LEDGER_INDEXING_POLICY,
+  ledgerGetManySpec,
   ledgerQuerySpec,
 } from '../../src/adapters/cosmos/cosmos-archive-ledger.ts';
 import { AppError } from '../../src/domain/errors.ts';
@@ -180,6 +182,24 @@ describe('CosmosArchiveLedger on cosmosdb-server', () => {
       const paths = (orderBy ?? '').replace(/\bc\./g, '/');
       expect(composites).toContain(paths);
       for (const property of text.matchAll(/\bc\.(\w+) (?:=|<=|>)/g)) {
+        expect(included).toContain(`/${property[1]}/?`);
+      }
+    });
+    it('getMany asks for exact (customerId, id) pairs, on indexed paths only', () => {
+      const { query, parameters } = ledgerGetManySpec([
+        { customerId: 'cust-a', id: 'inv-1' },
+        { customerId: 'cust-b', id: 'inv-1' },
+      ]);
+      expect(query).toBe(
+        'SELECT c.entry, c._etag FROM c WHERE (c.customerId = @c0 AND c.id = @i0) OR (c.customerId = @c1 AND c.id = @i1)',
+      );
+      expect(parameters).toEqual([
+        { name: '@c0', value: 'cust-a' },
+        { name: '@i0', value: 'inv-1' },
+        { name: '@c1', value: 'cust-b' },
+        { name: '@i1', value: 'inv-1' },
+      ]);
+      for (const property of query.matchAll(/\bc\.(\w+) =/g)) {
         expect(included).toContain(`/${property[1]}/?`);
       }
     });
@@ -362,6 +382,32 @@ describe('CosmosArchiveLedger on cosmosdb-server', () => {
       }
     });
 
+    it('getMany sends one query per chunk of keys, at the priority asked, in the partition of a single customer', async () => {
+      const ledger = await open();
+      const query = vi.spyOn(Items.prototype, 'query');
+      try {
+        const keys = Array.from({ length: 2 * GET_MANY_CHUNK + 30 }, (_, index) => ({
+          customerId: `c-many-${index % 7}`,
+          id: `inv-${index}`,
+        }));
+        await ledger.getMany(keys, { priority: 'low' });
+        expect(query).toHaveBeenCalledTimes(3);
+        for (const [, options] of query.mock.calls) {
+          expect(options).toMatchObject({ priorityLevel: PriorityLevel.Low });
+          expect(options).not.toHaveProperty('partitionKey');
+        }
+        query.mockClear();
+        await ledger.getMany([
+          { customerId: 'c-one', id: 'inv-1' },
+          { customerId: 'c-one', id: 'inv-2' },
+        ]);
+        expect(query).toHaveBeenCalledTimes(1);
+        expect(query.mock.calls[0]?.[1]).toMatchObject({ partitionKey: 'c-one' });
+      } finally {
+        query.mockRestore();
+      }
+    });
+
     it('reports modelled request charges for every call, the emulator having no real ones', async () => {
       const ledger = await open({ containerId: 'charges' });
       const charges: Array<{ units: number; estimated: boolean }> = [];
@@ -370,11 +416,12 @@ describe('CosmosArchiveLedger on cosmosdb-server', () => {
       const key = newKey();
       const put = await ledger.put(makeLedgerEntry(key), {}, { onRequestCharge });
       await ledger.get(key, { onRequestCharge });
+      await ledger.getMany([key, newKey()], { onRequestCharge });
       await ledger.query({ limit: 5 }, { onRequestCharge });
       await ledger.counts({ onRequestCharge });
       await ledger.delete(key, { ifMatch: put.etag }, { onRequestCharge });
-      // put, get, query, three counts, delete.
-      expect(charges).toHaveLength(7);
+      // put, get, getMany, query, three counts, delete.
+      expect(charges).toHaveLength(8);
       expect(charges.every((charge) => charge.estimated && charge.units >= 1)).toBe(true);
       // A ledger entry is a small write (~5 RU), far below the ~150 RU of flagging a 300 KB document.
       expect(charges[0]?.units).toBeLessThan(10);

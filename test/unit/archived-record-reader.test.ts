@@ -3,11 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { LruMemoryCache } from '../../src/adapters/lru/lru-memory-cache.ts';
 import { MemoryArchiveStore } from '../../src/adapters/memory/memory-archive-store.ts';
-import {
-  ARCHIVE_CONTENT_ENCODING,
-  ARCHIVE_CONTENT_TYPE,
-  buildArchiveArtifact,
-} from '../../src/domain/archive-artifact.ts';
+import { archiveUploadRequest } from '../../src/archival/copy-step.ts';
+import { buildArchiveArtifact } from '../../src/domain/archive-artifact.ts';
 import type { BillingRecord } from '../../src/domain/billing-record.ts';
 import type { StubDocument } from '../../src/domain/record-document.ts';
 import type { Cache } from '../../src/ports/cache.ts';
@@ -25,15 +22,7 @@ class CountingCache extends LruMemoryCache {
 
 async function archived(archive: MemoryArchiveStore, record: BillingRecord): Promise<StubDocument> {
   const artifact = buildArchiveArtifact(record);
-  await archive.putIfAbsent({
-    path: artifact.path,
-    body: artifact.body,
-    contentType: ARCHIVE_CONTENT_TYPE,
-    contentEncoding: ARCHIVE_CONTENT_ENCODING,
-    metadata: artifact.metadata,
-    tags: artifact.tags,
-    accessTier: 'Cold',
-  });
+  await archive.putIfAbsent(archiveUploadRequest(artifact));
   const stub = makeStub(record);
   return {
     ...stub,

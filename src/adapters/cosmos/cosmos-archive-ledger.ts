@@ -2,26 +2,28 @@
 // small item per record between its copy and its purge, so the purge never reads a 300 KB document again.
 import { isDeepStrictEqual } from 'node:util';
 import type { IndexingPolicy, ItemDefinition, SqlParameter, SqlQuerySpec } from '@azure/cosmos';
-import { estimateDeleteUnits, LEDGER_INDEXED_TERMS, RU_MODEL } from '../../domain/request-unit-model.ts';
+import { estimateDeleteUnits, LEDGER_INDEXED_TERMS } from '../../domain/request-unit-model.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
-import type {
-  ArchiveLedger,
-  LedgerCounts,
-  LedgerEntry,
-  LedgerPage,
-  LedgerQuery,
-  LedgerState,
-  StoredLedgerEntry,
+import {
+  type ArchiveLedger,
+  type LedgerCounts,
+  type LedgerEntry,
+  ledgerKeyOf,
+  type LedgerPage,
+  type LedgerQuery,
+  type LedgerState,
+  type StoredLedgerEntry,
 } from '../../ports/archive-ledger.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
 import {
+  afterKeyset,
   type AttemptState,
   type CosmosConnectionOptions,
   CosmosConnection,
   etagOf,
   jsonCopy,
-  queryUnits,
+  pageOf,
   readUnits,
   writeUnits,
 } from './cosmos-connection.ts';
@@ -65,6 +67,8 @@ const EQUALITY_PREFIXES: ReadonlyArray<ReadonlyArray<'state' | 'parked'>> = [
   ['state', 'parked'],
 ];
 const ORDER_TAIL = ['purgeAfter', 'customerId', 'id'] as const;
+/** Keys per getMany query: a page of candidates (batch size 100) in one round trip, 200 parameters. */
+export const GET_MANY_CHUNK = 100;
 
 /**
  * Index only the envelope; `entry` (summary, sys, errors: most of the item) is never indexed. Cosmos DB
@@ -111,6 +115,29 @@ export class CosmosArchiveLedger implements ArchiveLedger {
       const raw = await this.#readRaw(key, state);
       return raw === undefined ? undefined : toStored(raw, key);
     });
+  }
+
+  async getMany(
+    keys: readonly RecordKey[],
+    options?: OperationOptions,
+  ): Promise<ReadonlyMap<string, StoredLedgerEntry>> {
+    const connection = this.#connection;
+    const unique = [...new Map(keys.map((key) => [ledgerKeyOf(key), key])).values()];
+    const found = new Map<string, StoredLedgerEntry>();
+    for (let start = 0; start < unique.length; start += GET_MANY_CHUNK) {
+      const chunk = unique.slice(start, start + GET_MANY_CHUNK);
+      const customerIds = new Set(chunk.map((key) => key.customerId));
+      const [onlyCustomer] = customerIds;
+      const rows = await connection.call(`read ${chunk.length} ledger entries`, options, (state) =>
+        connection.queryAll<LedgerRow>(state, ledgerGetManySpec(chunk), {
+          maxItemCount: chunk.length,
+          ...(customerIds.size === 1 && onlyCustomer !== undefined ? { partitionKey: onlyCustomer } : {}),
+        }),
+      );
+      for (const row of rows)
+        found.set(ledgerKeyOf(row.entry), { entry: row.entry, etag: etagOf(row._etag, row.entry) });
+    }
+    return found;
   }
 
   put(
@@ -172,23 +199,16 @@ export class CosmosArchiveLedger implements ArchiveLedger {
   query(query: LedgerQuery, options?: OperationOptions): Promise<LedgerPage> {
     const connection = this.#connection;
     return connection.call('query the archive ledger', options, async (state) => {
-      const response = await connection.container.items
-        .query<LedgerRow>(ledgerQuerySpec(query), {
-          ...connection.feedOptions(state, query.limit + 1),
-          ...(query.customerId !== undefined ? { partitionKey: query.customerId } : {}),
-        })
-        .fetchAll();
-      const rows = response.resources;
-      connection.charged(state, response.requestCharge, () => queryUnits(rows));
-      const items = rows
-        .slice(0, query.limit)
-        .map((row) => ({ entry: row.entry, etag: etagOf(row._etag, row.entry) }));
-      const last = items.at(-1)?.entry;
-      const next =
-        rows.length > query.limit && last !== undefined
-          ? { purgeAfter: last.purgeAfter, customerId: last.customerId, id: last.id }
-          : undefined;
-      return { items, next };
+      const rows = await connection.queryAll<LedgerRow>(state, ledgerQuerySpec(query), {
+        maxItemCount: query.limit + 1,
+        ...(query.customerId !== undefined ? { partitionKey: query.customerId } : {}),
+      });
+      return pageOf(
+        rows,
+        query.limit,
+        (row): StoredLedgerEntry => ({ entry: row.entry, etag: etagOf(row._etag, row.entry) }),
+        ({ entry }) => ({ purgeAfter: entry.purgeAfter, customerId: entry.customerId, id: entry.id }),
+      );
     });
   }
 
@@ -196,17 +216,8 @@ export class CosmosArchiveLedger implements ArchiveLedger {
   counts(options?: OperationOptions): Promise<LedgerCounts> {
     const connection = this.#connection;
     return connection.call('count the archive ledger', options, async (state) => {
-      const count = async (where: string, parameters: SqlParameter[]): Promise<number> => {
-        const response = await connection.container.items
-          .query<number>(
-            { query: `SELECT VALUE COUNT(1) FROM c WHERE ${where}`, parameters },
-            connection.feedOptions(state),
-          )
-          .fetchAll();
-        connection.charged(state, response.requestCharge, () => RU_MODEL.queryBase);
-        // The SDK may answer one partial count per partition range: the total is their sum.
-        return response.resources.reduce((sum, value) => sum + value, 0);
-      };
+      const count = (where: string, parameters: SqlParameter[]): Promise<number> =>
+        connection.count(state, where, parameters);
       const unparked = (ledgerState: LedgerState): Promise<number> =>
         count('c.state = @state AND c.parked = false', [{ name: '@state', value: ledgerState }]);
       const [copied, failed, parked] = await Promise.all([
@@ -279,19 +290,27 @@ export function ledgerQuerySpec(query: LedgerQuery): SqlQuerySpec {
     parameters.push({ name: '@customerId', value: query.customerId });
   }
   if (query.after !== undefined) {
-    // Written flat (an OR of ANDs): the emulator's parser backtracks on nested parentheses.
-    where.push(
-      '(c.purgeAfter > @afterPurgeAfter' +
-        ' OR (c.purgeAfter = @afterPurgeAfter AND c.customerId > @afterCustomerId)' +
-        ' OR (c.purgeAfter = @afterPurgeAfter AND c.customerId = @afterCustomerId AND c.id > @afterId))',
-    );
-    parameters.push({ name: '@afterPurgeAfter', value: query.after.purgeAfter });
-    parameters.push({ name: '@afterCustomerId', value: query.after.customerId });
-    parameters.push({ name: '@afterId', value: query.after.id });
+    const { purgeAfter, customerId, id } = query.after;
+    const keyset = afterKeyset('purgeAfter', { leading: purgeAfter, customerId, id });
+    where.push(keyset.clause);
+    parameters.push(...keyset.parameters);
   }
   const filter = where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`;
   const orderBy = [...order, ...ORDER_TAIL].map((property) => `c.${property} ASC`).join(', ');
   return { query: `SELECT TOP @n c.entry, c._etag FROM c${filter} ORDER BY ${orderBy}`, parameters };
+}
+
+/**
+ * The entries of these keys: an OR of exact (customerId, id) pairs, each an index seek. `id IN (…) AND
+ * customerId IN (…)` would load the cross product, and ids repeat across customers. Flat, as afterKeyset.
+ */
+export function ledgerGetManySpec(keys: readonly RecordKey[]): SqlQuerySpec {
+  const parameters: SqlParameter[] = [];
+  const pairs = keys.map((key, index) => {
+    parameters.push({ name: `@c${index}`, value: key.customerId }, { name: `@i${index}`, value: key.id });
+    return `(c.customerId = @c${index} AND c.id = @i${index})`;
+  });
+  return { query: `SELECT c.entry, c._etag FROM c WHERE ${pairs.join(' OR ')}`, parameters };
 }
 
 function toItem(entry: LedgerEntry): LedgerItem {

@@ -27,12 +27,13 @@ import {
   type WriteCondition,
 } from '../../ports/record-store.ts';
 import {
+  afterKeyset,
   type AttemptState,
   type CosmosConnectionOptions,
   CosmosConnection,
   etagOf,
   jsonCopy,
-  queryUnits,
+  pageOf,
   readUnits,
   RU_MODEL,
   writeUnits,
@@ -216,21 +217,17 @@ export class CosmosRecordStore implements RecordStore {
       }
       // One more than the page tells whether there is a next page without a second query.
       const query = `SELECT TOP @n * FROM c WHERE ${where.join(' AND ')} ORDER BY c.issuedAt DESC, c.id DESC`;
-      const response = await this.#container.items
-        .query<RawItem>(
-          { query, parameters },
-          { ...this.#connection.feedOptions(state, request.limit + 1), partitionKey: request.customerId },
-        )
-        .fetchAll();
-      const resources = response.resources;
-      this.#connection.charged(state, response.requestCharge, () => queryUnits(resources));
-      const items = resources.slice(0, request.limit).map((raw) => toStored(raw).document);
-      const last = items.at(-1);
-      const next =
-        resources.length > request.limit && last !== undefined
-          ? { issuedAt: summaryOf(last).issuedAt, id: last.id }
-          : undefined;
-      return { items, next };
+      const resources = await this.#connection.queryAll<RawItem>(
+        state,
+        { query, parameters },
+        { maxItemCount: request.limit + 1, partitionKey: request.customerId },
+      );
+      return pageOf(
+        resources,
+        request.limit,
+        (raw) => toStored(raw).document,
+        (last) => ({ issuedAt: summaryOf(last).issuedAt, id: last.id }),
+      );
     });
   }
 
@@ -259,66 +256,46 @@ export class CosmosRecordStore implements RecordStore {
         parameters.push({ name: '@customerId', value: request.customerId });
       }
       if (request.after !== undefined) {
-        // Written flat (an OR of ANDs): the emulator's parser backtracks on nested parentheses (~0.5 s a query).
-        where.push(
-          '(c.issuedAt > @afterIssuedAt' +
-            ' OR (c.issuedAt = @afterIssuedAt AND c.customerId > @afterCustomerId)' +
-            ' OR (c.issuedAt = @afterIssuedAt AND c.customerId = @afterCustomerId AND c.id > @afterId))',
-        );
-        parameters.push({ name: '@afterIssuedAt', value: request.after.issuedAt });
-        parameters.push({ name: '@afterCustomerId', value: request.after.customerId });
-        parameters.push({ name: '@afterId', value: request.after.id });
+        const { issuedAt, customerId, id } = request.after;
+        const keyset = afterKeyset('issuedAt', { leading: issuedAt, customerId, id });
+        where.push(keyset.clause);
+        parameters.push(...keyset.parameters);
       }
       // A projection: a query is charged for every byte it loads, and scans never need record bodies.
       const query =
         'SELECT TOP @n c.customerId, c.id, c.issuedAt, c.updatedAt, c.version, c._etag, c._ts, c.sys FROM c ' +
         `WHERE ${where.join(' AND ')} ORDER BY c.sys.tier ASC, c.issuedAt ASC, c.customerId ASC, c.id ASC`;
-      const response = await this.#container.items
-        .query<ScanRow>(
-          { query, parameters },
-          {
-            ...this.#connection.feedOptions(state, request.limit + 1),
-            ...(request.customerId !== undefined ? { partitionKey: request.customerId } : {}),
-          },
-        )
-        .fetchAll();
-      const rows = response.resources;
-      this.#connection.charged(state, response.requestCharge, () => queryUnits(rows));
-      const items: ScanItem[] = rows.slice(0, request.limit).map((row) => ({
-        customerId: row.customerId,
-        id: row.id,
-        issuedAt: row.issuedAt,
-        updatedAt: row.updatedAt,
-        version: row.version,
-        etag: row._etag,
-        modifiedAtMs: row._ts * 1000,
-        sys: row.sys,
-      }));
-      const last = items.at(-1);
-      const next =
-        rows.length > request.limit && last !== undefined
-          ? { issuedAt: last.issuedAt, customerId: last.customerId, id: last.id }
-          : undefined;
-      return { items, next };
+      const rows = await this.#connection.queryAll<ScanRow>(
+        state,
+        { query, parameters },
+        {
+          maxItemCount: request.limit + 1,
+          ...(request.customerId !== undefined ? { partitionKey: request.customerId } : {}),
+        },
+      );
+      return pageOf(
+        rows,
+        request.limit,
+        (row): ScanItem => ({
+          customerId: row.customerId,
+          id: row.id,
+          issuedAt: row.issuedAt,
+          updatedAt: row.updatedAt,
+          version: row.version,
+          etag: row._etag,
+          modifiedAtMs: row._ts * 1000,
+          sys: row.sys,
+        }),
+        (last) => ({ issuedAt: last.issuedAt, customerId: last.customerId, id: last.id }),
+      );
     });
   }
 
   /** Two index-served COUNT queries across partitions. Cosmos DB cannot tell bytes per tier cheaply. */
   countByTier(options?: OperationOptions): Promise<TierCounts> {
     return this.#connection.call('count documents by tier', options, async (state) => {
-      const count = async (tier: 'hot' | 'archived'): Promise<number> => {
-        const response = await this.#container.items
-          .query<number>(
-            {
-              query: 'SELECT VALUE COUNT(1) FROM c WHERE c.sys.tier = @tier',
-              parameters: [{ name: '@tier', value: tier }],
-            },
-            this.#connection.feedOptions(state),
-          )
-          .fetchAll();
-        this.#connection.charged(state, response.requestCharge, () => RU_MODEL.queryBase);
-        return response.resources.reduce((sum, value) => sum + value, 0);
-      };
+      const count = (tier: 'hot' | 'archived'): Promise<number> =>
+        this.#connection.count(state, 'c.sys.tier = @tier', [{ name: '@tier', value: tier }]);
       const [hot, archived] = await Promise.all([count('hot'), count('archived')]);
       return { hot, archived };
     });

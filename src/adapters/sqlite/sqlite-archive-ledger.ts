@@ -3,13 +3,14 @@ import { randomUUID } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { AppError } from '../../domain/errors.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
-import type {
-  ArchiveLedger,
-  LedgerCounts,
-  LedgerEntry,
-  LedgerPage,
-  LedgerQuery,
-  StoredLedgerEntry,
+import {
+  type ArchiveLedger,
+  type LedgerCounts,
+  type LedgerEntry,
+  ledgerKeyOf,
+  type LedgerPage,
+  type LedgerQuery,
+  type StoredLedgerEntry,
 } from '../../ports/archive-ledger.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
 import {
@@ -44,7 +45,7 @@ interface Row {
 export class SqliteArchiveLedger implements ArchiveLedger {
   readonly #db: DatabaseSync;
   readonly #statements: Record<
-    'get' | 'insert' | 'upsert' | 'update' | 'delete' | 'deleteIfMatch' | 'counts',
+    'get' | 'getMany' | 'insert' | 'upsert' | 'update' | 'delete' | 'deleteIfMatch' | 'counts',
     StatementSync
   >;
 
@@ -54,6 +55,11 @@ export class SqliteArchiveLedger implements ArchiveLedger {
     const columns = '(customer_id, id, etag, state, purge_after, parked, entry) VALUES (?, ?, ?, ?, ?, ?, ?)';
     this.#statements = {
       get: this.#db.prepare('SELECT etag, entry FROM archive_ledger WHERE customer_id = ? AND id = ?'),
+      // The keys travel as one JSON array of [customerId, id] pairs: one statement for any count, and
+      // each pair is a primary-key lookup.
+      getMany: this.#db.prepare(
+        "SELECT etag, entry FROM archive_ledger WHERE (customer_id, id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))",
+      ),
       insert: this.#db.prepare(`INSERT INTO archive_ledger ${columns} ON CONFLICT DO NOTHING`),
       upsert: this.#db.prepare(`INSERT OR REPLACE INTO archive_ledger ${columns}`),
       update: this.#db.prepare(
@@ -74,6 +80,24 @@ export class SqliteArchiveLedger implements ArchiveLedger {
       const row = this.#statements.get.get(key.customerId, key.id) as Row | undefined;
       charge(options, estimateReadUnits(row === undefined ? 0 : Buffer.byteLength(row.entry)));
       return row === undefined ? undefined : toStored(row);
+    });
+  }
+
+  getMany(
+    keys: readonly RecordKey[],
+    options?: OperationOptions,
+  ): Promise<ReadonlyMap<string, StoredLedgerEntry>> {
+    return runSqlite('archive ledger', () => {
+      const found = new Map<string, StoredLedgerEntry>();
+      if (keys.length === 0) return found;
+      const pairs = JSON.stringify(keys.map((key) => [key.customerId, key.id]));
+      const rows = this.#statements.getMany.all(pairs) as unknown as Row[];
+      charge(options, estimateQueryUnits(rows.reduce((sum, row) => sum + Buffer.byteLength(row.entry), 0)));
+      for (const row of rows) {
+        const stored = toStored(row);
+        found.set(ledgerKeyOf(stored.entry), stored);
+      }
+      return found;
     });
   }
 
