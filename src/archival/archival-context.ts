@@ -53,6 +53,8 @@ export async function recordFailure(
   failed: Omit<LedgerEntry, 'attempts' | 'lastError' | 'nextAttemptAt' | 'parked'>,
   error: unknown,
 ): Promise<StepOutcome> {
+  // The run's own cancellation is no failure of the record: no attempt counted, no backoff written.
+  if (context.callOptions.abortSignal?.aborted === true) return { kind: 'skipped', reason: 'cancelled' };
   const attempts = (existing?.entry.attempts ?? 0) + 1;
   const parked = attempts >= context.maxAttempts;
   const reason = describeError(error);

@@ -249,6 +249,9 @@ class Run {
             this.#context.callOptions,
           );
           await this.#copyPage(page.items);
+          // Cut short inside the page (cancelled, or the run's limit): the checkpoint stays at the page's
+          // start, so its records not yet copied are scanned again instead of waiting for a full sweep.
+          if (this.#options.abortSignal?.aborted === true || this.#stoppedBecause !== undefined) return;
           after = page.next;
           checkpoint = after === undefined ? undefined : { range: rangeId, position: after };
           await this.#checkpoint(name, lease, {

@@ -217,6 +217,38 @@ describe('runs', () => {
     expect(world.archive.paths().every((path) => path.includes('/cust-b/'))).toBe(true);
   });
 
+  it('a run stopped by its limit part-way through a page keeps that page for the next run', async () => {
+    await seed(10, 6);
+    const settings = { batchSize: 5, concurrency: 1 };
+    const first = await world.engine({ settings }).run({ limit: 3 });
+    expect(first.counts.copied).toBe(3);
+    const second = await world.engine({ settings }).run();
+    // The two records of the first page that the limit left are not lost behind the checkpoint.
+    expect(second.counts.copied).toBe(7);
+    expect((await world.ledger.counts()).copied).toBe(10);
+  });
+
+  it('a run cancelled part-way through a page keeps that page for the next run', async () => {
+    await seed(10, 6);
+    const settings = { batchSize: 5, concurrency: 1 };
+    const controller = new AbortController();
+    const injector = new FaultInjector();
+    let uploads = 0;
+    injector.plan = (call) => {
+      if (call.method === 'putIfAbsent' && ++uploads === 2) controller.abort();
+      return undefined;
+    };
+    const first = await world.engine({ injector, settings }).run({ abortSignal: controller.signal });
+    expect(first.status).not.toBe('succeeded');
+    expect(first.counts.copied).toBeLessThan(5);
+    // Cancelled is not failed: no backoff that would make the next run skip the record.
+    expect(first.counts.failed).toBe(0);
+    expect((await world.ledger.counts()).failed).toBe(0);
+    const second = await world.engine({ settings }).run();
+    expect(first.counts.copied + second.counts.copied).toBe(10);
+    expect((await world.ledger.counts()).copied).toBe(10);
+  });
+
   it('stops at its time budget between batches and the next run resumes from the checkpoint', async () => {
     await seed(12, 6);
     // Each store call moves the clock a little, so the budget runs out part-way.
