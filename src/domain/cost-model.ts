@@ -113,7 +113,7 @@ export interface CostInput {
   readonly monthly: {
     /** Archived reads that miss the cache and go to Blob. */
     readonly archivedBlobReads: number;
-    /** Records archived per month (uploads, verify and purge HEADs). */
+    /** Records archived per month (an upload each, and the HEAD that re-checks it before the purge). */
     readonly recordsArchived: number;
     /** RU the archiver spends per archived record (measured or estimated). */
     readonly archivalRuPerRecord: number;
@@ -156,7 +156,8 @@ export function monthlyCost(input: CostInput, prices: PriceTable = DEFAULT_PRICE
 
   const before = breakdown(prices, input, allHotBytes / GB, 0, 0, 0, 0);
   const blobOperations =
-    (input.monthly.recordsArchived * (tier.writePer10k + 2 * tier.readPer10k)) / 10_000 +
+    // The HEAD is priced as a read, the dearer of the two classes it could fall in.
+    (input.monthly.recordsArchived * (tier.writePer10k + tier.readPer10k)) / 10_000 +
     (input.monthly.archivedBlobReads * tier.readPer10k) / 10_000 +
     (input.monthly.archivedBlobReads * avgStored * tier.retrievalPerGb) / GB;
   const after = breakdown(

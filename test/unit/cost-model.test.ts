@@ -69,6 +69,14 @@ describe('cost model', () => {
     expect(traffic.floor.cache + traffic.floor.blobOperations).toBe(0);
   });
 
+  it('prices one upload and one HEAD per archived record (the copy verifies the upload answer itself)', () => {
+    const archiving = monthlyCost(
+      input({ monthly: { archivedBlobReads: 0, recordsArchived: 10_000, archivalRuPerRecord: 0 } }),
+    );
+    const cold = DEFAULT_PRICES.blob.Cold;
+    expect(archiving.after.blobOperations).toBeCloseTo(cold.writePer10k + cold.readPer10k, 9);
+  });
+
   it('merges a price file and refuses unknown or mistyped prices', () => {
     const merged = mergePrices(DEFAULT_PRICES, {
       cosmos: { storagePerGbMonth: 0.3 },
