@@ -12,6 +12,7 @@ import {
   ARCHIVE_ALL_AS_OF,
   archivalEngine,
   benchFolder,
+  DECODED_CACHE_BYTES,
   loadRecords,
   openArchiveStack,
   openHotStores,
@@ -95,7 +96,10 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
       { scenario: 'hotRead', paths: recordPaths },
       { scenario: 'list', paths: listPaths },
     ]);
-    await measure('api', archivedDir, [{ scenario: 'archivedCachedRead', paths: recordPaths, warm: true }]);
+    // The in-process layer sized to hold the working set, as an operator would for a set read this often.
+    await measure('api', archivedDir, [{ scenario: 'archivedCachedRead', paths: recordPaths, warm: true }], {
+      env: { CACHE_DECODED_MAX_BYTES: String(DECODED_CACHE_BYTES) },
+    });
     await measure('api', archivedDir, [{ scenario: 'archivedUncachedRead', paths: recordPaths }], {
       env: { CACHE_TTL: 'PT0S' },
     });
@@ -118,7 +122,7 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
       'api.archivedCachedRequestsPerSecond': {
         value: rps('archivedCachedRead'),
         unit: 'req/s',
-        description: 'GET of an archived record, warm in-process cache',
+        description: `GET of an archived record, warm in-process caches (CACHE_DECODED_MAX_BYTES=${DECODED_CACHE_BYTES})`,
       },
       'api.archivedCachedVsHotRatio': {
         value: round(rps('archivedCachedRead') / rps('hotRead')),

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedAzurite } from '../src/adapters/azurite/embedded-azurite.ts';
+import type { RunReport } from '../src/archival/run-reports.ts';
 import { SqliteRecordStore } from '../src/adapters/sqlite/sqlite-record-store.ts';
 import { type Figure, runBenchmark } from './support/bench-result.ts';
 import {
@@ -23,12 +24,19 @@ import { round } from './support/latency-stats.ts';
 interface ChildReport {
   readonly records: number;
   readonly archived: number;
+  /** Engine runs it took (failed steps wait for the next run, as on a schedule). */
+  readonly runs: number;
   readonly seconds: number;
   readonly maxRssMiB: number;
   readonly startRssMiB: number;
   readonly heapUsedMiB: number;
   readonly requestUnitsPerRecord: number;
+  readonly status: string;
+  readonly stoppedBecause?: string;
+  readonly failures: readonly string[];
 }
+
+const MAX_RUNS = 3;
 
 const childIndex = process.argv.indexOf('--child');
 if (childIndex >= 0) {
@@ -56,7 +64,7 @@ if (childIndex >= 0) {
           `scale-${name}`,
         ]);
         if (report.archived !== records)
-          throw new Error(`${name}: archived ${report.archived} of ${records}`);
+          throw new Error(`${name}: archived ${report.archived} of ${records}: ${JSON.stringify(report)}`);
         runs[name] = report;
         log(`${name}: ${JSON.stringify(report)}`);
       }
@@ -92,15 +100,32 @@ async function archiveInThisProcess(
   const stack = await openArchiveStack('', { connectionString, container });
   try {
     const { hot: records } = await hot.store.countByTier();
-    const report = await archivalEngine(hot, stack).run({ asOf: ARCHIVE_ALL_AS_OF });
+    // As a schedule would: steps that failed (the emulator slows as it fills; a call past its deadline
+    // fails and backs off) are retried by the next run, a day later so their backoff has passed.
+    let archived = 0;
+    let durationMs = 0;
+    let requestUnits = 0;
+    let last: RunReport | undefined;
+    let runs = 0;
+    for (; runs < MAX_RUNS && archived < records; runs++) {
+      const asOf = new Date(Date.parse(ARCHIVE_ALL_AS_OF) + runs * 24 * 3600_000).toISOString();
+      last = await archivalEngine(hot, stack).run({ asOf });
+      archived += last.counts.purged;
+      durationMs += last.durationMs;
+      requestUnits += last.requestCharge.requestUnits;
+    }
     return {
       records,
-      archived: report.counts.purged,
-      seconds: report.durationMs / 1000,
+      archived,
+      runs,
+      seconds: durationMs / 1000,
       maxRssMiB: mib(process.resourceUsage().maxRSS * 1024),
       startRssMiB,
       heapUsedMiB: mib(process.memoryUsage().heapUsed),
-      requestUnitsPerRecord: round(report.requestCharge.requestUnits / Math.max(1, report.counts.purged), 2),
+      requestUnitsPerRecord: round(requestUnits / Math.max(1, archived), 2),
+      status: last?.status ?? 'none',
+      ...(last?.stoppedBecause !== undefined ? { stoppedBecause: last.stoppedBecause } : {}),
+      failures: last?.failures.slice(0, 5) ?? [],
     };
   } finally {
     await hot.close();
