@@ -76,8 +76,9 @@ export class ArchivedRecordReader {
 
   /** Drops the cached copy of a record (after a rehydration or a write). */
   async forget(stub: StubDocument): Promise<void> {
-    this.#decoded?.delete(cacheKey(stub));
-    await this.#cache?.delete(cacheKey(stub));
+    const key = cacheKey(stub);
+    this.#decoded?.delete(key);
+    await this.#cache?.delete(key);
   }
 
   async #readOnce(stub: StubDocument, key: string, options?: OperationOptions): Promise<ArchivedRead> {
