@@ -39,7 +39,7 @@ if (bare) {
   const config = loadConfig(process.env, process.cwd());
   const logger = createLogger(config);
   const services = await openServices(config, logger);
-  const app = await buildHttpServer({ ...services.application, logger, metrics: services.metrics });
+  const app = await buildHttpServer({ ...services.application, logger, metrics: services.httpMetrics });
   await app.listen({ port: 0, host: '127.0.0.1' });
   if (config.auth.kind !== 'dev-keys') throw new Error('the benchmark server signs its own dev token');
   const keys = await loadOrCreateDevKeyPair(config.auth.folder);

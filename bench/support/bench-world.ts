@@ -11,7 +11,9 @@ import { BlobArchiveStore } from '../../src/adapters/blob/blob-archive-store.ts'
 import { BlobControlStore } from '../../src/adapters/blob/blob-control-store.ts';
 import { SqliteArchiveLedger } from '../../src/adapters/sqlite/sqlite-archive-ledger.ts';
 import { SqliteRecordStore } from '../../src/adapters/sqlite/sqlite-record-store.ts';
-import { ArchivalEngine, type ArchivalSettings } from '../../src/archival/archive-run.ts';
+import type { ArchivalSettings } from '../../src/archival/archive-run.ts';
+import type { ArchivalService } from '../../src/archival/archival-service.ts';
+import { wireServices } from '../../src/composition/wire-services.ts';
 import { systemClock } from '../../src/composition/system-clock.ts';
 import { defaultCustomerCount, generateRecords } from '../../src/demo/billing-record-generator.ts';
 import type { ArchivalPolicy } from '../../src/domain/archival-policy.ts';
@@ -153,17 +155,16 @@ export function archivalEngine(
   hot: HotStores,
   stack: Pick<ArchiveStack, 'control'> & { readonly archive: ArchiveStore },
   settings: Partial<ArchivalSettings> = {},
-): ArchivalEngine {
-  return new ArchivalEngine({
-    store: hot.store,
-    ledger: hot.ledger,
-    archive: stack.archive,
-    control: stack.control,
-    clock: systemClock,
-    policy: BENCH_POLICY,
-    log: silentLogger,
-    settings: { timeBudgetMs: 24 * 3600_000, ...settings },
-  });
+): ArchivalService {
+  return wireServices(
+    { store: hot.store, ledger: hot.ledger, archive: stack.archive, control: stack.control },
+    {
+      clock: systemClock,
+      policy: BENCH_POLICY,
+      log: silentLogger,
+      archival: { timeBudgetMs: 24 * 3600_000, ...settings },
+    },
+  ).archival;
 }
 
 /** Wraps a port so every method call is counted by name (the calls still go to the real adapter). */

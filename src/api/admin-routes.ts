@@ -1,9 +1,10 @@
-// The operations endpoints of API.md (role Billing.Admin): archival runs and status, rehydration,
-// legal hold and pinning. Each parses, calls one archival use case, and formats.
+// The operations endpoints of API.md (role Billing.Admin): archival runs and status, bulk rehydration
+// and jobs, a record's rehydration, legal hold and pin, the cost report. Each parses (typed by its
+// schemas), calls one use case, and formats.
 import Type from 'typebox';
 import { Instant, RecordId, RecordPath } from '../domain/billing-record.ts';
 import type { ApiResponse } from './problem-response.ts';
-import type { RouteDefinition, ValidatedRequest } from './route-definition.ts';
+import { defineRoute, type RouteDefinition } from './route-definition.ts';
 
 const JSON_TYPE = 'application/json';
 const adminRecordPath = '/api/v1/admin/customers/{customerId}/billing-records/{recordId}';
@@ -72,6 +73,42 @@ const LegalHoldBody = Type.Object(
   { additionalProperties: false },
 );
 
+const JobSchema = Type.Object({
+  jobId: Type.String(),
+  kind: Type.String(),
+  status: Type.Union([
+    Type.Literal('running'),
+    Type.Literal('succeeded'),
+    Type.Literal('failed'),
+    Type.Literal('partial'),
+  ]),
+  dryRun: Type.Boolean(),
+  request: Type.Record(Type.String(), Type.Unknown()),
+  counts: Type.Record(Type.String(), Type.Integer()),
+  startedAt: Instant,
+  finishedAt: Type.Union([Instant, Type.Null()]),
+  stoppedBecause: Type.Optional(Type.String()),
+  failures: Type.Array(Type.String()),
+});
+
+const RehydrationsBody = Type.Object(
+  { customerId: Type.Optional(RecordId), dryRun: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+
+const RunId = Type.Object(
+  { runId: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }) },
+  { additionalProperties: false },
+);
+const JobId = Type.Object(
+  { jobId: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }) },
+  { additionalProperties: false },
+);
+const RunsQuery = Type.Object(
+  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })) },
+  { additionalProperties: false },
+);
+
 const adminResponses = {
   400: { description: 'Validation failed (problem+json)' },
   401: { description: 'Missing or invalid token' },
@@ -79,60 +116,35 @@ const adminResponses = {
   503: { description: 'A store is unavailable; retry after Retry-After seconds' },
 };
 
-function json(status: number, body: unknown): ApiResponse {
-  return { status, headers: { 'content-type': JSON_TYPE }, body: JSON.stringify(body) };
+function json(status: number, body: unknown, location?: string): ApiResponse {
+  return {
+    status,
+    headers: { 'content-type': JSON_TYPE, ...(location !== undefined ? { location } : {}) },
+    body: JSON.stringify(body),
+  };
 }
 
-const recordKey = (request: ValidatedRequest): { customerId: string; id: string } => {
-  const { customerId, recordId } = request.params as { customerId: string; recordId: string };
-  return { customerId, id: recordId };
+/** What API.md shows of a run: the persisted report without the worker's bookkeeping. */
+function publicRun<R extends { heartbeatAt: unknown; request: unknown }>(
+  report: R,
+): Omit<R, 'heartbeatAt' | 'request'> {
+  const { heartbeatAt: _h, request: _r, ...run } = report;
+  return run;
+}
+
+const recordKey = ({ customerId, recordId }: { customerId: string; recordId: string }) => ({
+  customerId,
+  id: recordId,
+});
+
+const controlResponses = {
+  200: { description: 'The record’s system fields now' },
+  404: { description: 'No such record' },
+  ...adminResponses,
 };
 
-function controlRoutes(
-  suffix: 'legal-hold' | 'pin',
-  summary: { put: string; delete: string },
-  apply: {
-    put: (request: ValidatedRequest, services: Parameters<RouteDefinition['handle']>[1]) => Promise<unknown>;
-    delete: (
-      request: ValidatedRequest,
-      services: Parameters<RouteDefinition['handle']>[1],
-    ) => Promise<unknown>;
-  },
-  body?: RouteDefinition['body'],
-): RouteDefinition[] {
-  const operation = suffix === 'pin' ? 'Pin' : 'LegalHold';
-  const common = {
-    path: `${adminRecordPath}/${suffix}`,
-    tags: ['operations'],
-    access: 'Billing.Admin' as const,
-    params: RecordPath,
-    responses: {
-      200: { description: 'The record’s system fields now' },
-      404: { description: 'No such record' },
-      ...adminResponses,
-    },
-  };
-  return [
-    {
-      ...common,
-      operationId: `set${operation}`,
-      method: 'PUT',
-      summary: summary.put,
-      ...(body !== undefined ? { body } : {}),
-      handle: async (request, services) => json(200, await apply.put(request, services)),
-    },
-    {
-      ...common,
-      operationId: `clear${operation}`,
-      method: 'DELETE',
-      summary: summary.delete,
-      handle: async (request, services) => json(200, await apply.delete(request, services)),
-    },
-  ];
-}
-
 export const adminRoutes: readonly RouteDefinition[] = [
-  {
+  defineRoute({
     operationId: 'startArchivalRun',
     method: 'POST',
     path: '/api/v1/admin/archival/runs',
@@ -141,44 +153,55 @@ export const adminRoutes: readonly RouteDefinition[] = [
     access: 'Billing.Admin',
     body: { schema: RunRequestBody, contentTypes: [JSON_TYPE], validate: true, optional: true },
     responses: {
-      202: { description: 'Started', schema: Type.Object({ runId: Type.String() }) },
+      202: {
+        description: 'Started; the run answers at its Location at once',
+        schema: Type.Object({ runId: Type.String() }),
+      },
       ...adminResponses,
     },
-    handle(request, services) {
-      const body = request.body as { asOf?: string; dryRun?: boolean; limit?: number; customerId?: string };
-      const { runId } = services.archival.startRun({
+    async handle({ body }, services) {
+      const { runId } = await services.archival.startRun({
         ...body,
         ...(body.asOf !== undefined ? { asOf: new Date(body.asOf).toISOString() } : {}),
       });
-      return Promise.resolve({
-        ...json(202, { runId }),
-        headers: { 'content-type': JSON_TYPE, location: `/api/v1/admin/archival/runs/${runId}` },
-      });
+      return json(202, { runId }, `/api/v1/admin/archival/runs/${runId}`);
     },
-  },
-  {
+  }),
+  defineRoute({
+    operationId: 'listArchivalRuns',
+    method: 'GET',
+    path: '/api/v1/admin/archival/runs',
+    summary: 'The most recent archival runs, newest first',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    query: RunsQuery,
+    responses: {
+      200: { description: 'The runs', schema: Type.Object({ items: Type.Array(RunReportSchema) }) },
+      ...adminResponses,
+    },
+    async handle({ query }, services) {
+      const runs = await services.archival.listRuns(query.limit ?? 20);
+      return json(200, { items: runs.map(publicRun) });
+    },
+  }),
+  defineRoute({
     operationId: 'getArchivalRun',
     method: 'GET',
     path: '/api/v1/admin/archival/runs/{runId}',
     summary: 'An archival run: status, counts, timings',
     tags: ['operations'],
     access: 'Billing.Admin',
-    params: Type.Object(
-      { runId: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }) },
-      { additionalProperties: false },
-    ),
+    params: RunId,
     responses: {
       200: { description: 'The run', schema: RunReportSchema },
       404: { description: 'No such run' },
       ...adminResponses,
     },
-    async handle(request, services) {
-      const { runId } = request.params as { runId: string };
-      const { heartbeatAt: _h, request: _r, ...report } = await services.archival.getRun(runId);
-      return json(200, report);
+    async handle({ params }, services) {
+      return json(200, publicRun(await services.archival.getRun(params.runId)));
     },
-  },
-  {
+  }),
+  defineRoute({
     operationId: 'getArchivalStatus',
     method: 'GET',
     path: '/api/v1/admin/archival/status',
@@ -189,8 +212,46 @@ export const adminRoutes: readonly RouteDefinition[] = [
     async handle(_request, services) {
       return json(200, await services.archival.status());
     },
-  },
-  {
+  }),
+  defineRoute({
+    operationId: 'startRehydrations',
+    method: 'POST',
+    path: '/api/v1/admin/rehydrations',
+    summary: 'Bring every archived record (or a customer’s) back hot: the rollback of archival, as a job',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    body: { schema: RehydrationsBody, contentTypes: [JSON_TYPE], validate: true, optional: true },
+    responses: {
+      202: {
+        description: 'Started; the job answers at its Location at once',
+        schema: Type.Object({ jobId: Type.String() }),
+      },
+      ...adminResponses,
+    },
+    async handle({ body }, services) {
+      const { jobId } = await services.rehydrations.start(body);
+      return json(202, { jobId }, `/api/v1/admin/jobs/${jobId}`);
+    },
+  }),
+  defineRoute({
+    operationId: 'getJob',
+    method: 'GET',
+    path: '/api/v1/admin/jobs/{jobId}',
+    summary: 'A long operation: kind, status, counts, timings, first failures',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    params: JobId,
+    responses: {
+      200: { description: 'The job', schema: JobSchema },
+      404: { description: 'No such job' },
+      ...adminResponses,
+    },
+    async handle({ params }, services) {
+      const { heartbeatAt: _h, ...job } = await services.jobs.get(params.jobId);
+      return json(200, job);
+    },
+  }),
+  defineRoute({
     operationId: 'rehydrateRecord',
     method: 'POST',
     path: `${adminRecordPath}/rehydrate`,
@@ -208,11 +269,11 @@ export const adminRoutes: readonly RouteDefinition[] = [
       404: { description: 'No such record' },
       ...adminResponses,
     },
-    async handle(request, services) {
-      return json(200, { result: await services.archival.rehydrate(recordKey(request)) });
+    async handle({ params }, services) {
+      return json(200, { result: await services.records.rehydrate(recordKey(params)) });
     },
-  },
-  {
+  }),
+  defineRoute({
     operationId: 'getCostReport',
     method: 'GET',
     path: '/api/v1/admin/cost-report',
@@ -226,26 +287,58 @@ export const adminRoutes: readonly RouteDefinition[] = [
     async handle(_request, services) {
       return json(200, await services.costReport());
     },
-  },
-  ...controlRoutes(
-    'legal-hold',
-    { put: 'Set a legal hold (blocks deletion and retention expiry)', delete: 'Clear the legal hold' },
-    {
-      put: (request, services) =>
-        services.archival.setLegalHold(recordKey(request), (request.body as { reason: string }).reason),
-      delete: (request, services) => services.archival.clearLegalHold(recordKey(request)),
+  }),
+  defineRoute({
+    operationId: 'setLegalHold',
+    method: 'PUT',
+    path: `${adminRecordPath}/legal-hold`,
+    summary: 'Set a legal hold (blocks changes, deletion and retention expiry)',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    params: RecordPath,
+    body: { schema: LegalHoldBody, contentTypes: [JSON_TYPE], validate: true },
+    responses: controlResponses,
+    async handle({ params, body }, services) {
+      return json(200, await services.records.setLegalHold(recordKey(params), body.reason));
     },
-    { schema: LegalHoldBody, contentTypes: [JSON_TYPE], validate: true },
-  ),
-  ...controlRoutes(
-    'pin',
-    {
-      put: 'Pin the record: never archive it',
-      delete: 'Unpin the record: archive it again by the normal rules',
+  }),
+  defineRoute({
+    operationId: 'clearLegalHold',
+    method: 'DELETE',
+    path: `${adminRecordPath}/legal-hold`,
+    summary: 'Clear the legal hold',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    params: RecordPath,
+    responses: controlResponses,
+    async handle({ params }, services) {
+      return json(200, await services.records.clearLegalHold(recordKey(params)));
     },
-    {
-      put: (request, services) => services.archival.pin(recordKey(request)),
-      delete: (request, services) => services.archival.unpin(recordKey(request)),
+  }),
+  defineRoute({
+    operationId: 'setPin',
+    method: 'PUT',
+    path: `${adminRecordPath}/pin`,
+    summary: 'Pin the record: never archive it',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    params: RecordPath,
+    responses: controlResponses,
+    async handle({ params }, services) {
+      return json(200, await services.records.pin(recordKey(params)));
     },
-  ),
+  }),
+  defineRoute({
+    operationId: 'clearPin',
+    method: 'DELETE',
+    path: `${adminRecordPath}/pin`,
+    summary: 'Unpin the record: archive it again by the normal rules',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    params: RecordPath,
+    responses: controlResponses,
+    async handle({ params }, services) {
+      return json(200, await services.records.unpin(recordKey(params)));
+    },
+  }),
 ];

@@ -1,9 +1,11 @@
 // A route, framework-neutral: the HTTP server (Fastify) and the Azure Functions edge both register
 // the same table, and the OpenAPI document is generated from it.
-import type { TSchema } from 'typebox';
+import type { Static, TSchema } from 'typebox';
 import type { Logger } from '../ports/logger.ts';
 import type { ArchivalService } from '../archival/archival-service.ts';
 import type { CostReport } from '../costs/cost-report.ts';
+import type { JobService } from '../jobs/job-service.ts';
+import type { BulkRehydrationRequest } from '../records/bulk-rehydration.ts';
 import type { RecordService } from '../records/record-service.ts';
 import type { Principal, Role } from './authentication.ts';
 import type { ApiResponse } from './problem-response.ts';
@@ -21,18 +23,22 @@ export interface ReadinessReport {
 export interface ApiServices {
   readonly records: RecordService;
   readonly archival: ArchivalService;
+  /** Reports of long operations (GET /api/v1/admin/jobs/{jobId}). */
+  readonly jobs: Pick<JobService, 'get'>;
+  /** Bulk rehydration (the rollback of archival), started as a job. */
+  readonly rehydrations: { start(request: BulkRehydrationRequest): Promise<{ jobId: string }> };
   /** The cost report of the stores as they are now. */
   costReport(): Promise<CostReport>;
   readiness(): Promise<ReadinessReport>;
   metricsText(): Promise<{ contentType: string; body: string }>;
 }
 
-export interface ValidatedRequest<P = Record<string, string>, Q = Record<string, unknown>> {
+export interface ValidatedRequest<P = Record<string, string>, Q = Record<string, unknown>, B = unknown> {
   readonly params: P;
   readonly query: Q;
   readonly headers: Readonly<Record<string, string | undefined>>;
-  /** Parsed JSON body (already checked for size and content type), or undefined. */
-  readonly body: unknown;
+  /** Parsed JSON body (already checked for size and content type; validated when the route says so). */
+  readonly body: B;
   readonly principal: Principal | undefined;
   readonly log: Logger;
 }
@@ -67,4 +73,36 @@ export interface RouteDefinition {
   /** Optional request headers worth documenting (If-Match, ...). */
   readonly requestHeaders?: readonly string[];
   handle(request: ValidatedRequest, services: ApiServices): Promise<ApiResponse>;
+}
+
+/** The input type a schema validates to; absent schemas leave the pipeline's untyped defaults. */
+type Input<S, Fallback> = S extends TSchema ? Static<S> : Fallback;
+
+/** A route whose handler sees params, query and body typed by the route's own schemas. */
+export interface TypedRoute<P, Q, B> extends Omit<RouteDefinition, 'params' | 'query' | 'body' | 'handle'> {
+  readonly params?: P;
+  readonly query?: Q;
+  readonly body?: Omit<NonNullable<RouteDefinition['body']>, 'schema'> & { readonly schema: B };
+  handle(
+    request: ValidatedRequest<
+      Input<P, Record<string, string>>,
+      Input<Q, Record<string, unknown>>,
+      // A body not marked `validate` arrives unchecked: its handler passes it on as unknown (record
+      // bodies go to the use case, which validates them with the domain's rules).
+      Input<B, unknown>
+    >,
+    services: ApiServices,
+  ): Promise<ApiResponse>;
+}
+
+/**
+ * Declares a route with typed inputs. The pipeline validates params and query (and a body marked
+ * `validate`) against these schemas before the handler runs, which is what makes the types true.
+ */
+export function defineRoute<
+  P extends TSchema | undefined = undefined,
+  Q extends TSchema | undefined = undefined,
+  B extends TSchema | undefined = undefined,
+>(route: TypedRoute<P, Q, B>): RouteDefinition {
+  return route as unknown as RouteDefinition;
 }

@@ -1,7 +1,7 @@
 // What every archival step works with: the three stores, the clock, the policy, the instant the run
 // evaluates eligibility at, and the options each store call carries (charge meter, low priority).
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
-import { AppError, isAppError } from '../domain/errors.ts';
+import { AppError, describeError, isAppError } from '../domain/errors.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
 import type { ArchiveLedger, LedgerEntry, StoredLedgerEntry } from '../ports/archive-ledger.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
@@ -37,10 +37,7 @@ export function backoffMs(attempts: number): number {
   return Math.min(24 * 3600_000, 60_000 * 4 ** Math.max(0, attempts - 1));
 }
 
-export function describeError(error: unknown): string {
-  if (isAppError(error)) return `${error.code}: ${error.message}`;
-  return error instanceof Error ? error.message : String(error);
-}
+export { describeError } from '../domain/errors.ts';
 
 /**
  * Records a failed attempt on the item's ledger entry (creating a `failed` entry for a copy that never

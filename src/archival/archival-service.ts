@@ -1,45 +1,58 @@
 // The archival use cases behind every edge (admin API, CLI, scheduler, Functions timer): start a run in
-// the background or run one to the end, read reports and status, rehydrate, hold, pin, verify, collect.
+// the background or run one to the end, read reports and status, unpark, verify, collect. Changes of a
+// record (rehydration, hold, pin) belong to the data-access layer in records/.
 import { AppError } from '../domain/errors.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
-import type { SystemFields } from '../domain/record-document.ts';
-import type { ArchivedRecordReader } from '../records/archived-record-reader.ts';
+import { BackgroundTasks } from '../jobs/background-tasks.ts';
 import { archivalStatus, type ArchivalStatus } from './archival-status.ts';
 import { ArchivalEngine, type ArchivalEngineDependencies, newRunId, type RunOptions } from './archive-run.ts';
 import { verifyArchive, type VerifyResult } from './archive-verify.ts';
 import { collectUnreferencedBlobs, type CollectorCounts, type CollectorOptions } from './blob-collector.ts';
-import { createRecordControls, type RecordControls } from './record-controls.ts';
-import { rehydrate, type RehydrationResult } from './rehydration.ts';
-import { listRunReports, readRunReport, type RunReport } from './run-reports.ts';
+import {
+  listRunReports,
+  readRunReport,
+  type RunReport,
+  saveRunReport,
+  startedRunReport,
+} from './run-reports.ts';
 
 export interface ArchivalServiceDependencies extends ArchivalEngineDependencies {
-  readonly reader: ArchivedRecordReader;
   readonly collectorSafetyWindowMs?: number;
 }
 
 export class ArchivalService {
   readonly #deps: ArchivalServiceDependencies;
   readonly #engine: ArchivalEngine;
-  readonly #controls: RecordControls;
   /** Runs this process started and has not finished: cancelled (and awaited) on shutdown. */
-  readonly #running = new Map<string, { controller: AbortController; done: Promise<RunReport> }>();
+  readonly #running: BackgroundTasks<RunReport>;
 
   constructor(dependencies: ArchivalServiceDependencies) {
     this.#deps = dependencies;
     this.#engine = new ArchivalEngine(dependencies);
-    this.#controls = createRecordControls(dependencies.store, dependencies.clock);
+    this.#running = new BackgroundTasks(dependencies.log);
   }
 
-  /** Starts a run in the background and answers at once with its id (the 202 of the admin API). */
-  startRun(options: Omit<RunOptions, 'runId' | 'abortSignal'>): { runId: string } {
-    const runId = newRunId(this.#deps.clock.now());
-    const controller = new AbortController();
-    const done = this.#engine
-      .run({ ...options, runId, abortSignal: controller.signal })
-      .finally(() => this.#running.delete(runId));
-    this.#running.set(runId, { controller, done });
-    done.catch((error: unknown) => this.#deps.log.error({ runId, err: error }, 'archival run crashed'));
+  /**
+   * Starts a run in the background and answers with its id (the 202 of the admin API) once its first
+   * report is saved, so the id answers GET .../runs/{runId} from the moment it is handed out.
+   */
+  async startRun(options: Omit<RunOptions, 'runId' | 'abortSignal'>): Promise<{ runId: string }> {
+    const now = this.#deps.clock.now();
+    const runId = newRunId(now);
+    const { asOf, dryRun, limit, customerId } = options;
+    const request = {
+      ...(asOf !== undefined ? { asOf } : {}),
+      ...(dryRun !== undefined ? { dryRun } : {}),
+      ...(limit !== undefined ? { limit } : {}),
+      ...(customerId !== undefined ? { customerId } : {}),
+    };
+    await saveRunReport(this.#deps.control, startedRunReport(runId, request, now));
+    this.#running.start(runId, (abortSignal) => this.#engine.run({ ...options, runId, abortSignal }));
     return { runId };
+  }
+
+  get settings(): ArchivalEngine['settings'] {
+    return this.#engine.settings;
   }
 
   /** Runs to the end in this call (CLI, scheduler, Functions timer). */
@@ -59,26 +72,6 @@ export class ArchivalService {
 
   status(): Promise<ArchivalStatus> {
     return archivalStatus(this.#deps, this.#deps.clock.now());
-  }
-
-  rehydrate(key: RecordKey): Promise<RehydrationResult> {
-    return rehydrate({ store: this.#deps.store, reader: this.#deps.reader, clock: this.#deps.clock }, key);
-  }
-
-  setLegalHold(key: RecordKey, reason: string): Promise<SystemFields> {
-    return this.#controls.setLegalHold(key, reason);
-  }
-
-  clearLegalHold(key: RecordKey): Promise<SystemFields> {
-    return this.#controls.clearLegalHold(key);
-  }
-
-  pin(key: RecordKey): Promise<SystemFields> {
-    return this.#controls.pin(key);
-  }
-
-  unpin(key: RecordKey): Promise<SystemFields> {
-    return this.#controls.unpin(key);
   }
 
   /**
@@ -116,14 +109,12 @@ export class ArchivalService {
   }
 
   /** Cancels this process's runs (they stop between batches, leaving checkpoints) and waits for them. */
-  async shutdown(): Promise<void> {
-    for (const { controller } of this.#running.values()) controller.abort();
-    await Promise.allSettled([...this.#running.values()].map((run) => run.done));
+  shutdown(): Promise<void> {
+    return this.#running.shutdown();
   }
 
   /** Waits for a background run this process started (tests, CLI). */
   async waitForRun(runId: string): Promise<RunReport> {
-    const running = this.#running.get(runId);
-    return running === undefined ? this.getRun(runId) : running.done;
+    return (await this.#running.wait(runId)) ?? this.getRun(runId);
   }
 }

@@ -47,6 +47,23 @@ export function emptyCounts(): RunCounts {
   return { candidates: 0, copied: 0, purged: 0, skipped: 0, failed: 0 };
 }
 
+/** The report of a run that has just been started: saved before its id is handed out. */
+export function startedRunReport(runId: string, request: RunRequest, now: Date): RunReport {
+  return {
+    runId,
+    status: 'running',
+    request,
+    counts: emptyCounts(),
+    startedAt: now.toISOString(),
+    finishedAt: null,
+    heartbeatAt: now.toISOString(),
+    skippedReasons: {},
+    failures: [],
+    requestCharge: { requestUnits: 0, estimated: false },
+    durationMs: 0,
+  };
+}
+
 export async function saveRunReport(control: ArchivalControlStore, report: RunReport): Promise<void> {
   await control.write(runName(report.runId), report, {});
 }

@@ -1,9 +1,11 @@
-// `npm run archive -- <command>`: run | status | verify | gc | rehydrate | runs. Each command parses its
-// options, calls one archival use case, and prints a progress bar (stderr) and a summary table.
+// `npm run archive -- <command>`: run | status | verify | gc | rehydrate | unpark | cost-report | runs.
+// Each command parses its options, calls one use case (the same as the admin API's), and prints a
+// progress bar (stderr) and a summary table.
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { RunReport } from '../archival/run-reports.ts';
+import type { JobReport } from '../jobs/job-service.ts';
 import { createLogger } from '../composition/create-logger.ts';
 import { openServices, type OpenedServices } from '../composition/open-services.ts';
 import { isAppError } from '../domain/errors.ts';
@@ -80,6 +82,18 @@ function table(head: string[], rows: Array<Array<string | number>>): string {
   const output = new Table({ head, style: { head: [], border: [] } });
   output.push(...rows);
   return output.toString();
+}
+
+function printJobReport(report: JobReport): void {
+  console.log(
+    table(
+      ['job', 'kind', 'status', ...Object.keys(report.counts)],
+      [[report.jobId, report.kind, report.status, ...Object.values(report.counts)]],
+    ),
+  );
+  if (report.stoppedBecause !== undefined) console.log(`Stopped early: ${report.stoppedBecause}`);
+  for (const failure of report.failures.slice(0, 20)) console.log(`  failed: ${failure}`);
+  if ((report.counts.failed ?? 0) > 0) console.log('Run the same command again to retry what failed.');
 }
 
 function printRunReport(report: RunReport): void {
@@ -205,7 +219,7 @@ program
   .option('--customer <customerId>', 'only this customer')
   .action((options: { customer?: string }) =>
     withServices(async (services) => {
-      const { archived } = await services.recordStore.countByTier();
+      const { archived } = await services.records.countByTier();
       const bar = new cliProgress.SingleBar({
         format: 'verify |{bar}| {value}/{total} stubs | {mismatches} mismatches | ETA {eta_formatted}',
         noTTYOutput: true,
@@ -281,60 +295,61 @@ program
 program
   .command('rehydrate')
   .description(
-    'Bring archived records back to the hot store: one record, one customer, or everything (rollback)',
+    'Bring archived records back to the hot store: one record, one customer, or everything (the rollback)',
   )
   .argument('[customerId]')
   .argument('[recordId]')
-  .option('--all', 'every archived record (of the customer, when one is given)')
-  .action((customerId: string | undefined, recordId: string | undefined, options: { all?: boolean }) =>
-    withServices(async (services) => {
-      if (options.all !== true) {
-        if (customerId === undefined || recordId === undefined) {
-          console.error('Name a record (archive rehydrate <customerId> <recordId>) or pass --all.');
-          return 2;
-        }
-        console.log(
-          `${customerId}/${recordId}: ${await services.archival.rehydrate({ customerId, id: recordId })}`,
-        );
-        return 0;
-      }
-      const { archived } = await services.recordStore.countByTier();
-      const bar = new cliProgress.SingleBar({
-        format: 'rehydrate |{bar}| {value}/{total} | ETA {eta_formatted}',
-        noTTYOutput: true,
-        notTTYSchedule: 5_000,
-      });
-      bar.start(Math.max(archived, 1), 0);
-      let done = 0;
-      const failures: string[] = [];
-      const signal = signalOf(services);
-      // Each rehydration turns a stub hot, so the scan always restarts from the first remaining stub.
-      for (;;) {
-        const page = await services.recordStore.scan({
-          tier: 'archived',
-          limit: 100,
-          ...(customerId !== undefined ? { customerId } : {}),
-        });
-        const todo = page.items.filter((item) => !failures.includes(`${item.customerId}/${item.id}`));
-        if (todo.length === 0 || signal.aborted) break;
-        for (const item of todo) {
-          try {
-            await services.archival.rehydrate(item);
-            done += 1;
-          } catch (error) {
-            failures.push(`${item.customerId}/${item.id}`);
-            console.error(`\n${item.customerId}/${item.id}: ${(error as Error).message}`);
+  .option('--all', 'every archived record (of the customer, when one is given), as a job')
+  .option('--dry-run', 'with --all: count the archived records, change nothing')
+  .action(
+    (
+      customerId: string | undefined,
+      recordId: string | undefined,
+      options: { all?: boolean; dryRun?: boolean },
+    ) =>
+      withServices(async (services) => {
+        if (options.all !== true) {
+          if (customerId === undefined || recordId === undefined) {
+            console.error('Name a record (archive rehydrate <customerId> <recordId>) or pass --all.');
+            return 2;
           }
-          bar.update(done + failures.length);
+          console.log(
+            `${customerId}/${recordId}: ${await services.records.rehydrate({ customerId, id: recordId })}`,
+          );
+          return 0;
         }
-      }
-      bar.stop();
-      console.log(
-        `rehydrated ${done} records${failures.length > 0 ? `; ${failures.length} failed (listed above)` : ''}`,
-      );
-      console.log('Pin them (or set ARCHIVE_SCHEDULE empty) to keep later runs from archiving them again.');
-      return failures.length > 0 ? 1 : 0;
-    }),
+        const { archived } = await services.records.countByTier();
+        const bar = new cliProgress.SingleBar({
+          format:
+            'rehydrate |{bar}| {value}/{total} | rehydrated {rehydrated} | failed {failed} | ETA {eta_formatted}',
+          noTTYOutput: true,
+          notTTYSchedule: 5_000,
+        });
+        bar.start(Math.max(archived, 1), 0, { rehydrated: 0, failed: 0 });
+        const report = await services.rehydrations.run(
+          {
+            ...(customerId !== undefined ? { customerId } : {}),
+            ...(options.dryRun === true ? { dryRun: true } : {}),
+          },
+          {
+            signal: signalOf(services),
+            onProgress: (progress) =>
+              bar.update(progress.counts.candidates ?? 0, {
+                rehydrated: progress.counts.rehydrated ?? 0,
+                failed: progress.counts.failed ?? 0,
+              }),
+          },
+        );
+        bar.stop();
+        printJobReport(report);
+        if (report.dryRun)
+          console.log('Dry run: "candidates" counts the archived records a real run would bring back.');
+        else
+          console.log(
+            'Set ARCHIVE_SCHEDULE empty (or pin the records) to keep later runs from archiving them again.',
+          );
+        return report.status === 'succeeded' ? 0 : 1;
+      }),
   );
 
 program

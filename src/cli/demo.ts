@@ -13,10 +13,7 @@ import {
   SizeTally,
 } from '../demo/billing-record-generator.ts';
 import type { BillingRecord } from '../domain/billing-record.ts';
-import { hasCode } from '../domain/errors.ts';
-import { fullDocument } from '../domain/record-document.ts';
 import { withRetry } from '../domain/retry-policy.ts';
-import type { RecordStore } from '../ports/record-store.ts';
 import { loadConfigOrExit, serve } from './serve.ts';
 
 interface DemoOptions {
@@ -75,7 +72,7 @@ async function loadDemoRecords(
   try {
     await forEachConcurrently(records, CONCURRENCY, async (record) => {
       tally.add(record);
-      if (await createUnlessPresent(services.recordStore, record)) loaded += 1;
+      if (await importUnlessPresent(services, record)) loaded += 1;
       else skipped += 1;
       progress.tick();
     });
@@ -110,17 +107,11 @@ async function loadDemoRecords(
 }
 
 /** Creates the record; false when it is already there (an earlier demo run), so reruns are harmless. */
-async function createUnlessPresent(store: RecordStore, record: BillingRecord): Promise<boolean> {
-  try {
-    // Throttling (429) and brief outages are retryable AppErrors: back off and try again.
-    await withRetry(() => store.create(fullDocument(record)), {
-      sleep: (ms, signal) => systemClock.sleep(ms, signal),
-    });
-    return true;
-  } catch (error) {
-    if (hasCode(error, 'ALREADY_EXISTS')) return false;
-    throw error;
-  }
+async function importUnlessPresent(services: OpenedServices, record: BillingRecord): Promise<boolean> {
+  // Throttling (429) and brief outages are retryable AppErrors: back off and try again.
+  return withRetry(() => services.records.importRecord(record), {
+    sleep: (ms, signal) => systemClock.sleep(ms, signal),
+  });
 }
 
 /** Runs `work` on every item with at most `limit` in flight; after a failure no new item starts. */

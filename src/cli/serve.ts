@@ -44,7 +44,7 @@ export async function serve(
     process.exit(1);
   }
   const describeExtra = prepare === undefined ? () => [] : await prepare(services);
-  const app = await buildHttpServer({ ...services.application, logger, metrics: services.metrics });
+  const app = await buildHttpServer({ ...services.application, logger, metrics: services.httpMetrics });
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {

@@ -72,3 +72,9 @@ export function isAppError(error: unknown): error is AppError {
 export function hasCode(error: unknown, code: ErrorCode): error is AppError {
   return isAppError(error) && error.code === code;
 }
+
+/** One line for a report or a log: the stable code and message of an AppError, the message otherwise. */
+export function describeError(error: unknown): string {
+  if (isAppError(error)) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}

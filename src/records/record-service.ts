@@ -1,18 +1,28 @@
-// The one data-access layer: every read and write of a record goes through here, whichever tier
-// holds it. Writes are conditional on the store etag, so a concurrent writer (or the archiver)
-// can never be overwritten silently; the API's If-Match is checked against the record version.
+// The one data-access layer: every read and every change of a record goes through here, whichever
+// tier holds it. Changes take the one conditional-update path (conditional-update.ts), so a concurrent
+// writer (or the archiver) can never be overwritten silently; the API's If-Match is checked against
+// the record version.
 import { randomUUID } from 'node:crypto';
 import { type BillingRecord, type ListQuery, type RecordSummary } from '../domain/billing-record.ts';
 import { AppError, hasCode } from '../domain/errors.ts';
 import { ifMatchSatisfied } from '../domain/etag.ts';
 import { decodeCursor, encodeCursor, type CursorFilters } from '../domain/list-cursor.ts';
 import { applyMergePatch } from '../domain/merge-patch.ts';
-import { fullDocument, type StoredDocument, summaryOf } from '../domain/record-document.ts';
+import {
+  fullDocument,
+  type RecordDocument,
+  type StoredDocument,
+  summaryOf,
+  type SystemFields,
+} from '../domain/record-document.ts';
 import { buildRecord, parseRecordInput, type RecordKey, toInput } from '../domain/record-rules.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
-import type { RecordStore } from '../ports/record-store.ts';
+import type { RecordStore, TierCounts } from '../ports/record-store.ts';
 import type { ArchivedRecordReader } from './archived-record-reader.ts';
+import { type CurrentDocument, noArchive, notFound, updateRecord } from './conditional-update.ts';
+import { createRecordControls, type RecordControls } from './record-controls.ts';
+import { rehydrateRecord, type RehydrationResult } from './rehydration.ts';
 import type { ReadSpikeDetector } from './read-spike-detector.ts';
 
 export type StorageTier = 'hot' | 'archive' | 'cache';
@@ -35,7 +45,7 @@ export interface RecordServiceDependencies {
   /** Records read often after archival are rehydrated in the background. */
   readonly readSpikes?: {
     readonly detector: ReadSpikeDetector;
-    rehydrate(key: RecordKey): Promise<unknown>;
+    onRehydrated?(key: RecordKey, result: RehydrationResult): void;
     onError?(key: RecordKey, error: unknown): void;
   };
 }
@@ -45,16 +55,13 @@ export interface RecordPageResult {
   readonly nextCursor: string | null;
 }
 
-// A write lost to a concurrent writer or to the archiver's stub swap is retried from a fresh read;
-// with an If-Match from the client, the fresh read then fails the version check (412) as it should.
-const MAX_WRITE_ATTEMPTS = 5;
-
-export class RecordService {
+export class RecordService implements RecordControls {
   readonly #store: RecordStore;
   readonly #clock: Clock;
   readonly #archive: ArchivedRecordReader | undefined;
   readonly #newId: () => string;
   readonly #readSpikes: RecordServiceDependencies['readSpikes'];
+  readonly #controls: RecordControls;
   readonly #background = new Set<Promise<unknown>>();
 
   constructor(dependencies: RecordServiceDependencies) {
@@ -63,6 +70,7 @@ export class RecordService {
     this.#archive = dependencies.archive;
     this.#newId = dependencies.newId ?? (() => `rec-${randomUUID()}`);
     this.#readSpikes = dependencies.readSpikes;
+    this.#controls = createRecordControls({ ...this.#updateDependencies(), clock: this.#clock });
   }
 
   /** Resolves when the background rehydrations started so far have settled (tests, shutdown). */
@@ -83,8 +91,8 @@ export class RecordService {
   #noteArchivedRead(key: RecordKey): void {
     const spikes = this.#readSpikes;
     if (spikes === undefined || !spikes.detector.recordRead(key)) return;
-    const work = spikes
-      .rehydrate(key)
+    const work = this.rehydrate(key)
+      .then((result) => spikes.onRehydrated?.(key, result))
       .catch((error: unknown) => spikes.onError?.(key, error))
       .finally(() => {
         spikes.detector.forget(key);
@@ -119,6 +127,20 @@ export class RecordService {
     return record;
   }
 
+  /**
+   * Stores a complete record as it is (version and timestamps kept), create-only: for loaders of
+   * existing data (the demo), never the API. False when a record with this key is already there.
+   */
+  async importRecord(record: BillingRecord, options?: OperationOptions): Promise<boolean> {
+    try {
+      await this.#store.create(fullDocument(record), options);
+      return true;
+    } catch (error) {
+      if (hasCode(error, 'ALREADY_EXISTS')) return false;
+      throw error;
+    }
+  }
+
   /** Full replace (PUT). */
   async replace(
     key: RecordKey,
@@ -151,23 +173,41 @@ export class RecordService {
   }
 
   async delete(key: RecordKey, preconditions: WritePreconditions, options?: OperationOptions): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      const stored = await this.#store.get(key, options);
-      if (stored === undefined) throw notFound(key);
-      checkIfMatch(preconditions, summaryOf(stored.document).version);
-      if (stored.document.sys.legalHold !== undefined) {
-        throw new AppError(
-          'LEGAL_HOLD',
-          `Record ${key.customerId}/${key.id} is under legal hold and cannot be deleted`,
-        );
-      }
-      try {
-        await this.#store.delete(key, { ifMatch: stored.etag }, options);
-        return;
-      } catch (error) {
-        if (!isLostRace(error) || attempt >= MAX_WRITE_ATTEMPTS) throw error;
-      }
-    }
+    await updateRecord(
+      this.#updateDependencies(),
+      key,
+      ({ stored }) => {
+        checkWritable(key, stored.document, preconditions, 'deleted');
+        return { delete: true, result: undefined };
+      },
+      options,
+    );
+  }
+
+  /** Brings an archived record back to the hot store (same version and ETag); a hot one is left alone. */
+  rehydrate(key: RecordKey, options?: OperationOptions): Promise<RehydrationResult> {
+    return rehydrateRecord({ ...this.#updateDependencies(), clock: this.#clock }, key, options);
+  }
+
+  setLegalHold(key: RecordKey, reason: string, options?: OperationOptions): Promise<SystemFields> {
+    return this.#controls.setLegalHold(key, reason, options);
+  }
+
+  clearLegalHold(key: RecordKey, options?: OperationOptions): Promise<SystemFields> {
+    return this.#controls.clearLegalHold(key, options);
+  }
+
+  pin(key: RecordKey, options?: OperationOptions): Promise<SystemFields> {
+    return this.#controls.pin(key, options);
+  }
+
+  unpin(key: RecordKey, options?: OperationOptions): Promise<SystemFields> {
+    return this.#controls.unpin(key, options);
+  }
+
+  /** How many documents each tier holds (progress totals of bulk work). */
+  countByTier(options?: OperationOptions): Promise<TierCounts> {
+    return this.#store.countByTier(options);
   }
 
   async list(customerId: string, query: ListQuery, options?: OperationOptions): Promise<RecordPageResult> {
@@ -195,77 +235,58 @@ export class RecordService {
     };
   }
 
-  /** Read-modify-write conditioned on the store etag; an archived record is rehydrated by the same write. */
-  async #write(
+  /** Read-modify-write through the one conditional path; an archived record is rehydrated by the same write. */
+  #write(
     key: RecordKey,
     preconditions: WritePreconditions,
     options: OperationOptions | undefined,
     change: (current: BillingRecord) => BillingRecord,
   ): Promise<BillingRecord> {
-    for (let attempt = 1; ; attempt++) {
-      const stored = await this.#store.get(key, options);
-      if (stored === undefined) throw notFound(key);
-      checkIfMatch(preconditions, summaryOf(stored.document).version);
-      let current: BillingRecord;
-      try {
-        ({ record: current } = await this.#materialise(stored, options));
-      } catch (error) {
-        // The stub may have been rehydrated or deleted (and its blob collected) since we read it: a lost
-        // race, not a corrupt archive. Start over from a fresh read, as a read does.
-        if (await this.#changedSince(stored, key, options, attempt)) continue;
-        throw error;
-      }
-      const next = change(current);
-      try {
-        // Conditional on the etag read above: the stub (or full document) must still be the one we saw.
+    return updateRecord(
+      this.#updateDependencies(),
+      key,
+      ({ stored, record }: CurrentDocument) => {
+        checkWritable(key, stored.document, preconditions, 'changed');
+        const next = change(record!);
         // Writing to an archived record rehydrates it; the archival cool-down counts from now.
         const sys =
           stored.document.tier === 'archived'
             ? { ...stored.document.sys, rehydratedAt: next.updatedAt }
             : stored.document.sys;
-        await this.#store.replace(fullDocument(next, sys), { ifMatch: stored.etag }, options);
-        return next;
-      } catch (error) {
-        if (!isLostRace(error) || attempt >= MAX_WRITE_ATTEMPTS) throw error;
-      }
-    }
+        return { replace: fullDocument(next, sys), result: next };
+      },
+      { ...options, needsRecord: true },
+    );
   }
 
-  /** After a failed blob read: has the stub changed since (a lost race), or is the blob itself bad? */
-  async #changedSince(
-    stored: StoredDocument,
-    key: RecordKey,
-    options: OperationOptions | undefined,
-    attempt: number,
-  ): Promise<boolean> {
-    if (stored.document.tier !== 'archived' || attempt >= MAX_WRITE_ATTEMPTS) return false;
-    return (await this.#store.get(key, options))?.etag !== stored.etag;
+  #updateDependencies(): { store: RecordStore; reader?: ArchivedRecordReader } {
+    return { store: this.#store, ...(this.#archive !== undefined ? { reader: this.#archive } : {}) };
   }
 
   async #materialise(stored: StoredDocument, options?: OperationOptions): Promise<RecordRead> {
     const { document } = stored;
     if (document.tier === 'hot') return { record: document.record, tier: 'hot' };
-    if (this.#archive === undefined) {
-      throw new AppError(
-        'UNAVAILABLE',
-        `Record ${document.customerId}/${document.id} is archived and no archive is configured`,
-      );
-    }
+    if (this.#archive === undefined) throw noArchive(document);
     const { record, source } = await this.#archive.read(document, options);
     return { record, tier: source };
   }
 }
 
-function checkIfMatch(preconditions: WritePreconditions, version: number): void {
+/** A client's change must name the current version (when it names one) and find no legal hold. */
+function checkWritable(
+  key: RecordKey,
+  document: RecordDocument,
+  preconditions: WritePreconditions,
+  verb: 'changed' | 'deleted',
+): void {
+  const version = summaryOf(document).version;
   if (preconditions.ifMatch !== undefined && !ifMatchSatisfied(preconditions.ifMatch, version)) {
     throw new AppError('PRECONDITION_FAILED', `The record is at version ${version}; If-Match did not match`);
   }
-}
-
-function isLostRace(error: unknown): boolean {
-  return hasCode(error, 'PRECONDITION_FAILED') || hasCode(error, 'NOT_FOUND');
-}
-
-function notFound(key: RecordKey): AppError {
-  return new AppError('NOT_FOUND', `Record ${key.customerId}/${key.id} does not exist`);
+  if (document.sys.legalHold !== undefined) {
+    throw new AppError(
+      'LEGAL_HOLD',
+      `Record ${key.customerId}/${key.id} is under legal hold and cannot be ${verb}`,
+    );
+  }
 }

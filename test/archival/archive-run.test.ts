@@ -5,8 +5,8 @@ import { ArchivalService } from '../../src/archival/archival-service.ts';
 import { ArchivalEngine } from '../../src/archival/archive-run.ts';
 import { verifyArchive } from '../../src/archival/archive-verify.ts';
 import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
-import { createRecordControls } from '../../src/archival/record-controls.ts';
-import { rehydrate } from '../../src/archival/rehydration.ts';
+import { createRecordControls } from '../../src/records/record-controls.ts';
+import { rehydrateRecord as rehydrate } from '../../src/records/rehydration.ts';
 import { readRunReport } from '../../src/archival/run-reports.ts';
 import type { BillingRecord } from '../../src/domain/billing-record.ts';
 import type { ArchiveStore, PutBlobRequest } from '../../src/ports/archive-store.ts';
@@ -122,7 +122,7 @@ describe('copy, grace, purge', () => {
     world = createArchivalWorld({ policy: policyOf('P3M', 'P0D', 'P7D') });
     const [pinned, held, fresh] = await seed(3, 6);
     world.clock.advance(7 * DAY);
-    const controls = createRecordControls(world.store, world.clock);
+    const controls = createRecordControls({ store: world.store, clock: world.clock });
     await controls.pin(pinned!);
     await controls.setLegalHold(held!, 'audit 2025');
     const fresher = await world.records().patch(fresh!, { status: 'paid' }, {});
@@ -389,7 +389,6 @@ describe('failures', () => {
       clock: world.clock,
       policy: world.policy,
       log: silentLogger,
-      reader: world.reader(),
     });
     expect(await service.unpark(record!)).toBe(1);
     expect((await world.engine().run({ full: true })).counts.copied).toBe(1);

@@ -4,7 +4,7 @@
 // fails the faulted call and every later one, before or after the call takes effect.
 import { describe, expect, it } from 'vitest';
 import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
-import { rehydrate } from '../../src/archival/rehydration.ts';
+import { rehydrateRecord as rehydrate } from '../../src/records/rehydration.ts';
 import type { RecordKey } from '../../src/domain/record-rules.ts';
 import {
   type Acknowledged,

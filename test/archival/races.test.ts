@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { ArchivalStores } from '../../src/archival/archival-context.ts';
 import { ArchivalEngine } from '../../src/archival/archive-run.ts';
 import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
-import { rehydrate } from '../../src/archival/rehydration.ts';
+import { rehydrateRecord as rehydrate } from '../../src/records/rehydration.ts';
 import { type BillingRecord, serializeRecord } from '../../src/domain/billing-record.ts';
 import { isAppError } from '../../src/domain/errors.ts';
 import type { RecordKey } from '../../src/domain/record-rules.ts';

@@ -25,7 +25,7 @@ async function rewriteBlob(
   path: string,
   change: (json: string) => string,
 ): Promise<void> {
-  const archive = deployment.services.archiveStore;
+  const archive = deployment.services.ports.archive;
   const blob = await archive.get(path);
   if (blob === undefined) throw new Error(`no blob ${path}`);
   const json = gunzipSync(blob.body).toString('utf8');
@@ -84,7 +84,7 @@ describe('a corrupted archive', () => {
         (_match, total: string) => `"totalMinor":${Number(total) + 100_000}`,
       ),
     );
-    await deployment.services.archiveStore.delete(paths.get('inv-missing')!, {});
+    await deployment.services.ports.archive.delete(paths.get('inv-missing')!, {});
   });
   afterAll(() => deployment?.close());
 

@@ -117,7 +117,9 @@ describe('archived reads cached in the shared Redis', () => {
     deployment = await openDeployment({
       env: { ...REDIS_ONLY, REDIS_URL: SHARED_REDIS_URL, CACHE_TTL: 'PT10M' },
     });
-    await waitUntil(() => deployment!.services.cache.healthy(), { what: 'the service to connect to Redis' });
+    await waitUntil(() => deployment!.services.ports.cache!.healthy(), {
+      what: 'the service to connect to Redis',
+    });
     hot = await createRecords(
       deployment,
       customerId,
@@ -208,7 +210,9 @@ describe('archived reads through an outage of Redis', () => {
     port = await freePort();
     redis = await startRedisServer(port);
     deployment = await openDeployment({ env: { ...REDIS_ONLY, REDIS_URL: redis.url } });
-    await waitUntil(() => deployment!.services.cache.healthy(), { what: 'the service to connect to Redis' });
+    await waitUntil(() => deployment!.services.ports.cache!.healthy(), {
+      what: 'the service to connect to Redis',
+    });
     hot = await createRecords(
       deployment,
       customerId,
@@ -246,7 +250,7 @@ describe('archived reads through an outage of Redis', () => {
     expect(ready.json()).toMatchObject({ checks: { cache: 'down', hotStore: 'up', archive: 'up' } });
 
     redis = await startRedisServer(port);
-    await waitUntil(() => d.services.cache.healthy(), {
+    await waitUntil(() => d.services.ports.cache!.healthy(), {
       timeoutMs: 15_000,
       what: 'the service to reconnect to the restarted Redis',
     });
@@ -303,7 +307,9 @@ describe('decoded records kept in process in front of Redis (the default)', () =
   startOnce(async () => {
     admin = await connectAdmin(SHARED_REDIS_URL);
     deployment = await openDeployment({ env: { REDIS_URL: SHARED_REDIS_URL } });
-    await waitUntil(() => deployment!.services.cache.healthy(), { what: 'the service to connect to Redis' });
+    await waitUntil(() => deployment!.services.ports.cache!.healthy(), {
+      what: 'the service to connect to Redis',
+    });
     hot = await createRecords(deployment, customerId, [{ id: 'inv-decoded', issuedAt: OLD, lines: 40 }]);
     await deployment.archive();
   });

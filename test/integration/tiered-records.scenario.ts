@@ -120,7 +120,7 @@ export async function openDeployment(options: DeploymentOptions = {}): Promise<D
     );
     const services = await openServices(config, silent);
     cleanups.push(() => services.close());
-    const app = await buildHttpServer({ ...services.application, metrics: services.metrics });
+    const app = await buildHttpServer({ ...services.application, metrics: services.httpMetrics });
     cleanups.push(() => app.close());
 
     const sign =
@@ -308,13 +308,13 @@ export async function storedTier(
   deployment: Deployment,
   key: RecordKey,
 ): Promise<'hot' | 'archived' | 'absent'> {
-  const stored = await deployment.services.recordStore.get(key);
+  const stored = await deployment.services.ports.store.get(key);
   return stored === undefined ? 'absent' : stored.document.tier;
 }
 
 /** The archive pointer of an archived record (throws for a hot or absent one). */
 export async function pointerOf(deployment: Deployment, key: RecordKey): Promise<ArchivePointer> {
-  const stored = await deployment.services.recordStore.get(key);
+  const stored = await deployment.services.ports.store.get(key);
   if (stored?.document.tier !== 'archived') {
     throw new Error(`${key.customerId}/${key.id} is ${stored?.document.tier ?? 'absent'}, not archived`);
   }
@@ -347,7 +347,7 @@ export async function blobPaths(deployment: Deployment): Promise<string[]> {
   const paths: string[] = [];
   let continuation: string | undefined;
   do {
-    const page = await deployment.services.archiveStore.list('', {
+    const page = await deployment.services.ports.archive.list('', {
       pageSize: 500,
       ...(continuation !== undefined ? { continuation } : {}),
     });
@@ -362,7 +362,7 @@ export async function stubBlobPaths(deployment: Deployment): Promise<string[]> {
   const paths: string[] = [];
   let after: ScanPosition | undefined;
   do {
-    const page = await deployment.services.recordStore.scan({
+    const page = await deployment.services.ports.store.scan({
       tier: 'archived',
       limit: 200,
       ...(after !== undefined ? { after } : {}),
@@ -657,7 +657,7 @@ export function describeTieredRecordsScenario(label: string, hotStore: HotStoreF
     it('a DELETE and a PATCH interleaved both ways on archived records: the last write wins, none is lost', async () => {
       const d = live();
       // The PATCH has read the stub and the blob when the DELETE runs to the end: the PATCH finds nothing.
-      const patchWrite = holdFirstWrite(d.services.recordStore, 'replace', 'delete-during-patch');
+      const patchWrite = holdFirstWrite(d.services.ports.store, 'replace', 'delete-during-patch');
       try {
         const patching = d.call('PATCH', url('delete-during-patch'), { body: { status: 'paid' } });
         await untilReached(patchWrite.reached, patching);
@@ -671,7 +671,7 @@ export function describeTieredRecordsScenario(label: string, hotStore: HotStoreF
       expect(await storedTier(d, key('delete-during-patch'))).toBe('absent');
 
       // The DELETE has read the stub when the PATCH runs to the end: the DELETE, unconditional, comes last.
-      const deleteWrite = holdFirstWrite(d.services.recordStore, 'delete', 'patch-during-delete');
+      const deleteWrite = holdFirstWrite(d.services.ports.store, 'delete', 'patch-during-delete');
       try {
         const deleting = d.call('DELETE', url('patch-during-delete'));
         await untilReached(deleteWrite.reached, deleting);

@@ -7,19 +7,17 @@ import { MemoryArchiveStore } from '../../src/adapters/memory/memory-archive-sto
 import { MemoryControlStore } from '../../src/adapters/memory/memory-control-store.ts';
 import { SqliteArchiveLedger } from '../../src/adapters/sqlite/sqlite-archive-ledger.ts';
 import { SqliteRecordStore } from '../../src/adapters/sqlite/sqlite-record-store.ts';
-import { ArchivalService } from '../../src/archival/archival-service.ts';
-import { buildCostReport } from '../../src/costs/cost-report.ts';
-import { DEFAULT_PRICES } from '../../src/domain/cost-model.ts';
+import type { ArchivalService } from '../../src/archival/archival-service.ts';
+import { apiServices } from '../../src/composition/open-services.ts';
+import { createServiceMetrics } from '../../src/composition/service-metrics.ts';
+import { wireServices, type WiredServices } from '../../src/composition/wire-services.ts';
 import type { ArchivalPolicy } from '../../src/domain/archival-policy.ts';
-import { ArchivedRecordReader } from '../../src/records/archived-record-reader.ts';
 import { policyOf, silentLogger } from './archival-harness.ts';
 import { type ApiApplication, createApiApplication } from '../../src/api/api-application.ts';
 import { createTokenVerifier } from '../../src/api/authentication.ts';
 import { createHttpMetrics, type HttpMetrics } from '../../src/api/http-metrics.ts';
 import { buildHttpServer } from '../../src/api/http-server.ts';
-import type { ApiServices } from '../../src/api/route-definition.ts';
 import type { RecordStore } from '../../src/ports/record-store.ts';
-import { RecordService } from '../../src/records/record-service.ts';
 import { ManualClock } from './manual-clock.ts';
 
 export const TEST_ISSUER = 'urn:test:issuer';
@@ -44,6 +42,8 @@ export interface TestApplication {
   readonly archive: MemoryArchiveStore;
   readonly ledger: SqliteArchiveLedger;
   readonly archival: ArchivalService;
+  /** Every use case, as the composition wires them. */
+  readonly wired: WiredServices;
   readonly clock: ManualClock;
   readonly keys: DevKeyPair;
   readonly token: (roles?: readonly string[], customerIds?: readonly string[]) => Promise<string>;
@@ -66,52 +66,24 @@ export async function createTestApplication(options: TestApplicationOptions = {}
   const metrics = createHttpMetrics(undefined, { defaultMetrics: false });
   const archive = new MemoryArchiveStore({ clock });
   const ledger = new SqliteArchiveLedger({ path: ':memory:' });
-  const reader = new ArchivedRecordReader({
-    archive,
-    cache: new LruMemoryCache({ maxBytes: 16 * 1024 * 1024 }),
-  });
-  const control = new MemoryControlStore(clock);
-  const archival = new ArchivalService({
-    store,
-    ledger,
-    archive,
-    control,
-    clock,
-    policy: options.policy ?? policyOf(),
-    log: silentLogger,
-    reader,
-  });
-  const services: ApiServices = {
-    costReport: () =>
-      buildCostReport(
-        { store, archive, control },
-        {
-          prices: DEFAULT_PRICES,
-          throughput: { mode: 'provisioned', workloadRuPerSecond: 0 },
-          cacheTier: 'none',
-          archiveAfterMonths: 3,
-        },
-        clock.now(),
-      ),
-    records: new RecordService({
+  const wired = wireServices(
+    {
       store,
+      ledger,
+      archive,
+      control: new MemoryControlStore(clock),
+      cache: new LruMemoryCache({ maxBytes: 16 * 1024 * 1024 }),
+    },
+    {
       clock,
-      archive: reader,
+      log: silentLogger,
+      policy: options.policy ?? policyOf(),
+      metrics: createServiceMetrics(metrics.registry),
       ...(options.deterministicIds === true ? { newId: () => `rec-${++idSequence}` } : {}),
-    }),
-    archival,
-    async readiness() {
-      try {
-        await store.ping();
-        return { ready: true, checks: { hotStore: 'up' } };
-      } catch {
-        return { ready: false, checks: { hotStore: 'down' } };
-      }
     },
-    async metricsText() {
-      return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
-    },
-  };
+  );
+  const { archival } = wired;
+  const services = apiServices(wired);
   const verifier = createTokenVerifier({
     keys: { jwks: keys.jwks },
     issuer: TEST_ISSUER,
@@ -130,7 +102,7 @@ export async function createTestApplication(options: TestApplicationOptions = {}
       audience: TEST_AUDIENCE,
       expiresInSeconds: 600,
     });
-  return { application, metrics, store, archive, ledger, archival, clock, keys, token };
+  return { application, metrics, wired, store, archive, ledger, archival, clock, keys, token };
 }
 
 /** One answer as a client sees it: what must not differ between tiers. */

@@ -4,7 +4,9 @@ import { SqliteArchiveLedger } from '../../src/adapters/sqlite/sqlite-archive-le
 import { SqliteRecordStore } from '../../src/adapters/sqlite/sqlite-record-store.ts';
 import { MemoryArchiveStore } from '../../src/adapters/memory/memory-archive-store.ts';
 import { MemoryControlStore } from '../../src/adapters/memory/memory-control-store.ts';
-import { ArchivalEngine, type ArchivalSettings } from '../../src/archival/archive-run.ts';
+import type { ArchivalSettings } from '../../src/archival/archive-run.ts';
+import type { ArchivalService } from '../../src/archival/archival-service.ts';
+import { wireServices, type WiredServices } from '../../src/composition/wire-services.ts';
 import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
 import { sha256Hex } from '../../src/domain/archive-artifact.ts';
 import type { ArchivalPolicy } from '../../src/domain/archival-policy.ts';
@@ -15,8 +17,8 @@ import type { ArchiveStore } from '../../src/ports/archive-store.ts';
 import type { ArchivalControlStore } from '../../src/ports/archival-control-store.ts';
 import type { Logger } from '../../src/ports/logger.ts';
 import type { RecordStore } from '../../src/ports/record-store.ts';
-import { ArchivedRecordReader } from '../../src/records/archived-record-reader.ts';
-import { RecordService } from '../../src/records/record-service.ts';
+import type { ArchivedRecordReader } from '../../src/records/archived-record-reader.ts';
+import type { RecordService } from '../../src/records/record-service.ts';
 import type { FaultInjector } from './fault-injection.ts';
 import { ManualClock } from './manual-clock.ts';
 
@@ -44,7 +46,10 @@ export interface ArchivalWorld {
     archive: ArchiveStore;
     control: ArchivalControlStore;
   };
-  engine(options?: { injector?: FaultInjector; settings?: Partial<ArchivalSettings> }): ArchivalEngine;
+  /** The use cases as the composition wires them, over the (possibly wrapped) stores. */
+  services(options?: { injector?: FaultInjector; settings?: Partial<ArchivalSettings> }): WiredServices;
+  /** The archival use cases (runs, status, unpark, verify, collect). */
+  engine(options?: { injector?: FaultInjector; settings?: Partial<ArchivalSettings> }): ArchivalService;
   /** The API's data-access layer over (possibly wrapped) stores. */
   records(injector?: FaultInjector): RecordService;
   reader(injector?: FaultInjector): ArchivedRecordReader;
@@ -66,8 +71,16 @@ export function createArchivalWorld(
     archive: injector ? injector.wrap('archive', archive as ArchiveStore) : archive,
     control: injector ? injector.wrap('control', control as ArchivalControlStore) : control,
   });
-  const reader = (injector?: FaultInjector) =>
-    new ArchivedRecordReader({ archive: stores(injector).archive });
+  const services = ({
+    injector,
+    settings,
+  }: { injector?: FaultInjector; settings?: Partial<ArchivalSettings> } = {}) =>
+    wireServices(stores(injector), {
+      clock,
+      log: silentLogger,
+      policy,
+      archival: { batchSize: 4, ...settings },
+    });
   return {
     clock,
     store,
@@ -76,17 +89,10 @@ export function createArchivalWorld(
     control,
     policy,
     stores,
-    engine: ({ injector, settings } = {}) =>
-      new ArchivalEngine({
-        ...stores(injector),
-        clock,
-        policy,
-        log: silentLogger,
-        settings: { batchSize: 4, ...settings },
-      }),
-    records: (injector) =>
-      new RecordService({ store: stores(injector).store, clock, archive: reader(injector) }),
-    reader,
+    services,
+    engine: (options) => services(options).archival,
+    records: (injector) => services(injector !== undefined ? { injector } : {}).records,
+    reader: (injector) => services(injector !== undefined ? { injector } : {}).reader,
     async close() {
       await store.close();
       await ledger.close();

@@ -10,9 +10,8 @@
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { LruMemoryCache } from '../../src/adapters/lru/lru-memory-cache.ts';
-import { ArchivalEngine } from '../../src/archival/archive-run.ts';
+import { wireServices } from '../../src/composition/wire-services.ts';
 import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
-import { rehydrate } from '../../src/archival/rehydration.ts';
 import { type BillingRecord, type RecordInput, serializeRecord } from '../../src/domain/billing-record.ts';
 import { isAppError } from '../../src/domain/errors.ts';
 import type { RecordDocument } from '../../src/domain/record-document.ts';
@@ -22,8 +21,6 @@ import type { ArchiveStore, BlobContent } from '../../src/ports/archive-store.ts
 import type { ArchivalControlStore } from '../../src/ports/archival-control-store.ts';
 import type { Cache } from '../../src/ports/cache.ts';
 import type { RecordStore } from '../../src/ports/record-store.ts';
-import { ArchivedRecordReader } from '../../src/records/archived-record-reader.ts';
-import { RecordService } from '../../src/records/record-service.ts';
 import {
   type Acknowledged,
   type ArchivalWorld,
@@ -545,8 +542,24 @@ class Simulation {
   async #perform(label: string, action: Action, process: SimProcess): Promise<string> {
     const world = this.#world;
     const faulted = (): boolean => process.injector.log.length > 0;
-    const reader = new ArchivedRecordReader({ archive: process.archive, cache: this.#cache });
-    const api = new RecordService({ store: process.store, clock: world.clock, archive: reader });
+    // Each action is a process of its own: its services wired over its own (faulty) view of the stores.
+    const services = (policy = policyOf('P3M', 'P7D', COOL_DOWN)) =>
+      wireServices(
+        {
+          store: process.store,
+          ledger: process.ledger,
+          archive: process.archive,
+          control: process.control,
+          cache: this.#cache,
+        },
+        {
+          clock: world.clock,
+          log: silentLogger,
+          policy,
+          archival: { batchSize: 3, concurrency: 2, leaseSeconds: 15 },
+        },
+      );
+    const api = services().records;
     const context = `${label} ${describeAction(action)}`;
     switch (action.kind) {
       case 'read': {
@@ -603,16 +616,7 @@ class Simulation {
         }
       }
       case 'archive': {
-        const engine = new ArchivalEngine({
-          store: process.store,
-          ledger: process.ledger,
-          archive: process.archive,
-          control: process.control,
-          clock: world.clock,
-          policy: policyOf('P3M', action.grace, COOL_DOWN),
-          log: silentLogger,
-          settings: { batchSize: 3, concurrency: 2, leaseSeconds: 15 },
-        });
+        const engine = services(policyOf('P3M', action.grace, COOL_DOWN)).archival;
         const asOf =
           action.asOfDays === undefined
             ? {}
@@ -625,10 +629,7 @@ class Simulation {
       }
       case 'rehydrate': {
         try {
-          const result = await rehydrate(
-            { store: process.store, reader, clock: world.clock },
-            recordKey(action.record),
-          );
+          const result = await api.rehydrate(recordKey(action.record));
           this.#count(result);
           return result;
         } catch (error) {
@@ -730,13 +731,12 @@ class Simulation {
       });
       this.#trace.push(`recovery: restored ${corruption.path} from backup`);
     }
-    const engine = new ArchivalEngine({
-      ...world.stores(),
+    const engine = wireServices(world.stores(), {
       clock: world.clock,
-      policy: policyOf('P3M', 'P0D', COOL_DOWN),
       log: silentLogger,
-      settings: { batchSize: 3 },
-    });
+      policy: policyOf('P3M', 'P0D', COOL_DOWN),
+      archival: { batchSize: 3 },
+    }).archival;
     const report = await engine.run({ runId: 'sim-recovery', asOf: world.clock.now().toISOString() });
     this.#trace.push(
       `recovery: run ${report.status} copied ${report.counts.copied} purged ${report.counts.purged}`,

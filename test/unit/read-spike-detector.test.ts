@@ -6,7 +6,6 @@ import { RecordService } from '../../src/records/record-service.ts';
 import { createArchivalWorld, policyOf } from '../support/archival-harness.ts';
 import { ManualClock } from '../support/manual-clock.ts';
 import { makeInput } from '../support/record-fixtures.ts';
-import { rehydrate } from '../../src/archival/rehydration.ts';
 
 const key = { customerId: 'c', id: 'r' };
 
@@ -53,7 +52,6 @@ describe('rehydration on read spikes', () => {
       archive: world.reader(),
       readSpikes: {
         detector: new ReadSpikeDetector({ threshold: 5, windowMs: 3_600_000 }, world.clock),
-        rehydrate: (k) => rehydrate({ store: world.store, reader: world.reader(), clock: world.clock }, k),
       },
     });
     const record = await records.create(

@@ -1,0 +1,192 @@
+// Opening the adapters the configuration names: the hot store and ledger (SQLite or Cosmos DB), the
+// archive and control store (embedded Azurite or Blob Storage), the cache (in-process LRU or Redis)
+// and the token verifier. Everything opened is closed, in reverse order, even when opening fails halfway.
+import type { Logger } from 'pino';
+import { readFileSync } from 'node:fs';
+import type { JSONWebKeySet } from 'jose';
+import { shareOrStartEmbeddedAzurite } from '../adapters/azurite/embedded-azurite.ts';
+import { BlobArchiveStore } from '../adapters/blob/blob-archive-store.ts';
+import { BlobControlStore } from '../adapters/blob/blob-control-store.ts';
+import { CosmosArchiveLedger } from '../adapters/cosmos/cosmos-archive-ledger.ts';
+import type { CosmosConnectionOptions } from '../adapters/cosmos/cosmos-connection.ts';
+import { CosmosRecordStore } from '../adapters/cosmos/cosmos-record-store.ts';
+import { loadOrCreateDevKeyPair } from '../adapters/dev-identity/dev-key-pair.ts';
+import { LruMemoryCache } from '../adapters/lru/lru-memory-cache.ts';
+import { RedisCache } from '../adapters/redis/redis-cache.ts';
+import { SqliteArchiveLedger } from '../adapters/sqlite/sqlite-archive-ledger.ts';
+import { SqliteRecordStore } from '../adapters/sqlite/sqlite-record-store.ts';
+import { createTokenVerifier, type TokenVerifier } from '../api/authentication.ts';
+import { type AppConfig, ConfigError } from '../config/app-config.ts';
+import type { ArchiveLedger } from '../ports/archive-ledger.ts';
+import type { ArchiveStore } from '../ports/archive-store.ts';
+import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
+import type { Cache } from '../ports/cache.ts';
+import type { RecordStore } from '../ports/record-store.ts';
+
+export interface OpenedAdapters {
+  readonly store: RecordStore;
+  readonly ledger: ArchiveLedger;
+  readonly archive: ArchiveStore;
+  readonly control: ArchivalControlStore;
+  readonly cache: Cache;
+  readonly verifyToken: TokenVerifier;
+  /** One line per part, for the start banner. */
+  readonly description: readonly string[];
+  close(): Promise<void>;
+}
+
+export async function openAdapters(
+  config: AppConfig,
+  logger: Logger,
+  hooks: { onCacheError?: (operation: string, error: unknown) => void } = {},
+): Promise<OpenedAdapters> {
+  const closers: Array<() => Promise<void>> = [];
+  const description: string[] = [];
+  const close = async (): Promise<void> => {
+    for (const closer of closers.reverse()) {
+      try {
+        await closer();
+      } catch (error) {
+        logger.warn({ err: error }, 'error while closing');
+      }
+    }
+  };
+  try {
+    // Auth first: a bad AUTH_* setting stops the start before any store is opened.
+    const verifyToken = await openTokenVerifier(config, description);
+    const { recordStore, ledger } = await openHotStores(config, description, closers);
+    const { archiveStore, controlStore } = await openArchiveStores(config, description, closers);
+    const onCacheError = (operation: string, error: unknown): void => {
+      hooks.onCacheError?.(operation, error);
+      logger.debug({ err: error, operation }, 'cache failed open');
+    };
+    const cache: Cache =
+      config.cache.kind === 'redis'
+        ? new RedisCache(config.cache.url, { onError: onCacheError })
+        : new LruMemoryCache({ maxBytes: config.cache.maxBytes });
+    closers.push(() => cache.close());
+    description.push(
+      config.cache.kind === 'redis'
+        ? `Cache: Redis at ${redactUrl(config.cache.url)}`
+        : 'Cache: in-process LRU',
+    );
+    return {
+      store: recordStore,
+      ledger,
+      archive: archiveStore,
+      control: controlStore,
+      cache,
+      verifyToken,
+      description,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** The records and the archive ledger live side by side: one SQLite file, or one Cosmos database. */
+async function openHotStores(
+  config: AppConfig,
+  description: string[],
+  closers: Array<() => Promise<void>>,
+): Promise<{ recordStore: RecordStore; ledger: ArchiveLedger }> {
+  const hot = config.hotStore;
+  if (hot.kind === 'sqlite') {
+    description.push(`Hot store: SQLite at ${hot.path}`);
+    const recordStore = new SqliteRecordStore({ path: hot.path });
+    closers.push(() => recordStore.close());
+    const ledger = new SqliteArchiveLedger({ path: hot.path });
+    closers.push(() => ledger.close());
+    return { recordStore, ledger };
+  }
+  description.push(
+    `Hot store: Cosmos DB at ${hot.endpoint} (database ${hot.database}, containers ${hot.container}, ${hot.ledgerContainer})`,
+  );
+  const connection: CosmosConnectionOptions = {
+    endpoint: hot.endpoint,
+    databaseId: hot.database,
+    ...(hot.key !== undefined ? { key: hot.key } : {}),
+    allowInsecureTls: hot.allowInsecureTls,
+  };
+  const recordStore = await CosmosRecordStore.connect({ ...connection, containerId: hot.container });
+  closers.push(() => recordStore.close());
+  const ledger = await CosmosArchiveLedger.connect({ ...connection, containerId: hot.ledgerContainer });
+  closers.push(() => ledger.close());
+  return { recordStore, ledger };
+}
+
+/** The archive (Cold tier) and the archiver's control documents (Hot tier), in two containers of one account. */
+async function openArchiveStores(
+  config: AppConfig,
+  description: string[],
+  closers: Array<() => Promise<void>>,
+): Promise<{ archiveStore: ArchiveStore; controlStore: ArchivalControlStore }> {
+  const archive = config.archive;
+  let account: { connectionString: string } | { accountUrl: string };
+  if (archive.kind === 'azurite') {
+    const azurite = await shareOrStartEmbeddedAzurite({ folder: archive.folder, port: archive.port });
+    closers.push(() => azurite.stop());
+    description.push(
+      `Archive: Azurite (Blob) at ${azurite.blobEndpoint}, data in ${archive.folder}${azurite.shared ? ' (shared with the running server)' : ''}`,
+    );
+    account = { connectionString: azurite.connectionString };
+  } else if ('connectionString' in archive) {
+    description.push(
+      `Archive: Blob Storage (connection string), containers ${archive.container}, ${archive.controlContainer}`,
+    );
+    account = { connectionString: archive.connectionString };
+  } else {
+    description.push(
+      `Archive: Blob Storage at ${archive.accountUrl}, containers ${archive.container}, ${archive.controlContainer}`,
+    );
+    account = { accountUrl: archive.accountUrl };
+  }
+  const archiveStore = await BlobArchiveStore.connect({
+    ...account,
+    containerName: archive.container,
+  });
+  closers.push(() => archiveStore.close());
+  const controlStore = await BlobControlStore.connect({
+    ...account,
+    containerName: archive.controlContainer,
+  });
+  closers.push(() => controlStore.close());
+  return { archiveStore, controlStore };
+}
+
+async function openTokenVerifier(config: AppConfig, description: string[]): Promise<TokenVerifier> {
+  const auth = config.auth;
+  const common = { issuer: auth.issuer, audience: auth.audience };
+  if (auth.kind === 'dev-keys') {
+    const keys = await loadOrCreateDevKeyPair(auth.folder);
+    description.push(`Auth: dev key pair in ${auth.folder} (npm run token -- --role Billing.Admin)`);
+    return createTokenVerifier({ keys: { jwks: keys.jwks }, ...common });
+  }
+  if (auth.kind === 'jwks-file') {
+    description.push(`Auth: JWKS file ${auth.path}`);
+    return createTokenVerifier({ keys: { jwks: readJwksFile(auth.path) }, ...common });
+  }
+  description.push(`Auth: JWKS at ${auth.uri}`);
+  return createTokenVerifier({ keys: { jwksUri: auth.uri }, ...common });
+}
+
+function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password !== '') parsed.password = '***';
+  return parsed.toString();
+}
+
+/** A JWKS file that cannot be used is a configuration error that names its setting. */
+function readJwksFile(path: string): JSONWebKeySet {
+  try {
+    const jwks = JSON.parse(readFileSync(path, 'utf8')) as { keys?: unknown };
+    if (!Array.isArray(jwks.keys)) throw new Error('it has no "keys" array');
+    return jwks as JSONWebKeySet;
+  } catch (error) {
+    throw new ConfigError([
+      `AUTH_JWKS_PATH must name a readable JWKS file with a "keys" array (${path}: ${(error as Error).message})`,
+    ]);
+  }
+}

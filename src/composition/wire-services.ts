@@ -1,0 +1,161 @@
+// The one wiring of the use cases over ports: the server, the Functions edge, the CLI, the test
+// harnesses, the simulation and the benchmarks all build their services here, each with its own
+// adapters (real, in memory, or wrapped by a fault injector), so none of them wires by hand.
+import type { ArchivalSettings } from '../archival/archive-run.ts';
+import { ArchivalService } from '../archival/archival-service.ts';
+import { buildCostReport, type CostReport, type CostSettings } from '../costs/cost-report.ts';
+import type { ArchivalPolicy } from '../domain/archival-policy.ts';
+import { DEFAULT_PRICES } from '../domain/cost-model.ts';
+import { JobService, type JobReport } from '../jobs/job-service.ts';
+import type { ArchiveLedger } from '../ports/archive-ledger.ts';
+import type { ArchiveStore } from '../ports/archive-store.ts';
+import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
+import type { Cache } from '../ports/cache.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { Logger } from '../ports/logger.ts';
+import type { RecordStore } from '../ports/record-store.ts';
+import { ArchivedRecordReader } from '../records/archived-record-reader.ts';
+import { bulkRehydrationJob, type BulkRehydrationRequest } from '../records/bulk-rehydration.ts';
+import { ReadSpikeDetector } from '../records/read-spike-detector.ts';
+import { RecordService } from '../records/record-service.ts';
+import { createServiceMetrics, type ServiceMetrics } from './service-metrics.ts';
+
+/** The adapters the use cases work over. */
+export interface ServicePorts {
+  readonly store: RecordStore;
+  readonly ledger: ArchiveLedger;
+  readonly archive: ArchiveStore;
+  readonly control: ArchivalControlStore;
+  /** The shared cache of archived reads; none means every archived read goes to the archive. */
+  readonly cache?: Cache;
+}
+
+export interface WiringOptions {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly policy: ArchivalPolicy;
+  readonly archival?: Partial<ArchivalSettings>;
+  readonly collectorSafetyWindowMs?: number;
+  readonly cacheTtlMs?: number;
+  /** Decoded archived records kept in process in front of the cache; 0 (the default here) turns it off. */
+  readonly decodedCacheBytes?: number;
+  /** Archived reads of one record within the window that bring it back hot; absent or 0: off. */
+  readonly readSpikes?: { readonly threshold: number; readonly windowMs: number };
+  /** How the cost report prices; the built-in price table, provisioned throughput and no cache when absent. */
+  readonly cost?: CostSettings;
+  /** Instruments to feed; a fresh registry when absent. */
+  readonly metrics?: ServiceMetrics;
+  /** Ids for records created without one (tests make them deterministic). */
+  readonly newId?: () => string;
+}
+
+export interface WiredServices {
+  readonly ports: ServicePorts;
+  readonly metrics: ServiceMetrics;
+  readonly reader: ArchivedRecordReader;
+  readonly records: RecordService;
+  readonly archival: ArchivalService;
+  readonly jobs: JobService;
+  /** Bulk rehydration, the rollback of archival: in the background (API) or in this call (CLI). */
+  readonly rehydrations: {
+    start(request: BulkRehydrationRequest): Promise<{ jobId: string }>;
+    run(
+      request: BulkRehydrationRequest,
+      options?: { signal?: AbortSignal; onProgress?: (report: JobReport) => void },
+    ): Promise<JobReport>;
+  };
+  costReport(): Promise<CostReport>;
+  /** Cancels background work and waits for it; closes no adapter (their opener does). */
+  shutdown(): Promise<void>;
+}
+
+export function wireServices(ports: ServicePorts, options: WiringOptions): WiredServices {
+  const { clock, log } = options;
+  const metrics = options.metrics ?? createServiceMetrics();
+  const reader = new ArchivedRecordReader({
+    archive: ports.archive,
+    ...(ports.cache !== undefined ? { cache: ports.cache } : {}),
+    ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}),
+    decodedCacheBytes: options.decodedCacheBytes ?? 0,
+    events: {
+      onBlobRead: () => metrics.archivedReads.inc({ source: 'archive' }),
+      onCacheHit: () => metrics.archivedReads.inc({ source: 'cache' }),
+      onIntegrityFailure: (stub, error) => {
+        metrics.integrityFailures.inc();
+        log.error(
+          { customerId: stub.customerId, recordId: stub.id, blobPath: stub.archive.blobPath, err: error },
+          'archived blob failed its integrity check',
+        );
+      },
+    },
+  });
+  const spikes = options.readSpikes;
+  const records = new RecordService({
+    store: ports.store,
+    clock,
+    archive: reader,
+    ...(options.newId !== undefined ? { newId: options.newId } : {}),
+    ...(spikes !== undefined && spikes.threshold > 0
+      ? {
+          readSpikes: {
+            detector: new ReadSpikeDetector(spikes, clock),
+            onRehydrated: (_key, result) => metrics.spikeRehydrations.inc({ outcome: result }),
+            onError: (key, error) => {
+              metrics.spikeRehydrations.inc({ outcome: 'failed' });
+              log.warn(
+                { customerId: key.customerId, recordId: key.id, err: error },
+                'background rehydration failed',
+              );
+            },
+          },
+        }
+      : {}),
+  });
+  const archival = new ArchivalService({
+    store: ports.store,
+    ledger: ports.ledger,
+    archive: ports.archive,
+    control: ports.control,
+    clock,
+    policy: options.policy,
+    log,
+    ...(options.archival !== undefined ? { settings: options.archival } : {}),
+    ...(options.collectorSafetyWindowMs !== undefined
+      ? { collectorSafetyWindowMs: options.collectorSafetyWindowMs }
+      : {}),
+  });
+  const jobs = new JobService({ control: ports.control, clock, log });
+  const rehydrationJob = (request: BulkRehydrationRequest) =>
+    bulkRehydrationJob(
+      { store: ports.store, rehydrate: (key, callOptions) => records.rehydrate(key, callOptions) },
+      request,
+    );
+  return {
+    ports,
+    metrics,
+    reader,
+    records,
+    archival,
+    jobs,
+    rehydrations: {
+      start: (request) => jobs.start(rehydrationJob(request)),
+      run: (request, runOptions) => jobs.run(rehydrationJob(request), runOptions),
+    },
+    costReport: () =>
+      buildCostReport(ports, options.cost ?? defaultCostSettings(options.policy), clock.now()),
+    async shutdown() {
+      await archival.shutdown();
+      await jobs.shutdown();
+      await records.whenIdle();
+    },
+  };
+}
+
+function defaultCostSettings(policy: ArchivalPolicy): CostSettings {
+  return {
+    prices: DEFAULT_PRICES,
+    throughput: { mode: 'provisioned', workloadRuPerSecond: 0 },
+    cacheTier: 'none',
+    archiveAfterMonths: policy.archiveAfter.months + 12 * policy.archiveAfter.years,
+  };
+}
