@@ -49,6 +49,7 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['@azure/*', 'ioredis', 'fastify', 'node:sqlite'], message: 'domain/ imports no SDK' },
+            { group: ['**/ports/*'], message: 'domain/ imports no port: ports import the domain' },
           ],
         },
       ],

@@ -1,6 +1,6 @@
 // The monthly bill, before and after tiering, from measured sizes, counts and request charges, with a
 // dated price table (overridable from a file). Every figure says whether it was measured or estimated.
-import type { AccessTier } from '../ports/archive-store.ts';
+import type { AccessTier } from './access-tier.ts';
 
 export interface BlobTierPrices {
   readonly storagePerGbMonth: number;

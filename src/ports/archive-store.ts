@@ -1,7 +1,9 @@
 // The archive: immutable, create-only blobs (Azure Blob Storage, Cold tier, in production).
+import type { AccessTier } from '../domain/access-tier.ts';
 import type { OperationOptions } from './operation-options.ts';
 
-export type AccessTier = 'Hot' | 'Cool' | 'Cold' | 'Archive';
+// The tier is a domain notion (the price table charges per tier); re-exported for the adapters.
+export type { AccessTier };
 
 export interface PutBlobRequest {
   /** e.g. `2024/05/cust-42/inv-1/v3.json.gz` */
