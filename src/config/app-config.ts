@@ -133,6 +133,7 @@ for (const [format, { test }] of Object.entries(SETTING_FORMATS)) {
 }
 const validateSettings = ajv.compile<Settings>(SettingsSchema);
 
+// The defaults as Ajv applies them (typed), to stand in for a bad setting.
 const DEFAULTS: Readonly<Record<string, unknown>> = (() => {
   const values = {};
   validateSettings(values);
