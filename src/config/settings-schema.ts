@@ -174,7 +174,7 @@ export const SettingsSchema = Type.Object({
     unset: 'embedded Azurite',
     secret: true,
     description: 'the archive account by key, instead of `BLOB_ACCOUNT_URL`',
-    example: 'AccountName=acct;AccountKey=...;EndpointSuffix=core.windows.net',
+    example: 'AccountName=acct;AccountKey=...',
   }),
   BLOB_CONTAINER: text('blob-container', {
     default: 'billing-archive',
@@ -319,8 +319,9 @@ export const SettingsSchema = Type.Object({
     example: '400',
   }),
   COST_CACHE_TIER: optionalText(undefined, {
-    unset: '`none`, or `azure-managed-redis-b0` with `REDIS_URL`',
-    description: 'the cache tier priced; a name in the price table',
+    unset: 'by `REDIS_URL`',
+    description:
+      'the cache tier priced, a name in the price table; unset, `azure-managed-redis-b0` with `REDIS_URL`, else `none`',
     example: 'azure-cache-standard-c1',
   }),
   COST_PRICES_PATH: optionalText(undefined, {
@@ -331,7 +332,7 @@ export const SettingsSchema = Type.Object({
 
   FUNCTIONS_WORKER_RUNTIME: optionalText(undefined, {
     unset: 'not under Azure Functions',
-    description: 'set by the Functions host, which refuses the embedded stores',
+    description: 'set by the Functions host; there, Cosmos and Blob settings are required',
     example: 'node',
   }),
 });
