@@ -1,10 +1,20 @@
 // Configuration: read from the environment once, at the edge, validated as a whole and frozen.
+// Each setting is checked against settings-schema.ts; only the rules across settings are written here.
 // Every problem names the setting, so a bad deployment stops with a message that says what to fix.
-import { Cron } from 'croner';
+import { Ajv } from 'ajv';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type CostInput, DEFAULT_PRICES, mergePrices, type PriceTable } from '../domain/cost-model.ts';
 import { addDuration, type IsoDuration, parseIsoDuration } from '../domain/iso-duration.ts';
+import {
+  describeSetting,
+  isFlagOn,
+  SETTING_FORMATS,
+  SETTING_NAMES,
+  type SettingName,
+  type Settings,
+  SettingsSchema,
+} from './settings-schema.ts';
 
 export type HotStoreConfig =
   | { readonly kind: 'sqlite'; readonly path: string }
@@ -93,6 +103,11 @@ export interface AppConfig {
     readonly rehydrateAfterReads: number;
     readonly rehydrateWindowMs: number;
   };
+  /** The Azure Functions timer triggers (NCRONTAB, with seconds). */
+  readonly functions: {
+    readonly archiveTimerSchedule: string;
+    readonly collectorTimerSchedule: string;
+  };
 }
 
 export const DEV_ISSUER = 'urn:billing-records:dev';
@@ -109,135 +124,85 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+// Strict, so a typo in the schema (an unknown keyword or format) fails at load instead of passing
+// silently; coercing, because the environment holds only strings.
+const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true, coerceTypes: true });
+ajv.addVocabulary(['unset', 'secret']);
+for (const [format, { test }] of Object.entries(SETTING_FORMATS)) {
+  ajv.addFormat(format, { type: 'string', validate: test });
+}
+const validateSettings = ajv.compile<Settings>(SettingsSchema);
+
+// The defaults as Ajv applies them (typed), to stand in for a bad setting.
+const DEFAULTS: Readonly<Record<string, unknown>> = (() => {
+  const values = {};
+  validateSettings(values);
+  return values;
+})();
+
+export interface ReadSettings {
+  /** Defaults applied; a bad setting reads as its default (or unset), so the rules across settings still run. */
+  readonly settings: Settings;
+  /** The settings the environment sets (not empty), for rules about what was asked for. */
+  readonly given: ReadonlySet<SettingName>;
+  /** One per bad setting, each naming it. */
+  readonly problems: readonly string[];
+}
+
+/** Validates each setting on its own against the schema; unknown variables are ignored. */
+export function readSettings(env: Env): ReadSettings {
+  const raw: Partial<Record<SettingName, string>> = {};
+  for (const name of SETTING_NAMES) {
+    // An empty value counts as unset, as an app setting cleared in the portal does.
+    const value = env[name]?.trim();
+    if (value !== undefined && value !== '') raw[name] = value;
+  }
+  const given = new Set(Object.keys(raw) as SettingName[]);
+  const values: Record<string, unknown> = { ...raw };
+  if (validateSettings(values)) return { settings: values, given, problems: [] };
+  const failed = new Set(
+    (validateSettings.errors ?? []).map((error) => error.instancePath.replace(/^\//, '') as SettingName),
+  );
+  const problems = [...failed].map((name) => {
+    values[name] = DEFAULTS[name];
+    const setting = describeSetting(name);
+    return `${name} must be ${setting.mustBe}${setting.secret ? '' : ` (got '${raw[name] ?? ''}')`}`;
+  });
+  return { settings: values as Settings, given, problems };
+}
 
 export function loadConfig(env: Env, cwd: string): AppConfig {
-  const problems: string[] = [];
-  const text = (name: string): string | undefined => {
-    const value = env[name]?.trim();
-    return value === undefined || value === '' ? undefined : value;
-  };
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = text(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      problems.push(`${name} must be an integer from ${min} to ${max} (got '${raw}')`);
-      return fallback;
-    }
-    return value;
-  };
-  const boolean = (name: string): boolean => {
-    const raw = text(name)?.toLowerCase();
-    if (raw === undefined || raw === 'false' || raw === '0') return false;
-    if (raw === 'true' || raw === '1') return true;
-    problems.push(`${name} must be true or false (got '${raw}')`);
-    return false;
-  };
-  const url = (name: string, protocols: readonly string[]): string | undefined => {
-    const raw = text(name);
-    if (raw === undefined) return undefined;
-    try {
-      const parsed = new URL(raw);
-      if (!protocols.includes(parsed.protocol)) throw new Error('protocol');
-      return raw;
-    } catch {
-      problems.push(`${name} must be a ${protocols.join(' or ')} URL (got '${raw}')`);
-      return undefined;
-    }
-  };
-  const duration = (name: string, fallback: string): IsoDuration => {
-    const raw = text(name) ?? fallback;
-    const parsed = parseIsoDuration(raw);
-    if (parsed === undefined) {
-      problems.push(`${name} must be an ISO 8601 duration such as P3M or P7D (got '${raw}')`);
-      return parseIsoDuration(fallback)!;
-    }
-    return parsed;
-  };
-  /** A duration without months or years (those have no fixed length), in milliseconds. */
-  const fixedMs = (setting: string, fallback: string): number => {
-    const parsed = duration(setting, fallback);
-    if (parsed.years !== 0 || parsed.months !== 0) {
-      problems.push(
-        `${setting} must be a fixed duration such as PT9M or P1D, without months or years (got '${parsed.text}')`,
-      );
-    }
-    return addDuration(new Date(0), parsed).getTime();
-  };
-  const name = (setting: string, fallback: string, pattern: RegExp, rule: string): string => {
-    const raw = text(setting) ?? fallback;
-    if (!pattern.test(raw)) problems.push(`${setting} ${rule} (got '${raw}')`);
-    return raw;
-  };
+  const read = readSettings(env);
+  const { settings, given } = read;
+  const problems = [...read.problems];
+  const problem = (message: string) => problems.push(message);
+  const duration = (value: string): IsoDuration => parseIsoDuration(value)!;
+  const milliseconds = (value: string): number => addDuration(new Date(0), duration(value)).getTime();
 
-  const dataDir = resolve(cwd, text('DATA_DIR') ?? '.data');
-  const port = integer('PORT', 8080, 0, 65535);
-  const host = text('HOST') ?? '127.0.0.1';
-  const logLevelRaw = text('LOG_LEVEL') ?? 'info';
-  const logLevel = (LOG_LEVELS as readonly string[]).includes(logLevelRaw)
-    ? (logLevelRaw as AppConfig['logLevel'])
-    : 'info';
-  if (logLevel !== logLevelRaw)
-    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got '${logLevelRaw}')`);
-
-  const cosmosEndpoint = url('COSMOS_ENDPOINT', ['https:', 'http:']);
+  const dataDir = resolve(cwd, settings.DATA_DIR);
   const hotStore: HotStoreConfig =
-    cosmosEndpoint === undefined
+    settings.COSMOS_ENDPOINT === undefined
       ? { kind: 'sqlite', path: resolve(dataDir, 'hot-store.sqlite') }
       : {
           kind: 'cosmos',
-          endpoint: cosmosEndpoint,
-          database: name(
-            'COSMOS_DATABASE',
-            'billing',
-            /^[A-Za-z0-9_-]{1,255}$/,
-            'must be a Cosmos database id',
-          ),
-          container: name(
-            'COSMOS_CONTAINER',
-            'records',
-            /^[A-Za-z0-9_-]{1,255}$/,
-            'must be a Cosmos container id',
-          ),
-          key: text('COSMOS_KEY'),
-          allowInsecureTls: boolean('COSMOS_ALLOW_INSECURE_TLS'),
-          ledgerContainer: name(
-            'COSMOS_LEDGER_CONTAINER',
-            'archive-ledger',
-            /^[A-Za-z0-9_-]{1,255}$/,
-            'must be a Cosmos container id',
-          ),
+          endpoint: settings.COSMOS_ENDPOINT,
+          database: settings.COSMOS_DATABASE,
+          container: settings.COSMOS_CONTAINER,
+          key: settings.COSMOS_KEY,
+          allowInsecureTls: isFlagOn(settings.COSMOS_ALLOW_INSECURE_TLS),
+          ledgerContainer: settings.COSMOS_LEDGER_CONTAINER,
         };
-  if (
-    text('COSMOS_ENDPOINT') === undefined &&
-    (text('COSMOS_DATABASE') ?? text('COSMOS_KEY')) !== undefined
-  ) {
-    problems.push('COSMOS_DATABASE and COSMOS_KEY need COSMOS_ENDPOINT');
+  if (!given.has('COSMOS_ENDPOINT') && (given.has('COSMOS_DATABASE') || given.has('COSMOS_KEY'))) {
+    problem('COSMOS_DATABASE and COSMOS_KEY need COSMOS_ENDPOINT');
   }
 
-  const container = name(
-    'BLOB_CONTAINER',
-    'billing-archive',
-    /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/,
-    'must be a valid blob container name (3-63 lower-case letters, digits, single hyphens)',
-  );
-  const controlContainer = name(
-    'BLOB_CONTROL_CONTAINER',
-    'billing-archive-control',
-    /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/,
-    'must be a valid blob container name (3-63 lower-case letters, digits, single hyphens)',
-  );
-  if (controlContainer === container) problems.push('BLOB_CONTROL_CONTAINER must differ from BLOB_CONTAINER');
-  const connectionString = text('BLOB_CONNECTION_STRING');
-  const accountUrl = url('BLOB_ACCOUNT_URL', ['https:', 'http:']);
+  const container = settings.BLOB_CONTAINER;
+  const controlContainer = settings.BLOB_CONTROL_CONTAINER;
+  if (controlContainer === container) problem('BLOB_CONTROL_CONTAINER must differ from BLOB_CONTAINER');
+  const connectionString = settings.BLOB_CONNECTION_STRING;
+  const accountUrl = settings.BLOB_ACCOUNT_URL;
   if (connectionString !== undefined && accountUrl !== undefined) {
-    problems.push('set BLOB_CONNECTION_STRING or BLOB_ACCOUNT_URL, not both');
-  }
-  if (connectionString !== undefined && !/BlobEndpoint=|AccountName=/i.test(connectionString)) {
-    problems.push(
-      'BLOB_CONNECTION_STRING must be an Azure Storage connection string (AccountName=...;AccountKey=...)',
-    );
+    problem('set BLOB_CONNECTION_STRING or BLOB_ACCOUNT_URL, not both');
   }
   const archive: ArchiveConfig =
     connectionString !== undefined
@@ -247,42 +212,38 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
         : {
             kind: 'azurite',
             folder: resolve(dataDir, 'azurite'),
-            port: integer('AZURITE_PORT', 0, 0, 65535),
+            port: settings.AZURITE_PORT,
             container,
             controlContainer,
           };
 
-  const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
-  const cacheTtlMs = fixedMs('CACHE_TTL', 'PT1H');
-  const decodedMaxBytes = integer('CACHE_DECODED_MAX_BYTES', 64 * 1024 * 1024, 0, 16 * 1024 ** 3);
+  const redisUrl = settings.REDIS_URL;
+  const ttlMs = milliseconds(settings.CACHE_TTL);
+  const decodedMaxBytes = settings.CACHE_DECODED_MAX_BYTES;
   const cache: CacheConfig =
     redisUrl !== undefined
-      ? { kind: 'redis', url: redisUrl, ttlMs: cacheTtlMs, decodedMaxBytes }
-      : {
-          kind: 'memory',
-          maxBytes: integer('CACHE_MAX_BYTES', 256 * 1024 * 1024, 1024 * 1024, 64 * 1024 ** 3),
-          ttlMs: cacheTtlMs,
-          decodedMaxBytes,
-        };
+      ? { kind: 'redis', url: redisUrl, ttlMs, decodedMaxBytes }
+      : { kind: 'memory', maxBytes: settings.CACHE_MAX_BYTES, ttlMs, decodedMaxBytes };
 
-  const jwksPath = text('AUTH_JWKS_PATH');
-  const jwksUri = url('AUTH_JWKS_URI', ['https:', 'http:']);
-  const issuer = text('AUTH_ISSUER');
-  const audience = text('AUTH_AUDIENCE');
+  const {
+    AUTH_JWKS_PATH: jwksPath,
+    AUTH_JWKS_URI: jwksUri,
+    AUTH_ISSUER: issuer,
+    AUTH_AUDIENCE: audience,
+  } = settings;
   let auth: AuthConfig;
   if (jwksPath !== undefined || jwksUri !== undefined) {
     if (jwksPath !== undefined && jwksUri !== undefined)
-      problems.push('set AUTH_JWKS_PATH or AUTH_JWKS_URI, not both');
-    if (issuer === undefined) problems.push('AUTH_ISSUER is required with AUTH_JWKS_PATH or AUTH_JWKS_URI');
-    if (audience === undefined)
-      problems.push('AUTH_AUDIENCE is required with AUTH_JWKS_PATH or AUTH_JWKS_URI');
+      problem('set AUTH_JWKS_PATH or AUTH_JWKS_URI, not both');
+    if (issuer === undefined) problem('AUTH_ISSUER is required with AUTH_JWKS_PATH or AUTH_JWKS_URI');
+    if (audience === undefined) problem('AUTH_AUDIENCE is required with AUTH_JWKS_PATH or AUTH_JWKS_URI');
     auth =
       jwksPath !== undefined
         ? { kind: 'jwks-file', path: resolve(cwd, jwksPath), issuer: issuer ?? '', audience: audience ?? '' }
         : { kind: 'jwks-uri', uri: jwksUri ?? '', issuer: issuer ?? '', audience: audience ?? '' };
   } else {
     if (hotStore.kind === 'cosmos') {
-      problems.push(
+      problem(
         'AUTH_JWKS_URI (or AUTH_JWKS_PATH) with AUTH_ISSUER and AUTH_AUDIENCE is required with COSMOS_ENDPOINT: dev keys are for embedded mode only',
       );
     }
@@ -295,94 +256,78 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
   }
 
   if (
-    text('FUNCTIONS_WORKER_RUNTIME') !== undefined &&
+    settings.FUNCTIONS_WORKER_RUNTIME !== undefined &&
     (hotStore.kind === 'sqlite' || archive.kind === 'azurite')
   ) {
     // A Function App's folder is read-only and its workers come and go: the embedded stores cannot live there.
-    problems.push(
+    problem(
       'COSMOS_ENDPOINT and BLOB_ACCOUNT_URL (or BLOB_CONNECTION_STRING) are required under Azure Functions',
     );
   }
-  const cron = (setting: string, fallback: string | undefined): string | undefined => {
-    const value = text(setting) ?? fallback;
-    if (value === undefined) return undefined;
-    try {
-      new Cron(value, { paused: true }).stop();
-    } catch (error) {
-      problems.push(`${setting} must be a cron expression such as '0 3 * * *' (${(error as Error).message})`);
-    }
-    return value;
-  };
-  const schedule = cron('ARCHIVE_SCHEDULE', undefined);
-  const collectorSchedule = schedule === undefined ? undefined : cron('ARCHIVE_GC_SCHEDULE', '0 4 * * 0');
 
-  const gcWindowMs = fixedMs('ARCHIVE_GC_SAFETY_WINDOW', 'P1D');
-  const timeBudgetMs = fixedMs('ARCHIVE_TIME_BUDGET', 'PT9M');
-  if (gcWindowMs < timeBudgetMs) {
+  const collectorSafetyWindowMs = milliseconds(settings.ARCHIVE_GC_SAFETY_WINDOW);
+  const timeBudgetMs = milliseconds(settings.ARCHIVE_TIME_BUDGET);
+  if (collectorSafetyWindowMs < timeBudgetMs) {
     // A blob uploaded by a run may be unreferenced until that run writes its ledger entry.
-    problems.push(
+    problem(
       'ARCHIVE_GC_SAFETY_WINDOW must be at least ARCHIVE_TIME_BUDGET, or the collector can race a running copy',
     );
   }
+
   let prices = DEFAULT_PRICES;
-  const pricesPath = text('COST_PRICES_PATH');
-  if (pricesPath !== undefined) {
+  if (settings.COST_PRICES_PATH !== undefined) {
     try {
-      prices = mergePrices(DEFAULT_PRICES, JSON.parse(readFileSync(resolve(cwd, pricesPath), 'utf8')));
-    } catch (error) {
-      problems.push(
-        `COST_PRICES_PATH must name a JSON file of price overrides (${(error as Error).message})`,
+      prices = mergePrices(
+        DEFAULT_PRICES,
+        JSON.parse(readFileSync(resolve(cwd, settings.COST_PRICES_PATH), 'utf8')),
       );
+    } catch (error) {
+      problem(`COST_PRICES_PATH must name a JSON file of price overrides (${(error as Error).message})`);
     }
   }
-  const throughputMode = text('COST_THROUGHPUT_MODE') ?? 'provisioned';
-  if (!['provisioned', 'autoscale', 'serverless'].includes(throughputMode)) {
-    problems.push(
-      `COST_THROUGHPUT_MODE must be provisioned, autoscale or serverless (got '${throughputMode}')`,
-    );
-  }
-  const workloadRu = integer('COST_WORKLOAD_RU', 0, 0, Number.MAX_SAFE_INTEGER);
-  const cacheTier = text('COST_CACHE_TIER') ?? (redisUrl !== undefined ? 'azure-managed-redis-b0' : 'none');
+  // The tiers come from the price table, which COST_PRICES_PATH may extend.
+  const cacheTier = settings.COST_CACHE_TIER ?? (redisUrl !== undefined ? 'azure-managed-redis-b0' : 'none');
   if (prices.cache[cacheTier] === undefined) {
-    problems.push(
-      `COST_CACHE_TIER must be one of ${Object.keys(prices.cache).join(', ')} (got '${cacheTier}')`,
-    );
+    problem(`COST_CACHE_TIER must be one of ${Object.keys(prices.cache).join(', ')} (got '${cacheTier}')`);
   }
+  const workloadRu = settings.COST_WORKLOAD_RU;
   const cost: CostConfig = {
     prices,
     throughput:
-      throughputMode === 'serverless'
+      settings.COST_THROUGHPUT_MODE === 'serverless'
         ? { mode: 'serverless', workloadRuPerMonth: workloadRu }
-        : {
-            mode: throughputMode === 'autoscale' ? 'autoscale' : 'provisioned',
-            workloadRuPerSecond: workloadRu,
-          },
+        : { mode: settings.COST_THROUGHPUT_MODE, workloadRuPerSecond: workloadRu },
     cacheTier,
   };
 
+  const schedule = settings.ARCHIVE_SCHEDULE;
   const config: AppConfig = {
-    port,
-    host,
+    port: settings.PORT,
+    host: settings.HOST,
     dataDir,
-    logLevel,
+    logLevel: settings.LOG_LEVEL,
     hotStore,
     archive,
     cache,
     auth,
     cost,
     archival: {
-      after: duration('ARCHIVE_AFTER', 'P3M'),
-      gracePeriod: duration('ARCHIVE_GRACE_PERIOD', 'P7D'),
-      coolDown: duration('ARCHIVE_COOL_DOWN', 'P1D'),
+      after: duration(settings.ARCHIVE_AFTER),
+      gracePeriod: duration(settings.ARCHIVE_GRACE_PERIOD),
+      coolDown: duration(settings.ARCHIVE_COOL_DOWN),
       schedule,
-      collectorSchedule,
+      collectorSchedule: schedule === undefined ? undefined : settings.ARCHIVE_GC_SCHEDULE,
       timeBudgetMs,
-      requestUnitsPerSecond: integer('ARCHIVE_MAX_RU_PER_SECOND', 0, 0, 1_000_000),
-      batchSize: integer('ARCHIVE_BATCH_SIZE', 100, 1, 1000),
-      concurrency: integer('ARCHIVE_CONCURRENCY', 8, 1, 64),
-      collectorSafetyWindowMs: gcWindowMs,
-      rehydrateAfterReads: integer('REHYDRATE_AFTER_READS', 20, 0, 1_000_000),
-      rehydrateWindowMs: fixedMs('REHYDRATE_READS_WINDOW', 'PT1H'),
+      requestUnitsPerSecond: settings.ARCHIVE_MAX_RU_PER_SECOND,
+      batchSize: settings.ARCHIVE_BATCH_SIZE,
+      concurrency: settings.ARCHIVE_CONCURRENCY,
+      collectorSafetyWindowMs,
+      rehydrateAfterReads: settings.REHYDRATE_AFTER_READS,
+      rehydrateWindowMs: milliseconds(settings.REHYDRATE_READS_WINDOW),
+    },
+    functions: {
+      archiveTimerSchedule: settings.ARCHIVE_TIMER_SCHEDULE,
+      collectorTimerSchedule: settings.ARCHIVE_GC_TIMER_SCHEDULE,
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -5,7 +5,8 @@ import type { ArchivalService } from '../archival/archival-service.ts';
 import { type ApiApplication, ROUTE_TABLE } from '../api/api-application.ts';
 import { createLogger } from '../composition/create-logger.ts';
 import { openServices } from '../composition/open-services.ts';
-import { loadConfig } from '../config/app-config.ts';
+import { ConfigError, loadConfig } from '../config/app-config.ts';
+import { TIMER_SCHEDULE_DEFAULTS } from '../config/settings-schema.ts';
 import { type RegisterHttpFunction, registerHttpFunctions } from './http-functions.ts';
 
 export interface OpenedApplication {
@@ -17,7 +18,7 @@ export interface OpenedApplication {
 export type RegisterTimerFunction = (name: string, options: TimerFunctionOptions) => void;
 
 /** NCRONTAB (with seconds) defaults: archive nightly at 03:00, collect weekly on Sunday at 04:00. */
-export const DEFAULT_TIMER_SCHEDULES = { archival: '0 0 3 * * *', collector: '0 0 4 * * 0' } as const;
+export const DEFAULT_TIMER_SCHEDULES = TIMER_SCHEDULE_DEFAULTS;
 
 export interface RegisteredFunctions {
   /** Closes the stores if a request opened them (worker shutdown). */
@@ -89,10 +90,24 @@ const functions = registerAll(
   () => openFromEnvironment(process.env, process.cwd()),
   {
     register: (name, options) => app.timer(name, options),
-    schedules: {
-      ...(process.env.ARCHIVE_TIMER_SCHEDULE ? { archival: process.env.ARCHIVE_TIMER_SCHEDULE } : {}),
-      ...(process.env.ARCHIVE_GC_TIMER_SCHEDULE ? { collector: process.env.ARCHIVE_GC_TIMER_SCHEDULE } : {}),
-    },
+    schedules: timerSchedules(process.env, process.cwd()),
   },
 );
 app.hook.appTerminate(() => functions.close());
+
+/**
+ * The host reads the timer schedules at indexing, before any open. A bad configuration still registers
+ * everything on the defaults: each request and timer then fails with the ConfigError, as a failed open does.
+ */
+function timerSchedules(
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+): { archival?: string; collector?: string } {
+  try {
+    const { archiveTimerSchedule, collectorTimerSchedule } = loadConfig(env, cwd).functions;
+    return { archival: archiveTimerSchedule, collector: collectorTimerSchedule };
+  } catch (error) {
+    if (error instanceof ConfigError) return {};
+    throw error;
+  }
+}

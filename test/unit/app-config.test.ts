@@ -87,6 +87,9 @@ describe('configuration', () => {
     [{ COST_THROUGHPUT_MODE: 'free' }, 'COST_THROUGHPUT_MODE'],
     [{ COST_CACHE_TIER: 'gold' }, 'COST_CACHE_TIER'],
     [{ COST_PRICES_PATH: 'no-such-prices.json' }, 'COST_PRICES_PATH'],
+    [{ ARCHIVE_TIMER_SCHEDULE: '0 3 * * *' }, 'ARCHIVE_TIMER_SCHEDULE'],
+    [{ ARCHIVE_GC_TIMER_SCHEDULE: '0 0 25 * * *' }, 'ARCHIVE_GC_TIMER_SCHEDULE'],
+    [{ COSMOS_DATABASE: 'bills' }, 'COSMOS_DATABASE and COSMOS_KEY need COSMOS_ENDPOINT'],
   ])('refuses %j naming the setting', (env, name) => {
     expect(() => loadConfig(env, '/srv')).toThrow(name);
   });
@@ -121,6 +124,75 @@ describe('configuration', () => {
     ]) {
       expect(message).toContain(name);
     }
+  });
+
+  it('says what each bad setting must be, and what it got', () => {
+    const problemsOf = (env: Record<string, string>): readonly string[] => {
+      try {
+        loadConfig(env, '/srv');
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems;
+        throw error;
+      }
+      return [];
+    };
+    expect(
+      problemsOf({ PORT: 'eighty', LOG_LEVEL: 'loud', COSMOS_ALLOW_INSECURE_TLS: 'yes', CACHE_TTL: 'P1M' }),
+    ).toEqual([
+      "PORT must be an integer from 0 to 65535 (got 'eighty')",
+      "LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got 'loud')",
+      "COSMOS_ALLOW_INSECURE_TLS must be true or false (got 'yes')",
+      "CACHE_TTL must be a fixed duration such as PT9M or P1D, without months or years (got 'P1M')",
+    ]);
+    // Secrets are named, never echoed: the message ends up in logs.
+    const secretProblems = problemsOf({
+      BLOB_CONNECTION_STRING: 'SharedAccessSignature=sv=hunter2',
+      REDIS_URL: 'http://:hunter2@cache:6379',
+    });
+    expect(secretProblems).toHaveLength(2);
+    expect(secretProblems.join('\n')).toMatch(/BLOB_CONNECTION_STRING[^]*REDIS_URL/);
+    expect(secretProblems.join('\n')).not.toContain('hunter2');
+  });
+
+  it('ignores variables it does not know, and reads empty ones as unset', () => {
+    const config = loadConfig({ PATH: '/usr/bin', HOME: '/root', PORT: '', ARCHIVE_AFTER: '  ' }, '/srv');
+    expect(config.port).toBe(8080);
+    expect(config.archival.after.text).toBe('P3M');
+  });
+
+  it('reads booleans as app settings spell them', () => {
+    const azure = {
+      COSMOS_ENDPOINT: 'https://localhost:8081',
+      AUTH_JWKS_PATH: 'jwks.json',
+      AUTH_ISSUER: 'issuer',
+      AUTH_AUDIENCE: 'audience',
+    };
+    const allowInsecureTls = (value: string) => {
+      const hotStore = loadConfig({ ...azure, COSMOS_ALLOW_INSECURE_TLS: value }, '/srv').hotStore;
+      return hotStore.kind === 'cosmos' && hotStore.allowInsecureTls;
+    };
+    expect(['true', 'True', '1', 'false', 'FALSE', '0', ''].map(allowInsecureTls)).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+      false,
+    ]);
+  });
+
+  it('reads the Functions timer schedules (NCRONTAB, with seconds)', () => {
+    expect(loadConfig({}, '/srv').functions).toEqual({
+      archiveTimerSchedule: '0 0 3 * * *',
+      collectorTimerSchedule: '0 0 4 * * 0',
+    });
+    expect(
+      loadConfig(
+        { ARCHIVE_TIMER_SCHEDULE: '0 */30 * * * *', ARCHIVE_GC_TIMER_SCHEDULE: '0 0 5 * * 6' },
+        '/srv',
+      ).functions,
+    ).toEqual({ archiveTimerSchedule: '0 */30 * * * *', collectorTimerSchedule: '0 0 5 * * 6' });
   });
 
   it('refuses dev keys when a real Cosmos account is configured', () => {
