@@ -150,6 +150,7 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
         detector: new ReadSpikeDetector(
           { threshold: config.archival.rehydrateAfterReads, windowMs: config.archival.rehydrateWindowMs },
           systemClock,
+          config.cache.kind === 'redis' ? cache : undefined,
         ),
         rehydrate: async (key) => {
           await archival.rehydrate(key);

@@ -82,14 +82,20 @@ export class RecordService {
 
   #noteArchivedRead(key: RecordKey): void {
     const spikes = this.#readSpikes;
-    if (spikes === undefined || !spikes.detector.recordRead(key)) return;
-    const work = spikes
-      .rehydrate(key)
+    if (spikes === undefined) return;
+    // Counting may ask the shared cache: it runs in the background, so the read does not wait for it.
+    const work = spikes.detector
+      .recordRead(key)
+      .then(async (crossed) => {
+        if (!crossed) return;
+        try {
+          await spikes.rehydrate(key);
+        } finally {
+          spikes.detector.forget(key);
+        }
+      })
       .catch((error: unknown) => spikes.onError?.(key, error))
-      .finally(() => {
-        spikes.detector.forget(key);
-        this.#background.delete(work);
-      });
+      .finally(() => this.#background.delete(work));
     this.#background.add(work);
   }
 

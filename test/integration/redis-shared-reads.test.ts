@@ -10,7 +10,9 @@ import { RedisCache } from '../../src/adapters/redis/redis-cache.ts';
 import { serializeRecord } from '../../src/domain/billing-record.ts';
 import type { CacheErrorListener } from '../../src/ports/cache.ts';
 import { ArchivedRecordReader } from '../../src/records/archived-record-reader.ts';
+import { ReadSpikeDetector } from '../../src/records/read-spike-detector.ts';
 import { waitUntil } from '../contract/cache.contract.ts';
+import { ManualClock } from '../support/manual-clock.ts';
 import { archiveAsSchemaV1, makeRecord } from '../support/record-fixtures.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -97,6 +99,31 @@ describe('shared state in a real Redis', () => {
       expect(serializeRecord(fromMemory.record)).toBe(expected);
     }
     expect(blobReads).toBe(1);
+    expect(failures).toEqual([]);
+  });
+
+  it('counts the reads of two instances together: the threshold is reached with reads split across both, reported once', async () => {
+    const clock = new ManualClock();
+    const policy = { threshold: 6, windowMs: 60 * 60_000 };
+    const a = new ReadSpikeDetector(policy, clock, await connect());
+    const b = new ReadSpikeDetector(policy, clock, await connect());
+    const key = { customerId: 'cust-spike-shared', id: 'inv-spike' };
+
+    // Alternating: neither instance sees more than three of the six reads.
+    const answers: Array<[string, boolean]> = [];
+    for (let read = 0; read < 8; read++) {
+      const [name, detector] = read % 2 === 0 ? ['a', a] : ['b', b];
+      answers.push([name, await detector.recordRead(key)]);
+    }
+    expect(answers.filter(([, reported]) => reported)).toEqual([['b', true]]);
+    expect(answers.findIndex(([, reported]) => reported)).toBe(5);
+
+    // At once, from both: still exactly one report for another record.
+    const other = { customerId: 'cust-spike-shared', id: 'inv-spike-burst' };
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, (_, read) => (read % 2 === 0 ? a : b).recordRead(other)),
+    );
+    expect(burst.filter(Boolean)).toHaveLength(1);
     expect(failures).toEqual([]);
   });
 });
