@@ -46,6 +46,8 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
       readSpikes: {
         threshold: config.archival.rehydrateAfterReads,
         windowMs: config.archival.rehydrateWindowMs,
+        // Counted in Redis, so every instance sees every read; the in-process LRU adds nothing there.
+        shared: config.cache.kind === 'redis',
       },
       cost: {
         ...config.cost,

@@ -39,8 +39,11 @@ export interface WiringOptions {
   readonly cacheTtlMs?: number;
   /** Decoded archived records kept in process in front of the cache; 0 (the default here) turns it off. */
   readonly decodedCacheBytes?: number;
-  /** Archived reads of one record within the window that bring it back hot; absent or 0: off. */
-  readonly readSpikes?: { readonly threshold: number; readonly windowMs: number };
+  /**
+   * Archived reads of one record within the window that bring it back hot (absent or 0: off);
+   * `shared`: counted in the cache, across instances.
+   */
+  readonly readSpikes?: { readonly threshold: number; readonly windowMs: number; readonly shared?: boolean };
   /** How the cost report prices; the built-in price table, provisioned throughput and no cache when absent. */
   readonly cost?: CostSettings;
   /** Instruments to feed; a fresh registry when absent. */
@@ -98,7 +101,7 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
     ...(spikes !== undefined && spikes.threshold > 0
       ? {
           readSpikes: {
-            detector: new ReadSpikeDetector(spikes, clock),
+            detector: new ReadSpikeDetector(spikes, clock, spikes.shared === true ? ports.cache : undefined),
             onRehydrated: (_key, result) => metrics.spikeRehydrations.inc({ outcome: result }),
             onError: (key, error) => {
               metrics.spikeRehydrations.inc({ outcome: 'failed' });

@@ -1,7 +1,8 @@
 // The archived read path: decoded records in process, then the shared cache (both keyed by record
 // version and hash, so a stale entry is never served), then Blob with one read in flight per record
 // however many callers wait, sha256 check, gunzip, upcast to the current schema, and the same record
-// a hot read returns.
+// a hot read returns. Every layer answers the upcast record: the shared cache keeps the blob's schema
+// version beside its bytes.
 import { LRUCache } from 'lru-cache';
 import type { BillingRecord } from '../domain/billing-record.ts';
 import { ARCHIVE_METADATA, decodeArchivedBody } from '../domain/archive-artifact.ts';
@@ -82,9 +83,9 @@ export class ArchivedRecordReader {
   }
 
   async #readOnce(stub: StubDocument, key: string, options?: OperationOptions): Promise<ArchivedRead> {
-    const cached = await this.#cache?.get(key);
+    const cached = readCacheEntry(await this.#cache?.get(key));
     if (cached !== undefined) {
-      const record = this.#decode(stub, cached, undefined, false);
+      const record = this.#decode(stub, cached.body, cached.schemaVersion, false);
       if (record !== undefined) {
         this.#events.onCacheHit?.(stub);
         return { record: this.#remember(key, stub, record), source: 'cache' };
@@ -100,11 +101,12 @@ export class ArchivedRecordReader {
       this.#events.onIntegrityFailure?.(stub, error);
       throw error;
     }
-    const schemaVersion =
-      Number(blob.properties.metadata[ARCHIVE_METADATA.schemaVersion] ?? '0') || undefined;
+    const schemaVersion = schemaVersionOf(blob.properties.metadata);
     const record = this.#decode(stub, blob.body, schemaVersion, true)!;
     // The stored gzip bytes are cached as they are: compressed, and checked again on every hit.
-    await this.#cache?.set(key, blob.body, this.#cacheTtlMs);
+    if (this.#cache !== undefined) {
+      await this.#cache.set(key, cacheEntry(schemaVersion, blob.body), this.#cacheTtlMs);
+    }
     return { record: this.#remember(key, stub, record), source: 'archive' };
   }
 
@@ -120,14 +122,14 @@ export class ArchivedRecordReader {
   #decode(
     stub: StubDocument,
     body: Uint8Array,
-    schemaVersion: number | undefined,
+    schemaVersion: number,
     fromBlob: boolean,
   ): BillingRecord | undefined {
     try {
       const raw = decodeArchivedBody(body, stub.archive);
       const document = fromPersisted({
         ...raw,
-        schemaVersion: schemaVersion ?? CURRENT_SCHEMA_VERSION,
+        schemaVersion,
         sys: { tier: 'hot' },
       });
       if (document.tier !== 'hot')
@@ -143,6 +145,36 @@ export class ArchivedRecordReader {
       throw failure;
     }
   }
+}
+
+/** The schema the blob was written in; a blob without it (none is known) is taken as current. */
+function schemaVersionOf(metadata: Readonly<Record<string, string>>): number {
+  const declared = Number(metadata[ARCHIVE_METADATA.schemaVersion]);
+  return Number.isSafeInteger(declared) && declared > 0 ? declared : CURRENT_SCHEMA_VERSION;
+}
+
+// Cache entry: magic "ARS1" | uint16 schema version | the blob's gzip bytes as stored. Without the
+// version a hit could not be upcast; an entry that lacks it (an older build's plain gzip) is a miss.
+const ENTRY_MAGIC = Buffer.from('ARS1', 'latin1');
+const ENTRY_HEADER_BYTES = ENTRY_MAGIC.length + 2;
+
+function cacheEntry(schemaVersion: number, body: Uint8Array): Uint8Array {
+  const entry = Buffer.allocUnsafe(ENTRY_HEADER_BYTES + body.byteLength);
+  ENTRY_MAGIC.copy(entry, 0);
+  entry.writeUInt16BE(schemaVersion, ENTRY_MAGIC.length);
+  entry.set(body, ENTRY_HEADER_BYTES);
+  return entry;
+}
+
+function readCacheEntry(
+  entry: Uint8Array | undefined,
+): { readonly schemaVersion: number; readonly body: Uint8Array } | undefined {
+  if (entry === undefined || entry.byteLength < ENTRY_HEADER_BYTES) return undefined;
+  const bytes = Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength);
+  if (!bytes.subarray(0, ENTRY_MAGIC.length).equals(ENTRY_MAGIC)) return undefined;
+  const schemaVersion = bytes.readUInt16BE(ENTRY_MAGIC.length);
+  if (schemaVersion === 0) return undefined;
+  return { schemaVersion, body: entry.subarray(ENTRY_HEADER_BYTES) };
 }
 
 function deepFreeze<T>(value: T): T {

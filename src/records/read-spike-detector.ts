@@ -1,7 +1,10 @@
-// Counts reads of archived records per record in a sliding window; a record read more than the
-// threshold within the window is reported once, so it can be rehydrated in the background (and stays
-// hot for the archival cool-down, counted from the rehydration, so it does not flap).
+// Counts reads of archived records per record; a record read `threshold` times within the window is
+// reported once, so it can be rehydrated in the background (and stays hot for the archival cool-down,
+// counted from the rehydration, so it does not flap). With a cache that every instance shares (Redis)
+// the count is shared too, so N instances do not multiply the threshold by N; this process's own
+// sliding count is the fallback whenever the cache fails.
 import type { RecordKey } from '../domain/record-rules.ts';
+import type { Cache } from '../ports/cache.ts';
 import type { Clock } from '../ports/clock.ts';
 
 export interface ReadSpikePolicy {
@@ -15,26 +18,31 @@ export interface ReadSpikePolicy {
 export class ReadSpikeDetector {
   readonly #policy: ReadSpikePolicy;
   readonly #clock: Pick<Clock, 'now'>;
+  readonly #cache: Cache | undefined;
   /** Read times per record, oldest first; Map order doubles as least-recently-read order. */
   readonly #reads = new Map<string, number[]>();
   readonly #reported = new Set<string>();
 
-  constructor(policy: ReadSpikePolicy, clock: Pick<Clock, 'now'>) {
+  constructor(policy: ReadSpikePolicy, clock: Pick<Clock, 'now'>, cache?: Cache) {
     this.#policy = policy;
     this.#clock = clock;
+    this.#cache = cache;
   }
 
   /** Counts one archived read; true exactly once when the record crosses the threshold. */
-  recordRead(key: RecordKey): boolean {
-    if (this.#policy.threshold <= 0) return false;
+  async recordRead(key: RecordKey): Promise<boolean> {
+    const threshold = this.#policy.threshold;
+    if (threshold <= 0) return false;
     const id = `${key.customerId}/${key.id}`;
     const now = this.#clock.now().getTime();
-    const times = (this.#reads.get(id) ?? []).filter((time) => time > now - this.#policy.windowMs);
-    times.push(now);
-    this.#reads.delete(id);
-    this.#reads.set(id, times);
-    this.#evict();
-    if (times.length < this.#policy.threshold || this.#reported.has(id)) return false;
+    // Counted here too, before any await, so the fallback is ready the moment the cache fails.
+    const local = this.#countLocally(id, now);
+    const shared = await this.#countShared(key, now);
+    // The shared counter is atomic: exactly one read in the whole fleet sees it reach the threshold,
+    // so one instance reports the record per window. The local fallback may report in each instance
+    // that sees the threshold alone: a wasted rehydration at worst, never a wrong answer.
+    const crossed = shared === undefined ? local >= threshold : shared === threshold;
+    if (!crossed || this.#reported.has(id)) return false;
     this.#reported.add(id);
     return true;
   }
@@ -44,6 +52,31 @@ export class ReadSpikeDetector {
     const id = `${key.customerId}/${key.id}`;
     this.#reads.delete(id);
     this.#reported.delete(id);
+  }
+
+  #countLocally(id: string, now: number): number {
+    const times = (this.#reads.get(id) ?? []).filter((time) => time > now - this.#policy.windowMs);
+    times.push(now);
+    this.#reads.delete(id);
+    this.#reads.set(id, times);
+    this.#evict();
+    return times.length;
+  }
+
+  // A fixed window per record, keyed by the window's start: one atomic increment per read, and a counter
+  // that expires with its window. Reads that straddle a window's edge are split between two counters, so
+  // a spike may take up to twice the threshold to be seen; a sliding count would need a sorted set per record.
+  async #countShared(key: RecordKey, now: number): Promise<number | undefined> {
+    const windowMs = this.#policy.windowMs;
+    if (this.#cache === undefined || !(windowMs > 0)) return undefined;
+    const windowStart = Math.floor(now / windowMs) * windowMs;
+    const counter = `read-spike:${encodeURIComponent(key.customerId)}:${encodeURIComponent(key.id)}:${windowStart}`;
+    try {
+      return await this.#cache.increment(counter, windowStart + windowMs - now);
+    } catch {
+      // The port never throws; a cache that does anyway is a failed cache: count locally.
+      return undefined;
+    }
   }
 
   #evict(): void {

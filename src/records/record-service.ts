@@ -90,14 +90,20 @@ export class RecordService implements RecordControls {
 
   #noteArchivedRead(key: RecordKey): void {
     const spikes = this.#readSpikes;
-    if (spikes === undefined || !spikes.detector.recordRead(key)) return;
-    const work = this.rehydrate(key)
-      .then((result) => spikes.onRehydrated?.(key, result))
+    if (spikes === undefined) return;
+    // Counting may ask the shared cache: it runs in the background, so the read does not wait for it.
+    const work = spikes.detector
+      .recordRead(key)
+      .then(async (crossed) => {
+        if (!crossed) return;
+        try {
+          spikes.onRehydrated?.(key, await this.rehydrate(key));
+        } finally {
+          spikes.detector.forget(key);
+        }
+      })
       .catch((error: unknown) => spikes.onError?.(key, error))
-      .finally(() => {
-        spikes.detector.forget(key);
-        this.#background.delete(work);
-      });
+      .finally(() => this.#background.delete(work));
     this.#background.add(work);
   }
 

@@ -1,5 +1,5 @@
-// The behaviour every Cache adapter must share (round trip, miss, delete, ttl, isolation, fail-open
-// after close). Each adapter's test file calls this with a factory.
+// The behaviour every Cache adapter must share (round trip, miss, delete, ttl, isolation, counters,
+// fail-open after close). Each adapter's test file calls this with a factory.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Cache } from '../../src/ports/cache.ts';
@@ -134,6 +134,44 @@ export function describeCacheContract(name: string, start: () => Promise<CacheHa
       expect(await cache.get(negative)).toBeUndefined();
     });
 
+    it('counts up from 1, each counter apart', async () => {
+      const key = newKey('counter');
+      const other = `${key}:other`;
+      expect(await cache.increment(key, 60_000)).toBe(1);
+      expect(await cache.increment(key, 60_000)).toBe(2);
+      expect(await cache.increment(other, 60_000)).toBe(1);
+      expect(await cache.increment(key, 60_000)).toBe(3);
+    });
+
+    it('counts concurrent increments exactly once each', async () => {
+      const key = newKey('counter-concurrent');
+      const counts = await Promise.all(Array.from({ length: 50 }, () => cache.increment(key, 60_000)));
+      expect([...counts].sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      );
+    });
+
+    it('expires a counter after the ttl it was created with, which later increments do not extend', async () => {
+      const key = newKey('counter-ttl');
+      expect(await cache.increment(key, 400)).toBe(1);
+      // Incrementing every 20 ms: were each increment to extend the expiry, the count would never restart.
+      await waitUntil(async () => (await cache.increment(key, 400)) === 1, {
+        what: 'the counter to expire and start again',
+      });
+    });
+
+    it('forgets a deleted counter, and counts nothing for a ttl of zero or less', async () => {
+      const key = newKey('counter-delete');
+      await cache.increment(key, 60_000);
+      await cache.increment(key, 60_000);
+      await cache.delete(key);
+      expect(await cache.increment(key, 60_000)).toBe(1);
+      const unkept = newKey('counter-ttl-zero');
+      expect(await cache.increment(unkept, 0)).toBeUndefined();
+      expect(await cache.increment(unkept, -5)).toBeUndefined();
+      expect(await cache.increment(unkept, 60_000)).toBe(1);
+    });
+
     it('closes, more than once, and fails open afterwards', async () => {
       const own = await start();
       try {
@@ -144,6 +182,7 @@ export function describeCacheContract(name: string, start: () => Promise<CacheHa
         expect(await own.cache.get(key)).toBeUndefined();
         await expect(own.cache.set(key, sampleBytes(16), 60_000)).resolves.toBeUndefined();
         await expect(own.cache.delete(key)).resolves.toBeUndefined();
+        expect(await own.cache.increment(newKey('closed-counter'), 60_000)).toBeUndefined();
       } finally {
         await own.dispose();
       }

@@ -50,6 +50,15 @@ describe('LruMemoryCache limits', () => {
     expect(await cache.get('small')).toEqual(sampleBytes(100));
   });
 
+  it('answers undefined for a counter under a key that holds bytes, and a miss for bytes under a counter', async () => {
+    const cache = new LruMemoryCache({ maxBytes: 10_000 });
+    await cache.set('bytes', sampleBytes(16), 60_000);
+    expect(await cache.increment('bytes', 60_000)).toBeUndefined();
+    expect(await cache.get('bytes')).toEqual(sampleBytes(16));
+    expect(await cache.increment('counter', 60_000)).toBe(1);
+    expect(await cache.get('counter')).toBeUndefined();
+  });
+
   it('rejects a byte cap that is not a positive integer at construction', () => {
     expect(() => new LruMemoryCache({ maxBytes: 0 })).toThrow(RangeError);
     expect(() => new LruMemoryCache({ maxBytes: 1.5 })).toThrow(RangeError);

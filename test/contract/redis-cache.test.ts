@@ -115,6 +115,30 @@ describe('RedisCache against the shared Redis', () => {
     expect(errors.reported).toEqual([]);
   });
 
+  it('keeps a counter under its key prefix with a PX expiry set at its first increment', async () => {
+    expect(await cache.increment('counter-ttl', 30_000)).toBe(1);
+    const ttl = await admin.pttl(`${prefix}counter-ttl`);
+    expect(ttl).toBeGreaterThan(25_000);
+    expect(ttl).toBeLessThanOrEqual(30_000);
+    expect(await cache.increment('counter-ttl', 90_000)).toBe(2);
+    expect(await admin.pttl(`${prefix}counter-ttl`)).toBeLessThanOrEqual(30_000);
+    expect(await admin.get(`${prefix}counter-ttl`)).toBe('2');
+    expect(errors.reported).toEqual([]);
+  });
+
+  it('gives a counter an expiry if its key somehow has none', async () => {
+    await admin.set(`${prefix}counter-no-ttl`, '7');
+    expect(await cache.increment('counter-no-ttl', 30_000)).toBe(8);
+    expect(await admin.pttl(`${prefix}counter-no-ttl`)).toBeGreaterThan(25_000);
+  });
+
+  it('answers undefined, reported as an increment failure, for a key that holds bytes', async () => {
+    await cache.set('bytes-not-counter', sampleBytes(32), 30_000);
+    expect(await cache.increment('bytes-not-counter', 30_000)).toBeUndefined();
+    expect(await cache.get('bytes-not-counter')).toEqual(sampleBytes(32));
+    expect(errors.reported.map((r) => [r.operation, r.error.code])).toEqual([['increment', 'UNAVAILABLE']]);
+  });
+
   it('does not cache a value over maxValueBytes, and caches one at the limit', async () => {
     await cache.set('over', sampleBytes(4_097), 30_000);
     await cache.set('at-limit', sampleBytes(4_096), 30_000);
@@ -161,6 +185,7 @@ describe('RedisCache when Redis is unreachable', () => {
     expect(await cache.get('k')).toBeUndefined();
     await expect(cache.set('k', sampleBytes(16), 60_000)).resolves.toBeUndefined();
     await expect(cache.delete('k')).resolves.toBeUndefined();
+    expect(await cache.increment('n', 60_000)).toBeUndefined();
     expect(await cache.healthy()).toBe(false);
     // Each operation is bounded by the 250 ms command timeout; a queued or retried command would take seconds.
     expect(performance.now() - started).toBeLessThan(1_500);
@@ -168,6 +193,7 @@ describe('RedisCache when Redis is unreachable', () => {
       ['get', 'UNAVAILABLE'],
       ['set', 'UNAVAILABLE'],
       ['delete', 'UNAVAILABLE'],
+      ['increment', 'UNAVAILABLE'],
       ['ping', 'UNAVAILABLE'],
     ]);
 

@@ -1,4 +1,7 @@
 // Records for tests: small, valid, and distinct per call.
+import { gzipSync } from 'node:zlib';
+import { archiveUploadRequest } from '../../src/archival/copy-step.ts';
+import { ARCHIVE_METADATA, buildArchiveArtifact, sha256Hex } from '../../src/domain/archive-artifact.ts';
 import type { BillingRecord, RecordInput } from '../../src/domain/billing-record.ts';
 import {
   fullDocument,
@@ -6,6 +9,7 @@ import {
   type StubDocument,
   summaryOf,
 } from '../../src/domain/record-document.ts';
+import type { ArchiveStore } from '../../src/ports/archive-store.ts';
 
 let sequence = 0;
 
@@ -70,4 +74,34 @@ export function makeStub(record: BillingRecord, sys: StubDocument['sys'] = {}): 
       archivedAt: '2024-09-01T00:00:00.000Z',
     },
   };
+}
+
+/**
+ * Archives `record` as the first release (schema v1) stored it: the record with a flat billing period and
+ * no amount per line item, gzip, metadata `schemaversion: 1`; answers the stub that points at it. Reading
+ * it must upcast to `record` itself.
+ */
+export async function archiveAsSchemaV1(archive: ArchiveStore, record: BillingRecord): Promise<StubDocument> {
+  const { billingPeriod, lineItems, ...rest } = record;
+  const v1 = {
+    ...rest,
+    periodStart: billingPeriod.start,
+    periodEnd: billingPeriod.end,
+    lineItems: lineItems.map(({ amountMinor: _amount, ...item }) => item),
+  };
+  const json = Buffer.from(JSON.stringify(v1), 'utf8');
+  const current = buildArchiveArtifact(record);
+  const sha256 = sha256Hex(json);
+  await archive.putIfAbsent({
+    ...archiveUploadRequest(current),
+    body: gzipSync(json),
+    metadata: {
+      ...current.metadata,
+      [ARCHIVE_METADATA.schemaVersion]: '1',
+      [ARCHIVE_METADATA.sha256]: sha256,
+      [ARCHIVE_METADATA.size]: String(json.byteLength),
+    },
+  });
+  const stub = makeStub(record);
+  return { ...stub, archive: { ...stub.archive, blobPath: current.path, sha256, size: json.byteLength } };
 }

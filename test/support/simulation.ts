@@ -339,6 +339,10 @@ export class FlakyCache implements Cache {
     return this.mode === 'down' ? Promise.resolve() : this.#inner.delete(key);
   }
 
+  increment(key: string, ttlMs: number): Promise<number | undefined> {
+    return this.mode === 'up' ? this.#inner.increment(key, ttlMs) : Promise.resolve(undefined);
+  }
+
   healthy(): Promise<boolean> {
     return Promise.resolve(this.mode === 'up');
   }

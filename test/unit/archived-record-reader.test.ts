@@ -5,18 +5,23 @@ import { LruMemoryCache } from '../../src/adapters/lru/lru-memory-cache.ts';
 import { MemoryArchiveStore } from '../../src/adapters/memory/memory-archive-store.ts';
 import { archiveUploadRequest } from '../../src/archival/copy-step.ts';
 import { buildArchiveArtifact } from '../../src/domain/archive-artifact.ts';
-import type { BillingRecord } from '../../src/domain/billing-record.ts';
+import { type BillingRecord, serializeRecord } from '../../src/domain/billing-record.ts';
 import type { StubDocument } from '../../src/domain/record-document.ts';
 import type { Cache } from '../../src/ports/cache.ts';
 import { ArchivedRecordReader } from '../../src/records/archived-record-reader.ts';
-import { makeRecord, makeStub } from '../support/record-fixtures.ts';
+import { archiveAsSchemaV1, makeRecord, makeStub } from '../support/record-fixtures.ts';
 
 /** Counts the shared cache's reads, so a test can tell which layer answered. */
 class CountingCache extends LruMemoryCache {
   gets = 0;
+  readonly keysSet: string[] = [];
   override get(key: string): ReturnType<Cache['get']> {
     this.gets++;
     return super.get(key);
+  }
+  override set(key: string, value: Uint8Array, ttlMs: number): ReturnType<Cache['set']> {
+    this.keysSet.push(key);
+    return super.set(key, value, ttlMs);
   }
 }
 
@@ -122,5 +127,70 @@ describe('ArchivedRecordReader, decoded records in process', () => {
     expect(blobReads).toBe(3);
     expect((await reader.read(stubs[2]!)).source).toBe('cache');
     expect((await reader.read(stubs[0]!)).source).toBe('archive');
+  });
+});
+
+describe('ArchivedRecordReader, a record archived under an older schema', () => {
+  it('answers the upcast record, the same bytes, from Blob, from the shared cache and from process memory', async () => {
+    const archive = new MemoryArchiveStore();
+    const shared = new CountingCache({ maxBytes: 16 * 1024 * 1024 });
+    const record = makeRecord({ id: 'inv-schema-v1' });
+    const stub = await archiveAsSchemaV1(archive, record);
+    const expected = serializeRecord(record);
+    let blobReads = 0;
+    const process = (decodedCacheBytes: number): ArchivedRecordReader =>
+      new ArchivedRecordReader({
+        archive,
+        cache: shared,
+        decodedCacheBytes,
+        events: { onBlobRead: () => blobReads++ },
+      });
+
+    const first = process(1024 * 1024);
+    const fromBlob = await first.read(stub);
+    expect(fromBlob.source).toBe('archive');
+    expect(serializeRecord(fromBlob.record)).toBe(expected);
+
+    // Another process: only the shared cache holds the record for it.
+    const second = process(1024 * 1024);
+    const fromShared = await second.read(stub);
+    expect(fromShared.source).toBe('cache');
+    expect([blobReads, shared.gets]).toEqual([1, 2]);
+    expect(serializeRecord(fromShared.record)).toBe(expected);
+
+    // And the in-process layer of each, filled by a Blob read and by a shared-cache read.
+    for (const reader of [first, second]) {
+      const fromMemory = await reader.read(stub);
+      expect(fromMemory.source).toBe('cache');
+      expect(serializeRecord(fromMemory.record)).toBe(expected);
+    }
+    expect([blobReads, shared.gets]).toEqual([1, 2]);
+
+    // A process without the in-process layer reads the shared cache every time.
+    const third = process(0);
+    for (let i = 0; i < 2; i++) {
+      const read = await third.read(stub);
+      expect(read.source).toBe('cache');
+      expect(serializeRecord(read.record)).toBe(expected);
+    }
+    expect(blobReads).toBe(1);
+  });
+
+  it('takes a cached entry that does not say its schema (an older build wrote the plain blob) as a miss', async () => {
+    const { archive, cache, reader, blobReads } = setUp(0);
+    const record = makeRecord({ id: 'inv-schema-unknown' });
+    const stub = await archiveAsSchemaV1(archive, record);
+    await reader.read(stub);
+    const [key] = cache.keysSet;
+    const blob = await archive.get(stub.archive.blobPath);
+    await cache.set(key!, blob!.body, 60_000);
+
+    const read = await reader.read(stub);
+    expect(read.source).toBe('archive');
+    expect(serializeRecord(read.record)).toBe(serializeRecord(record));
+    const again = await reader.read(stub);
+    expect(again.source).toBe('cache');
+    expect(serializeRecord(again.record)).toBe(serializeRecord(record));
+    expect(blobReads()).toBe(2);
   });
 });

@@ -30,6 +30,12 @@ const RECONNECT_MAX_DELAY_MS = 2_000;
 const MAGIC = Buffer.from('BRC1', 'latin1');
 const HEADER_BYTES = 12;
 
+// INCR and the expiry in one atomic script, so no counter is ever left without an expiry (a process
+// dying between two commands would keep it for ever). The expiry is set once, when the counter is new.
+const INCREMENT_SCRIPT = `local count = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count`;
+
 export class RedisCache implements Cache {
   readonly #client: Redis;
   readonly #onError: CacheErrorListener | undefined;
@@ -83,6 +89,18 @@ export class RedisCache implements Cache {
   async delete(key: string): Promise<void> {
     await this.#run('delete', async (client) => {
       await client.del(key);
+    });
+  }
+
+  async increment(key: string, ttlMs: number): Promise<number | undefined> {
+    // A counter without a positive expiry would live for ever: nothing is counted.
+    if (!(ttlMs > 0)) return undefined;
+    return this.#run('increment', async (client) => {
+      const count = await client.eval(INCREMENT_SCRIPT, 1, key, Math.ceil(ttlMs));
+      if (typeof count !== 'number' || !Number.isSafeInteger(count)) {
+        throw new AppError('INTERNAL', `The counter under "${key}" answered ${String(count)}`);
+      }
+      return count;
     });
   }
 
