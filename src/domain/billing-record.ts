@@ -5,6 +5,7 @@ import Type, { type Static, type TSchema } from 'typebox';
 const ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
 const INSTANT_PATTERN = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,3})?Z$';
 const DAY_PATTERN = '^\\d{4}-\\d{2}-\\d{2}$';
+const INVOICE_NUMBER = { minLength: 1, maxLength: 128 };
 const MONEY = { minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER };
 
 export const RecordId = Type.String({ pattern: ID_PATTERN, description: '1-128 chars of [A-Za-z0-9._:-]' });
@@ -43,7 +44,7 @@ export const Metadata = Type.Record(Type.String({ maxLength: 128 }), Type.String
 const writableFields = {
   id: Type.Optional(RecordId),
   customerId: Type.Optional(RecordId),
-  invoiceNumber: Type.String({ minLength: 1, maxLength: 128 }),
+  invoiceNumber: Type.String(INVOICE_NUMBER),
   issuedAt: Instant,
   dueAt: Type.Optional(Instant),
   billingPeriod: BillingPeriod,
@@ -106,6 +107,9 @@ export const ListQuery = Type.Object(
     issuedFrom: Type.Optional(Instant),
     issuedTo: Type.Optional(Instant),
     status: Type.Optional(RecordStatus),
+    invoiceNumber: Type.Optional(
+      Type.String({ ...INVOICE_NUMBER, description: "exact match on the record's invoiceNumber" }),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 25 })),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
   },

@@ -13,6 +13,7 @@ export interface CursorFilters {
   readonly issuedFrom?: string | undefined;
   readonly issuedTo?: string | undefined;
   readonly status?: string | undefined;
+  readonly invoiceNumber?: string | undefined;
 }
 
 function fingerprint(filters: CursorFilters): string {
@@ -21,6 +22,8 @@ function fingerprint(filters: CursorFilters): string {
     filters.issuedFrom ?? null,
     filters.issuedTo ?? null,
     filters.status ?? null,
+    // Appended only when set: cursors issued before this filter existed keep their fingerprint.
+    ...(filters.invoiceNumber !== undefined ? [filters.invoiceNumber] : []),
   ]);
   return createHash('sha256').update(canonical).digest('base64url').slice(0, 16);
 }

@@ -12,8 +12,11 @@ export const RU_MODEL = {
   deleteBase: 5,
 } as const;
 
-/** Terms the record store's indexing policy indexes per document (customerId, issuedAt, status, tier, pinned, id). */
-export const RECORD_INDEXED_TERMS = 6;
+/**
+ * Terms the record store's indexing policy indexes per document (customerId, issuedAt, status,
+ * invoiceNumber, tier, pinned, id).
+ */
+export const RECORD_INDEXED_TERMS = 7;
 /** Terms the ledger's indexing policy indexes per entry (state, parked, purgeAfter, customerId, id). */
 export const LEDGER_INDEXED_TERMS = 5;
 

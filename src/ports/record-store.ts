@@ -24,6 +24,8 @@ export interface ListRequest {
   /** Exclusive upper bound on issuedAt. */
   readonly issuedTo?: string;
   readonly status?: Static<typeof RecordStatus>;
+  /** Exact match; stubs keep it in their summary, so archived records answer without Blob. */
+  readonly invoiceNumber?: string;
   readonly limit: number;
   /** Continue strictly after this position. */
   readonly after?: ListPosition;

@@ -222,6 +222,7 @@ export class RecordService implements RecordControls {
       issuedFrom: query.issuedFrom === undefined ? undefined : new Date(query.issuedFrom).toISOString(),
       issuedTo: query.issuedTo === undefined ? undefined : new Date(query.issuedTo).toISOString(),
       status: query.status,
+      invoiceNumber: query.invoiceNumber,
     };
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, filters);
     const page = await this.#store.list(
@@ -231,6 +232,7 @@ export class RecordService implements RecordControls {
         ...(filters.issuedFrom !== undefined ? { issuedFrom: filters.issuedFrom } : {}),
         ...(filters.issuedTo !== undefined ? { issuedTo: filters.issuedTo } : {}),
         ...(query.status !== undefined ? { status: query.status } : {}),
+        ...(query.invoiceNumber !== undefined ? { invoiceNumber: query.invoiceNumber } : {}),
         ...(after !== undefined ? { after } : {}),
       },
       options,

@@ -362,6 +362,103 @@ describe.each(TIERS)('records API with every record %s', (tier) => {
       expect(replay.json().errors[0].field).toBe('/cursor');
     });
 
+    it('filters by exact invoice number, combined with the other filters, and binds the cursor to it', async () => {
+      const customerId = customer();
+      // Spaces, '#', '&', '/' and non-ASCII: the value arrives URL-encoded and is compared as sent.
+      const invoice = 'INV 2024/05 #7 & Zürich';
+      for (let month = 1; month <= 5; month++) {
+        await create(customerId, {
+          id: `i${month}`,
+          invoiceNumber: invoice,
+          issuedAt: `2024-0${month}-10T00:00:00.000Z`,
+          status: month % 2 === 0 ? 'paid' : 'issued',
+        });
+      }
+      await create(customerId, { id: 'prefix', invoiceNumber: 'INV 2024/05 #7' });
+      await create(customer(), { id: 'i1', invoiceNumber: invoice });
+      const list = (query: Record<string, string>) =>
+        api.call({ method: 'GET', url: base(customerId), query });
+      const ids = (body: { items: Array<{ id: string }> }): string[] => body.items.map((item) => item.id);
+
+      const pages: string[][] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await list({ invoiceNumber: invoice, limit: '2', ...(cursor ? { cursor } : {}) });
+        expect(page.statusCode).toBe(200);
+        const body = page.json<{
+          items: Array<{ id: string; invoiceNumber: string }>;
+          nextCursor: string | null;
+        }>();
+        for (const item of body.items) expect(item.invoiceNumber).toBe(invoice);
+        pages.push(ids(body));
+        cursor = body.nextCursor;
+      } while (cursor !== null);
+      expect(pages).toEqual([['i5', 'i4'], ['i3', 'i2'], ['i1']]);
+
+      expect(ids((await list({ invoiceNumber: invoice, status: 'paid' })).json())).toEqual(['i4', 'i2']);
+      const window = await list({
+        invoiceNumber: invoice,
+        issuedFrom: '2024-02-10T00:00:00Z',
+        issuedTo: '2024-04-10T00:00:00.000Z',
+      });
+      expect(ids(window.json())).toEqual(['i3', 'i2']);
+      expect(ids((await list({ invoiceNumber: 'INV 2024/05 #7' })).json())).toEqual(['prefix']);
+      expect((await list({ invoiceNumber: 'inv 2024/05 #7 & zürich' })).json()).toEqual({
+        items: [],
+        nextCursor: null,
+      });
+
+      // A cursor belongs to its invoice number, and a cursor of another query does not continue this one.
+      const first = (await list({ invoiceNumber: invoice, limit: '1' })).json<{ nextCursor: string }>();
+      const plain = (await list({ limit: '1' })).json<{ nextCursor: string }>();
+      const replays: Array<Record<string, string>> = [
+        { limit: '1', cursor: first.nextCursor },
+        { limit: '1', invoiceNumber: 'INV 2024/05 #7', cursor: first.nextCursor },
+        { limit: '1', invoiceNumber: invoice, cursor: plain.nextCursor },
+      ];
+      for (const replay of replays) {
+        const refused = await list(replay);
+        expect(refused.statusCode, JSON.stringify(replay)).toBe(400);
+        expect(refused.json()).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ field: '/cursor' }] });
+      }
+      const next = await list({ invoiceNumber: invoice, limit: '1', cursor: first.nextCursor });
+      expect(ids(next.json())).toEqual(['i4']);
+    });
+
+    it.each([
+      ['empty', ''],
+      ['over 128 characters', 'x'.repeat(129)],
+    ])(
+      'rejects an invoice number that is %s with 400 VALIDATION_FAILED naming the field',
+      async (_what, invoiceNumber) => {
+        const response = await api.call({ method: 'GET', url: base(customer()), query: { invoiceNumber } });
+        expect(response.statusCode).toBe(400);
+        expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+        const problem = response.json<{ code: string; errors: Array<{ field: string }> }>();
+        expect(problem.code).toBe('VALIDATION_FAILED');
+        expect(problem.errors.map((e) => e.field)).toEqual(['/invoiceNumber']);
+      },
+    );
+
+    it('rejects an invoice number given twice with 400 naming the field, and takes one of 128 characters', async () => {
+      const customerId = customer();
+      const twice = await api.call({
+        method: 'GET',
+        url: `${base(customerId)}?invoiceNumber=a&invoiceNumber=b`,
+      });
+      expect(twice.statusCode).toBe(400);
+      expect(twice.json().errors.map((e: { field: string }) => e.field)).toEqual(['/invoiceNumber']);
+      const longest = 'x'.repeat(128);
+      await create(customerId, { id: 'longest', invoiceNumber: longest });
+      const found = await api.call({
+        method: 'GET',
+        url: base(customerId),
+        query: { invoiceNumber: longest },
+      });
+      expect(found.statusCode).toBe(200);
+      expect(found.json().items.map((item: { id: string }) => item.id)).toEqual(['longest']);
+    });
+
     it('defaults to 25 items a page', async () => {
       const customerId = customer();
       for (let i = 0; i < 27; i++) await create(customerId);

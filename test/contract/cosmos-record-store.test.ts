@@ -101,11 +101,25 @@ describe('CosmosRecordStore on cosmosdb-server', () => {
       expect(resource?.partitionKey?.paths).toEqual(['/customerId']);
       const policy = resource?.indexingPolicy;
       expect(policy?.includedPaths?.map((included) => included.path).sort()).toEqual(
-        ['/customerId/?', '/id/?', '/issuedAt/?', '/status/?', '/sys/pinned/?', '/sys/tier/?'].sort(),
+        [
+          '/customerId/?',
+          '/id/?',
+          '/invoiceNumber/?',
+          '/issuedAt/?',
+          '/status/?',
+          '/sys/pinned/?',
+          '/sys/tier/?',
+        ].sort(),
       );
       // Everything else (lineItems, metadata) is excluded, so large bodies add no index writes.
       expect(policy?.excludedPaths?.map((excluded) => excluded.path)).toContain('/*');
       expect(policy?.compositeIndexes).toContainEqual([
+        { path: '/issuedAt', order: 'descending' },
+        { path: '/id', order: 'descending' },
+      ]);
+      // The invoice number lookup: its equality leads the same order.
+      expect(policy?.compositeIndexes).toContainEqual([
+        { path: '/invoiceNumber', order: 'ascending' },
         { path: '/issuedAt', order: 'descending' },
         { path: '/id', order: 'descending' },
       ]);
@@ -395,6 +409,8 @@ describe('CosmosRecordStore on cosmosdb-server', () => {
           issuedAt: `2024-0${(i % 4) + 1}-01T00:00:00.000Z`,
           status: i % 3 === 0 ? 'paid' : 'issued',
           version: i + 1,
+          // Shared by most records of both customers, stubs among them.
+          ...(i % 3 !== 2 ? { invoiceNumber: 'INV-DIFF' } : {}),
         });
         documents.push(
           i % 4 === 1 ? makeStub(record) : fullDocument(record, i === 2 ? { pinned: true } : {}),
@@ -452,6 +468,16 @@ describe('CosmosRecordStore on cosmosdb-server', () => {
         issuedTo: '2024-04-01T00:00:00.000Z',
       },
       { customerId: 'cust-none', limit: 5 },
+      { customerId: 'cust-b', limit: 1, invoiceNumber: 'INV-DIFF' },
+      { customerId: 'cust-a', limit: 1, invoiceNumber: 'INV-DIFF', status: 'paid' },
+      {
+        customerId: 'cust-b',
+        limit: 2,
+        invoiceNumber: 'INV-DIFF',
+        issuedFrom: '2024-02-01T00:00:00.000Z',
+        issuedTo: '2024-04-01T00:00:00.000Z',
+      },
+      { customerId: 'cust-a', limit: 5, invoiceNumber: 'INV-NONE' },
     ];
 
     it.each(listRequests)('list %o', async (request) => {

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCode } from '../../src/domain/errors.ts';
 import { fullDocument, type RecordDocument } from '../../src/domain/record-document.ts';
-import type { RecordStore } from '../../src/ports/record-store.ts';
+import type { ListRequest, RecordStore } from '../../src/ports/record-store.ts';
 import { makeDocument, makeRecord, makeStub } from '../support/record-fixtures.ts';
 
 export interface RecordStoreHarness {
@@ -176,6 +176,97 @@ export function describeRecordStoreContract(name: string, start: () => Promise<R
       expect(window.items.map((d) => d.id).sort()).toEqual(['r-1', 'r-2', 'r-6']);
       const archived = (await store.list({ customerId, limit: 100 })).items.find((d) => d.id === 'r-0');
       expect(archived?.tier).toBe('archived');
+    });
+
+    it('lists by exact invoice number from full documents and stubs alike, with the other filters and paging', async () => {
+      const customerId = newCustomer();
+      const other = newCustomer();
+      // Spaces, a slash and non-ASCII: the lookup compares the string as stored, nothing else.
+      const invoice = 'INV 2024/03 – Zürich';
+      const matching = [
+        makeRecord({ customerId, id: 'm-1', invoiceNumber: invoice, issuedAt: '2024-01-10T00:00:00.000Z' }),
+        makeRecord({ customerId, id: 'm-2', invoiceNumber: invoice, issuedAt: '2024-03-10T00:00:00.000Z' }),
+        // The same issuedAt as m-2: pages must break the tie by id.
+        makeRecord({
+          customerId,
+          id: 'm-3',
+          invoiceNumber: invoice,
+          issuedAt: '2024-03-10T00:00:00.000Z',
+          status: 'paid',
+        }),
+        makeRecord({
+          customerId,
+          id: 'm-4',
+          invoiceNumber: invoice,
+          issuedAt: '2024-05-10T00:00:00.000Z',
+          status: 'paid',
+        }),
+      ];
+      const near = [
+        makeRecord({ customerId, id: 'n-prefix', invoiceNumber: 'INV 2024/03' }),
+        makeRecord({ customerId, id: 'n-case', invoiceNumber: invoice.toLowerCase() }),
+        makeRecord({ customerId, id: 'n-space', invoiceNumber: `${invoice} ` }),
+      ];
+      for (const record of [...matching, ...near]) await store.create(fullDocument(record));
+      await store.create(makeDocument({ customerId: other, id: 'm-1', invoiceNumber: invoice }));
+      // m-2 and m-4 archived: what lists see of them is their stubs.
+      const stubs = [makeStub(matching[1]!), makeStub(matching[3]!)];
+      for (const stub of stubs) await store.replace(stub, {});
+
+      const pagesOf = async (request: Omit<ListRequest, 'customerId' | 'after'>): Promise<string[][]> => {
+        const pages: string[][] = [];
+        let after: ListRequest['after'];
+        do {
+          const page = await store.list({ customerId, ...request, ...(after ? { after } : {}) });
+          pages.push(page.items.map((document) => document.id));
+          after = page.next;
+        } while (after !== undefined && pages.length < 10);
+        return pages;
+      };
+
+      const all = await store.list({ customerId, invoiceNumber: invoice, limit: 100 });
+      expect(all.items.map((document) => document.id)).toEqual(['m-4', 'm-3', 'm-2', 'm-1']);
+      expect(all.next).toBeUndefined();
+      expect(all.items.filter((document) => document.tier === 'archived')).toEqual([...stubs].reverse());
+      expect(await pagesOf({ invoiceNumber: invoice, limit: 1 })).toEqual([
+        ['m-4'],
+        ['m-3'],
+        ['m-2'],
+        ['m-1'],
+      ]);
+      expect(await pagesOf({ invoiceNumber: invoice, limit: 3 })).toEqual([['m-4', 'm-3', 'm-2'], ['m-1']]);
+      expect(await pagesOf({ invoiceNumber: invoice, status: 'paid', limit: 1 })).toEqual([['m-4'], ['m-3']]);
+      expect(
+        await pagesOf({
+          invoiceNumber: invoice,
+          issuedFrom: '2024-02-01T00:00:00.000Z',
+          issuedTo: '2024-05-10T00:00:00.000Z',
+          limit: 1,
+        }),
+      ).toEqual([['m-3'], ['m-2']]);
+      expect(await pagesOf({ invoiceNumber: 'INV 2024/03', limit: 10 })).toEqual([['n-prefix']]);
+      expect(await pagesOf({ invoiceNumber: 'INV-NONE', limit: 10 })).toEqual([[]]);
+      const theirs = await store.list({ customerId: other, invoiceNumber: invoice, limit: 10 });
+      expect(theirs.items.map((document) => `${document.customerId}/${document.id}`)).toEqual([
+        `${other}/m-1`,
+      ]);
+
+      // A write that changes the invoice number moves the record from one answer to the other.
+      const renamed = fullDocument({ ...matching[0]!, invoiceNumber: 'INV-RENAMED', version: 2 });
+      await store.replace(renamed, {});
+      expect(await pagesOf({ invoiceNumber: invoice, limit: 10 })).toEqual([['m-4', 'm-3', 'm-2']]);
+      expect((await store.list({ customerId, invoiceNumber: 'INV-RENAMED', limit: 10 })).items).toEqual([
+        renamed,
+      ]);
+      // A stub swapped back to its full document is still found, now hot.
+      const back = fullDocument(matching[1]!, { rehydratedAt: '2024-11-01T00:00:00.000Z' });
+      await store.replace(back, {});
+      const afterRehydration = await store.list({ customerId, invoiceNumber: invoice, limit: 10 });
+      expect(afterRehydration.items.map((document) => [document.id, document.tier])).toEqual([
+        ['m-4', 'archived'],
+        ['m-3', 'hot'],
+        ['m-2', 'hot'],
+      ]);
     });
 
     it('upcasts a document written by an older schema version on read', async () => {

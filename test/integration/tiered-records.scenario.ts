@@ -225,6 +225,8 @@ export interface InputOptions {
   /** Extra metadata entries; null leaves the optional metadata out. */
   readonly metadata?: Readonly<Record<string, string>> | null;
   readonly dueAt?: string;
+  /** Defaults to `INV-{id}`. */
+  readonly invoiceNumber?: string;
 }
 
 /** A valid client body for record `id`: totals add up, the billing period is the month of issuedAt. */
@@ -244,7 +246,7 @@ export function recordInput(id: string, options: InputOptions): Record<string, u
   const taxMinor = Math.round(subtotalMinor / 10);
   return {
     id,
-    invoiceNumber: `INV-${id}`,
+    invoiceNumber: options.invoiceNumber ?? `INV-${id}`,
     issuedAt: options.issuedAt,
     ...(options.dueAt !== undefined ? { dueAt: options.dueAt } : {}),
     billingPeriod: { start: `${options.issuedAt.slice(0, 7)}-01`, end: options.issuedAt.slice(0, 10) },
@@ -750,13 +752,20 @@ export function describeTieredRecordsScenario(label: string, hotStore: HotStoreF
   describe(`${label}: lists across tiers`, () => {
     const customerId = 'cust-list';
     const otherCustomer = 'cust-list-other';
+    // One invoice number on two records that are archived and one that stays hot.
+    const sharedInvoice = 'INV-2024/shared – Zürich';
     // Two records share an issuedAt, so paging must order by id within it.
     const records: ReadonlyArray<{ id: string } & InputOptions> = [
       { id: 'inv-a01', issuedAt: '2024-01-15T08:00:00.000Z', status: 'paid' },
       // About 190 KB of JSON: a large record, within the ~300 KB the design plans for.
       { id: 'inv-a02', issuedAt: '2024-02-15T08:00:00.000Z', status: 'issued', lines: 1500 },
       { id: 'inv-a03', issuedAt: '2024-03-15T08:00:00.000Z', status: 'paid' },
-      { id: 'inv-a04', issuedAt: '2024-03-15T08:00:00.000Z', status: 'overdue' },
+      {
+        id: 'inv-a04',
+        issuedAt: '2024-03-15T08:00:00.000Z',
+        status: 'overdue',
+        invoiceNumber: sharedInvoice,
+      },
       { id: 'inv-a05', issuedAt: '2024-04-20T12:00:00.000Z', status: 'paid' },
       { id: 'inv-a06', issuedAt: '2024-06-01T00:00:00.000Z', status: 'void' },
       {
@@ -764,11 +773,12 @@ export function describeTieredRecordsScenario(label: string, hotStore: HotStoreF
         issuedAt: '2024-08-31T23:59:59.000Z',
         status: 'paid',
         dueAt: '2024-09-30T00:00:00.000Z',
+        invoiceNumber: sharedInvoice,
       },
       { id: 'inv-a08', issuedAt: '2024-11-05T10:00:00.000Z', status: 'issued', metadata: null },
       { id: 'inv-a09', issuedAt: '2024-12-10T10:00:00.000Z', status: 'draft' },
       { id: 'inv-r01', issuedAt: RECENT_ISSUED_AT, status: 'issued' },
-      { id: 'inv-r02', issuedAt: RECENT_ISSUED_AT, status: 'paid' },
+      { id: 'inv-r02', issuedAt: RECENT_ISSUED_AT, status: 'paid', invoiceNumber: sharedInvoice },
       { id: 'inv-r03', issuedAt: RECENT_ISSUED_AT, status: 'draft' },
     ];
     const archived = records.filter((record) => record.id.startsWith('inv-a')).map((record) => record.id);
@@ -780,6 +790,11 @@ export function describeTieredRecordsScenario(label: string, hotStore: HotStoreF
       { limit: '1' },
       { status: 'paid', limit: '2' },
       { issuedFrom: '2024-03-01T00:00:00.000Z', issuedTo: '2024-09-01T00:00:00.000Z', limit: '3' },
+      { invoiceNumber: sharedInvoice },
+      { invoiceNumber: sharedInvoice, limit: '1' },
+      { invoiceNumber: sharedInvoice, status: 'paid', issuedTo: '2024-12-01T00:00:00.000Z' },
+      // The other customer has a record with this invoice number too (both are archived).
+      { invoiceNumber: 'INV-inv-a01' },
     ];
     let deployment: Deployment | undefined;
     let hot: Map<string, Snapshot>;
@@ -837,6 +852,39 @@ export function describeTieredRecordsScenario(label: string, hotStore: HotStoreF
       const answer = await live().call('GET', recordsUrl(customerId, { limit: '4', cursor }));
       expect(answer.statusCode).toBe(200);
       expect(answer.body).toBe(second);
+    });
+
+    it('looks records up by invoice number with the same answer before and after archival, from the stubs', async () => {
+      const d = live();
+      const blobReads = await d.counter('archived_reads_total', { source: 'archive' });
+      const [shared] = await listPages(d, customerId, { invoiceNumber: sharedInvoice });
+      const items = (JSON.parse(shared ?? '{}') as { items: Array<{ id: string; invoiceNumber: string }> })
+        .items;
+      expect(items.map((item) => item.id)).toEqual(['inv-r02', 'inv-a07', 'inv-a04']);
+      expect(items.every((item) => item.invoiceNumber === sharedInvoice)).toBe(true);
+      expect(await storedTier(d, { customerId, id: 'inv-r02' })).toBe('hot');
+      expect(await storedTier(d, { customerId, id: 'inv-a07' })).toBe('archived');
+      expect(await storedTier(d, { customerId, id: 'inv-a04' })).toBe('archived');
+      expect(shared).toBe(before.get(JSON.stringify({ invoiceNumber: sharedInvoice }))?.[0]);
+      const paged = await listPages(d, customerId, { invoiceNumber: sharedInvoice, limit: '1' });
+      expect(paged).toHaveLength(3);
+      expect(paged).toEqual(before.get(JSON.stringify({ invoiceNumber: sharedInvoice, limit: '1' })));
+      // A cursor issued before archival, on the hot record, continues to the archived one.
+      const [first, second] = before.get(JSON.stringify({ invoiceNumber: sharedInvoice, limit: '1' })) ?? [];
+      const cursor = (JSON.parse(first ?? '{}') as { nextCursor: string }).nextCursor;
+      const continued = await d.call(
+        'GET',
+        recordsUrl(customerId, { invoiceNumber: sharedInvoice, limit: '1', cursor }),
+      );
+      expect(continued.statusCode).toBe(200);
+      expect(continued.body).toBe(second);
+      const [own] = await listPages(d, customerId, { invoiceNumber: 'INV-inv-a01' });
+      expect(
+        (JSON.parse(own ?? '{}') as { items: Array<{ customerId: string; id: string }> }).items.map(
+          (item) => `${item.customerId}/${item.id}`,
+        ),
+      ).toEqual([`${customerId}/inv-a01`]);
+      expect(await d.counter('archived_reads_total', { source: 'archive' })).toBe(blobReads);
     });
 
     it('reads every archived record back with its pre-archival bytes and ETag', async () => {

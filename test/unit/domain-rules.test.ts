@@ -151,6 +151,32 @@ describe('list cursors', () => {
     expect(() => decodeCursor(cursor, { customerId: 'c' })).toThrow(/other filters/);
     expect(() => decodeCursor('garbage', filters)).toThrow(AppError);
   });
+
+  it('binds a cursor to its invoice number, and keeps the cursors issued before that filter valid', () => {
+    const position = { issuedAt: '2024-03-15T08:00:00.000Z', id: 'inv-a04' };
+    const byInvoice = { customerId: 'cust-list', invoiceNumber: 'INV-7' };
+    const cursor = encodeCursor(position, byInvoice);
+    expect(decodeCursor(cursor, byInvoice)).toEqual(position);
+    expect(() => decodeCursor(cursor, { customerId: 'cust-list' })).toThrow(/other filters/);
+    expect(() => decodeCursor(cursor, { ...byInvoice, invoiceNumber: 'INV-8' })).toThrow(/other filters/);
+    expect(() => decodeCursor(encodeCursor(position, { customerId: 'cust-list' }), byInvoice)).toThrow(
+      /other filters/,
+    );
+    // Issued by the release before the invoiceNumber filter: a client paging through a deploy goes on.
+    const before = {
+      plain: 'eyJhIjoiMjAyNC0wMy0xNVQwODowMDowMC4wMDBaIiwiaSI6Imludi1hMDQiLCJmIjoiRzBkNWZPc2pmZ0tOWGRVVCJ9',
+      filtered:
+        'eyJhIjoiMjAyNC0wMy0xNVQwODowMDowMC4wMDBaIiwiaSI6Imludi1hMDQiLCJmIjoicGo2WGR6TnNrQnZISGp3VCJ9',
+    };
+    expect(decodeCursor(before.plain, { customerId: 'cust-list' })).toEqual(position);
+    expect(
+      decodeCursor(before.filtered, {
+        customerId: 'cust-list',
+        status: 'paid',
+        issuedFrom: '2024-01-01T00:00:00.000Z',
+      }),
+    ).toEqual(position);
+  });
 });
 
 describe('retry policy', () => {

@@ -46,7 +46,7 @@ export const PARTITION_KEY_PATH = '/customerId';
  * Index only what queries filter or sort on; lineItems and metadata (most of a 300 KB record) are
  * never indexed, which keeps write RUs proportional to the few indexed paths. id and _ts are always
  * indexed by Cosmos DB. Cosmos DB refuses a multi-property ORDER BY without a matching composite
- * index: one serves list(), one scan(). Exported so infrastructure-as-code can declare the same.
+ * index: two serve list() (with and without an invoice number), one scan(). Exported so infrastructure-as-code can declare the same.
  */
 export const RECORDS_INDEXING_POLICY: IndexingPolicy = {
   indexingMode: 'consistent',
@@ -55,6 +55,8 @@ export const RECORDS_INDEXING_POLICY: IndexingPolicy = {
     { path: '/customerId/?' },
     { path: '/issuedAt/?' },
     { path: '/status/?' },
+    // Top level in full documents and stubs alike (stubs keep the summary fields where records have them).
+    { path: '/invoiceNumber/?' },
     { path: '/sys/tier/?' },
     { path: '/sys/pinned/?' },
     { path: '/id/?' },
@@ -62,6 +64,12 @@ export const RECORDS_INDEXING_POLICY: IndexingPolicy = {
   excludedPaths: [{ path: '/*' }],
   compositeIndexes: [
     [
+      { path: '/issuedAt', order: 'descending' },
+      { path: '/id', order: 'descending' },
+    ],
+    // list() by invoice number: the equality leads, so one index range serves the filter and the sort.
+    [
+      { path: '/invoiceNumber', order: 'ascending' },
       { path: '/issuedAt', order: 'descending' },
       { path: '/id', order: 'descending' },
     ],
@@ -210,13 +218,23 @@ export class CosmosRecordStore implements RecordStore {
         where.push('c.status = @status');
         parameters.push({ name: '@status', value: request.status });
       }
+      if (request.invoiceNumber !== undefined) {
+        where.push('c.invoiceNumber = @invoiceNumber');
+        parameters.push({ name: '@invoiceNumber', value: request.invoiceNumber });
+      }
       if (request.after !== undefined) {
         where.push('(c.issuedAt < @afterIssuedAt OR (c.issuedAt = @afterIssuedAt AND c.id < @afterId))');
         parameters.push({ name: '@afterIssuedAt', value: request.after.issuedAt });
         parameters.push({ name: '@afterId', value: request.after.id });
       }
+      // A filtered property must lead the ORDER BY for Cosmos DB to serve both from one composite index;
+      // the equality fixes it, so the order is the same.
+      const orderBy =
+        request.invoiceNumber !== undefined
+          ? 'c.invoiceNumber ASC, c.issuedAt DESC, c.id DESC'
+          : 'c.issuedAt DESC, c.id DESC';
       // One more than the page tells whether there is a next page without a second query.
-      const query = `SELECT TOP @n * FROM c WHERE ${where.join(' AND ')} ORDER BY c.issuedAt DESC, c.id DESC`;
+      const query = `SELECT TOP @n * FROM c WHERE ${where.join(' AND ')} ORDER BY ${orderBy}`;
       const resources = await this.#connection.queryAll<RawItem>(
         state,
         { query, parameters },

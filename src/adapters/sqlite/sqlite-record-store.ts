@@ -1,7 +1,7 @@
 // The embedded hot store: one SQLite file (node:sqlite), durable across restarts, indexed for the
 // list query and for finding old records. Same etag and conditional-write behaviour as Cosmos DB.
 import { randomUUID } from 'node:crypto';
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { AppError } from '../../domain/errors.ts';
 import {
   fromPersisted,
@@ -40,24 +40,54 @@ export interface SqliteRecordStoreOptions {
   readonly nowMs?: () => number;
 }
 
-const SCHEMA = `
+const TABLE = `
 CREATE TABLE IF NOT EXISTS records (
-  customer_id TEXT NOT NULL,
-  id          TEXT NOT NULL,
-  etag        TEXT NOT NULL,
-  issued_at   TEXT NOT NULL,
-  status      TEXT NOT NULL,
-  tier        TEXT NOT NULL,
-  modified_ms INTEGER NOT NULL,
-  doc         TEXT NOT NULL,
+  customer_id    TEXT NOT NULL,
+  id             TEXT NOT NULL,
+  etag           TEXT NOT NULL,
+  issued_at      TEXT NOT NULL,
+  status         TEXT NOT NULL,
+  tier           TEXT NOT NULL,
+  modified_ms    INTEGER NOT NULL,
+  doc            TEXT NOT NULL,
+  invoice_number TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (customer_id, id)
 );
+`;
+
+const INDEXES = `
 -- The list query: one customer, newest issuedAt first, keyset on (issued_at, id).
 CREATE INDEX IF NOT EXISTS records_by_customer_issued ON records (customer_id, issued_at DESC, id DESC);
+-- The list query by invoice number: the equality, then the same order, so no sort and no scan.
+CREATE INDEX IF NOT EXISTS records_by_customer_invoice
+  ON records (customer_id, invoice_number, issued_at DESC, id DESC);
 -- Background scans (archival candidates, verify, collection) in keyset order, without a table scan.
 DROP INDEX IF EXISTS records_by_tier_issued;
 CREATE INDEX IF NOT EXISTS records_by_tier_issued_key ON records (tier, issued_at, customer_id, id);
 `;
+
+/**
+ * Files written before the invoiceNumber filter have no invoice_number column: add it and fill it from
+ * the documents (full and stub alike keep invoiceNumber at the top level), once, in one transaction.
+ */
+function addInvoiceNumberColumn(db: DatabaseSync): void {
+  const hasColumn = (): boolean =>
+    db.prepare("SELECT 1 AS found FROM pragma_table_info('records') WHERE name = 'invoice_number'").get() !==
+    undefined;
+  if (hasColumn()) return;
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    // Another process may have migrated the file between the check and the lock.
+    if (!hasColumn()) {
+      db.exec("ALTER TABLE records ADD COLUMN invoice_number TEXT NOT NULL DEFAULT ''");
+      db.exec("UPDATE records SET invoice_number = COALESCE(json_extract(doc, '$.invoiceNumber'), '')");
+    }
+    db.exec('COMMIT');
+  } catch (error) {
+    db.exec('ROLLBACK');
+    throw error;
+  }
+}
 
 interface Row {
   etag: string;
@@ -92,12 +122,15 @@ export class SqliteRecordStore implements RecordStore {
   constructor(options: SqliteRecordStoreOptions) {
     this.#db = openSqliteDatabase(options.path);
     this.#nowMs = options.nowMs ?? Date.now;
-    this.#db.exec(SCHEMA);
-    const columns = 'etag = ?, issued_at = ?, status = ?, tier = ?, modified_ms = ?, doc = ?';
+    this.#db.exec(TABLE);
+    addInvoiceNumberColumn(this.#db);
+    this.#db.exec(INDEXES);
+    const columns =
+      'etag = ?, issued_at = ?, status = ?, invoice_number = ?, tier = ?, modified_ms = ?, doc = ?';
     this.#statements = {
       get: this.#db.prepare('SELECT etag, doc FROM records WHERE customer_id = ? AND id = ?'),
       insert: this.#db.prepare(
-        'INSERT INTO records (customer_id, id, etag, issued_at, status, tier, modified_ms, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        'INSERT INTO records (customer_id, id, etag, issued_at, status, invoice_number, tier, modified_ms, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
       ),
       update: this.#db.prepare(`UPDATE records SET ${columns} WHERE customer_id = ? AND id = ?`),
       updateIfMatch: this.#db.prepare(
@@ -123,7 +156,7 @@ export class SqliteRecordStore implements RecordStore {
   create(document: RecordDocument, options?: OperationOptions): Promise<StoredDocument> {
     return this.#run(() => {
       const row = this.#row(document);
-      charge(options, estimateWriteUnits(Buffer.byteLength(row[5]), RECORD_INDEXED_TERMS));
+      charge(options, estimateWriteUnits(Buffer.byteLength(row[6]), RECORD_INDEXED_TERMS));
       const result = this.#statements.insert.run(document.customerId, document.id, ...row);
       if (result.changes === 0) {
         throw new AppError('ALREADY_EXISTS', `Record ${document.customerId}/${document.id} already exists`);
@@ -139,7 +172,7 @@ export class SqliteRecordStore implements RecordStore {
   ): Promise<StoredDocument> {
     return this.#run(() => {
       const row = this.#row(document);
-      charge(options, estimateWriteUnits(Buffer.byteLength(row[5]), RECORD_INDEXED_TERMS));
+      charge(options, estimateWriteUnits(Buffer.byteLength(row[6]), RECORD_INDEXED_TERMS));
       const result =
         condition.ifMatch === undefined
           ? this.#statements.update.run(...row, document.customerId, document.id)
@@ -162,17 +195,8 @@ export class SqliteRecordStore implements RecordStore {
 
   list(request: ListRequest, options?: OperationOptions): Promise<ListResult> {
     return this.#run(() => {
-      const where = new SqlWhere()
-        .add('customer_id = ?', request.customerId)
-        .addIf(request.issuedFrom, 'issued_at >= ?')
-        .addIf(request.issuedTo, 'issued_at < ?')
-        .addIf(request.status, 'status = ?');
-      if (request.after !== undefined) {
-        const { issuedAt, id } = request.after;
-        where.add('(issued_at < ? OR (issued_at = ? AND id < ?))', issuedAt, issuedAt, id);
-      }
-      const sql = `SELECT etag, doc FROM records WHERE ${where.toString()} ORDER BY issued_at DESC, id DESC LIMIT ?`;
-      const rows = this.#db.prepare(sql).all(...where.params, request.limit + 1) as unknown as Row[];
+      const { sql, params } = listStatement(request);
+      const rows = this.#db.prepare(sql).all(...params) as unknown as Row[];
       charge(options, () =>
         estimateQueryUnits(rows.reduce((sum, row) => sum + Buffer.byteLength(row.doc), 0)),
       );
@@ -259,8 +283,8 @@ export class SqliteRecordStore implements RecordStore {
     return Promise.resolve();
   }
 
-  /** The column values after (customer_id, id): etag, issued_at, status, tier, modified_ms, doc. */
-  #row(document: RecordDocument): [string, string, string, string, number, string] {
+  /** The column values after (customer_id, id): etag, issued_at, status, invoice_number, tier, modified_ms, doc. */
+  #row(document: RecordDocument): [string, string, string, string, string, number, string] {
     const doc = JSON.stringify(toPersisted(document));
     if (Buffer.byteLength(doc) > MAX_DOCUMENT_BYTES) {
       throw new AppError(
@@ -269,7 +293,15 @@ export class SqliteRecordStore implements RecordStore {
       );
     }
     const summary = summaryOf(document);
-    return [`"${randomUUID()}"`, summary.issuedAt, summary.status, document.tier, this.#nowMs(), doc];
+    return [
+      `"${randomUUID()}"`,
+      summary.issuedAt,
+      summary.status,
+      summary.invoiceNumber,
+      document.tier,
+      this.#nowMs(),
+      doc,
+    ];
   }
 
   #missOrStale(key: RecordKey): AppError {
@@ -285,10 +317,10 @@ export class SqliteRecordStore implements RecordStore {
 
   /** For tests of old schema versions: writes a raw persisted document as an older release would have. */
   insertRaw(raw: Record<string, unknown> & { id: string; customerId: string }): void {
-    const summary = raw as { issuedAt?: string; status?: string };
+    const summary = raw as { issuedAt?: string; status?: string; invoiceNumber?: string };
     this.#db
       .prepare(
-        'INSERT INTO records (customer_id, id, etag, issued_at, status, tier, modified_ms, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO records (customer_id, id, etag, issued_at, status, invoice_number, tier, modified_ms, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         raw.customerId,
@@ -296,11 +328,43 @@ export class SqliteRecordStore implements RecordStore {
         `"${randomUUID()}"`,
         summary.issuedAt ?? '',
         summary.status ?? '',
+        summary.invoiceNumber ?? '',
         'hot',
         Date.now(),
         JSON.stringify(raw),
       );
   }
+
+  /** For tests: SQLite's query plan of a list request, one line per step. */
+  explainList(request: ListRequest): string[] {
+    const { sql, params } = listStatement(request);
+    const steps = this.#db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as unknown as Array<{
+      detail: string;
+    }>;
+    return steps.map((step) => step.detail);
+  }
+}
+
+/** The list query: one more row than the page tells whether there is a next page. */
+function listStatement(request: ListRequest): { sql: string; params: SQLInputValue[] } {
+  const where = new SqlWhere()
+    .add('customer_id = ?', request.customerId)
+    .addIf(request.issuedFrom, 'issued_at >= ?')
+    .addIf(request.issuedTo, 'issued_at < ?')
+    .addIf(request.status, 'status = ?')
+    .addIf(request.invoiceNumber, 'invoice_number = ?');
+  if (request.after !== undefined) {
+    const { issuedAt, id } = request.after;
+    where.add('(issued_at < ? OR (issued_at = ? AND id < ?))', issuedAt, issuedAt, id);
+  }
+  // Without statistics the planner prefers the issuedAt index for a date window, then filters every
+  // record of the window; the invoice index narrows to the matches first and keeps the order.
+  const from =
+    request.invoiceNumber !== undefined ? 'records INDEXED BY records_by_customer_invoice' : 'records';
+  return {
+    sql: `SELECT etag, doc FROM ${from} WHERE ${where.toString()} ORDER BY issued_at DESC, id DESC LIMIT ?`,
+    params: [...where.params, request.limit + 1],
+  };
 }
 
 function toStored(row: Row): StoredDocument {
