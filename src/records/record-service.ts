@@ -97,7 +97,9 @@ export class RecordService implements RecordControls {
       .then(async (crossed) => {
         if (!crossed) return;
         try {
-          spikes.onRehydrated?.(key, await this.rehydrate(key));
+          // Awaited apart: `onRehydrated?.(key, await ...)` would skip the rehydration with no listener.
+          const result = await this.rehydrate(key);
+          spikes.onRehydrated?.(key, result);
         } finally {
           spikes.detector.forget(key);
         }
