@@ -213,3 +213,122 @@ describe('cost report', () => {
     expect(forbidden.statusCode).toBe(403);
   });
 });
+
+describe('runs answer at once, and the most recent are listed', () => {
+  it('answers GET .../runs/{runId} right after the 202, before the run has gone anywhere', async () => {
+    const started = await api.call({
+      method: 'POST',
+      url: '/api/v1/admin/archival/runs',
+      payload: { dryRun: true },
+      roles: ADMIN,
+    });
+    expect(started.statusCode).toBe(202);
+    const { runId } = started.json<{ runId: string }>();
+    const atOnce = await api.call({
+      method: 'GET',
+      url: `/api/v1/admin/archival/runs/${runId}`,
+      roles: ADMIN,
+    });
+    expect(atOnce.statusCode, atOnce.body).toBe(200);
+    expect(['running', 'succeeded']).toContain(atOnce.json().status);
+    await api.test.archival.waitForRun(runId);
+  });
+
+  it('lists the most recent runs, newest first, as GET .../runs/{runId} shows each', async () => {
+    await runArchival({ dryRun: true });
+    await runArchival({ dryRun: true });
+    const listed = await api.call({
+      method: 'GET',
+      url: '/api/v1/admin/archival/runs?limit=2',
+      roles: ADMIN,
+    });
+    expect(listed.statusCode).toBe(200);
+    const { items } = listed.json<{ items: Array<{ runId: string; startedAt: string }> }>();
+    expect(items).toHaveLength(2);
+    expect(items[0]!.runId > items[1]!.runId).toBe(true);
+    const one = await api.call({
+      method: 'GET',
+      url: `/api/v1/admin/archival/runs/${items[0]!.runId}`,
+      roles: ADMIN,
+    });
+    expect(one.json()).toEqual(items[0]);
+    for (const limit of ['0', '101', 'many']) {
+      const bad = await api.call({
+        method: 'GET',
+        url: `/api/v1/admin/archival/runs?limit=${limit}`,
+        roles: ADMIN,
+      });
+      expect(bad.statusCode, limit).toBe(400);
+      expect(bad.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+    }
+  });
+});
+
+describe('bulk rehydration as a job', () => {
+  async function startJob(body: object): Promise<string> {
+    const started = await api.call({
+      method: 'POST',
+      url: '/api/v1/admin/rehydrations',
+      payload: body,
+      roles: ADMIN,
+    });
+    expect(started.statusCode, started.body).toBe(202);
+    const { jobId } = started.json<{ jobId: string }>();
+    expect(started.headers.location).toBe(`/api/v1/admin/jobs/${jobId}`);
+    const atOnce = await api.call({ method: 'GET', url: `/api/v1/admin/jobs/${jobId}`, roles: ADMIN });
+    expect(atOnce.statusCode).toBe(200);
+    expect(atOnce.json()).toMatchObject({ jobId, kind: 'rehydration' });
+    await api.test.wired.jobs.waitFor(jobId);
+    const done = await api.call({ method: 'GET', url: `/api/v1/admin/jobs/${jobId}`, roles: ADMIN });
+    return done.json();
+  }
+
+  it('dry-runs, then brings a customer’s archived records back hot with the same bytes and ETags', async () => {
+    const bodies = new Map<string, string>();
+    for (const id of ['b1', 'b2', 'b3']) bodies.set(id, await createOld('cust-bulk', id));
+    await createOld('cust-bulk-other', 'o1');
+    api.clock.advance(2 * DAY);
+    await runArchival({});
+    const dry = await startJob({ customerId: 'cust-bulk', dryRun: true });
+    expect(dry).toMatchObject({
+      status: 'succeeded',
+      dryRun: true,
+      counts: { candidates: 3, rehydrated: 0, failed: 0 },
+      finishedAt: expect.any(String),
+    });
+    expect((await api.store.get({ customerId: 'cust-bulk', id: 'b1' }))?.document.tier).toBe('archived');
+
+    const real = await startJob({ customerId: 'cust-bulk' });
+    expect(real).toMatchObject({
+      status: 'succeeded',
+      dryRun: false,
+      counts: { candidates: 3, rehydrated: 3, alreadyHot: 0, failed: 0 },
+      failures: [],
+    });
+    for (const [id, body] of bodies) {
+      const read = await api.call({ method: 'GET', url: `${records('cust-bulk')}/${id}` });
+      expect(read.body).toBe(body);
+      expect(read.headers['x-storage-tier']).toBe('hot');
+    }
+    // Only the named customer: the other one's record stays archived.
+    expect((await api.store.get({ customerId: 'cust-bulk-other', id: 'o1' }))?.document.tier).toBe(
+      'archived',
+    );
+  });
+
+  it('refuses a bad body and answers 404 for an unknown job', async () => {
+    const bad = await api.call({
+      method: 'POST',
+      url: '/api/v1/admin/rehydrations',
+      payload: { customerId: 'a b', everything: true },
+      roles: ADMIN,
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+    const unknown = await api.call({ method: 'GET', url: '/api/v1/admin/jobs/job-nope', roles: ADMIN });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ code: 'NOT_FOUND' });
+    const forbidden = await api.call({ method: 'POST', url: '/api/v1/admin/rehydrations', payload: {} });
+    expect(forbidden.statusCode).toBe(403);
+  });
+});

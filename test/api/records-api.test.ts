@@ -298,6 +298,33 @@ describe.each(TIERS)('records API with every record %s', (tier) => {
       expect(response.json()).toMatchObject({ code: 'LEGAL_HOLD' });
       expect((await api.call({ method: 'GET', url: `${base(customerId)}/held` })).statusCode).toBe(200);
     });
+
+    it('refuses PUT and PATCH of a record under legal hold with 409 LEGAL_HOLD, and changes nothing', async () => {
+      const customerId = customer();
+      const record = (await create(customerId, { id: 'held-write' })).json();
+      await api.store.replace(
+        fullDocument(record, { legalHold: { reason: 'audit', setAt: '2026-01-01T00:00:00.000Z' } }),
+        {},
+      );
+      const url = `${base(customerId)}/held-write`;
+      const before = await api.call({ method: 'GET', url });
+      const { id: _i, customerId: _c, version: _v, createdAt: _ca, updatedAt: _u, ...input } = record;
+      const put = await api.call({ method: 'PUT', url, payload: { ...input, status: 'void' } });
+      expect(put.statusCode).toBe(409);
+      expect(put.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(put.json()).toMatchObject({ code: 'LEGAL_HOLD' });
+      const patch = await api.call({
+        method: 'PATCH',
+        url,
+        payload: { status: 'void' },
+        headers: { 'content-type': 'application/merge-patch+json' },
+      });
+      expect(patch.statusCode).toBe(409);
+      expect(patch.json()).toMatchObject({ code: 'LEGAL_HOLD' });
+      const after = await api.call({ method: 'GET', url });
+      expect(after.body).toBe(before.body);
+      expect(after.headers.etag).toBe(before.headers.etag);
+    });
   });
 
   describe('GET /billing-records (list)', () => {

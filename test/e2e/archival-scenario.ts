@@ -231,6 +231,33 @@ async function readStatus(baseUrl: string, token: string): Promise<Json> {
   return answer.json();
 }
 
+const REHYDRATIONS_PATH = '/api/v1/admin/rehydrations';
+
+/** Starts a bulk rehydration; its job answers at its Location at once, before the work is done. */
+async function startRehydrations(baseUrl: string, token: string, body: Json): Promise<string> {
+  const started = await call(baseUrl, REHYDRATIONS_PATH, { method: 'POST', token, body });
+  expect(started.status, started.text).toBe(202);
+  const jobId = String(started.json().jobId);
+  const location = `/api/v1/admin/jobs/${jobId}`;
+  expect(started.headers.get('location')).toBe(location);
+  const atOnce = await call(baseUrl, location, { token });
+  expect(atOnce.status, atOnce.text).toBe(200);
+  return jobId;
+}
+
+function waitForJobEnd(baseUrl: string, token: string, jobId: string, timeoutMs: number): Promise<Json> {
+  return vi.waitFor(
+    async () => {
+      const answer = await call(baseUrl, `/api/v1/admin/jobs/${jobId}`, { token });
+      expect(answer.status, answer.text).toBe(200);
+      const job = answer.json();
+      if (job.status === 'running') throw new Error(`job ${jobId} still running: ${answer.text}`);
+      return job;
+    },
+    { timeout: timeoutMs, interval: 100 },
+  );
+}
+
 function archiveCli(deployment: ArchivalDeployment, args: readonly string[]): Promise<ScriptResult> {
   return runScript('src/cli/archive.ts', args, { ...deployment.env, ...ARCHIVAL_SETTINGS }, 60_000);
 }
@@ -445,6 +472,51 @@ export function describeArchivalScenario(options: ArchivalScenarioOptions): void
         },
         new Set(eligible),
       );
+    });
+
+    it('rolls archival back as a job (dry run, then real): every record hot, byte-identical, none archived', async () => {
+      const { server, deployment, token, eligible, before } = live;
+      const stillArchived = eligible.length - 1; // the PUT above brought one back already
+      const dry = await startRehydrations(server.baseUrl, token, { dryRun: true });
+      const dryReport = await waitForJobEnd(server.baseUrl, token, dry, options.runTimeoutMs);
+      expect(dryReport, JSON.stringify(dryReport)).toMatchObject({
+        kind: 'rehydration',
+        status: 'succeeded',
+        dryRun: true,
+        counts: { candidates: stillArchived, rehydrated: 0, failed: 0 },
+      });
+      expect((await readStatus(server.baseUrl, token)).counts).toMatchObject({ archived: stillArchived });
+
+      const real = await startRehydrations(server.baseUrl, token, {});
+      const report = await waitForJobEnd(server.baseUrl, token, real, options.runTimeoutMs);
+      expect(report, JSON.stringify(report)).toMatchObject({
+        status: 'succeeded',
+        dryRun: false,
+        counts: { candidates: stillArchived, rehydrated: stillArchived, alreadyHot: 0, failed: 0 },
+        failures: [],
+      });
+      expect((await readStatus(server.baseUrl, token)).counts).toEqual({
+        hot: before.records.length,
+        copied: 0,
+        archived: 0,
+        stuck: 0,
+        failed: 0,
+      });
+      // Every record answers as before archival, from the hot store (the PUT's record and list aside).
+      const replaced = eligible[0]!;
+      await expectSameAsBefore(
+        server.baseUrl,
+        token,
+        {
+          records: before.records.filter((record) => record !== replaced),
+          lists: new Map([...before.lists].filter(([customerId]) => customerId !== replaced.customerId)),
+        },
+        new Set(),
+      );
+      // The CLI runs the same use case: nothing is left to bring back.
+      const cli = await archiveCli(deployment, ['rehydrate', '--all']);
+      expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+      expect(printedCounts(cli)).toMatchObject({ candidates: 0, rehydrated: 0, failed: 0 });
     });
   });
 
