@@ -119,7 +119,7 @@ describe('job reports', () => {
 
 describe('an id answers from the moment it is handed out', () => {
   /** A control store whose writes of reports wait until the test lets them through. */
-  function gatedControl(clock: ManualClock): { control: ArchivalControlStore; open(): void } {
+  function gatedControl(clock: ManualClock): { control: ArchivalControlStore; open: () => void } {
     const inner = new MemoryControlStore(clock);
     let open: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (open = resolve));

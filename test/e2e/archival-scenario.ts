@@ -245,12 +245,18 @@ async function startRehydrations(baseUrl: string, token: string, body: Json): Pr
   return jobId;
 }
 
-function waitForJobEnd(baseUrl: string, token: string, jobId: string, timeoutMs: number): Promise<Json> {
+/** A job as GET /admin/jobs/{jobId} answers it (the fields these tests read). */
+interface JobReport {
+  readonly status: 'running' | 'succeeded' | 'failed' | 'partial';
+  readonly counts: Readonly<Record<string, number>>;
+}
+
+function waitForJobEnd(baseUrl: string, token: string, jobId: string, timeoutMs: number): Promise<JobReport> {
   return vi.waitFor(
     async () => {
       const answer = await call(baseUrl, `/api/v1/admin/jobs/${jobId}`, { token });
       expect(answer.status, answer.text).toBe(200);
-      const job = answer.json();
+      const job: JobReport = answer.json();
       if (job.status === 'running') throw new Error(`job ${jobId} still running: ${answer.text}`);
       return job;
     },
