@@ -9,6 +9,8 @@ import type { ArchivalPolicy } from '../domain/archival-policy.ts';
 import type { ArchivalControlStore, Lease } from '../ports/archival-control-store.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
+import { ledgerKeyOf, type RetryPosition, type StoredLedgerEntry } from '../ports/archive-ledger.ts';
+import type { RecordKey } from '../domain/record-rules.ts';
 import type { ScanItem, ScanPosition } from '../ports/record-store.ts';
 import {
   type ArchivalStores,
@@ -17,7 +19,7 @@ import {
   type StepContext,
   type StepOutcome,
 } from './archival-context.ts';
-import { copyRecord, type CopyPlan, planCopies } from './copy-step.ts';
+import { copyRecord, planCopies } from './copy-step.ts';
 import { purgeEntry } from './purge-step.ts';
 import { RequestBudget } from './request-budget.ts';
 import {
@@ -128,6 +130,8 @@ class Run {
   readonly #counts: RunCounts = emptyCounts();
   readonly #skipped: Record<string, number> = {};
   readonly #failures: string[] = [];
+  /** Records the retry pass took up, so a sweep of their slice in the same run does not count them again. */
+  readonly #retried = new Set<string>();
   #stoppedBecause: string | undefined;
 
   constructor(deps: ArchivalEngineDependencies, settings: ArchivalSettings, options: RunOptions) {
@@ -181,6 +185,8 @@ class Run {
   // ---- Phase 1: copy ----
 
   async #copyPhase(): Promise<void> {
+    await this.#retryFailedCopies();
+    if (this.#shouldStop()) return;
     const cutoff = archiveCutoff(this.#deps.policy, this.#context.asOf).toISOString();
     const oldest = await this.#deps.store.scan(
       { tier: 'hot', issuedBefore: cutoff, limit: 1, ...this.#customerFilter() },
@@ -281,13 +287,79 @@ class Run {
 
   async #copyPage(items: readonly ScanItem[]): Promise<void> {
     // Cancelled: no task of the batch would run, so the page is not looked up either.
-    const plans = this.#options.abortSignal?.aborted === true ? [] : await planCopies(this.#context, items);
-    await this.#processBatch(plans.map((plan) => () => this.#copyOne(plan)));
+    const plans =
+      this.#options.abortSignal?.aborted === true
+        ? []
+        : await planCopies(
+            this.#context,
+            items.filter((item) => !this.#retried.has(ledgerKeyOf(item))),
+          );
+    await this.#processBatch(
+      plans.map((plan) => () => {
+        if ('lookupFailed' in plan) throw plan.lookupFailed;
+        if ('skip' in plan) return Promise.resolve({ kind: 'skipped', reason: plan.skip } as const);
+        return this.#copyOne(plan.item, plan.ledger);
+      }),
+    );
   }
 
-  async #copyOne(plan: CopyPlan): Promise<StepOutcome | undefined> {
-    if ('lookupFailed' in plan) throw plan.lookupFailed;
-    if ('skip' in plan) return { kind: 'skipped', reason: plan.skip };
+  /**
+   * Copies whose last attempt failed are retried once their backoff is over, found through their ledger
+   * entries: incremental scans never read behind the watermark again, so they would wait for the next
+   * full sweep. A lease (taken only when there is work) keeps two workers from retrying the same items.
+   */
+  async #retryFailedCopies(): Promise<void> {
+    const control = this.#deps.control;
+    const dueBy = this.#context.asOf.toISOString();
+    let lease: Lease | undefined;
+    let after: RetryPosition | undefined;
+    try {
+      do {
+        const page = await this.#deps.ledger.queryDueRetries(
+          {
+            dueBy,
+            limit: this.#settings.batchSize,
+            ...this.#customerFilter(),
+            ...(after ? { after } : {}),
+          },
+          this.#context.callOptions,
+        );
+        if (page.items.length === 0) return;
+        if (lease === undefined) {
+          lease = await control.acquireLease(
+            'retries.json',
+            this.#settings.leaseSeconds,
+            this.#context.callOptions,
+          );
+          if (lease === undefined) {
+            this.#skip('retries-leased-by-another-worker');
+            return;
+          }
+        }
+        for (const { entry } of page.items) this.#retried.add(ledgerKeyOf(entry));
+        await this.#processBatch(
+          page.items.map(
+            (stored) => () =>
+              this.#copyOne({ customerId: stored.entry.customerId, id: stored.entry.id }, stored),
+          ),
+        );
+        if (this.#options.abortSignal?.aborted === true || this.#stoppedBecause !== undefined) return;
+        after = page.next;
+        if (!(await control.renewLease(lease, this.#context.callOptions))) {
+          this.#stoppedBecause ??= 'lost the retries lease to another worker';
+        }
+        await this.#save('running');
+      } while (after !== undefined && !this.#shouldStop());
+    } catch (error) {
+      // The slices' own work goes on: a retry that cannot be found now is found by a later run.
+      if (this.#options.abortSignal?.aborted === true) return;
+      this.#count({ kind: 'failed', reason: `retries: ${describeError(error)}`, parked: false });
+    } finally {
+      if (lease !== undefined) await control.releaseLease(lease).catch(() => undefined);
+    }
+  }
+
+  async #copyOne(key: RecordKey, ledger: StoredLedgerEntry | undefined): Promise<StepOutcome | undefined> {
     if (this.#options.limit !== undefined && this.#counts.candidates >= this.#options.limit) {
       this.#stoppedBecause ??= `limit of ${this.#options.limit} records reached`;
       return undefined;
@@ -295,7 +367,7 @@ class Run {
     this.#counts.candidates += 1;
     if (this.#options.dryRun === true) return undefined;
     await this.#budget.acquire(this.#options.abortSignal);
-    return copyRecord(this.#context, plan.item, plan.ledger);
+    return copyRecord(this.#context, key, ledger);
   }
 
   // ---- Phase 2: purge ----

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { archivalStatus } from '../../src/archival/archival-status.ts';
 import { ArchivalService } from '../../src/archival/archival-service.ts';
-import { ArchivalEngine } from '../../src/archival/archive-run.ts';
+import { ArchivalEngine, DEFAULT_ARCHIVAL_SETTINGS } from '../../src/archival/archive-run.ts';
 import { verifyArchive } from '../../src/archival/archive-verify.ts';
 import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
 import { createRecordControls } from '../../src/archival/record-controls.ts';
@@ -24,6 +24,7 @@ import {
 import { FaultInjector } from '../support/fault-injection.ts';
 import { makeInput } from '../support/record-fixtures.ts';
 
+const MINUTE = 60_000;
 const DAY = 24 * 3600_000;
 let world: ArchivalWorld;
 let acknowledged: Acknowledged;
@@ -365,25 +366,34 @@ describe('failures', () => {
   it('retries a failing copy with backoff, parks it after repeated failures, and lists it in the status', async () => {
     const [record] = await seed(1, 6);
     const injector = new FaultInjector();
-    injector.plan = ({ port, method }) =>
-      port === 'archive' && method === 'putIfAbsent' ? 'unavailable' : undefined;
-    const first = await world.engine({ injector, settings: { maxAttempts: 3 } }).run();
+    let uploads = 0;
+    injector.plan = ({ port, method }) => {
+      if (port !== 'archive' || method !== 'putIfAbsent') return undefined;
+      uploads += 1;
+      return 'unavailable';
+    };
+    const run = () => world.engine({ injector, settings: { maxAttempts: 3 } }).run();
+    const first = await run();
     expect(first.counts.failed).toBe(1);
     expect(first.failures[0]).toMatch(/UNAVAILABLE/);
     // Backing off: an immediate re-run does not hammer the archive.
-    const backoff = await world.engine({ injector, settings: { maxAttempts: 3 } }).run({ full: true });
-    expect(backoff.skippedReasons['backing-off']).toBe(1);
-    for (let i = 0; i < 2; i++) {
-      world.clock.advance(DAY);
-      await world.engine({ injector, settings: { maxAttempts: 3 } }).run({ full: true });
+    const backoff = await run();
+    expect(backoff.counts).toMatchObject({ candidates: 0, failed: 0 });
+    expect(uploads).toBe(1);
+    // Incremental runs retry it at its backoff (1 min, then 4), and park it at the third failure.
+    for (const minutes of [1, 4]) {
+      world.clock.advance(minutes * MINUTE);
+      expect((await run()).counts.failed).toBe(1);
     }
+    expect(uploads).toBe(3);
     const status = await archivalStatus(world, world.clock.now());
     expect(status.counts.failed).toBe(1);
     expect(status.failed[0]).toMatchObject({ id: record!.id, attempts: 3 });
     expect(await checkInvariants(world, acknowledged)).toEqual([]);
-    // Parked items are left alone until an operator unparks them; then the next run copies them.
+    // Parked items are left alone until an operator unparks them.
     world.clock.advance(7 * DAY);
-    expect((await world.engine().run({ full: true })).skippedReasons.parked).toBe(1);
+    expect((await run()).counts).toMatchObject({ candidates: 0, failed: 0 });
+    expect(uploads).toBe(3);
     const service = new ArchivalService({
       ...world.stores(),
       clock: world.clock,
@@ -392,7 +402,160 @@ describe('failures', () => {
       reader: world.reader(),
     });
     expect(await service.unpark(record!)).toBe(1);
+    // Unparking deletes the entry, so only a sweep finds the record again (it leaves no due entry).
     expect((await world.engine().run({ full: true })).counts.copied).toBe(1);
+  });
+
+  it('retries a copy that failed on day 0 in the next incremental runs at its backoff, not at the next full sweep', async () => {
+    const [victim] = await seed(3, 6);
+    let blobAnswers503 = true;
+    const attempts: number[] = [];
+    const injector = new FaultInjector();
+    injector.plan = ({ port, method, args }) => {
+      if (port !== 'archive' || method !== 'putIfAbsent') return undefined;
+      if (!(args[0] as PutBlobRequest).path.includes(`/${victim!.id}/`)) return undefined;
+      attempts.push(world.clock.now().getTime());
+      return blobAnswers503 ? 'unavailable' : undefined;
+    };
+    const run = () => world.engine({ injector }).run();
+    const day0 = world.clock.now().getTime();
+    expect((await run()).counts).toMatchObject({ copied: 2, failed: 1 });
+    expect((await world.ledger.get(victim!))?.entry).toMatchObject({ state: 'failed', attempts: 1 });
+    // Before its backoff the record is left alone; after it, the next run retries it: 1 min, then 4, 16.
+    for (const [wait, backoff] of [
+      [0.5, 1],
+      [3.5, 4],
+      [15.5, 16],
+    ] as const) {
+      world.clock.advance(wait * MINUTE);
+      expect((await run()).counts).toMatchObject({ candidates: 0, failed: 0 });
+      world.clock.advance((backoff - wait) * MINUTE);
+      expect((await run()).counts).toMatchObject({ candidates: 1, failed: 1 });
+    }
+    expect(attempts.map((at) => (at - day0) / MINUTE)).toEqual([0, 1, 5, 21]);
+    expect((await world.ledger.get(victim!))?.entry).toMatchObject({ state: 'failed', attempts: 4 });
+    // Blob recovers: the next retry (64 min later) copies it, and the purge follows after the grace.
+    blobAnswers503 = false;
+    world.clock.advance(64 * MINUTE);
+    expect((await run()).counts).toMatchObject({ candidates: 1, copied: 1, failed: 0 });
+    expect((await world.ledger.get(victim!))?.entry).toMatchObject({ state: 'copied', attempts: 0 });
+    world.clock.advance(8 * DAY);
+    expect((await run()).counts).toMatchObject({ copied: 0, purged: 3 });
+    expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+  });
+
+  it('parks a copy that keeps failing after maxAttempts, within hours, on incremental runs only', async () => {
+    const [victim] = await seed(2, 6);
+    const attempts: number[] = [];
+    const injector = new FaultInjector();
+    injector.plan = ({ port, method, args }) => {
+      if (port !== 'archive' || method !== 'putIfAbsent') return undefined;
+      if (!(args[0] as PutBlobRequest).path.includes(`/${victim!.id}/`)) return undefined;
+      attempts.push(world.clock.now().getTime());
+      return 'unavailable';
+    };
+    const run = () => world.engine({ injector }).run();
+    const day0 = world.clock.now().getTime();
+    // A run every minute, as a schedule might: each retry waits for its backoff, no longer.
+    for (let minute = 0; minute <= 120; minute++) {
+      await run();
+      world.clock.advance(MINUTE);
+    }
+    expect(attempts.map((at) => (at - day0) / MINUTE)).toEqual([0, 1, 5, 21, 85]);
+    expect((await world.ledger.get(victim!))?.entry).toMatchObject({
+      state: 'failed',
+      attempts: DEFAULT_ARCHIVAL_SETTINGS.maxAttempts,
+      parked: true,
+    });
+    const status = await archivalStatus(world, world.clock.now());
+    expect(status.failed).toEqual([expect.objectContaining({ id: victim!.id, attempts: 5 })]);
+    // Parked: later runs leave it alone.
+    world.clock.advance(DAY);
+    await run();
+    expect(attempts).toHaveLength(5);
+    expect(await checkInvariants(world, acknowledged)).toEqual([]);
+  });
+
+  it('retries due copies within the run: its customer, its limit, and a dry run that writes nothing', async () => {
+    await seed(1, 6, 'cust-a');
+    await seed(2, 7, 'cust-b');
+    let blobAnswers503 = true;
+    const uploads: string[] = [];
+    const injector = new FaultInjector();
+    injector.plan = ({ port, method, args }) => {
+      if (port !== 'archive' || method !== 'putIfAbsent') return undefined;
+      uploads.push((args[0] as PutBlobRequest).path);
+      return blobAnswers503 ? 'unavailable' : undefined;
+    };
+    const engine = () => world.engine({ injector });
+    expect((await engine().run()).counts.failed).toBe(3);
+    world.clock.advance(MINUTE);
+    blobAnswers503 = false;
+    uploads.length = 0;
+    const dry = await engine().run({ dryRun: true });
+    expect(dry.counts).toMatchObject({ candidates: 3, copied: 0, failed: 0 });
+    expect(uploads).toEqual([]);
+    expect((await world.ledger.counts()).failed).toBe(3);
+    const pilot = await engine().run({ customerId: 'cust-b', limit: 1 });
+    expect(pilot.counts).toMatchObject({ candidates: 1, copied: 1 });
+    expect(pilot.stoppedBecause).toMatch(/limit/);
+    expect(uploads).toEqual([expect.stringContaining('/cust-b/')]);
+    expect((await engine().run()).counts).toMatchObject({ candidates: 2, copied: 2, failed: 0 });
+    expect(await world.ledger.counts()).toMatchObject({ copied: 3, failed: 0 });
+    expect(await checkInvariants(world, acknowledged)).toEqual([]);
+  });
+
+  it('a retry cut short by a cancellation counts no attempt, and the next run takes it up again', async () => {
+    const [victim] = await seed(1, 6);
+    const controller = new AbortController();
+    let uploads = 0;
+    const injector = new FaultInjector();
+    injector.plan = ({ port, method }) => {
+      if (port !== 'archive' || method !== 'putIfAbsent') return undefined;
+      uploads += 1;
+      if (uploads === 2) controller.abort();
+      return uploads <= 2 ? 'unavailable' : undefined;
+    };
+    expect((await world.engine({ injector }).run()).counts.failed).toBe(1);
+    world.clock.advance(MINUTE);
+    const cancelled = await world.engine({ injector }).run({ abortSignal: controller.signal });
+    expect(cancelled.counts.failed).toBe(0);
+    expect(cancelled.stoppedBecause).toBe('cancelled');
+    expect((await world.ledger.get(victim!))?.entry).toMatchObject({ state: 'failed', attempts: 1 });
+    expect((await world.engine({ injector }).run()).counts).toMatchObject({ copied: 1, failed: 0 });
+    expect(uploads).toBe(3);
+  });
+
+  it('retries a failing purge at its backoff in the next runs, and parks it after maxAttempts', async () => {
+    const [victim] = await seed(2, 6);
+    await world.engine().run();
+    world.clock.advance(8 * DAY);
+    const attempts: number[] = [];
+    const injector = new FaultInjector();
+    injector.plan = ({ port, method, args }) => {
+      if (port !== 'store' || method !== 'replace') return undefined;
+      if ((args[0] as { id: string }).id !== victim!.id) return undefined;
+      attempts.push(world.clock.now().getTime());
+      return 'unavailable';
+    };
+    const run = () => world.engine({ injector }).run();
+    const start = world.clock.now().getTime();
+    expect((await run()).counts).toMatchObject({ purged: 1, failed: 1 });
+    world.clock.advance(30_000);
+    expect((await run()).skippedReasons['backing-off']).toBe(1);
+    world.clock.advance(30_000);
+    for (let minute = 1; minute <= 120; minute++) {
+      await run();
+      world.clock.advance(MINUTE);
+    }
+    expect(attempts.map((at) => (at - start) / MINUTE)).toEqual([0, 1, 5, 21, 85]);
+    expect((await world.ledger.get(victim!))?.entry).toMatchObject({
+      state: 'copied',
+      attempts: 5,
+      parked: true,
+    });
+    expect((await archivalStatus(world, world.clock.now())).counts.failed).toBe(1);
+    expect(await checkInvariants(world, acknowledged)).toEqual([]);
   });
 
   it('a failed ledger lookup fails the candidates of its page, skips the others, and copies nothing', async () => {
