@@ -4,14 +4,14 @@
 // crossed the age line since the last run, plus records modified behind the watermark.
 import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
-import { archiveCutoff, coolDownCutoff } from '../domain/archival-policy.ts';
+import { archiveCutoff } from '../domain/archival-policy.ts';
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
+import type { RecordKey } from '../domain/record-rules.ts';
 import type { ArchivalControlStore, Lease } from '../ports/archival-control-store.ts';
+import { ledgerKeyOf, type RetryPosition, type StoredLedgerEntry } from '../ports/archive-ledger.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
-import { ledgerKeyOf, type RetryPosition, type StoredLedgerEntry } from '../ports/archive-ledger.ts';
-import type { RecordKey } from '../domain/record-rules.ts';
-import type { ScanItem, ScanPosition } from '../ports/record-store.ts';
+import type { ScanItem } from '../ports/record-store.ts';
 import {
   type ArchivalStores,
   DEFAULT_MAX_ATTEMPTS,
@@ -22,6 +22,7 @@ import {
 import { copyRecord, planCopies } from './copy-step.ts';
 import { purgeEntry } from './purge-step.ts';
 import { RequestBudget } from './request-budget.ts';
+import { monthsBetween, planSlice, type SliceState } from './slice-plan.ts';
 import {
   emptyCounts,
   MAX_REPORTED_FAILURES,
@@ -74,25 +75,6 @@ export interface RunOptions extends RunRequest {
   /** Called after each batch with the report so far (progress bars, heartbeats). */
   readonly onProgress?: (report: RunReport) => void;
 }
-
-/** Per slice (a month of issuedAt): how far incremental runs have scanned, and where a cut-short scan resumes. */
-interface SliceState {
-  /** Every record issued before this (within the slice) has been scanned by an incremental run. */
-  readonly scannedBefore?: string;
-  /** When that scan started (store clock, ms): later catch-up scans look for writes since then. */
-  readonly scanStartedMs?: number;
-  readonly lastFullSweepMs?: number;
-  readonly checkpoint?: { readonly range: string; readonly position: ScanPosition };
-}
-
-interface ScanRange {
-  readonly issuedFrom: string;
-  readonly issuedBefore: string;
-  readonly modifiedSinceMs?: number;
-}
-
-/** Clock skew allowed between this worker and the store's own write timestamps. */
-const STORE_CLOCK_SKEW_MS = 10 * 60_000;
 
 export function newRunId(now: Date): string {
   return `run-${now.toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
@@ -210,39 +192,21 @@ class Run {
     }
     try {
       const state = (await control.read<SliceState | null>(name, this.#context.callOptions))?.value ?? {};
-      const scanStartedMs = this.#deps.clock.now().getTime();
-      const monthStart = `${month}-01T00:00:00.000Z`;
-      const monthEnd = `${nextMonth(month)}-01T00:00:00.000Z`;
-      const upper = monthEnd < cutoff ? monthEnd : cutoff;
-      const full =
-        this.#pilot ||
-        state.scannedBefore === undefined ||
-        scanStartedMs - (state.lastFullSweepMs ?? 0) > this.#settings.fullSweepEveryMs;
-      const ranges: ScanRange[] = [];
-      if (full) ranges.push({ issuedFrom: monthStart, issuedBefore: upper });
-      else {
-        const watermark = state.scannedBefore!;
-        if (watermark < upper)
-          ranges.push({ issuedFrom: watermark > monthStart ? watermark : monthStart, issuedBefore: upper });
-        // Behind the watermark only writes since the last scan matter (a rehydration, an unpin, a record
-        // that was cooling down): the store's write time finds them without reading the rest.
-        const sinceMs =
-          coolDownCutoff(this.#deps.policy, new Date(state.scanStartedMs ?? 0)).getTime() -
-          STORE_CLOCK_SKEW_MS;
-        ranges.push({
-          issuedFrom: monthStart,
-          issuedBefore: watermark < upper ? watermark : upper,
-          modifiedSinceMs: sinceMs,
-        });
-      }
-      let checkpoint = state.checkpoint;
-      for (const range of ranges) {
-        const rangeId = JSON.stringify({
-          ...range,
-          customerId: this.#options.customerId ?? null,
-          asOf: this.#options.asOf ?? null,
-        });
-        let after = checkpoint?.range === rangeId ? checkpoint.position : undefined;
+      const plan = planSlice({
+        state,
+        month,
+        cutoff,
+        nowMs: this.#deps.clock.now().getTime(),
+        policy: this.#deps.policy,
+        fullSweepEveryMs: this.#settings.fullSweepEveryMs,
+        pilot: this.#pilot,
+        scope: {
+          ...(this.#options.customerId !== undefined ? { customerId: this.#options.customerId } : {}),
+          ...(this.#options.asOf !== undefined ? { asOf: this.#options.asOf } : {}),
+        },
+      });
+      for (const { id, resumeAfter, ...range } of plan.ranges) {
+        let after = resumeAfter;
         for (;;) {
           const page = await this.#deps.store.scan(
             {
@@ -259,27 +223,16 @@ class Run {
           // start, so its records not yet copied are scanned again instead of waiting for a full sweep.
           if (this.#options.abortSignal?.aborted === true || this.#stoppedBecause !== undefined) return;
           after = page.next;
-          checkpoint = after === undefined ? undefined : { range: rangeId, position: after };
           await this.#checkpoint(name, lease, {
             ...state,
-            ...(checkpoint ? { checkpoint } : { checkpoint: undefined }),
+            checkpoint: after === undefined ? undefined : { range: id, position: after },
           });
           if (after === undefined) break;
           if (this.#shouldStop()) return;
         }
       }
-      if (!this.#pilot) {
-        await control.write<SliceState>(
-          name,
-          {
-            scannedBefore: upper,
-            scanStartedMs,
-            lastFullSweepMs: full ? scanStartedMs : (state.lastFullSweepMs ?? 0),
-          },
-          { lease },
-          this.#context.callOptions,
-        );
-      }
+      if (plan.completed !== undefined)
+        await control.write<SliceState>(name, plan.completed, { lease }, this.#context.callOptions);
     } finally {
       await control.releaseLease(lease).catch(() => undefined);
     }
@@ -518,16 +471,4 @@ class Run {
     }
     return report;
   }
-}
-
-function nextMonth(month: string): string {
-  const [year, mm] = month.split('-').map(Number) as [number, number];
-  return mm === 12 ? `${year + 1}-01` : `${year}-${String(mm + 1).padStart(2, '0')}`;
-}
-
-/** Months from `first` to `last` inclusive, as `YYYY-MM`. */
-export function monthsBetween(first: string, last: string): string[] {
-  const months: string[] = [];
-  for (let month = first; month <= last; month = nextMonth(month)) months.push(month);
-  return months;
 }
