@@ -16,10 +16,12 @@ import {
   type ArchivalStores,
   DEFAULT_MAX_ATTEMPTS,
   describeError,
+  isCode,
   type StepContext,
   type StepOutcome,
 } from './archival-context.ts';
 import { copyRecord, planCopies } from './copy-step.ts';
+import { LeaseRenewal } from './lease-renewal.ts';
 import { purgeEntry } from './purge-step.ts';
 import { RequestBudget } from './request-budget.ts';
 import { monthsBetween, planSlice, type SliceState } from './slice-plan.ts';
@@ -43,7 +45,7 @@ export interface ArchivalSettings {
   /** Sustained RU/s the archiver may spend; 0 for no limit. */
   readonly requestUnitsPerSecond: number;
   readonly maxAttempts: number;
-  /** Blob lease duration per slice (15-60 s); renewed between batches. */
+  /** Blob lease duration per slice (15-60 s); renewed every third of it while work runs, and between batches. */
   readonly leaseSeconds: number;
   /** Incremental runs sweep a whole slice again when its last full sweep is older than this. */
   readonly fullSweepEveryMs: number;
@@ -190,7 +192,7 @@ class Run {
       this.#skip('slice-leased-by-another-worker');
       return;
     }
-    try {
+    await this.#underLease(lease, async (renewal) => {
       const state = (await control.read<SliceState | null>(name, this.#context.callOptions))?.value ?? {};
       const plan = planSlice({
         state,
@@ -223,19 +225,18 @@ class Run {
           // start, so its records not yet copied are scanned again instead of waiting for a full sweep.
           if (this.#options.abortSignal?.aborted === true || this.#stoppedBecause !== undefined) return;
           after = page.next;
-          await this.#checkpoint(name, lease, {
-            ...state,
-            checkpoint: after === undefined ? undefined : { range: id, position: after },
-          });
+          const checkpoint = after === undefined ? undefined : { range: id, position: after };
+          if (!(await this.#holds(name, renewal))) return;
+          // A pilot keeps the slice state as it found it, but for its own checkpoints.
+          const keepState = this.#pilot && checkpoint === undefined;
+          if (!keepState && !(await this.#writeSlice(name, lease, { ...state, checkpoint }))) return;
+          await this.#save('running');
           if (after === undefined) break;
           if (this.#shouldStop()) return;
         }
       }
-      if (plan.completed !== undefined)
-        await control.write<SliceState>(name, plan.completed, { lease }, this.#context.callOptions);
-    } finally {
-      await control.releaseLease(lease).catch(() => undefined);
-    }
+      if (plan.completed !== undefined) await this.#writeSlice(name, lease, plan.completed);
+    });
   }
 
   async #copyPage(items: readonly ScanItem[]): Promise<void> {
@@ -263,52 +264,41 @@ class Run {
    */
   async #retryFailedCopies(): Promise<void> {
     const control = this.#deps.control;
+    const name = 'retries.json';
     const dueBy = this.#context.asOf.toISOString();
-    let lease: Lease | undefined;
-    let after: RetryPosition | undefined;
+    const query = (after: RetryPosition | undefined) =>
+      this.#deps.ledger.queryDueRetries(
+        { dueBy, limit: this.#settings.batchSize, ...this.#customerFilter(), ...(after ? { after } : {}) },
+        this.#context.callOptions,
+      );
     try {
-      do {
-        const page = await this.#deps.ledger.queryDueRetries(
-          {
-            dueBy,
-            limit: this.#settings.batchSize,
-            ...this.#customerFilter(),
-            ...(after ? { after } : {}),
-          },
-          this.#context.callOptions,
-        );
-        if (page.items.length === 0) return;
-        if (lease === undefined) {
-          lease = await control.acquireLease(
-            'retries.json',
-            this.#settings.leaseSeconds,
-            this.#context.callOptions,
+      let page = await query(undefined);
+      if (page.items.length === 0) return;
+      const lease = await control.acquireLease(name, this.#settings.leaseSeconds, this.#context.callOptions);
+      if (lease === undefined) {
+        this.#skip('retries-leased-by-another-worker');
+        return;
+      }
+      await this.#underLease(lease, async (renewal) => {
+        for (;;) {
+          for (const { entry } of page.items) this.#retried.add(ledgerKeyOf(entry));
+          await this.#processBatch(
+            page.items.map(
+              (stored) => () =>
+                this.#copyOne({ customerId: stored.entry.customerId, id: stored.entry.id }, stored),
+            ),
           );
-          if (lease === undefined) {
-            this.#skip('retries-leased-by-another-worker');
-            return;
-          }
+          if (this.#options.abortSignal?.aborted === true || this.#stoppedBecause !== undefined) return;
+          if (!(await this.#holds(name, renewal))) return;
+          await this.#save('running');
+          if (page.next === undefined || this.#shouldStop()) return;
+          page = await query(page.next);
         }
-        for (const { entry } of page.items) this.#retried.add(ledgerKeyOf(entry));
-        await this.#processBatch(
-          page.items.map(
-            (stored) => () =>
-              this.#copyOne({ customerId: stored.entry.customerId, id: stored.entry.id }, stored),
-          ),
-        );
-        if (this.#options.abortSignal?.aborted === true || this.#stoppedBecause !== undefined) return;
-        after = page.next;
-        if (!(await control.renewLease(lease, this.#context.callOptions))) {
-          this.#stoppedBecause ??= 'lost the retries lease to another worker';
-        }
-        await this.#save('running');
-      } while (after !== undefined && !this.#shouldStop());
+      });
     } catch (error) {
       // The slices' own work goes on: a retry that cannot be found now is found by a later run.
       if (this.#options.abortSignal?.aborted === true) return;
       this.#count({ kind: 'failed', reason: `retries: ${describeError(error)}`, parked: false });
-    } finally {
-      if (lease !== undefined) await control.releaseLease(lease).catch(() => undefined);
     }
   }
 
@@ -326,9 +316,9 @@ class Run {
   // ---- Phase 2: purge ----
 
   async #purgePhase(): Promise<void> {
-    const control = this.#deps.control;
-    const lease = await control.acquireLease(
-      'purge.json',
+    const name = 'purge.json';
+    const lease = await this.#deps.control.acquireLease(
+      name,
       this.#settings.leaseSeconds,
       this.#context.callOptions,
     );
@@ -336,7 +326,7 @@ class Run {
       this.#skip('purge-leased-by-another-worker');
       return;
     }
-    try {
+    await this.#underLease(lease, async (renewal) => {
       const asOf = this.#context.asOf.toISOString();
       let after;
       do {
@@ -361,14 +351,10 @@ class Run {
           }),
         );
         after = page.next;
-        if (!(await control.renewLease(lease, this.#context.callOptions))) {
-          this.#stoppedBecause ??= 'lost the purge lease to another worker';
-        }
+        await this.#holds(name, renewal);
         await this.#save('running');
       } while (after !== undefined && !this.#shouldStop());
-    } finally {
-      await control.releaseLease(lease).catch(() => undefined);
-    }
+    });
   }
 
   // ---- Shared ----
@@ -409,15 +395,46 @@ class Run {
     this.#skipped[reason] = (this.#skipped[reason] ?? 0) + 1;
   }
 
-  async #checkpoint(name: string, lease: Lease, state: SliceState): Promise<void> {
-    const control = this.#deps.control;
-    if (!(await control.renewLease(lease, this.#context.callOptions))) {
-      this.#stoppedBecause ??= `lost the lease on ${name} to another worker`;
-      return;
+  /**
+   * Runs `work` under a lease renewed on a timer (a third of its duration), so a page slower than the
+   * lease keeps it; the timer ends before the lease is released, whatever `work` does.
+   */
+  async #underLease(lease: Lease, work: (renewal: LeaseRenewal) => Promise<void>): Promise<void> {
+    const renewal = new LeaseRenewal(this.#deps.control, lease, this.#deps.clock, {
+      everyMs: (this.#settings.leaseSeconds * 1000) / 3,
+      callOptions: this.#context.callOptions,
+    });
+    try {
+      await work(renewal);
+    } finally {
+      await renewal.stop();
+      await this.#deps.control.releaseLease(lease).catch(() => undefined);
     }
-    if (!this.#pilot || state.checkpoint !== undefined)
-      await control.write(name, state, { lease }, this.#context.callOptions);
-    await this.#save('running');
+  }
+
+  /**
+   * Renews the lease between batches (the timer renews it within them): false, and the run stops, once
+   * another worker has taken it.
+   */
+  async #holds(name: string, renewal: LeaseRenewal): Promise<boolean> {
+    if (await renewal.renewNow()) return true;
+    this.#stoppedBecause ??= `lost the lease on ${name} to another worker`;
+    return false;
+  }
+
+  /**
+   * Writes the slice state under its lease, fenced: a worker that lost the lease (taken between two
+   * renewals) is refused, and stops instead of overwriting the new holder's watermark or checkpoint.
+   */
+  async #writeSlice(name: string, lease: Lease, state: SliceState): Promise<boolean> {
+    try {
+      await this.#deps.control.write<SliceState>(name, state, { lease }, this.#context.callOptions);
+      return true;
+    } catch (error) {
+      if (!isCode(error, 'PRECONDITION_FAILED')) throw error;
+      this.#stoppedBecause ??= `lost the lease on ${name} to another worker`;
+      return false;
+    }
   }
 
   #shouldStop(): boolean {

@@ -11,6 +11,7 @@ import { readRunReport } from '../../src/archival/run-reports.ts';
 import type { BillingRecord } from '../../src/domain/billing-record.ts';
 import type { ArchiveStore, PutBlobRequest } from '../../src/ports/archive-store.ts';
 import type { OperationOptions } from '../../src/ports/operation-options.ts';
+import type { RecordStore, ScanRequest } from '../../src/ports/record-store.ts';
 import {
   type Acknowledged,
   type ArchivalWorld,
@@ -359,6 +360,118 @@ describe('several workers', () => {
     expect(first!.counts.failed + second!.counts.failed).toBe(0);
     expect((await world.store.countByTier()).archived).toBe(8);
     expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+  });
+});
+
+describe('lease renewal', () => {
+  /**
+   * An engine whose first scan of a slice range (not the run's first probe of the oldest record) is
+   * slow: `during` runs while that page is in flight, with the slice's lease name.
+   */
+  function engineWithSlowPage(
+    during: (sliceName: string) => Promise<void>,
+    injector?: FaultInjector,
+  ): ArchivalEngine {
+    const store = world.store;
+    let slowed = false;
+    const slowStore = new Proxy(store, {
+      get: (target, property, receiver) =>
+        property === 'scan'
+          ? async (request: ScanRequest, options?: OperationOptions) => {
+              if (!slowed && request.issuedFrom !== undefined) {
+                slowed = true;
+                await during(`slices/${request.issuedFrom.slice(0, 7)}.json`);
+              }
+              return store.scan(request, options);
+            }
+          : bindToTarget(target, property, receiver),
+    }) as RecordStore;
+    return new ArchivalEngine({
+      ...world.stores(injector),
+      store: slowStore,
+      clock: world.clock,
+      policy: world.policy,
+      log: silentLogger,
+      settings: { batchSize: 4 },
+    });
+  }
+
+  it('renews the slice lease on a timer, so a page slower than the lease keeps it', async () => {
+    await seed(6, 6);
+    const injector = new FaultInjector();
+    const renewals: number[] = [];
+    let inFlight = false;
+    injector.plan = ({ method }) => {
+      if (method === 'renewLease' && inFlight) renewals.push(world.clock.now().getTime());
+      return undefined;
+    };
+    let taken: unknown;
+    const start = world.clock.now().getTime();
+    const engine = engineWithSlowPage(async (sliceName) => {
+      // 75 s in flight: longer than the 60 s lease. Another worker then tries the slice.
+      inFlight = true;
+      await world.clock.tick(75_000);
+      inFlight = false;
+      taken = await world.control.acquireLease(sliceName, 60);
+    }, injector);
+    const run = await engine.run();
+    expect(taken).toBeUndefined();
+    expect(run.stoppedBecause).toBeUndefined();
+    expect(run.status).toBe('succeeded');
+    expect(run.counts.copied).toBe(6);
+    // Every third of the lease while the page was in flight, and the timer ended with the slice.
+    expect(renewals.map((at) => (at - start) / 1000)).toEqual([20, 40, 60]);
+    expect(world.clock.sleeping).toBe(0);
+  });
+
+  it('still stops between batches when another worker took the lease (a renewal that came too late)', async () => {
+    await seed(6, 6);
+    let taken: unknown;
+    const engine = engineWithSlowPage(async (sliceName) => {
+      // The process stalls past its lease (no timer ran), and another worker takes the slice.
+      world.clock.advance(61_000);
+      taken = await world.control.acquireLease(sliceName, 60);
+    });
+    const run = await engine.run();
+    expect(taken).toBeDefined();
+    expect(run.status).toBe('partial');
+    expect(run.stoppedBecause).toMatch(/lost the lease on slices\/\d{4}-\d{2}\.json/);
+    // The page in flight is finished (every write of it is conditional), the next one is left.
+    expect(run.counts.copied).toBe(4);
+    expect(world.clock.sleeping).toBe(0);
+    expect(await checkInvariants(world, acknowledged)).toEqual([]);
+  });
+
+  it('renews the purge lease on a timer while a slow purge is in flight', async () => {
+    await seed(2, 6);
+    await world.engine().run();
+    world.clock.advance(8 * DAY);
+    const store = world.store;
+    let slowed = false;
+    let taken: unknown;
+    const slowStore = new Proxy(store, {
+      get: (target, property, receiver) =>
+        property === 'replace'
+          ? async (...args: Parameters<RecordStore['replace']>) => {
+              if (!slowed) {
+                slowed = true;
+                await world.clock.tick(75_000);
+                taken = await world.control.acquireLease('purge.json', 60);
+              }
+              return store.replace(...args);
+            }
+          : bindToTarget(target, property, receiver),
+    }) as RecordStore;
+    const run = await new ArchivalEngine({
+      ...world.stores(),
+      store: slowStore,
+      clock: world.clock,
+      policy: world.policy,
+      log: silentLogger,
+    }).run();
+    expect(taken).toBeUndefined();
+    expect(run).toMatchObject({ status: 'succeeded', counts: { purged: 2 } });
+    expect(world.clock.sleeping).toBe(0);
   });
 });
 
