@@ -45,7 +45,7 @@ export interface ArchivalSettings {
   /** Sustained RU/s the archiver may spend; 0 for no limit. */
   readonly requestUnitsPerSecond: number;
   readonly maxAttempts: number;
-  /** Blob lease duration per slice (15-60 s); renewed every third of it while work runs, and between batches. */
+  /** Blob lease duration (15-60 s) of a slice, the purge and the retries; renewed every third of it. */
   readonly leaseSeconds: number;
   /** Incremental runs sweep a whole slice again when its last full sweep is older than this. */
   readonly fullSweepEveryMs: number;
