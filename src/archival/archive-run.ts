@@ -225,7 +225,10 @@ class Run {
           // start, so its records not yet copied are scanned again instead of waiting for a full sweep.
           if (this.#options.abortSignal?.aborted === true || this.#stoppedBecause !== undefined) return;
           after = page.next;
-          const checkpoint = after === undefined ? undefined : { range: id, position: after };
+          const checkpoint =
+            after === undefined
+              ? undefined
+              : { range: id, position: after, scanStartedMs: plan.scanStartedMs };
           if (!(await this.#holds(name, renewal))) return;
           // A pilot keeps the slice state as it found it, but for its own checkpoints.
           const keepState = this.#pilot && checkpoint === undefined;

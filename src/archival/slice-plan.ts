@@ -17,6 +17,8 @@ export interface SliceCheckpoint {
   /** The id of the range it was saved in (see PlannedRange). */
   readonly range: string;
   readonly position: ScanPosition;
+  /** When the scan it belongs to started (absent in checkpoints saved before it was recorded). */
+  readonly scanStartedMs?: number;
 }
 
 export interface ScanRange {
@@ -54,6 +56,8 @@ export interface SlicePlanInput {
 
 export interface SlicePlan {
   readonly full: boolean;
+  /** When this scan started: now, or when the run whose checkpoint it resumes began it. Checkpoints keep it. */
+  readonly scanStartedMs: number;
   /** In scan order. */
   readonly ranges: readonly PlannedRange[];
   /** The state to write once every range was scanned to its end; undefined for a pilot. */
@@ -88,6 +92,7 @@ export function planSlice(input: SlicePlanInput): SlicePlan {
         coolDownCutoff(input.policy, new Date(state.scanStartedMs ?? 0)).getTime() - STORE_CLOCK_SKEW_MS,
     });
   }
+  let resumedStartMs: number | undefined;
   const planned = ranges.map((range, index): PlannedRange => {
     const id = JSON.stringify({
       ...range,
@@ -95,18 +100,24 @@ export function planSlice(input: SlicePlanInput): SlicePlan {
       asOf: input.scope.asOf ?? null,
     });
     // Only the first range resumes: the scan of any range replaces the checkpoint saved before it.
-    const resumeAfter = index === 0 && state.checkpoint?.range === id ? state.checkpoint.position : undefined;
-    return { ...range, id, ...(resumeAfter !== undefined ? { resumeAfter } : {}) };
+    if (index !== 0 || state.checkpoint?.range !== id) return { ...range, id };
+    // Older checkpoints do not say when their scan started; the last completed scan started before it.
+    resumedStartMs = state.checkpoint.scanStartedMs ?? state.scanStartedMs ?? nowMs;
+    return { ...range, id, resumeAfter: state.checkpoint.position };
   });
+  // A scan resumed across runs examined its first records when it began: the next catch-up must count
+  // from then, or a record cooling down at that time and passed by the checkpoint is never read again.
+  const scanStartedMs = resumedStartMs ?? nowMs;
   return {
     full,
+    scanStartedMs,
     ranges: planned,
     completed: pilot
       ? undefined
       : {
           scannedBefore: upper,
-          scanStartedMs: nowMs,
-          lastFullSweepMs: full ? nowMs : (state.lastFullSweepMs ?? 0),
+          scanStartedMs,
+          lastFullSweepMs: full ? scanStartedMs : (state.lastFullSweepMs ?? 0),
         },
   };
 }

@@ -26,6 +26,7 @@ import { FaultInjector } from '../support/fault-injection.ts';
 import { makeInput } from '../support/record-fixtures.ts';
 
 const MINUTE = 60_000;
+const HOUR = 3600_000;
 const DAY = 24 * 3600_000;
 let world: ArchivalWorld;
 let acknowledged: Acknowledged;
@@ -267,6 +268,32 @@ describe('runs', () => {
     const second = await world.engine().run();
     expect(first.counts.copied + second.counts.copied).toBe(12);
     expect(second.counts.skipped).toBeLessThan(first.counts.copied); // resumed, not rescanned from the start
+  });
+
+  it('a scan resumed by a later run still catches up on what was cooling down when the scan began', async () => {
+    const records = await seed(8, 6);
+    // The oldest record (first in scan order) was written 23 h before the scan starts: cooling down then.
+    const early = records.at(-1)!;
+    world.clock.advance(-23 * HOUR);
+    const written = await world.records().patch(early, { status: 'paid' }, {});
+    acknowledged.set(keyOf(written), written);
+    world.clock.advance(23 * HOUR);
+    // The first run is cut by its time budget after one page (each upload takes a second).
+    const injector = new FaultInjector();
+    injector.plan = ({ method }) => {
+      if (method === 'putIfAbsent') world.clock.advance(1_000);
+      return undefined;
+    };
+    const first = await world.engine({ injector, settings: { timeBudgetMs: 1_000 } }).run();
+    expect(first.stoppedBecause).toMatch(/time budget/);
+    expect(first.skippedReasons['cooling-down']).toBe(1);
+    // Two hours later the record has cooled down, but it lies before the checkpoint the next run resumes at.
+    world.clock.advance(2 * HOUR);
+    expect((await world.engine().run()).counts.copied).toBe(4);
+    // The catch-up behind the watermark counts from when the scan began, not from when it was resumed.
+    world.clock.advance(HOUR);
+    expect((await world.engine().run()).counts.copied).toBe(1);
+    expect((await world.ledger.get(early))?.entry.state).toBe('copied');
   });
 
   it('an incremental run reads only what crossed the age line or changed since the last run', async () => {

@@ -192,6 +192,32 @@ describe('planSlice', () => {
     expect(both.ranges.map((range) => range.resumeAfter)).toEqual([undefined, undefined]);
   });
 
+  it('dates a resumed scan from the run that began it, so the next catch-up reads what it passed by', () => {
+    const began = NOW - 2 * 3600_000;
+    const first = planSlice(input({ nowMs: began }));
+    expect(first.scanStartedMs).toBe(began);
+    const checkpoint = { range: first.ranges[0]!.id, position, scanStartedMs: began };
+    const resumed = planSlice(input({ state: { checkpoint } }));
+    expect(resumed.ranges[0]?.resumeAfter).toEqual(position);
+    expect(resumed.scanStartedMs).toBe(began);
+    expect(resumed.completed).toMatchObject({ scanStartedMs: began, lastFullSweepMs: began });
+    // Not resumed: the scan starts now.
+    const other = { ...checkpoint, range: 'another range' };
+    expect(planSlice(input({ state: { checkpoint: other } })).scanStartedMs).toBe(NOW);
+  });
+
+  it('dates a checkpoint saved without its scan start from the last completed scan (earlier), else now', () => {
+    const behind = planSlice(input({ state: scanned })).ranges[0]!;
+    const legacy = { range: behind.id, position };
+    expect(planSlice(input({ state: { ...scanned, checkpoint: legacy } })).completed).toMatchObject({
+      scanStartedMs: NOW - DAY,
+    });
+    const fresh = planSlice(input()).ranges[0]!;
+    expect(
+      planSlice(input({ state: { checkpoint: { range: fresh.id, position } } })).completed?.scanStartedMs,
+    ).toBe(NOW);
+  });
+
   it('measures the catch-up range from the last scan start, with the policy cool-down', () => {
     const plan = planSlice(
       input({
