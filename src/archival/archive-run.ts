@@ -207,6 +207,8 @@ class Run {
           ...(this.#options.asOf !== undefined ? { asOf: this.#options.asOf } : {}),
         },
       });
+      // Whether a checkpoint of this scan is stored: a pilot, which writes nothing else, then clears it.
+      let ownCheckpoint = plan.ranges.some((range) => range.id === state.checkpoint?.range);
       for (const { id, resumeAfter, ...range } of plan.ranges) {
         let after = resumeAfter;
         for (;;) {
@@ -230,9 +232,12 @@ class Run {
               ? undefined
               : { range: id, position: after, scanStartedMs: plan.scanStartedMs };
           if (!(await this.#holds(name, renewal))) return;
-          // A pilot keeps the slice state as it found it, but for its own checkpoints.
-          const keepState = this.#pilot && checkpoint === undefined;
-          if (!keepState && !(await this.#writeSlice(name, lease, { ...state, checkpoint }))) return;
+          // A pilot keeps the slice state as it found it, but for its own checkpoints while it runs.
+          if (!this.#pilot || checkpoint !== undefined || ownCheckpoint) {
+            const next = checkpoint === undefined ? plan.settled : { ...state, checkpoint };
+            if (!(await this.#writeSlice(name, lease, next))) return;
+            ownCheckpoint = checkpoint !== undefined;
+          }
           await this.#save('running');
           if (after === undefined) break;
           if (this.#shouldStop()) return;

@@ -60,6 +60,11 @@ export interface SlicePlan {
   readonly scanStartedMs: number;
   /** In scan order. */
   readonly ranges: readonly PlannedRange[];
+  /**
+   * The state to write when a range ends with more ranges to go (and, for a pilot, in place of
+   * `completed`): as found, without a checkpoint of this scan's ranges, so none outlives the scan.
+   */
+  readonly settled: SliceState;
   /** The state to write once every range was scanned to its end; undefined for a pilot. */
   readonly completed: SliceState | undefined;
 }
@@ -108,10 +113,13 @@ export function planSlice(input: SlicePlanInput): SlicePlan {
   // A scan resumed across runs examined its first records when it began: the next catch-up must count
   // from then, or a record cooling down at that time and passed by the checkpoint is never read again.
   const scanStartedMs = resumedStartMs ?? nowMs;
+  const ownCheckpoint = planned.some((range) => range.id === state.checkpoint?.range);
   return {
     full,
     scanStartedMs,
     ranges: planned,
+    // A pilot leaves an incremental run's checkpoint where it was.
+    settled: pilot && !ownCheckpoint ? state : { ...state, checkpoint: undefined },
     completed: pilot
       ? undefined
       : {

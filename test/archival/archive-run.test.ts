@@ -220,6 +220,13 @@ describe('runs', () => {
     expect(world.archive.paths().every((path) => path.includes('/cust-b/'))).toBe(true);
   });
 
+  it('a pilot repeated sweeps its slices whole again: its own checkpoints do not outlive it', async () => {
+    await seed(8, 6, 'cust-b');
+    const pilot = { customerId: 'cust-b', dryRun: true } as const;
+    expect((await world.engine().run(pilot)).counts.candidates).toBe(8);
+    expect((await world.engine().run(pilot)).counts.candidates).toBe(8);
+  });
+
   it('a run stopped by its limit part-way through a page keeps that page for the next run', async () => {
     await seed(10, 6);
     const settings = { batchSize: 5, concurrency: 1 };

@@ -218,6 +218,17 @@ describe('planSlice', () => {
     ).toBe(NOW);
   });
 
+  it('settles a range without leaving a checkpoint of its scan, and a pilot without touching the rest', () => {
+    const behind = planSlice(input({ state: scanned })).ranges[0]!;
+    const incremental = { ...scanned, checkpoint: { range: behind.id, position } };
+    expect(planSlice(input({ state: incremental })).settled).toEqual({ ...scanned, checkpoint: undefined });
+    // A pilot finds an incremental run's checkpoint and leaves it; its own it clears.
+    const pilot = { pilot: true, scope: { customerId: 'cust-b' } } as const;
+    expect(planSlice(input({ ...pilot, state: incremental })).settled).toBe(incremental);
+    const own = { ...scanned, checkpoint: { range: planSlice(input(pilot)).ranges[0]!.id, position } };
+    expect(planSlice(input({ ...pilot, state: own })).settled).toEqual({ ...scanned, checkpoint: undefined });
+  });
+
   it('measures the catch-up range from the last scan start, with the policy cool-down', () => {
     const plan = planSlice(
       input({
