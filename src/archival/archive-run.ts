@@ -4,22 +4,27 @@
 // crossed the age line since the last run, plus records modified behind the watermark.
 import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
-import { archiveCutoff, coolDownCutoff } from '../domain/archival-policy.ts';
+import { archiveCutoff } from '../domain/archival-policy.ts';
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
+import type { RecordKey } from '../domain/record-rules.ts';
 import type { ArchivalControlStore, Lease } from '../ports/archival-control-store.ts';
+import { ledgerKeyOf, type RetryPosition, type StoredLedgerEntry } from '../ports/archive-ledger.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
-import type { ScanItem, ScanPosition } from '../ports/record-store.ts';
+import type { ScanItem } from '../ports/record-store.ts';
 import {
   type ArchivalStores,
   DEFAULT_MAX_ATTEMPTS,
   describeError,
+  isCode,
   type StepContext,
   type StepOutcome,
 } from './archival-context.ts';
-import { copyRecord, type CopyPlan, planCopies } from './copy-step.ts';
+import { copyRecord, planCopies } from './copy-step.ts';
+import { LeaseRenewal } from './lease-renewal.ts';
 import { purgeEntry } from './purge-step.ts';
 import { RequestBudget } from './request-budget.ts';
+import { monthsBetween, planSlice, type SliceState } from './slice-plan.ts';
 import {
   emptyCounts,
   MAX_REPORTED_FAILURES,
@@ -40,7 +45,7 @@ export interface ArchivalSettings {
   /** Sustained RU/s the archiver may spend; 0 for no limit. */
   readonly requestUnitsPerSecond: number;
   readonly maxAttempts: number;
-  /** Blob lease duration per slice (15-60 s); renewed between batches. */
+  /** Blob lease duration (15-60 s) of a slice, the purge and the retries; renewed every third of it. */
   readonly leaseSeconds: number;
   /** Incremental runs sweep a whole slice again when its last full sweep is older than this. */
   readonly fullSweepEveryMs: number;
@@ -72,25 +77,6 @@ export interface RunOptions extends RunRequest {
   /** Called after each batch with the report so far (progress bars, heartbeats). */
   readonly onProgress?: (report: RunReport) => void;
 }
-
-/** Per slice (a month of issuedAt): how far incremental runs have scanned, and where a cut-short scan resumes. */
-interface SliceState {
-  /** Every record issued before this (within the slice) has been scanned by an incremental run. */
-  readonly scannedBefore?: string;
-  /** When that scan started (store clock, ms): later catch-up scans look for writes since then. */
-  readonly scanStartedMs?: number;
-  readonly lastFullSweepMs?: number;
-  readonly checkpoint?: { readonly range: string; readonly position: ScanPosition };
-}
-
-interface ScanRange {
-  readonly issuedFrom: string;
-  readonly issuedBefore: string;
-  readonly modifiedSinceMs?: number;
-}
-
-/** Clock skew allowed between this worker and the store's own write timestamps. */
-const STORE_CLOCK_SKEW_MS = 10 * 60_000;
 
 export function newRunId(now: Date): string {
   return `run-${now.toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
@@ -128,6 +114,8 @@ class Run {
   readonly #counts: RunCounts = emptyCounts();
   readonly #skipped: Record<string, number> = {};
   readonly #failures: string[] = [];
+  /** Records the retry pass took up, so a sweep of their slice in the same run does not count them again. */
+  readonly #retried = new Set<string>();
   #stoppedBecause: string | undefined;
 
   constructor(deps: ArchivalEngineDependencies, settings: ArchivalSettings, options: RunOptions) {
@@ -181,6 +169,8 @@ class Run {
   // ---- Phase 1: copy ----
 
   async #copyPhase(): Promise<void> {
+    await this.#retryFailedCopies();
+    if (this.#shouldStop()) return;
     const cutoff = archiveCutoff(this.#deps.policy, this.#context.asOf).toISOString();
     const oldest = await this.#deps.store.scan(
       { tier: 'hot', issuedBefore: cutoff, limit: 1, ...this.#customerFilter() },
@@ -202,41 +192,25 @@ class Run {
       this.#skip('slice-leased-by-another-worker');
       return;
     }
-    try {
+    await this.#underLease(lease, async (renewal) => {
       const state = (await control.read<SliceState | null>(name, this.#context.callOptions))?.value ?? {};
-      const scanStartedMs = this.#deps.clock.now().getTime();
-      const monthStart = `${month}-01T00:00:00.000Z`;
-      const monthEnd = `${nextMonth(month)}-01T00:00:00.000Z`;
-      const upper = monthEnd < cutoff ? monthEnd : cutoff;
-      const full =
-        this.#pilot ||
-        state.scannedBefore === undefined ||
-        scanStartedMs - (state.lastFullSweepMs ?? 0) > this.#settings.fullSweepEveryMs;
-      const ranges: ScanRange[] = [];
-      if (full) ranges.push({ issuedFrom: monthStart, issuedBefore: upper });
-      else {
-        const watermark = state.scannedBefore!;
-        if (watermark < upper)
-          ranges.push({ issuedFrom: watermark > monthStart ? watermark : monthStart, issuedBefore: upper });
-        // Behind the watermark only writes since the last scan matter (a rehydration, an unpin, a record
-        // that was cooling down): the store's write time finds them without reading the rest.
-        const sinceMs =
-          coolDownCutoff(this.#deps.policy, new Date(state.scanStartedMs ?? 0)).getTime() -
-          STORE_CLOCK_SKEW_MS;
-        ranges.push({
-          issuedFrom: monthStart,
-          issuedBefore: watermark < upper ? watermark : upper,
-          modifiedSinceMs: sinceMs,
-        });
-      }
-      let checkpoint = state.checkpoint;
-      for (const range of ranges) {
-        const rangeId = JSON.stringify({
-          ...range,
-          customerId: this.#options.customerId ?? null,
-          asOf: this.#options.asOf ?? null,
-        });
-        let after = checkpoint?.range === rangeId ? checkpoint.position : undefined;
+      const plan = planSlice({
+        state,
+        month,
+        cutoff,
+        nowMs: this.#deps.clock.now().getTime(),
+        policy: this.#deps.policy,
+        fullSweepEveryMs: this.#settings.fullSweepEveryMs,
+        pilot: this.#pilot,
+        scope: {
+          ...(this.#options.customerId !== undefined ? { customerId: this.#options.customerId } : {}),
+          ...(this.#options.asOf !== undefined ? { asOf: this.#options.asOf } : {}),
+        },
+      });
+      // Whether a checkpoint of this scan is stored: a pilot, which writes nothing else, then clears it.
+      let ownCheckpoint = plan.ranges.some((range) => range.id === state.checkpoint?.range);
+      for (const { id, resumeAfter, ...range } of plan.ranges) {
+        let after = resumeAfter;
         for (;;) {
           const page = await this.#deps.store.scan(
             {
@@ -253,41 +227,90 @@ class Run {
           // start, so its records not yet copied are scanned again instead of waiting for a full sweep.
           if (this.#options.abortSignal?.aborted === true || this.#stoppedBecause !== undefined) return;
           after = page.next;
-          checkpoint = after === undefined ? undefined : { range: rangeId, position: after };
-          await this.#checkpoint(name, lease, {
-            ...state,
-            ...(checkpoint ? { checkpoint } : { checkpoint: undefined }),
-          });
+          const checkpoint =
+            after === undefined
+              ? undefined
+              : { range: id, position: after, scanStartedMs: plan.scanStartedMs };
+          if (!(await this.#holds(name, renewal))) return;
+          // A pilot keeps the slice state as it found it, but for its own checkpoints while it runs.
+          if (!this.#pilot || checkpoint !== undefined || ownCheckpoint) {
+            const next = checkpoint === undefined ? plan.settled : { ...state, checkpoint };
+            if (!(await this.#writeSlice(name, lease, next))) return;
+            ownCheckpoint = checkpoint !== undefined;
+          }
+          await this.#save('running');
           if (after === undefined) break;
           if (this.#shouldStop()) return;
         }
       }
-      if (!this.#pilot) {
-        await control.write<SliceState>(
-          name,
-          {
-            scannedBefore: upper,
-            scanStartedMs,
-            lastFullSweepMs: full ? scanStartedMs : (state.lastFullSweepMs ?? 0),
-          },
-          { lease },
-          this.#context.callOptions,
-        );
-      }
-    } finally {
-      await control.releaseLease(lease).catch(() => undefined);
-    }
+      if (plan.completed !== undefined) await this.#writeSlice(name, lease, plan.completed);
+    });
   }
 
   async #copyPage(items: readonly ScanItem[]): Promise<void> {
     // Cancelled: no task of the batch would run, so the page is not looked up either.
-    const plans = this.#options.abortSignal?.aborted === true ? [] : await planCopies(this.#context, items);
-    await this.#processBatch(plans.map((plan) => () => this.#copyOne(plan)));
+    const plans =
+      this.#options.abortSignal?.aborted === true
+        ? []
+        : await planCopies(
+            this.#context,
+            items.filter((item) => !this.#retried.has(ledgerKeyOf(item))),
+          );
+    await this.#processBatch(
+      plans.map((plan) => () => {
+        if ('lookupFailed' in plan) throw plan.lookupFailed;
+        if ('skip' in plan) return Promise.resolve({ kind: 'skipped', reason: plan.skip } as const);
+        return this.#copyOne(plan.item, plan.ledger);
+      }),
+    );
   }
 
-  async #copyOne(plan: CopyPlan): Promise<StepOutcome | undefined> {
-    if ('lookupFailed' in plan) throw plan.lookupFailed;
-    if ('skip' in plan) return { kind: 'skipped', reason: plan.skip };
+  /**
+   * Copies whose last attempt failed are retried once their backoff is over, found through their ledger
+   * entries: incremental scans never read behind the watermark again, so they would wait for the next
+   * full sweep. A lease (taken only when there is work) keeps two workers from retrying the same items.
+   */
+  async #retryFailedCopies(): Promise<void> {
+    const control = this.#deps.control;
+    const name = 'retries.json';
+    const dueBy = this.#context.asOf.toISOString();
+    const query = (after: RetryPosition | undefined) =>
+      this.#deps.ledger.queryDueRetries(
+        { dueBy, limit: this.#settings.batchSize, ...this.#customerFilter(), ...(after ? { after } : {}) },
+        this.#context.callOptions,
+      );
+    try {
+      let page = await query(undefined);
+      if (page.items.length === 0) return;
+      const lease = await control.acquireLease(name, this.#settings.leaseSeconds, this.#context.callOptions);
+      if (lease === undefined) {
+        this.#skip('retries-leased-by-another-worker');
+        return;
+      }
+      await this.#underLease(lease, async (renewal) => {
+        for (;;) {
+          for (const { entry } of page.items) this.#retried.add(ledgerKeyOf(entry));
+          await this.#processBatch(
+            page.items.map(
+              (stored) => () =>
+                this.#copyOne({ customerId: stored.entry.customerId, id: stored.entry.id }, stored),
+            ),
+          );
+          if (this.#options.abortSignal?.aborted === true || this.#stoppedBecause !== undefined) return;
+          if (!(await this.#holds(name, renewal))) return;
+          await this.#save('running');
+          if (page.next === undefined || this.#shouldStop()) return;
+          page = await query(page.next);
+        }
+      });
+    } catch (error) {
+      // The slices' own work goes on: a retry that cannot be found now is found by a later run.
+      if (this.#options.abortSignal?.aborted === true) return;
+      this.#count({ kind: 'failed', reason: `retries: ${describeError(error)}`, parked: false });
+    }
+  }
+
+  async #copyOne(key: RecordKey, ledger: StoredLedgerEntry | undefined): Promise<StepOutcome | undefined> {
     if (this.#options.limit !== undefined && this.#counts.candidates >= this.#options.limit) {
       this.#stoppedBecause ??= `limit of ${this.#options.limit} records reached`;
       return undefined;
@@ -295,15 +318,15 @@ class Run {
     this.#counts.candidates += 1;
     if (this.#options.dryRun === true) return undefined;
     await this.#budget.acquire(this.#options.abortSignal);
-    return copyRecord(this.#context, plan.item, plan.ledger);
+    return copyRecord(this.#context, key, ledger);
   }
 
   // ---- Phase 2: purge ----
 
   async #purgePhase(): Promise<void> {
-    const control = this.#deps.control;
-    const lease = await control.acquireLease(
-      'purge.json',
+    const name = 'purge.json';
+    const lease = await this.#deps.control.acquireLease(
+      name,
       this.#settings.leaseSeconds,
       this.#context.callOptions,
     );
@@ -311,7 +334,7 @@ class Run {
       this.#skip('purge-leased-by-another-worker');
       return;
     }
-    try {
+    await this.#underLease(lease, async (renewal) => {
       const asOf = this.#context.asOf.toISOString();
       let after;
       do {
@@ -336,14 +359,10 @@ class Run {
           }),
         );
         after = page.next;
-        if (!(await control.renewLease(lease, this.#context.callOptions))) {
-          this.#stoppedBecause ??= 'lost the purge lease to another worker';
-        }
+        await this.#holds(name, renewal);
         await this.#save('running');
       } while (after !== undefined && !this.#shouldStop());
-    } finally {
-      await control.releaseLease(lease).catch(() => undefined);
-    }
+    });
   }
 
   // ---- Shared ----
@@ -384,15 +403,46 @@ class Run {
     this.#skipped[reason] = (this.#skipped[reason] ?? 0) + 1;
   }
 
-  async #checkpoint(name: string, lease: Lease, state: SliceState): Promise<void> {
-    const control = this.#deps.control;
-    if (!(await control.renewLease(lease, this.#context.callOptions))) {
-      this.#stoppedBecause ??= `lost the lease on ${name} to another worker`;
-      return;
+  /**
+   * Runs `work` under a lease renewed on a timer (a third of its duration), so a page slower than the
+   * lease keeps it; the timer ends before the lease is released, whatever `work` does.
+   */
+  async #underLease(lease: Lease, work: (renewal: LeaseRenewal) => Promise<void>): Promise<void> {
+    const renewal = new LeaseRenewal(this.#deps.control, lease, this.#deps.clock, {
+      everyMs: (this.#settings.leaseSeconds * 1000) / 3,
+      callOptions: this.#context.callOptions,
+    });
+    try {
+      await work(renewal);
+    } finally {
+      await renewal.stop();
+      await this.#deps.control.releaseLease(lease).catch(() => undefined);
     }
-    if (!this.#pilot || state.checkpoint !== undefined)
-      await control.write(name, state, { lease }, this.#context.callOptions);
-    await this.#save('running');
+  }
+
+  /**
+   * Renews the lease between batches (the timer renews it within them): false, and the run stops, once
+   * another worker has taken it.
+   */
+  async #holds(name: string, renewal: LeaseRenewal): Promise<boolean> {
+    if (await renewal.renewNow()) return true;
+    this.#stoppedBecause ??= `lost the lease on ${name} to another worker`;
+    return false;
+  }
+
+  /**
+   * Writes the slice state under its lease, fenced: a worker that lost the lease (taken between two
+   * renewals) is refused, and stops instead of overwriting the new holder's watermark or checkpoint.
+   */
+  async #writeSlice(name: string, lease: Lease, state: SliceState): Promise<boolean> {
+    try {
+      await this.#deps.control.write<SliceState>(name, state, { lease }, this.#context.callOptions);
+      return true;
+    } catch (error) {
+      if (!isCode(error, 'PRECONDITION_FAILED')) throw error;
+      this.#stoppedBecause ??= `lost the lease on ${name} to another worker`;
+      return false;
+    }
   }
 
   #shouldStop(): boolean {
@@ -446,16 +496,4 @@ class Run {
     }
     return report;
   }
-}
-
-function nextMonth(month: string): string {
-  const [year, mm] = month.split('-').map(Number) as [number, number];
-  return mm === 12 ? `${year + 1}-01` : `${year}-${String(mm + 1).padStart(2, '0')}`;
-}
-
-/** Months from `first` to `last` inclusive, as `YYYY-MM`. */
-export function monthsBetween(first: string, last: string): string[] {
-  const months: string[] = [];
-  for (let month = first; month <= last; month = nextMonth(month)) months.push(month);
-  return months;
 }

@@ -63,6 +63,26 @@ export interface LedgerQuery {
   readonly after?: LedgerPosition;
 }
 
+/** Keyset position in the order of due retries (nextAttemptAt, customerId, id). */
+export interface RetryPosition {
+  readonly nextAttemptAt: string;
+  readonly customerId: string;
+  readonly id: string;
+}
+
+export interface DueRetriesQuery {
+  /** Entries whose nextAttemptAt is at or before this instant. */
+  readonly dueBy: string;
+  readonly customerId?: string;
+  readonly limit: number;
+  readonly after?: RetryPosition;
+}
+
+export interface DueRetriesPage {
+  readonly items: readonly StoredLedgerEntry[];
+  readonly next: RetryPosition | undefined;
+}
+
 export interface LedgerCounts {
   readonly copied: number;
   readonly failed: number;
@@ -101,6 +121,12 @@ export interface ArchiveLedger {
   ): Promise<boolean>;
   /** Entries in (purgeAfter, customerId, id) order. */
   query(query: LedgerQuery, options?: OperationOptions): Promise<LedgerPage>;
+  /**
+   * Unparked `failed` entries whose backoff is over (nextAttemptAt at or before `dueBy`), in
+   * (nextAttemptAt, customerId, id) order: copies to retry, found without scanning their slices again.
+   * Served by an index of its own; an entry without nextAttemptAt is never answered.
+   */
+  queryDueRetries(query: DueRetriesQuery, options?: OperationOptions): Promise<DueRetriesPage>;
   counts(options?: OperationOptions): Promise<LedgerCounts>;
   close(): Promise<void>;
 }

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { archivalStatus } from '../../src/archival/archival-status.ts';
 import { ArchivalService } from '../../src/archival/archival-service.ts';
-import { ArchivalEngine } from '../../src/archival/archive-run.ts';
+import { ArchivalEngine, DEFAULT_ARCHIVAL_SETTINGS } from '../../src/archival/archive-run.ts';
 import { verifyArchive } from '../../src/archival/archive-verify.ts';
 import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
 import { createRecordControls } from '../../src/records/record-controls.ts';
@@ -11,6 +11,7 @@ import { readRunReport } from '../../src/archival/run-reports.ts';
 import type { BillingRecord } from '../../src/domain/billing-record.ts';
 import type { ArchiveStore, PutBlobRequest } from '../../src/ports/archive-store.ts';
 import type { OperationOptions } from '../../src/ports/operation-options.ts';
+import type { RecordStore, ScanRequest } from '../../src/ports/record-store.ts';
 import {
   type Acknowledged,
   type ArchivalWorld,
@@ -24,6 +25,8 @@ import {
 import { FaultInjector } from '../support/fault-injection.ts';
 import { makeInput } from '../support/record-fixtures.ts';
 
+const MINUTE = 60_000;
+const HOUR = 3600_000;
 const DAY = 24 * 3600_000;
 let world: ArchivalWorld;
 let acknowledged: Acknowledged;
@@ -217,6 +220,13 @@ describe('runs', () => {
     expect(world.archive.paths().every((path) => path.includes('/cust-b/'))).toBe(true);
   });
 
+  it('a pilot repeated sweeps its slices whole again: its own checkpoints do not outlive it', async () => {
+    await seed(8, 6, 'cust-b');
+    const pilot = { customerId: 'cust-b', dryRun: true } as const;
+    expect((await world.engine().run(pilot)).counts.candidates).toBe(8);
+    expect((await world.engine().run(pilot)).counts.candidates).toBe(8);
+  });
+
   it('a run stopped by its limit part-way through a page keeps that page for the next run', async () => {
     await seed(10, 6);
     const settings = { batchSize: 5, concurrency: 1 };
@@ -265,6 +275,32 @@ describe('runs', () => {
     const second = await world.engine().run();
     expect(first.counts.copied + second.counts.copied).toBe(12);
     expect(second.counts.skipped).toBeLessThan(first.counts.copied); // resumed, not rescanned from the start
+  });
+
+  it('a scan resumed by a later run still catches up on what was cooling down when the scan began', async () => {
+    const records = await seed(8, 6);
+    // The oldest record (first in scan order) was written 23 h before the scan starts: cooling down then.
+    const early = records.at(-1)!;
+    world.clock.advance(-23 * HOUR);
+    const written = await world.records().patch(early, { status: 'paid' }, {});
+    acknowledged.set(keyOf(written), written);
+    world.clock.advance(23 * HOUR);
+    // The first run is cut by its time budget after one page (each upload takes a second).
+    const injector = new FaultInjector();
+    injector.plan = ({ method }) => {
+      if (method === 'putIfAbsent') world.clock.advance(1_000);
+      return undefined;
+    };
+    const first = await world.engine({ injector, settings: { timeBudgetMs: 1_000 } }).run();
+    expect(first.stoppedBecause).toMatch(/time budget/);
+    expect(first.skippedReasons['cooling-down']).toBe(1);
+    // Two hours later the record has cooled down, but it lies before the checkpoint the next run resumes at.
+    world.clock.advance(2 * HOUR);
+    expect((await world.engine().run()).counts.copied).toBe(4);
+    // The catch-up behind the watermark counts from when the scan began, not from when it was resumed.
+    world.clock.advance(HOUR);
+    expect((await world.engine().run()).counts.copied).toBe(1);
+    expect((await world.ledger.get(early))?.entry.state).toBe('copied');
   });
 
   it('an incremental run reads only what crossed the age line or changed since the last run', async () => {
@@ -361,29 +397,150 @@ describe('several workers', () => {
   });
 });
 
+describe('lease renewal', () => {
+  /**
+   * An engine whose first scan of a slice range (not the run's first probe of the oldest record) is
+   * slow: `during` runs while that page is in flight, with the slice's lease name.
+   */
+  function engineWithSlowPage(
+    during: (sliceName: string) => Promise<void>,
+    injector?: FaultInjector,
+  ): ArchivalEngine {
+    const store = world.store;
+    let slowed = false;
+    const slowStore = new Proxy(store, {
+      get: (target, property, receiver) =>
+        property === 'scan'
+          ? async (request: ScanRequest, options?: OperationOptions) => {
+              if (!slowed && request.issuedFrom !== undefined) {
+                slowed = true;
+                await during(`slices/${request.issuedFrom.slice(0, 7)}.json`);
+              }
+              return store.scan(request, options);
+            }
+          : bindToTarget(target, property, receiver),
+    }) as RecordStore;
+    return new ArchivalEngine({
+      ...world.stores(injector),
+      store: slowStore,
+      clock: world.clock,
+      policy: world.policy,
+      log: silentLogger,
+      settings: { batchSize: 4 },
+    });
+  }
+
+  it('renews the slice lease on a timer, so a page slower than the lease keeps it', async () => {
+    await seed(6, 6);
+    const injector = new FaultInjector();
+    const renewals: number[] = [];
+    let inFlight = false;
+    injector.plan = ({ method }) => {
+      if (method === 'renewLease' && inFlight) renewals.push(world.clock.now().getTime());
+      return undefined;
+    };
+    let taken: unknown;
+    const start = world.clock.now().getTime();
+    const engine = engineWithSlowPage(async (sliceName) => {
+      // 75 s in flight: longer than the 60 s lease. Another worker then tries the slice.
+      inFlight = true;
+      await world.clock.tick(75_000);
+      inFlight = false;
+      taken = await world.control.acquireLease(sliceName, 60);
+    }, injector);
+    const run = await engine.run();
+    expect(taken).toBeUndefined();
+    expect(run.stoppedBecause).toBeUndefined();
+    expect(run.status).toBe('succeeded');
+    expect(run.counts.copied).toBe(6);
+    // Every third of the lease while the page was in flight, and the timer ended with the slice.
+    expect(renewals.map((at) => (at - start) / 1000)).toEqual([20, 40, 60]);
+    expect(world.clock.sleeping).toBe(0);
+  });
+
+  it('still stops between batches when another worker took the lease (a renewal that came too late)', async () => {
+    await seed(6, 6);
+    let taken: unknown;
+    const engine = engineWithSlowPage(async (sliceName) => {
+      // The process stalls past its lease (no timer ran), and another worker takes the slice.
+      world.clock.advance(61_000);
+      taken = await world.control.acquireLease(sliceName, 60);
+    });
+    const run = await engine.run();
+    expect(taken).toBeDefined();
+    expect(run.status).toBe('partial');
+    expect(run.stoppedBecause).toMatch(/lost the lease on slices\/\d{4}-\d{2}\.json/);
+    // The page in flight is finished (every write of it is conditional), the next one is left.
+    expect(run.counts.copied).toBe(4);
+    expect(world.clock.sleeping).toBe(0);
+    expect(await checkInvariants(world, acknowledged)).toEqual([]);
+  });
+
+  it('renews the purge lease on a timer while a slow purge is in flight', async () => {
+    await seed(2, 6);
+    await world.engine().run();
+    world.clock.advance(8 * DAY);
+    const store = world.store;
+    let slowed = false;
+    let taken: unknown;
+    const slowStore = new Proxy(store, {
+      get: (target, property, receiver) =>
+        property === 'replace'
+          ? async (...args: Parameters<RecordStore['replace']>) => {
+              if (!slowed) {
+                slowed = true;
+                await world.clock.tick(75_000);
+                taken = await world.control.acquireLease('purge.json', 60);
+              }
+              return store.replace(...args);
+            }
+          : bindToTarget(target, property, receiver),
+    }) as RecordStore;
+    const run = await new ArchivalEngine({
+      ...world.stores(),
+      store: slowStore,
+      clock: world.clock,
+      policy: world.policy,
+      log: silentLogger,
+    }).run();
+    expect(taken).toBeUndefined();
+    expect(run).toMatchObject({ status: 'succeeded', counts: { purged: 2 } });
+    expect(world.clock.sleeping).toBe(0);
+  });
+});
+
 describe('failures', () => {
   it('retries a failing copy with backoff, parks it after repeated failures, and lists it in the status', async () => {
     const [record] = await seed(1, 6);
     const injector = new FaultInjector();
-    injector.plan = ({ port, method }) =>
-      port === 'archive' && method === 'putIfAbsent' ? 'unavailable' : undefined;
-    const first = await world.engine({ injector, settings: { maxAttempts: 3 } }).run();
+    let uploads = 0;
+    injector.plan = ({ port, method }) => {
+      if (port !== 'archive' || method !== 'putIfAbsent') return undefined;
+      uploads += 1;
+      return 'unavailable';
+    };
+    const run = () => world.engine({ injector, settings: { maxAttempts: 3 } }).run();
+    const first = await run();
     expect(first.counts.failed).toBe(1);
     expect(first.failures[0]).toMatch(/UNAVAILABLE/);
     // Backing off: an immediate re-run does not hammer the archive.
-    const backoff = await world.engine({ injector, settings: { maxAttempts: 3 } }).run({ full: true });
-    expect(backoff.skippedReasons['backing-off']).toBe(1);
-    for (let i = 0; i < 2; i++) {
-      world.clock.advance(DAY);
-      await world.engine({ injector, settings: { maxAttempts: 3 } }).run({ full: true });
+    const backoff = await run();
+    expect(backoff.counts).toMatchObject({ candidates: 0, failed: 0 });
+    expect(uploads).toBe(1);
+    // Incremental runs retry it at its backoff (1 min, then 4), and park it at the third failure.
+    for (const minutes of [1, 4]) {
+      world.clock.advance(minutes * MINUTE);
+      expect((await run()).counts.failed).toBe(1);
     }
+    expect(uploads).toBe(3);
     const status = await archivalStatus(world, world.clock.now());
     expect(status.counts.failed).toBe(1);
     expect(status.failed[0]).toMatchObject({ id: record!.id, attempts: 3 });
     expect(await checkInvariants(world, acknowledged)).toEqual([]);
-    // Parked items are left alone until an operator unparks them; then the next run copies them.
+    // Parked items are left alone until an operator unparks them.
     world.clock.advance(7 * DAY);
-    expect((await world.engine().run({ full: true })).skippedReasons.parked).toBe(1);
+    expect((await run()).counts).toMatchObject({ candidates: 0, failed: 0 });
+    expect(uploads).toBe(3);
     const service = new ArchivalService({
       ...world.stores(),
       clock: world.clock,
@@ -391,7 +548,160 @@ describe('failures', () => {
       log: silentLogger,
     });
     expect(await service.unpark(record!)).toBe(1);
+    // Unparking deletes the entry, so only a sweep finds the record again (it leaves no due entry).
     expect((await world.engine().run({ full: true })).counts.copied).toBe(1);
+  });
+
+  it('retries a copy that failed on day 0 in the next incremental runs at its backoff, not at the next full sweep', async () => {
+    const [victim] = await seed(3, 6);
+    let blobAnswers503 = true;
+    const attempts: number[] = [];
+    const injector = new FaultInjector();
+    injector.plan = ({ port, method, args }) => {
+      if (port !== 'archive' || method !== 'putIfAbsent') return undefined;
+      if (!(args[0] as PutBlobRequest).path.includes(`/${victim!.id}/`)) return undefined;
+      attempts.push(world.clock.now().getTime());
+      return blobAnswers503 ? 'unavailable' : undefined;
+    };
+    const run = () => world.engine({ injector }).run();
+    const day0 = world.clock.now().getTime();
+    expect((await run()).counts).toMatchObject({ copied: 2, failed: 1 });
+    expect((await world.ledger.get(victim!))?.entry).toMatchObject({ state: 'failed', attempts: 1 });
+    // Before its backoff the record is left alone; after it, the next run retries it: 1 min, then 4, 16.
+    for (const [wait, backoff] of [
+      [0.5, 1],
+      [3.5, 4],
+      [15.5, 16],
+    ] as const) {
+      world.clock.advance(wait * MINUTE);
+      expect((await run()).counts).toMatchObject({ candidates: 0, failed: 0 });
+      world.clock.advance((backoff - wait) * MINUTE);
+      expect((await run()).counts).toMatchObject({ candidates: 1, failed: 1 });
+    }
+    expect(attempts.map((at) => (at - day0) / MINUTE)).toEqual([0, 1, 5, 21]);
+    expect((await world.ledger.get(victim!))?.entry).toMatchObject({ state: 'failed', attempts: 4 });
+    // Blob recovers: the next retry (64 min later) copies it, and the purge follows after the grace.
+    blobAnswers503 = false;
+    world.clock.advance(64 * MINUTE);
+    expect((await run()).counts).toMatchObject({ candidates: 1, copied: 1, failed: 0 });
+    expect((await world.ledger.get(victim!))?.entry).toMatchObject({ state: 'copied', attempts: 0 });
+    world.clock.advance(8 * DAY);
+    expect((await run()).counts).toMatchObject({ copied: 0, purged: 3 });
+    expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+  });
+
+  it('parks a copy that keeps failing after maxAttempts, within hours, on incremental runs only', async () => {
+    const [victim] = await seed(2, 6);
+    const attempts: number[] = [];
+    const injector = new FaultInjector();
+    injector.plan = ({ port, method, args }) => {
+      if (port !== 'archive' || method !== 'putIfAbsent') return undefined;
+      if (!(args[0] as PutBlobRequest).path.includes(`/${victim!.id}/`)) return undefined;
+      attempts.push(world.clock.now().getTime());
+      return 'unavailable';
+    };
+    const run = () => world.engine({ injector }).run();
+    const day0 = world.clock.now().getTime();
+    // A run every minute, as a schedule might: each retry waits for its backoff, no longer.
+    for (let minute = 0; minute <= 120; minute++) {
+      await run();
+      world.clock.advance(MINUTE);
+    }
+    expect(attempts.map((at) => (at - day0) / MINUTE)).toEqual([0, 1, 5, 21, 85]);
+    expect((await world.ledger.get(victim!))?.entry).toMatchObject({
+      state: 'failed',
+      attempts: DEFAULT_ARCHIVAL_SETTINGS.maxAttempts,
+      parked: true,
+    });
+    const status = await archivalStatus(world, world.clock.now());
+    expect(status.failed).toEqual([expect.objectContaining({ id: victim!.id, attempts: 5 })]);
+    // Parked: later runs leave it alone.
+    world.clock.advance(DAY);
+    await run();
+    expect(attempts).toHaveLength(5);
+    expect(await checkInvariants(world, acknowledged)).toEqual([]);
+  });
+
+  it('retries due copies within the run: its customer, its limit, and a dry run that writes nothing', async () => {
+    await seed(1, 6, 'cust-a');
+    await seed(2, 7, 'cust-b');
+    let blobAnswers503 = true;
+    const uploads: string[] = [];
+    const injector = new FaultInjector();
+    injector.plan = ({ port, method, args }) => {
+      if (port !== 'archive' || method !== 'putIfAbsent') return undefined;
+      uploads.push((args[0] as PutBlobRequest).path);
+      return blobAnswers503 ? 'unavailable' : undefined;
+    };
+    const engine = () => world.engine({ injector });
+    expect((await engine().run()).counts.failed).toBe(3);
+    world.clock.advance(MINUTE);
+    blobAnswers503 = false;
+    uploads.length = 0;
+    const dry = await engine().run({ dryRun: true });
+    expect(dry.counts).toMatchObject({ candidates: 3, copied: 0, failed: 0 });
+    expect(uploads).toEqual([]);
+    expect((await world.ledger.counts()).failed).toBe(3);
+    const pilot = await engine().run({ customerId: 'cust-b', limit: 1 });
+    expect(pilot.counts).toMatchObject({ candidates: 1, copied: 1 });
+    expect(pilot.stoppedBecause).toMatch(/limit/);
+    expect(uploads).toEqual([expect.stringContaining('/cust-b/')]);
+    expect((await engine().run()).counts).toMatchObject({ candidates: 2, copied: 2, failed: 0 });
+    expect(await world.ledger.counts()).toMatchObject({ copied: 3, failed: 0 });
+    expect(await checkInvariants(world, acknowledged)).toEqual([]);
+  });
+
+  it('a retry cut short by a cancellation counts no attempt, and the next run takes it up again', async () => {
+    const [victim] = await seed(1, 6);
+    const controller = new AbortController();
+    let uploads = 0;
+    const injector = new FaultInjector();
+    injector.plan = ({ port, method }) => {
+      if (port !== 'archive' || method !== 'putIfAbsent') return undefined;
+      uploads += 1;
+      if (uploads === 2) controller.abort();
+      return uploads <= 2 ? 'unavailable' : undefined;
+    };
+    expect((await world.engine({ injector }).run()).counts.failed).toBe(1);
+    world.clock.advance(MINUTE);
+    const cancelled = await world.engine({ injector }).run({ abortSignal: controller.signal });
+    expect(cancelled.counts.failed).toBe(0);
+    expect(cancelled.stoppedBecause).toBe('cancelled');
+    expect((await world.ledger.get(victim!))?.entry).toMatchObject({ state: 'failed', attempts: 1 });
+    expect((await world.engine({ injector }).run()).counts).toMatchObject({ copied: 1, failed: 0 });
+    expect(uploads).toBe(3);
+  });
+
+  it('retries a failing purge at its backoff in the next runs, and parks it after maxAttempts', async () => {
+    const [victim] = await seed(2, 6);
+    await world.engine().run();
+    world.clock.advance(8 * DAY);
+    const attempts: number[] = [];
+    const injector = new FaultInjector();
+    injector.plan = ({ port, method, args }) => {
+      if (port !== 'store' || method !== 'replace') return undefined;
+      if ((args[0] as { id: string }).id !== victim!.id) return undefined;
+      attempts.push(world.clock.now().getTime());
+      return 'unavailable';
+    };
+    const run = () => world.engine({ injector }).run();
+    const start = world.clock.now().getTime();
+    expect((await run()).counts).toMatchObject({ purged: 1, failed: 1 });
+    world.clock.advance(30_000);
+    expect((await run()).skippedReasons['backing-off']).toBe(1);
+    world.clock.advance(30_000);
+    for (let minute = 1; minute <= 120; minute++) {
+      await run();
+      world.clock.advance(MINUTE);
+    }
+    expect(attempts.map((at) => (at - start) / MINUTE)).toEqual([0, 1, 5, 21, 85]);
+    expect((await world.ledger.get(victim!))?.entry).toMatchObject({
+      state: 'copied',
+      attempts: 5,
+      parked: true,
+    });
+    expect((await archivalStatus(world, world.clock.now())).counts.failed).toBe(1);
+    expect(await checkInvariants(world, acknowledged)).toEqual([]);
   });
 
   it('a failed ledger lookup fails the candidates of its page, skips the others, and copies nothing', async () => {

@@ -7,11 +7,13 @@ import { fullDocument, summaryOf } from '../../src/domain/record-document.ts';
 import type { RecordKey } from '../../src/domain/record-rules.ts';
 import {
   type ArchiveLedger,
+  type DueRetriesQuery,
   type LedgerCounts,
   type LedgerEntry,
   ledgerKeyOf,
   type LedgerPosition,
   type LedgerQuery,
+  type RetryPosition,
   type StoredLedgerEntry,
 } from '../../src/ports/archive-ledger.ts';
 import { makeRecord } from '../support/record-fixtures.ts';
@@ -76,6 +78,35 @@ function expectedKeys(entries: readonly LedgerEntry[], query: Omit<LedgerQuery, 
         (query.after === undefined || compareEntries(entry, query.after) > 0),
     )
     .sort(compareEntries)
+    .map((entry) => `${entry.customerId}/${entry.id}`);
+}
+
+const retryPositionOf = (entry: LedgerEntry): RetryPosition => ({
+  nextAttemptAt: entry.nextAttemptAt ?? '',
+  customerId: entry.customerId,
+  id: entry.id,
+});
+
+function compareRetries(a: RetryPosition, b: RetryPosition): number {
+  for (const field of ['nextAttemptAt', 'customerId', 'id'] as const) {
+    if (a[field] !== b[field]) return a[field] < b[field] ? -1 : 1;
+  }
+  return 0;
+}
+
+/** What queryDueRetries() must answer: unparked failed entries due by `dueBy`, in retry order. */
+function expectedRetryKeys(entries: readonly LedgerEntry[], query: Omit<DueRetriesQuery, 'limit'>): string[] {
+  return entries
+    .filter(
+      (entry) =>
+        entry.state === 'failed' &&
+        entry.parked !== true &&
+        entry.nextAttemptAt !== undefined &&
+        entry.nextAttemptAt <= query.dueBy &&
+        (query.customerId === undefined || entry.customerId === query.customerId) &&
+        (query.after === undefined || compareRetries(retryPositionOf(entry), query.after) > 0),
+    )
+    .sort((a, b) => compareRetries(retryPositionOf(a), retryPositionOf(b)))
     .map((entry) => `${entry.customerId}/${entry.id}`);
 }
 
@@ -427,6 +458,175 @@ export function describeArchiveLedgerContract(
         expect(entries.some((entry) => entry.parked === true && entry.state === 'failed')).toBe(true);
         expect(entries.some((entry) => entry.parked === true && entry.state === 'copied')).toBe(true);
         expect(await ledger.counts()).toEqual(expected);
+      });
+    });
+
+    describe('due retries', () => {
+      let harness: ArchiveLedgerHarness;
+      let ledger: ArchiveLedger;
+      const entries: LedgerEntry[] = [];
+      const stored = new Map<string, StoredLedgerEntry>();
+      // Failed copies whose backoff ends at times that tie (across customers and within one), beside
+      // what must never be answered: purges backing off (copied), parked failures, a failure without a time.
+      const retryTimes = [
+        '2024-09-01T03:01:00.000Z',
+        '2024-09-01T03:01:00.000Z',
+        '2024-09-01T03:05:00.000Z',
+        '2024-09-01T03:21:00.000Z',
+        '2024-09-02T03:00:00.000Z',
+      ];
+      for (let i = 0; i < 18; i++) {
+        const customerId = ['cust-a', 'cust-b', 'cust-c'][i % 3] ?? 'cust-a';
+        const kind = i % 6 === 5 ? 'purge-backoff' : i % 7 === 4 ? 'parked' : i === 9 ? 'no-time' : 'failed';
+        entries.push(
+          makeLedgerEntry(
+            { customerId, id: `inv-${String(17 - i).padStart(2, '0')}` },
+            {
+              // purgeAfter runs against the retry order, so an adapter that sorted by it would fail.
+              purgeAfter: `2024-09-${String(20 - (i % 9)).padStart(2, '0')}T00:00:00.000Z`,
+              attempts: kind === 'parked' ? 5 : 1 + (i % 4),
+              ...(kind === 'purge-backoff' ? {} : { state: 'failed', sha256: '', storedBytes: 0 }),
+              ...(kind === 'no-time' ? {} : { nextAttemptAt: retryTimes[i % retryTimes.length] }),
+              ...(kind === 'parked' ? { parked: true } : {}),
+            },
+          ),
+        );
+      }
+      const pageKeys = (items: readonly StoredLedgerEntry[]): string[] =>
+        items.map((item) => `${item.entry.customerId}/${item.entry.id}`);
+
+      beforeAll(async () => {
+        harness = await start();
+        ledger = harness.ledger;
+        for (const entry of entries) {
+          stored.set(`${entry.customerId}/${entry.id}`, await ledger.put(entry, { ifNoneMatch: '*' }));
+        }
+      });
+      afterAll(async () => {
+        await harness?.dispose();
+      });
+
+      /** Pages through the whole answer, checking each page's size and its `next`. */
+      async function retriesAll(query: DueRetriesQuery): Promise<string[]> {
+        const seen: StoredLedgerEntry[] = [];
+        let after: RetryPosition | undefined = query.after;
+        for (let pages = 0; pages < 50; pages++) {
+          const page = await ledger.queryDueRetries({ ...query, ...(after !== undefined ? { after } : {}) });
+          expect(page.items.length).toBeLessThanOrEqual(query.limit);
+          seen.push(...page.items);
+          after = page.next;
+          if (after === undefined) break;
+          expect(page.items.length).toBe(query.limit);
+          const last = page.items.at(-1);
+          expect(last && retryPositionOf(last.entry)).toEqual(after);
+        }
+        expect(after).toBeUndefined();
+        return pageKeys(seen);
+      }
+
+      const late = '2099-01-01T00:00:00.000Z';
+
+      it('answers only unparked failed entries with a next attempt, in (nextAttemptAt, customerId, id) order, paged', async () => {
+        const expected = expectedRetryKeys(entries, { dueBy: late });
+        // The fixture holds entries of every kind the query must leave out.
+        const answered = new Set(expected);
+        const left = entries.filter((entry) => !answered.has(`${entry.customerId}/${entry.id}`));
+        expect(left.some((entry) => entry.state === 'copied' && entry.nextAttemptAt !== undefined)).toBe(
+          true,
+        );
+        expect(left.some((entry) => entry.state === 'failed' && entry.parked === true)).toBe(true);
+        expect(left.some((entry) => entry.state === 'failed' && entry.nextAttemptAt === undefined)).toBe(
+          true,
+        );
+        expect(expected.length).toBeGreaterThan(8);
+        for (const limit of [1, 2, 3, 5, expected.length, 100]) {
+          expect(await retriesAll({ dueBy: late, limit })).toEqual(expected);
+        }
+      });
+
+      it('answers each entry with its current etag', async () => {
+        const page = await ledger.queryDueRetries({ dueBy: late, limit: 100 });
+        for (const item of page.items) {
+          expect(item).toStrictEqual(stored.get(`${item.entry.customerId}/${item.entry.id}`));
+        }
+      });
+
+      it.each([
+        ['at an exact next attempt (inclusive)', { dueBy: '2024-09-01T03:05:00.000Z' }],
+        ['just before it', { dueBy: '2024-09-01T03:04:59.999Z' }],
+        ['one customer', { dueBy: late, customerId: 'cust-b' }],
+        ['one customer, due', { dueBy: '2024-09-01T03:21:00.000Z', customerId: 'cust-a' }],
+      ] satisfies Array<[string, Omit<DueRetriesQuery, 'limit'>]>)(
+        'filters: due %s',
+        async (_name, filter) => {
+          const expected = expectedRetryKeys(entries, filter);
+          expect(expected.length).toBeGreaterThan(0);
+          expect(expected.length).toBeLessThan(expectedRetryKeys(entries, { dueBy: late }).length);
+          expect(await retriesAll({ ...filter, limit: 2 })).toEqual(expected);
+          expect(pageKeys((await ledger.queryDueRetries({ ...filter, limit: 100 })).items)).toEqual(expected);
+        },
+      );
+
+      it('answers an empty page when no backoff has ended yet', async () => {
+        expect(await ledger.queryDueRetries({ dueBy: '2024-09-01T03:00:59.999Z', limit: 5 })).toEqual({
+          items: [],
+          next: undefined,
+        });
+      });
+
+      it('continues strictly after any position, even one between entries', async () => {
+        const firstDue = entries.find((entry) => expectedRetryKeys([entry], { dueBy: late }).length > 0)!;
+        const positions: RetryPosition[] = [
+          retryPositionOf(firstDue),
+          { nextAttemptAt: '2024-09-01T03:01:00.000Z', customerId: 'cust-b', id: '' },
+          { nextAttemptAt: '2024-09-01T03:10:00.000Z', customerId: '', id: '' },
+          { nextAttemptAt: late, customerId: '', id: '' },
+        ];
+        for (const after of positions) {
+          const expected = expectedRetryKeys(entries, { dueBy: late, after });
+          expect(pageKeys((await ledger.queryDueRetries({ dueBy: late, limit: 100, after })).items)).toEqual(
+            expected,
+          );
+          expect(await retriesAll({ dueBy: late, limit: 3, after })).toEqual(expected);
+        }
+      });
+
+      it('follows a rewritten entry: a later attempt, parking, or a copy that succeeded take it out', async () => {
+        const key = { customerId: 'cust-z', id: 'inv-retry' };
+        const due = '2024-09-01T04:00:00.000Z';
+        const mine = async (): Promise<string[]> =>
+          pageKeys(
+            (await ledger.queryDueRetries({ dueBy: due, customerId: key.customerId, limit: 10 })).items,
+          );
+        const failed = { state: 'failed', sha256: '', attempts: 1 } as const;
+        let current = await ledger.put(
+          makeLedgerEntry(key, { ...failed, nextAttemptAt: '2024-09-01T03:59:00.000Z' }),
+          { ifNoneMatch: '*' },
+        );
+        expect(await mine()).toEqual([ledgerKeyOf(key)]);
+        current = await ledger.put(
+          makeLedgerEntry(key, { ...failed, attempts: 2, nextAttemptAt: '2024-09-01T04:03:00.000Z' }),
+          { ifMatch: current.etag },
+        );
+        expect(await mine()).toEqual([]);
+        current = await ledger.put(
+          makeLedgerEntry(key, { ...failed, attempts: 2, nextAttemptAt: '2024-09-01T03:59:00.000Z' }),
+          { ifMatch: current.etag },
+        );
+        expect(await mine()).toEqual([ledgerKeyOf(key)]);
+        const parked = await ledger.put(
+          makeLedgerEntry(key, {
+            ...failed,
+            attempts: 5,
+            nextAttemptAt: '2024-09-01T03:59:00.000Z',
+            parked: true,
+          }),
+          { ifMatch: current.etag },
+        );
+        expect(await mine()).toEqual([]);
+        await ledger.put(makeLedgerEntry(key), { ifMatch: parked.etag });
+        expect(await mine()).toEqual([]);
+        await ledger.delete(key, {});
       });
     });
   });

@@ -8,12 +8,13 @@ import {
   type CosmosArchiveLedgerOptions,
   GET_MANY_CHUNK,
   LEDGER_INDEXING_POLICY,
+  ledgerDueRetriesSpec,
   ledgerGetManySpec,
   ledgerQuerySpec,
 } from '../../src/adapters/cosmos/cosmos-archive-ledger.ts';
 import { AppError } from '../../src/domain/errors.ts';
 import { DEFAULT_RETRY_POLICY } from '../../src/domain/retry-policy.ts';
-import type { LedgerQuery } from '../../src/ports/archive-ledger.ts';
+import type { DueRetriesQuery, LedgerQuery } from '../../src/ports/archive-ledger.ts';
 import { type CosmosEmulator, startCosmosEmulator } from '../support/cosmos-emulator.ts';
 import { describeArchiveLedgerContract, makeLedgerEntry } from './archive-ledger.contract.ts';
 
@@ -91,20 +92,27 @@ describe('CosmosArchiveLedger on cosmosdb-server', () => {
   });
 
   describe('container and layout', () => {
-    it('creates archive-ledger partitioned by /customerId, indexing only the envelope', async () => {
+    it('creates archive-ledger partitioned by /customerId, indexing the envelope and the next attempt', async () => {
       await open();
       const { resource } = await raw.database(DATABASE).container('archive-ledger').read();
       expect(resource?.partitionKey?.paths).toEqual(['/customerId']);
       const policy = resource?.indexingPolicy;
       expect(policy?.includedPaths?.map((included) => included.path).sort()).toEqual(
-        ['/customerId/?', '/id/?', '/parked/?', '/purgeAfter/?', '/state/?'].sort(),
+        ['/customerId/?', '/entry/nextAttemptAt/?', '/id/?', '/parked/?', '/purgeAfter/?', '/state/?'].sort(),
       );
-      // The entry (summary, sys, errors) is excluded, so it adds no index writes.
+      // The rest of the entry (summary, sys, errors) is excluded, so it adds no index writes.
       expect(policy?.excludedPaths?.map((excluded) => excluded.path)).toContain('/*');
       expect(policy?.compositeIndexes).toContainEqual([
         { path: '/state', order: 'ascending' },
         { path: '/parked', order: 'ascending' },
         { path: '/purgeAfter', order: 'ascending' },
+        { path: '/customerId', order: 'ascending' },
+        { path: '/id', order: 'ascending' },
+      ]);
+      expect(policy?.compositeIndexes).toContainEqual([
+        { path: '/state', order: 'ascending' },
+        { path: '/parked', order: 'ascending' },
+        { path: '/entry/nextAttemptAt', order: 'ascending' },
         { path: '/customerId', order: 'ascending' },
         { path: '/id', order: 'ascending' },
       ]);
@@ -185,6 +193,43 @@ describe('CosmosArchiveLedger on cosmosdb-server', () => {
         expect(included).toContain(`/${property[1]}/?`);
       }
     });
+    const retryShapes: DueRetriesQuery[] = [];
+    for (const customerId of [undefined, 'cust-a'])
+      for (const after of [
+        undefined,
+        { nextAttemptAt: '2024-09-01T03:01:00.000Z', customerId: 'cust-a', id: 'inv-1' },
+      ])
+        retryShapes.push({
+          dueBy: '2024-09-01T04:00:00.000Z',
+          limit: 10,
+          ...(customerId !== undefined ? { customerId } : {}),
+          ...(after !== undefined ? { after } : {}),
+        });
+
+    it.each(retryShapes)(
+      'due retries %o: one composite index serves the ORDER BY, filters indexed',
+      (query) => {
+        const { query: text, parameters } = ledgerDueRetriesSpec(query);
+        const orderBy = /ORDER BY (.+)$/.exec(text)?.[1];
+        expect(orderBy).toBe(
+          'c.state ASC, c.parked ASC, c.entry.nextAttemptAt ASC, c.customerId ASC, c.id ASC',
+        );
+        expect(composites).toContain((orderBy ?? '').replace(/\bc\./g, '/').replace(/\./g, '/'));
+        const filtered = [...text.matchAll(/\bc\.([\w.]+) (?:=|<=|>)/g)].map(
+          (m) => `/${m[1]!.replace(/\./g, '/')}/?`,
+        );
+        expect(filtered).toEqual(expect.arrayContaining(['/state/?', '/parked/?', '/entry/nextAttemptAt/?']));
+        for (const path of filtered) expect(included).toContain(path);
+        expect(parameters).toEqual(
+          expect.arrayContaining([
+            { name: '@state', value: 'failed' },
+            { name: '@parked', value: false },
+            { name: '@dueBy', value: query.dueBy },
+          ]),
+        );
+      },
+    );
+
     it('getMany asks for exact (customerId, id) pairs, on indexed paths only', () => {
       const { query, parameters } = ledgerGetManySpec([
         { customerId: 'cust-a', id: 'inv-1' },

@@ -7,6 +7,8 @@ import { AppError } from '../../domain/errors.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
 import {
   type ArchiveLedger,
+  type DueRetriesPage,
+  type DueRetriesQuery,
   type LedgerCounts,
   type LedgerEntry,
   ledgerKeyOf,
@@ -38,9 +40,10 @@ export interface CosmosArchiveLedgerOptions extends CosmosConnectionOptions {
 }
 
 /**
- * The stored item: an envelope with only what queries filter and sort on (`parked` always a boolean, so
+ * The stored item: an envelope with what queries filter and sort on (`parked` always a boolean, so
  * `c.parked = false` finds entries that never had one), and the LedgerEntry as given under `entry`,
- * unindexed. The entry reads back unchanged, and a new entry field never touches the indexing policy.
+ * unindexed but for its nextAttemptAt. The entry reads back unchanged, and a new entry field never
+ * touches the indexing policy.
  */
 interface LedgerItem {
   readonly id: string;
@@ -67,14 +70,19 @@ const EQUALITY_PREFIXES: ReadonlyArray<ReadonlyArray<'state' | 'parked'>> = [
   ['state', 'parked'],
 ];
 const ORDER_TAIL = ['purgeAfter', 'customerId', 'id'] as const;
+/** queryDueRetries' ORDER BY: its equality filters, then its range and keyset. */
+const RETRY_ORDER = ['state', 'parked', 'entry/nextAttemptAt', 'customerId', 'id'] as const;
 /** Keys per getMany query: a page of candidates (batch size 100) in one round trip, 200 parameters. */
 export const GET_MANY_CHUNK = 100;
 
 /**
- * Index only the envelope; `entry` (summary, sys, errors: most of the item) is never indexed. Cosmos DB
- * refuses a multi-property ORDER BY without a matching composite index: query() leads its ORDER BY with
- * the properties it filters by equality, so there is one index per combination of state and parked.
- * Exported so infrastructure-as-code can declare the same.
+ * Index the envelope; of `entry` (summary, sys, errors: most of the item) only nextAttemptAt, which the
+ * due retries are found by; it is indexed where the entry keeps it, so items written before this policy
+ * need no rewrite, and absent (not indexed) on entries that never failed. Cosmos DB refuses a
+ * multi-property ORDER BY without a matching composite index: query() leads its ORDER BY with the
+ * properties it filters by equality, so there is one index per combination of state and parked, and
+ * one for queryDueRetries. Exported so infrastructure-as-code can declare the same; an existing
+ * container keeps its policy, so a deployment updates it there.
  */
 export const LEDGER_INDEXING_POLICY: IndexingPolicy = {
   indexingMode: 'consistent',
@@ -85,10 +93,11 @@ export const LEDGER_INDEXING_POLICY: IndexingPolicy = {
     { path: '/purgeAfter/?' },
     { path: '/customerId/?' },
     { path: '/id/?' },
+    { path: '/entry/nextAttemptAt/?' },
   ],
   excludedPaths: [{ path: '/*' }],
-  compositeIndexes: EQUALITY_PREFIXES.map((prefix) =>
-    [...prefix, ...ORDER_TAIL].map((property) => ({ path: `/${property}`, order: 'ascending' as const })),
+  compositeIndexes: [...EQUALITY_PREFIXES.map((prefix) => [...prefix, ...ORDER_TAIL]), [...RETRY_ORDER]].map(
+    (properties) => properties.map((property) => ({ path: `/${property}`, order: 'ascending' as const })),
   ),
 };
 
@@ -212,6 +221,27 @@ export class CosmosArchiveLedger implements ArchiveLedger {
     });
   }
 
+  queryDueRetries(query: DueRetriesQuery, options?: OperationOptions): Promise<DueRetriesPage> {
+    const connection = this.#connection;
+    return connection.call('query the due retries of the archive ledger', options, async (state) => {
+      const rows = await connection.queryAll<LedgerRow>(state, ledgerDueRetriesSpec(query), {
+        maxItemCount: query.limit + 1,
+        ...(query.customerId !== undefined ? { partitionKey: query.customerId } : {}),
+      });
+      return pageOf(
+        rows,
+        query.limit,
+        (row): StoredLedgerEntry => ({ entry: row.entry, etag: etagOf(row._etag, row.entry) }),
+        ({ entry }) => ({
+          // Every answered entry has one: the query filters on it.
+          nextAttemptAt: entry.nextAttemptAt ?? '',
+          customerId: entry.customerId,
+          id: entry.id,
+        }),
+      );
+    });
+  }
+
   /** Three index-served COUNT queries across partitions (the emulator has no GROUP BY; one query each). */
   counts(options?: OperationOptions): Promise<LedgerCounts> {
     const connection = this.#connection;
@@ -298,6 +328,37 @@ export function ledgerQuerySpec(query: LedgerQuery): SqlQuerySpec {
   const filter = where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`;
   const orderBy = [...order, ...ORDER_TAIL].map((property) => `c.${property} ASC`).join(', ');
   return { query: `SELECT TOP @n c.entry, c._etag FROM c${filter} ORDER BY ${orderBy}`, parameters };
+}
+
+/**
+ * The due retries, one page: equality on state and parked, a range on the entry's nextAttemptAt, and the
+ * keyset, under ORDER BY (state, parked, nextAttemptAt, customerId, id), which its composite index
+ * serves whole. Exported to test it against the policy.
+ */
+export function ledgerDueRetriesSpec(query: DueRetriesQuery): SqlQuerySpec {
+  const where = ['c.state = @state', 'c.parked = @parked', 'c.entry.nextAttemptAt <= @dueBy'];
+  const parameters: SqlParameter[] = [
+    { name: '@n', value: query.limit + 1 },
+    { name: '@state', value: 'failed' },
+    { name: '@parked', value: false },
+    { name: '@dueBy', value: query.dueBy },
+  ];
+  if (query.customerId !== undefined) {
+    // In the WHERE as well as the partitionKey option: the emulator ignores the option.
+    where.push('c.customerId = @customerId');
+    parameters.push({ name: '@customerId', value: query.customerId });
+  }
+  if (query.after !== undefined) {
+    const { nextAttemptAt, customerId, id } = query.after;
+    const keyset = afterKeyset('entry.nextAttemptAt', { leading: nextAttemptAt, customerId, id });
+    where.push(keyset.clause);
+    parameters.push(...keyset.parameters);
+  }
+  const orderBy = RETRY_ORDER.map((path) => `c.${path.replace('/', '.')} ASC`).join(', ');
+  return {
+    query: `SELECT TOP @n c.entry, c._etag FROM c WHERE ${where.join(' AND ')} ORDER BY ${orderBy}`,
+    parameters,
+  };
 }
 
 /**

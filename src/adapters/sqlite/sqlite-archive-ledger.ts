@@ -5,6 +5,8 @@ import { AppError } from '../../domain/errors.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
 import {
   type ArchiveLedger,
+  type DueRetriesPage,
+  type DueRetriesQuery,
   type LedgerCounts,
   type LedgerEntry,
   ledgerKeyOf,
@@ -22,6 +24,9 @@ import {
 } from '../../domain/request-unit-model.ts';
 import { charge, openSqliteDatabase, runSqlite, SqlWhere } from './sqlite-database.ts';
 
+/** The entry's nextAttemptAt: the retries index and its query must spell it the same way. */
+const NEXT_ATTEMPT_AT = "json_extract(entry, '$.nextAttemptAt')";
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS archive_ledger (
   customer_id TEXT NOT NULL,
@@ -35,6 +40,10 @@ CREATE TABLE IF NOT EXISTS archive_ledger (
 );
 -- The purge finds due entries in keyset order without a table scan.
 CREATE INDEX IF NOT EXISTS archive_ledger_due ON archive_ledger (state, parked, purge_after, customer_id, id);
+-- Failed copies by when their backoff ends: partial, so it holds only the few failing entries, and on the
+-- entry's own field, so files written before it need no migration.
+CREATE INDEX IF NOT EXISTS archive_ledger_retries ON archive_ledger (${NEXT_ATTEMPT_AT}, customer_id, id)
+  WHERE state = 'failed' AND parked = 0;
 `;
 
 interface Row {
@@ -179,6 +188,37 @@ export class SqliteArchiveLedger implements ArchiveLedger {
       const next =
         rows.length > query.limit && last !== undefined
           ? { purgeAfter: last.purgeAfter, customerId: last.customerId, id: last.id }
+          : undefined;
+      return { items, next };
+    });
+  }
+
+  queryDueRetries(query: DueRetriesQuery, options?: OperationOptions): Promise<DueRetriesPage> {
+    return runSqlite('archive ledger', () => {
+      // Without statistics the planner would take the purge index's (state, parked) prefix and sort; the
+      // literal state and parked imply the partial index's WHERE, which SQLite requires to use it.
+      const where = new SqlWhere()
+        .add(`state = 'failed' AND parked = 0 AND ${NEXT_ATTEMPT_AT} <= ?`, query.dueBy)
+        .addIf(query.customerId, 'customer_id = ?');
+      if (query.after !== undefined) {
+        const { nextAttemptAt, customerId, id } = query.after;
+        where.add(
+          `(${NEXT_ATTEMPT_AT} > ? OR (${NEXT_ATTEMPT_AT} = ? AND (customer_id > ? OR (customer_id = ? AND id > ?))))`,
+          nextAttemptAt,
+          nextAttemptAt,
+          customerId,
+          customerId,
+          id,
+        );
+      }
+      const sql = `SELECT etag, entry FROM archive_ledger INDEXED BY archive_ledger_retries WHERE ${where.toString()} ORDER BY ${NEXT_ATTEMPT_AT}, customer_id, id LIMIT ?`;
+      const rows = this.#db.prepare(sql).all(...where.params, query.limit + 1) as unknown as Row[];
+      charge(options, estimateQueryUnits(rows.reduce((sum, row) => sum + Buffer.byteLength(row.entry), 0)));
+      const items = rows.slice(0, query.limit).map(toStored);
+      const last = items.at(-1)?.entry;
+      const next =
+        rows.length > query.limit && last?.nextAttemptAt !== undefined
+          ? { nextAttemptAt: last.nextAttemptAt, customerId: last.customerId, id: last.id }
           : undefined;
       return { items, next };
     });
