@@ -3,6 +3,7 @@
 // record (rehydration, hold, pin) belong to the data-access layer in records/.
 import { AppError } from '../domain/errors.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
+import type { LedgerPosition } from '../ports/archive-ledger.ts';
 import { BackgroundTasks } from '../jobs/background-tasks.ts';
 import { archivalStatus, type ArchivalStatus } from './archival-status.ts';
 import { ArchivalEngine, type ArchivalEngineDependencies, newRunId, type RunOptions } from './archive-run.ts';
@@ -75,24 +76,36 @@ export class ArchivalService {
   }
 
   /**
-   * Gives parked items (or one) a fresh start: their ledger entries go, so the next run copies the
-   * record again from scratch. Safe: a stale copy's blob is left to the collector.
+   * Gives parked items (or one) a fresh start: each entry is rewritten unparked, with no attempts and
+   * due now, so the next run (incremental too) retries its step: the copy of a failed entry, the purge
+   * of a copied one. Conditional on the entry's etag: a worker that changed it meanwhile wins.
    */
   async unpark(key?: RecordKey): Promise<number> {
+    const now = this.#deps.clock.now().toISOString();
     let released = 0;
-    for (;;) {
+    let after: LedgerPosition | undefined;
+    do {
       const page = await this.#deps.ledger.query({
         parked: true,
         limit: 100,
         ...(key ? { customerId: key.customerId } : {}),
+        ...(after ? { after } : {}),
       });
-      const items = page.items.filter((stored) => key === undefined || stored.entry.id === key.id);
-      for (const stored of items) {
-        if (await this.#deps.ledger.delete(stored.entry, { ifMatch: stored.etag }).catch(() => false))
+      for (const { entry, etag } of page.items) {
+        if (key !== undefined && entry.id !== key.id) continue;
+        const { parked: _parked, lastError: _lastError, ...rest } = entry;
+        const fresh = { ...rest, attempts: 0, nextAttemptAt: now };
+        if (
+          await this.#deps.ledger.put(fresh, { ifMatch: etag }).then(
+            () => true,
+            () => false,
+          )
+        )
           released += 1;
       }
-      if (items.length === 0 || key !== undefined) return released;
-    }
+      after = page.next;
+    } while (after !== undefined);
+    return released;
   }
 
   verify(options: Parameters<typeof verifyArchive>[1] = {}): Promise<VerifyResult> {
