@@ -22,12 +22,12 @@ import { parseIsoDuration } from '../../src/domain/iso-duration.ts';
 import { fullDocument } from '../../src/domain/record-document.ts';
 import type { RecordKey } from '../../src/domain/record-rules.ts';
 import type { ArchiveStore } from '../../src/ports/archive-store.ts';
-import type { Logger } from '../../src/ports/logger.ts';
 import type { RecordStore } from '../../src/ports/record-store.ts';
+import { silentLogger } from '../../test/fakes/silent-logger.ts';
 import { REPO_DIR } from './bench-result.ts';
 import { GENERATOR_NOW, GENERATOR_SEED } from './profile.ts';
 
-export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+export { silentLogger };
 
 /** The product defaults (P3M, 7 days of grace, 1 day of cool-down), except grace 0 so one run copies and purges. */
 export const BENCH_POLICY: ArchivalPolicy = {

@@ -22,7 +22,7 @@ import {
   policyOf,
   silentLogger,
 } from '../support/archival-harness.ts';
-import { FaultInjector } from '../support/fault-injection.ts';
+import { FaultInjector } from '../fakes/fault-injection.ts';
 import { makeInput } from '../support/record-fixtures.ts';
 
 const MINUTE = 60_000;

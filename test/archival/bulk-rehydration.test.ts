@@ -3,13 +3,13 @@
 // finds exactly what is left, a job whose process died reads failed or partial, and a run or a job
 // answers its id only once its first report is stored.
 import { describe, expect, it } from 'vitest';
-import { MemoryControlStore } from '../../src/adapters/memory/memory-control-store.ts';
+import { MemoryControlStore } from '../fakes/memory-control-store.ts';
 import { ArchivalService } from '../../src/archival/archival-service.ts';
 import { JOB_HEARTBEAT_LAPSE_MS, JobService } from '../../src/jobs/job-service.ts';
 import { bulkRehydrationJob } from '../../src/records/bulk-rehydration.ts';
 import type { ArchivalControlStore } from '../../src/ports/archival-control-store.ts';
 import { createArchivalWorld, policyOf, silentLogger } from '../support/archival-harness.ts';
-import { ManualClock } from '../support/manual-clock.ts';
+import { ManualClock } from '../fakes/manual-clock.ts';
 import { makeInput } from '../support/record-fixtures.ts';
 
 const DAY = 24 * 3600_000;

@@ -14,7 +14,7 @@ import {
   keyOf,
   policyOf,
 } from '../support/archival-harness.ts';
-import { FaultInjector, SimulatedCrash } from '../support/fault-injection.ts';
+import { FaultInjector, SimulatedCrash } from '../fakes/fault-injection.ts';
 import { simulatedInput } from '../support/simulation.ts';
 
 const DAY = 24 * 3600_000;

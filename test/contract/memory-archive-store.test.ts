@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryArchiveStore } from '../../src/adapters/memory/memory-archive-store.ts';
-import { ManualClock } from '../support/manual-clock.ts';
+import { MemoryArchiveStore } from '../fakes/memory-archive-store.ts';
+import { ManualClock } from '../fakes/manual-clock.ts';
 import { describeArchiveStoreContract } from './archive-store.contract.ts';
 
 describeArchiveStoreContract('memory', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryControlStore } from '../../src/adapters/memory/memory-control-store.ts';
-import { ManualClock } from '../support/manual-clock.ts';
+import { MemoryControlStore } from '../fakes/memory-control-store.ts';
+import { ManualClock } from '../fakes/manual-clock.ts';
 import { describeControlStoreContract } from './archival-control-store.contract.ts';
 
 describeControlStoreContract(

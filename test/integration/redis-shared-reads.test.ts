@@ -5,14 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MemoryArchiveStore } from '../../src/adapters/memory/memory-archive-store.ts';
+import { MemoryArchiveStore } from '../fakes/memory-archive-store.ts';
 import { RedisCache } from '../../src/adapters/redis/redis-cache.ts';
 import { serializeRecord } from '../../src/domain/billing-record.ts';
 import type { CacheErrorListener } from '../../src/ports/cache.ts';
 import { ArchivedRecordReader } from '../../src/records/archived-record-reader.ts';
 import { ReadSpikeDetector } from '../../src/records/read-spike-detector.ts';
 import { waitUntil } from '../contract/cache.contract.ts';
-import { ManualClock } from '../support/manual-clock.ts';
+import { ManualClock } from '../fakes/manual-clock.ts';
 import { archiveAsSchemaV1, makeRecord } from '../support/record-fixtures.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -3,8 +3,8 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createEphemeralDevKeyPair, type DevKeyPair } from '../../src/adapters/dev-identity/dev-key-pair.ts';
 import { LruMemoryCache } from '../../src/adapters/lru/lru-memory-cache.ts';
-import { MemoryArchiveStore } from '../../src/adapters/memory/memory-archive-store.ts';
-import { MemoryControlStore } from '../../src/adapters/memory/memory-control-store.ts';
+import { MemoryArchiveStore } from '../fakes/memory-archive-store.ts';
+import { MemoryControlStore } from '../fakes/memory-control-store.ts';
 import { SqliteArchiveLedger } from '../../src/adapters/sqlite/sqlite-archive-ledger.ts';
 import { SqliteRecordStore } from '../../src/adapters/sqlite/sqlite-record-store.ts';
 import type { ArchivalService } from '../../src/archival/archival-service.ts';
@@ -18,7 +18,7 @@ import { createTokenVerifier } from '../../src/api/authentication.ts';
 import { createHttpMetrics, type HttpMetrics } from '../../src/api/http-metrics.ts';
 import { buildHttpServer } from '../../src/api/http-server.ts';
 import type { RecordStore } from '../../src/ports/record-store.ts';
-import { ManualClock } from './manual-clock.ts';
+import { ManualClock } from '../fakes/manual-clock.ts';
 
 export const TEST_ISSUER = 'urn:test:issuer';
 export const TEST_AUDIENCE = 'api://test';

@@ -2,8 +2,8 @@
 // store) with a manual clock, and the four invariants of DESIGN.md as one check.
 import { SqliteArchiveLedger } from '../../src/adapters/sqlite/sqlite-archive-ledger.ts';
 import { SqliteRecordStore } from '../../src/adapters/sqlite/sqlite-record-store.ts';
-import { MemoryArchiveStore } from '../../src/adapters/memory/memory-archive-store.ts';
-import { MemoryControlStore } from '../../src/adapters/memory/memory-control-store.ts';
+import { MemoryArchiveStore } from '../fakes/memory-archive-store.ts';
+import { MemoryControlStore } from '../fakes/memory-control-store.ts';
 import type { ArchivalSettings } from '../../src/archival/archive-run.ts';
 import type { ArchivalService } from '../../src/archival/archival-service.ts';
 import { wireServices, type WiredServices } from '../../src/composition/wire-services.ts';
@@ -15,14 +15,14 @@ import { parseIsoDuration } from '../../src/domain/iso-duration.ts';
 import type { ArchiveLedger } from '../../src/ports/archive-ledger.ts';
 import type { ArchiveStore } from '../../src/ports/archive-store.ts';
 import type { ArchivalControlStore } from '../../src/ports/archival-control-store.ts';
-import type { Logger } from '../../src/ports/logger.ts';
 import type { RecordStore } from '../../src/ports/record-store.ts';
 import type { ArchivedRecordReader } from '../../src/records/archived-record-reader.ts';
 import type { RecordService } from '../../src/records/record-service.ts';
-import type { FaultInjector } from './fault-injection.ts';
-import { ManualClock } from './manual-clock.ts';
+import type { FaultInjector } from '../fakes/fault-injection.ts';
+import { ManualClock } from '../fakes/manual-clock.ts';
+import { silentLogger } from '../fakes/silent-logger.ts';
 
-export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+export { silentLogger };
 
 export function policyOf(archiveAfter = 'P3M', gracePeriod = 'P7D', coolDown = 'P1D'): ArchivalPolicy {
   return {

@@ -30,7 +30,7 @@ import {
   policyOf,
   silentLogger,
 } from './archival-harness.ts';
-import { type Fault, FaultInjector } from './fault-injection.ts';
+import { type Fault, FaultInjector } from '../fakes/fault-injection.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -2,7 +2,7 @@
 // is never served for another version, is frozen (every later reader shares it), and is bounded.
 import { describe, expect, it } from 'vitest';
 import { LruMemoryCache } from '../../src/adapters/lru/lru-memory-cache.ts';
-import { MemoryArchiveStore } from '../../src/adapters/memory/memory-archive-store.ts';
+import { MemoryArchiveStore } from '../fakes/memory-archive-store.ts';
 import { archiveUploadRequest } from '../../src/archival/copy-step.ts';
 import { buildArchiveArtifact } from '../../src/domain/archive-artifact.ts';
 import { type BillingRecord, serializeRecord } from '../../src/domain/billing-record.ts';

@@ -1,11 +1,11 @@
 // The lease timer of archival runs, on the manual clock: when it renews, what a failed renewal means,
 // and that stopping it leaves nothing running.
 import { describe, expect, it } from 'vitest';
-import { MemoryControlStore } from '../../src/adapters/memory/memory-control-store.ts';
+import { MemoryControlStore } from '../fakes/memory-control-store.ts';
 import { LeaseRenewal } from '../../src/archival/lease-renewal.ts';
 import { AppError } from '../../src/domain/errors.ts';
 import type { ArchivalControlStore, Lease } from '../../src/ports/archival-control-store.ts';
-import { ManualClock } from '../support/manual-clock.ts';
+import { ManualClock } from '../fakes/manual-clock.ts';
 
 const SECOND = 1000;
 

@@ -5,7 +5,7 @@ import { LruMemoryCache } from '../../src/adapters/lru/lru-memory-cache.ts';
 import { ReadSpikeDetector } from '../../src/records/read-spike-detector.ts';
 import { RecordService } from '../../src/records/record-service.ts';
 import { createArchivalWorld, policyOf } from '../support/archival-harness.ts';
-import { ManualClock } from '../support/manual-clock.ts';
+import { ManualClock } from '../fakes/manual-clock.ts';
 import { makeInput } from '../support/record-fixtures.ts';
 
 const key = { customerId: 'c', id: 'r' };

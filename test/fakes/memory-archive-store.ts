@@ -2,7 +2,7 @@
 // fresh etag per write, conditional delete and touch, paged listing in path order) and the service's
 // input rules.
 import { createHash } from 'node:crypto';
-import { AppError } from '../../domain/errors.ts';
+import { AppError } from '../../src/domain/errors.ts';
 import {
   type ArchiveStore,
   type BlobContent,
@@ -10,9 +10,9 @@ import {
   type BlobProperties,
   type PutBlobRequest,
   withoutTier,
-} from '../../ports/archive-store.ts';
-import type { Clock } from '../../ports/clock.ts';
-import type { OperationOptions } from '../../ports/operation-options.ts';
+} from '../../src/ports/archive-store.ts';
+import type { Clock } from '../../src/ports/clock.ts';
+import type { OperationOptions } from '../../src/ports/operation-options.ts';
 
 export interface MemoryArchiveStoreOptions {
   /** Stamps `createdOn` and `lastModified`; the wall clock by default. */

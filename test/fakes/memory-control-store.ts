@@ -1,10 +1,10 @@
 // The archiver's control documents and leases in memory, for simulation tests: the Blob adapter's
 // semantics (conditional writes, leases that fence writes and expire on the injected clock).
 import { randomUUID } from 'node:crypto';
-import { AppError } from '../../domain/errors.ts';
-import type { ArchivalControlStore, ControlDocument, Lease } from '../../ports/archival-control-store.ts';
-import type { Clock } from '../../ports/clock.ts';
-import type { OperationOptions } from '../../ports/operation-options.ts';
+import { AppError } from '../../src/domain/errors.ts';
+import type { ArchivalControlStore, ControlDocument, Lease } from '../../src/ports/archival-control-store.ts';
+import type { Clock } from '../../src/ports/clock.ts';
+import type { OperationOptions } from '../../src/ports/operation-options.ts';
 
 interface HeldLease {
   readonly id: string;
