@@ -59,5 +59,66 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The layers of STYLE.md, enforced: a forbidden import fails the build instead of being remembered.
+    files: ['src/**'],
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            {
+              target: './src/domain',
+              from: './src',
+              except: ['./domain'],
+              message: 'domain/ imports nothing of the project outside itself',
+            },
+            {
+              target: './src/ports',
+              from: './src',
+              except: ['./ports', './domain'],
+              message: 'ports/ speak the domain only',
+            },
+            {
+              target: ['./src/records', './src/archival', './src/jobs', './src/costs'],
+              from: [
+                './src/adapters',
+                './src/composition',
+                './src/config',
+                './src/api',
+                './src/functions',
+                './src/cli',
+              ],
+              message: 'use cases work over ports: never an adapter, the composition, config or an edge',
+            },
+            {
+              target: './src/archival',
+              from: './src/records',
+              message: 'records/ owns every change of a record; archival/ works through the ports',
+            },
+            {
+              target: ['./src/api', './src/functions', './src/cli'],
+              from: './src/adapters',
+              message: 'edges reach adapters only through the composition (src/composition)',
+            },
+            {
+              target: './src/adapters',
+              from: [
+                './src/records',
+                './src/archival',
+                './src/jobs',
+                './src/costs',
+                './src/composition',
+                './src/api',
+                './src/functions',
+                './src/cli',
+              ],
+              message: 'adapters implement ports; they know no use case and no edge',
+            },
+          ],
+        },
+      ],
+    },
+  },
   { files: ['*.js'], ...tseslint.configs.disableTypeChecked },
 );

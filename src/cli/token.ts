@@ -1,7 +1,7 @@
 // `npm run token -- --role Billing.Admin`: prints a bearer token signed by the embedded dev key pair.
 import { Command, Option } from 'commander';
-import { loadOrCreateDevKeyPair } from '../adapters/dev-identity/dev-key-pair.ts';
 import { ROLES } from '../api/authentication.ts';
+import { signDevToken } from '../composition/dev-tokens.ts';
 import { ConfigError, loadConfig } from '../config/app-config.ts';
 
 const program = new Command()
@@ -27,13 +27,10 @@ try {
     );
     process.exit(2);
   }
-  const keys = await loadOrCreateDevKeyPair(config.auth.folder);
-  const token = await keys.sign({
+  const token = await signDevToken(config.auth, {
     subject: options.subject,
     roles: options.role,
     ...(options.customer !== undefined ? { customerIds: options.customer } : {}),
-    issuer: config.auth.issuer,
-    audience: config.auth.audience,
     expiresInSeconds: options.expiresIn,
   });
   process.stdout.write(`${token}\n`);
