@@ -1,8 +1,8 @@
 // The billing-records routes of API.md: parse, call one use case, format.
+import Type from 'typebox';
 import {
   BillingRecord,
   CustomerPath,
-  type ListQuery as ListQueryType,
   ListQuery,
   RecordInput,
   RecordPage,
@@ -12,21 +12,18 @@ import {
 } from '../domain/billing-record.ts';
 import { etagOf, ifNoneMatchSatisfied } from '../domain/etag.ts';
 import type { ApiResponse } from './problem-response.ts';
-import type { RouteDefinition, ValidatedRequest } from './route-definition.ts';
+import { defineRoute, type RouteDefinition } from './route-definition.ts';
 
 const JSON_TYPE = 'application/json';
+/** A merge patch is any JSON object (RFC 7396); the use case applies and validates the result. */
+const MergePatch = Type.Object({}, { description: 'JSON Merge Patch (RFC 7396) of the record input' });
 const recordsPath = '/api/v1/customers/{customerId}/billing-records';
 const recordPath = `${recordsPath}/{recordId}`;
 
-interface RecordParams {
-  customerId: string;
-  recordId: string;
-}
-
-const keyOf = (request: ValidatedRequest): { customerId: string; id: string } => {
-  const params = request.params as unknown as RecordParams;
-  return { customerId: params.customerId, id: params.recordId };
-};
+const keyOf = ({ params }: { params: { customerId: string; recordId: string } }) => ({
+  customerId: params.customerId,
+  id: params.recordId,
+});
 
 export function recordResponse(
   status: number,
@@ -49,7 +46,7 @@ const recordResponses = {
 };
 
 export const recordRoutes: readonly RouteDefinition[] = [
-  {
+  defineRoute({
     operationId: 'createBillingRecord',
     method: 'POST',
     path: recordsPath,
@@ -65,14 +62,14 @@ export const recordRoutes: readonly RouteDefinition[] = [
       ...recordResponses,
     },
     async handle(request, services) {
-      const { customerId } = request.params as { customerId: string };
+      const { customerId } = request.params;
       const record = await services.records.create(customerId, request.body);
       return recordResponse(201, record, {
         location: `/api/v1/customers/${encodeURIComponent(customerId)}/billing-records/${encodeURIComponent(record.id)}`,
       });
     },
-  },
-  {
+  }),
+  defineRoute({
     operationId: 'getBillingRecord',
     method: 'GET',
     path: recordPath,
@@ -99,8 +96,8 @@ export const recordRoutes: readonly RouteDefinition[] = [
       }
       return recordResponse(200, record, informational);
     },
-  },
-  {
+  }),
+  defineRoute({
     operationId: 'replaceBillingRecord',
     method: 'PUT',
     path: recordPath,
@@ -122,8 +119,8 @@ export const recordRoutes: readonly RouteDefinition[] = [
       });
       return recordResponse(200, record);
     },
-  },
-  {
+  }),
+  defineRoute({
     operationId: 'patchBillingRecord',
     method: 'PATCH',
     path: recordPath,
@@ -132,7 +129,7 @@ export const recordRoutes: readonly RouteDefinition[] = [
     access: 'Billing.Write',
     params: RecordPath,
     requestHeaders: ['If-Match'],
-    body: { schema: { type: 'object' } as never, contentTypes: ['application/merge-patch+json', JSON_TYPE] },
+    body: { schema: MergePatch, contentTypes: ['application/merge-patch+json', JSON_TYPE] },
     responses: {
       200: { description: 'The stored record', schema: BillingRecord, headers: ['ETag'] },
       412: { description: 'If-Match did not match the current version' },
@@ -145,8 +142,8 @@ export const recordRoutes: readonly RouteDefinition[] = [
       });
       return recordResponse(200, record);
     },
-  },
-  {
+  }),
+  defineRoute({
     operationId: 'deleteBillingRecord',
     method: 'DELETE',
     path: recordPath,
@@ -165,8 +162,8 @@ export const recordRoutes: readonly RouteDefinition[] = [
       await services.records.delete(keyOf(request), { ifMatch: request.headers['if-match'] });
       return { status: 204 };
     },
-  },
-  {
+  }),
+  defineRoute({
     operationId: 'listBillingRecords',
     method: 'GET',
     path: recordsPath,
@@ -180,13 +177,12 @@ export const recordRoutes: readonly RouteDefinition[] = [
       ...recordResponses,
     },
     async handle(request, services) {
-      const { customerId } = request.params as { customerId: string };
-      const page = await services.records.list(customerId, request.query as ListQueryType);
+      const page = await services.records.list(request.params.customerId, request.query);
       return {
         status: 200,
         headers: { 'content-type': JSON_TYPE },
         body: canonicalJson(RecordPage, page),
       };
     },
-  },
+  }),
 ];

@@ -79,17 +79,23 @@ export interface RouteDefinition {
 type Input<S, Fallback> = S extends TSchema ? Static<S> : Fallback;
 
 /** A route whose handler sees params, query and body typed by the route's own schemas. */
-export interface TypedRoute<P, Q, B> extends Omit<RouteDefinition, 'params' | 'query' | 'body' | 'handle'> {
+export interface TypedRoute<P, Q, B, V> extends Omit<
+  RouteDefinition,
+  'params' | 'query' | 'body' | 'handle'
+> {
   readonly params?: P;
   readonly query?: Q;
-  readonly body?: Omit<NonNullable<RouteDefinition['body']>, 'schema'> & { readonly schema: B };
+  readonly body?: Omit<NonNullable<RouteDefinition['body']>, 'schema' | 'validate'> & {
+    readonly schema: B;
+    readonly validate?: V;
+  };
   handle(
     request: ValidatedRequest<
       Input<P, Record<string, string>>,
       Input<Q, Record<string, unknown>>,
-      // A body not marked `validate` arrives unchecked: its handler passes it on as unknown (record
+      // Only a body the pipeline validates has its schema's type; any other arrives as unknown (record
       // bodies go to the use case, which validates them with the domain's rules).
-      Input<B, unknown>
+      V extends true ? Input<B, unknown> : unknown
     >,
     services: ApiServices,
   ): Promise<ApiResponse>;
@@ -103,6 +109,7 @@ export function defineRoute<
   P extends TSchema | undefined = undefined,
   Q extends TSchema | undefined = undefined,
   B extends TSchema | undefined = undefined,
->(route: TypedRoute<P, Q, B>): RouteDefinition {
+  V extends boolean | undefined = undefined,
+>(route: TypedRoute<P, Q, B, V>): RouteDefinition {
   return route as unknown as RouteDefinition;
 }
