@@ -137,10 +137,16 @@ const recordKey = ({ customerId, recordId }: { customerId: string; recordId: str
   id: recordId,
 });
 
-const controlResponses = {
-  200: { description: 'The record’s system fields now' },
-  404: { description: 'No such record' },
-  ...adminResponses,
+/** What the legal-hold and pin routes share: an admin route on one record, answering its system fields. */
+const recordControl = {
+  tags: ['operations'],
+  access: 'Billing.Admin' as const,
+  params: RecordPath,
+  responses: {
+    200: { description: 'The record’s system fields now' },
+    404: { description: 'No such record' },
+    ...adminResponses,
+  },
 };
 
 export const adminRoutes: readonly RouteDefinition[] = [
@@ -289,54 +295,42 @@ export const adminRoutes: readonly RouteDefinition[] = [
     },
   }),
   defineRoute({
+    ...recordControl,
     operationId: 'setLegalHold',
     method: 'PUT',
     path: `${adminRecordPath}/legal-hold`,
     summary: 'Set a legal hold (blocks changes, deletion and retention expiry)',
-    tags: ['operations'],
-    access: 'Billing.Admin',
-    params: RecordPath,
     body: { schema: LegalHoldBody, contentTypes: [JSON_TYPE], validate: true },
-    responses: controlResponses,
     async handle({ params, body }, services) {
       return json(200, await services.records.setLegalHold(recordKey(params), body.reason));
     },
   }),
   defineRoute({
+    ...recordControl,
     operationId: 'clearLegalHold',
     method: 'DELETE',
     path: `${adminRecordPath}/legal-hold`,
     summary: 'Clear the legal hold',
-    tags: ['operations'],
-    access: 'Billing.Admin',
-    params: RecordPath,
-    responses: controlResponses,
     async handle({ params }, services) {
       return json(200, await services.records.clearLegalHold(recordKey(params)));
     },
   }),
   defineRoute({
+    ...recordControl,
     operationId: 'setPin',
     method: 'PUT',
     path: `${adminRecordPath}/pin`,
     summary: 'Pin the record: never archive it',
-    tags: ['operations'],
-    access: 'Billing.Admin',
-    params: RecordPath,
-    responses: controlResponses,
     async handle({ params }, services) {
       return json(200, await services.records.pin(recordKey(params)));
     },
   }),
   defineRoute({
+    ...recordControl,
     operationId: 'clearPin',
     method: 'DELETE',
     path: `${adminRecordPath}/pin`,
     summary: 'Unpin the record: archive it again by the normal rules',
-    tags: ['operations'],
-    access: 'Billing.Admin',
-    params: RecordPath,
-    responses: controlResponses,
     async handle({ params }, services) {
       return json(200, await services.records.unpin(recordKey(params)));
     },

@@ -206,25 +206,39 @@ export class CosmosArchiveLedger implements ArchiveLedger {
   }
 
   query(query: LedgerQuery, options?: OperationOptions): Promise<LedgerPage> {
-    const connection = this.#connection;
-    return connection.call('query the archive ledger', options, async (state) => {
-      const rows = await connection.queryAll<LedgerRow>(state, ledgerQuerySpec(query), {
-        maxItemCount: query.limit + 1,
-        ...(query.customerId !== undefined ? { partitionKey: query.customerId } : {}),
-      });
-      return pageOf(
-        rows,
-        query.limit,
-        (row): StoredLedgerEntry => ({ entry: row.entry, etag: etagOf(row._etag, row.entry) }),
-        ({ entry }) => ({ purgeAfter: entry.purgeAfter, customerId: entry.customerId, id: entry.id }),
-      );
-    });
+    return this.#page('query the archive ledger', ledgerQuerySpec(query), query, options, ({ entry }) => ({
+      purgeAfter: entry.purgeAfter,
+      customerId: entry.customerId,
+      id: entry.id,
+    }));
   }
 
   queryDueRetries(query: DueRetriesQuery, options?: OperationOptions): Promise<DueRetriesPage> {
+    return this.#page(
+      'query the due retries of the archive ledger',
+      ledgerDueRetriesSpec(query),
+      query,
+      options,
+      ({ entry }) => ({
+        // Every answered entry has one: the query filters on it.
+        nextAttemptAt: entry.nextAttemptAt ?? '',
+        customerId: entry.customerId,
+        id: entry.id,
+      }),
+    );
+  }
+
+  /** One page of entries in the query's order, within one customer's partition when it names one. */
+  #page<P>(
+    what: string,
+    spec: SqlQuerySpec,
+    query: { readonly limit: number; readonly customerId?: string },
+    options: OperationOptions | undefined,
+    positionOf: (stored: StoredLedgerEntry) => P,
+  ): Promise<{ items: StoredLedgerEntry[]; next: P | undefined }> {
     const connection = this.#connection;
-    return connection.call('query the due retries of the archive ledger', options, async (state) => {
-      const rows = await connection.queryAll<LedgerRow>(state, ledgerDueRetriesSpec(query), {
+    return connection.call(what, options, async (state) => {
+      const rows = await connection.queryAll<LedgerRow>(state, spec, {
         maxItemCount: query.limit + 1,
         ...(query.customerId !== undefined ? { partitionKey: query.customerId } : {}),
       });
@@ -232,12 +246,7 @@ export class CosmosArchiveLedger implements ArchiveLedger {
         rows,
         query.limit,
         (row): StoredLedgerEntry => ({ entry: row.entry, etag: etagOf(row._etag, row.entry) }),
-        ({ entry }) => ({
-          // Every answered entry has one: the query filters on it.
-          nextAttemptAt: entry.nextAttemptAt ?? '',
-          customerId: entry.customerId,
-          id: entry.id,
-        }),
+        positionOf,
       );
     });
   }
