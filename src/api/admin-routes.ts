@@ -2,11 +2,12 @@
 // and jobs, a record's rehydration, legal hold and pin, the cost report. Each parses (typed by its
 // schemas), calls one use case, and formats.
 import Type from 'typebox';
-import { Instant, RecordId, RecordPath } from '../domain/billing-record.ts';
+import { CustomerPath, Instant, RecordId, RecordPath } from '../domain/billing-record.ts';
 import type { ApiResponse } from './problem-response.ts';
 import { defineRoute, type RouteDefinition } from './route-definition.ts';
 
 const JSON_TYPE = 'application/json';
+const NDJSON_TYPE = 'application/x-ndjson';
 const adminRecordPath = '/api/v1/admin/customers/{customerId}/billing-records/{recordId}';
 
 const RunRequestBody = Type.Object(
@@ -255,6 +256,32 @@ export const adminRoutes: readonly RouteDefinition[] = [
     async handle({ params }, services) {
       const { heartbeatAt: _h, ...job } = await services.jobs.get(params.jobId);
       return json(200, job);
+    },
+  }),
+  defineRoute({
+    operationId: 'exportCustomer',
+    method: 'GET',
+    path: '/api/v1/admin/customers/{customerId}/export',
+    summary:
+      'Every record of a customer, both tiers, one per line as a GET returns it, ascending issuedAt then id',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    params: CustomerPath,
+    responses: {
+      200: { description: 'NDJSON, streamed', contentType: NDJSON_TYPE },
+      ...adminResponses,
+    },
+    async handle({ params }, services) {
+      const lines = services.exportCustomer(params.customerId)[Symbol.asyncIterator]();
+      // The first record is read before answering, so a store that is down still gets a 503 problem;
+      // a failure later can only end the stream early (the status line is already sent).
+      const first = await lines.next();
+      async function* body(): AsyncGenerator<string> {
+        if (first.done === true) return;
+        yield first.value;
+        for (let next = await lines.next(); next.done !== true; next = await lines.next()) yield next.value;
+      }
+      return { status: 200, headers: { 'content-type': NDJSON_TYPE }, body: body() };
     },
   }),
   defineRoute({

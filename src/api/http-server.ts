@@ -1,5 +1,6 @@
 // The HTTP edge on Fastify: translates requests for the shared pipeline and maps Fastify's own
 // errors (body too large, bad framing) to the same problem+json codes.
+import { Readable } from 'node:stream';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -97,7 +98,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
 
 function send(reply: FastifyReply, response: ApiResponse): FastifyReply {
   void reply.code(response.status).headers(response.headers ?? {});
-  return response.body === undefined ? reply.send() : reply.send(response.body);
+  const { body } = response;
+  if (body === undefined) return reply.send();
+  // A streamed body (an export) is sent as it is produced; an error mid-way ends the connection early.
+  return reply.send(typeof body === 'string' ? body : Readable.from(body));
 }
 
 function flattenHeaders(headers: FastifyRequest['headers']): Record<string, string | undefined> {

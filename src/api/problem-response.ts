@@ -4,8 +4,8 @@ import { AppError, ERROR_CODES, isAppError } from '../domain/errors.ts';
 export interface ApiResponse {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
-  /** Serialized body; absent for 204 and 304. */
-  readonly body?: string;
+  /** Serialized body, or chunks streamed as they come (an export); absent for 204 and 304. */
+  readonly body?: string | AsyncIterable<string>;
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';

@@ -27,6 +27,8 @@ export interface ApiServices {
   readonly jobs: Pick<JobService, 'get'>;
   /** Bulk rehydration (the rollback of archival), started as a job. */
   readonly rehydrations: { start(request: BulkRehydrationRequest): Promise<{ jobId: string }> };
+  /** A customer's records as NDJSON lines, streamed (GET /api/v1/admin/customers/{customerId}/export). */
+  exportCustomer(customerId: string): AsyncIterable<string>;
   /** The cost report of the stores as they are now. */
   costReport(): Promise<CostReport>;
   readiness(): Promise<ReadinessReport>;

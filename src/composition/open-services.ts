@@ -75,6 +75,7 @@ export function apiServices(wired: WiredServices): ApiServices {
     archival: wired.archival,
     jobs: wired.jobs,
     rehydrations: wired.rehydrations,
+    exportCustomer: (customerId) => wired.exportCustomer(customerId),
     costReport: () => wired.costReport(),
     readiness: () => readiness(wired.ports),
     async metricsText() {

@@ -13,9 +13,11 @@ import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
 import type { Cache } from '../ports/cache.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
+import type { OperationOptions } from '../ports/operation-options.ts';
 import type { RecordStore } from '../ports/record-store.ts';
 import { ArchivedRecordReader } from '../records/archived-record-reader.ts';
 import { bulkRehydrationJob, type BulkRehydrationRequest } from '../records/bulk-rehydration.ts';
+import { exportCustomer } from '../records/customer-export.ts';
 import { ReadSpikeDetector } from '../records/read-spike-detector.ts';
 import { RecordService } from '../records/record-service.ts';
 import { createServiceMetrics, type ServiceMetrics } from './service-metrics.ts';
@@ -67,6 +69,8 @@ export interface WiredServices {
       options?: { signal?: AbortSignal; onProgress?: (report: JobReport) => void },
     ): Promise<JobReport>;
   };
+  /** A customer's records as NDJSON lines, both tiers, ascending issuedAt then id, streamed. */
+  exportCustomer(customerId: string, options?: OperationOptions): AsyncIterable<string>;
   costReport(): Promise<CostReport>;
   /** Cancels background work and waits for it; closes no adapter (their opener does). */
   shutdown(): Promise<void>;
@@ -144,6 +148,12 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
       start: (request) => jobs.start(rehydrationJob(request)),
       run: (request, runOptions) => jobs.run(rehydrationJob(request), runOptions),
     },
+    exportCustomer: (customerId, exportOptions) =>
+      exportCustomer(
+        { store: ports.store, get: (key, callOptions) => records.get(key, callOptions) },
+        customerId,
+        exportOptions,
+      ),
     costReport: () =>
       buildCostReport(ports, options.cost ?? defaultCostSettings(options.policy), clock.now()),
     async shutdown() {

@@ -1,5 +1,6 @@
 // The Azure Functions v4 edge: every route of the shared table becomes an HTTP trigger that
 // translates the request for the same pipeline the HTTP server uses. Nothing else lives here.
+import { Readable } from 'node:stream';
 import type {
   HttpFunctionOptions,
   HttpHandler,
@@ -8,7 +9,7 @@ import type {
   InvocationContext,
 } from '@azure/functions';
 import type { ApiApplication } from '../api/api-application.ts';
-import { problemResponse } from '../api/problem-response.ts';
+import { type ApiResponse, problemResponse } from '../api/problem-response.ts';
 import { MAX_BODY_BYTES } from '../api/request-pipeline.ts';
 import type { Logger, RouteDefinition } from '../api/route-definition.ts';
 import { AppError, isAppError } from '../domain/errors.ts';
@@ -68,15 +69,13 @@ function createHandler(route: RouteDefinition, application: () => Promise<ApiApp
   };
 }
 
-function toFunctionsResponse(response: {
-  status: number;
-  headers?: Readonly<Record<string, string>>;
-  body?: string;
-}): HttpResponseInit {
+function toFunctionsResponse(response: ApiResponse): HttpResponseInit {
+  const { body } = response;
   return {
     status: response.status,
     headers: { ...response.headers },
-    ...(response.body !== undefined ? { body: response.body } : {}),
+    // A streamed body (an export) goes out as a stream; the host streams it when HTTP streams are on.
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : Readable.from(body) }),
   };
 }
 

@@ -332,3 +332,46 @@ describe('bulk rehydration as a job', () => {
     expect(forbidden.statusCode).toBe(403);
   });
 });
+
+describe('customer export', () => {
+  it('streams every record of the customer as NDJSON, each line the bytes a GET returns, oldest first', async () => {
+    const bodies = [];
+    for (const [id, days] of [
+      ['e1', 300],
+      ['e2', 250],
+    ] as const) {
+      const issuedAt = new Date(api.clock.now().getTime() - days * DAY).toISOString();
+      const created = await api.call({
+        method: 'POST',
+        url: records('cust-export'),
+        payload: makeInput({ id, issuedAt }),
+      });
+      bodies.push(created.body);
+    }
+    api.clock.advance(2 * DAY);
+    await runArchival({ customerId: 'cust-export' });
+    const recent = await api.call({
+      method: 'POST',
+      url: records('cust-export'),
+      payload: makeInput({ id: 'e3', issuedAt: api.clock.now().toISOString() }),
+    });
+    bodies.push(recent.body);
+    const exported = await api.call({
+      method: 'GET',
+      url: '/api/v1/admin/customers/cust-export/export',
+      roles: ADMIN,
+    });
+    expect(exported.statusCode).toBe(200);
+    expect(exported.headers['content-type']).toBe('application/x-ndjson');
+    expect(exported.body).toBe(bodies.map((body) => `${body}\n`).join(''));
+    const empty = await api.call({
+      method: 'GET',
+      url: '/api/v1/admin/customers/cust-nobody/export',
+      roles: ADMIN,
+    });
+    expect(empty.statusCode).toBe(200);
+    expect(empty.body).toBe('');
+    const forbidden = await api.call({ method: 'GET', url: '/api/v1/admin/customers/cust-export/export' });
+    expect(forbidden.statusCode).toBe(403);
+  });
+});

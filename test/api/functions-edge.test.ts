@@ -1,6 +1,7 @@
 // The Azure Functions edge: the registered handlers, invoked with the library's own request objects,
 // answer exactly as the HTTP server does.
 import { HttpRequest, type HttpFunctionOptions, type HttpHandler, InvocationContext } from '@azure/functions';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_TABLE } from '../../src/api/api-application.ts';
 import { buildHttpServer } from '../../src/api/http-server.ts';
@@ -140,5 +141,43 @@ describe('Azure Functions HTTP triggers', () => {
     );
     expect(list.status).toBe(200);
     expect(JSON.parse(list.body as string).items).toHaveLength(1);
+  });
+
+  it('streams a customer export through the Functions edge, the same bytes the HTTP server sends', async () => {
+    const token = await test.token(['Billing.Admin', 'Billing.Read', 'Billing.Write']);
+    for (const id of ['fx-1', 'fx-2']) {
+      await handler('createBillingRecord')(
+        new HttpRequest({
+          method: 'POST',
+          url: 'http://localhost/api/v1/customers/cust-fx/billing-records',
+          params: { customerId: 'cust-fx' },
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: { string: JSON.stringify(makeInput({ id })) },
+        }),
+        context(),
+      );
+    }
+    const exported = await handler('exportCustomer')(
+      new HttpRequest({
+        method: 'GET',
+        url: 'http://localhost/api/v1/admin/customers/cust-fx/export',
+        params: { customerId: 'cust-fx' },
+        headers: { authorization: `Bearer ${token}` },
+      }),
+      context(),
+    );
+    expect(exported.status).toBe(200);
+    expect(exported.body).toBeInstanceOf(Readable);
+    const chunks: Buffer[] = [];
+    for await (const chunk of exported.body as Readable) chunks.push(Buffer.from(chunk as string));
+    const server = await buildHttpServer(test.application);
+    const viaHttp = await server.inject({
+      method: 'GET',
+      url: '/api/v1/admin/customers/cust-fx/export',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(Buffer.concat(chunks).toString()).toBe(viaHttp.body);
+    expect(viaHttp.body.split('\n').filter(Boolean)).toHaveLength(2);
+    await server.close();
   });
 });

@@ -63,5 +63,5 @@ describeArchivalScenario({
   newDeployment,
   // The emulator reports estimated request charges, so the RU budget (a token bucket) paces the killed run.
   slowRunSettings: { ARCHIVE_MAX_RU_PER_SECOND: '200' },
-  runTimeoutMs: 40_000,
+  runTimeoutMs: 90_000,
 });

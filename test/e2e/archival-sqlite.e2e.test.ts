@@ -42,5 +42,5 @@ describeArchivalScenario({
   newDeployment,
   // SQLite reports no request charge, so an RU budget cannot slow it: one record at a time, small batches.
   slowRunSettings: { ARCHIVE_CONCURRENCY: '1', ARCHIVE_BATCH_SIZE: '5' },
-  runTimeoutMs: 30_000,
+  runTimeoutMs: 90_000,
 });

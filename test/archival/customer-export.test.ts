@@ -1,0 +1,67 @@
+// A customer's export: both tiers merged in (issuedAt, id) order, each line the bytes a GET returns,
+// nobody else's records, paging across tier boundaries, and records deleted meanwhile left out.
+import { describe, expect, it } from 'vitest';
+import { serializeRecord } from '../../src/domain/billing-record.ts';
+import { exportCustomer } from '../../src/records/customer-export.ts';
+import { createArchivalWorld, policyOf } from '../support/archival-harness.ts';
+import { makeInput } from '../support/record-fixtures.ts';
+
+const DAY = 24 * 3600_000;
+
+async function collect(lines: AsyncIterable<string>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const line of lines) out.push(line);
+  return out;
+}
+
+describe('customer export', () => {
+  it('merges hot and archived records in issuedAt then id order, as a GET returns each', async () => {
+    const world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    const services = world.services();
+    const { records } = services;
+    // Old ones get archived, recent ones stay hot; two share an issuedAt (id breaks the tie).
+    const issued = [
+      ['a-old', '2025-01-05T00:00:00.000Z'],
+      ['c-old', '2025-02-01T00:00:00.000Z'],
+      ['b-old', '2025-02-01T00:00:00.000Z'],
+      ['d-old', '2025-03-01T00:00:00.000Z'],
+      ['e-new', '2026-01-10T00:00:00.000Z'],
+      ['f-new', '2026-01-12T00:00:00.000Z'],
+    ] as const;
+    for (const [id, issuedAt] of issued) await records.create('cust-exp', makeInput({ id, issuedAt }));
+    await records.create('cust-other', makeInput({ id: 'x', issuedAt: '2025-02-01T00:00:00.000Z' }));
+    world.clock.advance(2 * DAY);
+    expect((await services.archival.run()).counts.purged).toBe(5);
+    // One archived record is written again (hot, version 2): the export has its newest content.
+    await records.patch({ customerId: 'cust-exp', id: 'c-old' }, { status: 'paid' }, {});
+    expect((await world.store.countByTier()).archived).toBe(4);
+
+    const lines = await collect(
+      exportCustomer({ store: world.store, get: (key) => records.get(key), pageSize: 2 }, 'cust-exp'),
+    );
+    const expected = [];
+    for (const id of ['a-old', 'b-old', 'c-old', 'd-old', 'e-new', 'f-new'])
+      expected.push(`${serializeRecord((await records.get({ customerId: 'cust-exp', id })).record)}\n`);
+    expect(lines).toEqual(expected);
+    expect(lines[2]).toContain('"status":"paid"');
+    expect(await collect(services.exportCustomer('cust-none'))).toEqual([]);
+    await world.close();
+  });
+
+  it('leaves out a record deleted while the export runs', async () => {
+    const world = createArchivalWorld();
+    const { records } = world.services();
+    for (const id of ['r1', 'r2', 'r3'])
+      await records.create('cust-exp2', makeInput({ id, issuedAt: `2026-01-0${id.slice(1)}T00:00:00.000Z` }));
+    const lines: string[] = [];
+    for await (const line of exportCustomer(
+      { store: world.store, get: (key) => records.get(key), pageSize: 10 },
+      'cust-exp2',
+    )) {
+      lines.push(line);
+      if (lines.length === 1) await records.delete({ customerId: 'cust-exp2', id: 'r2' }, {});
+    }
+    expect(lines.map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(['r1', 'r3']);
+    await world.close();
+  });
+});
