@@ -6,7 +6,10 @@ import {
   type JSONWebKeySet,
   jwtVerify,
   type JWTVerifyGetKey,
+  type RemoteJWKSet,
 } from 'jose';
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { AppError } from '../domain/errors.ts';
 
 export const ROLES = ['Billing.Read', 'Billing.Write', 'Billing.Admin'] as const;
@@ -27,21 +30,38 @@ export interface TokenVerifierOptions {
   readonly clockToleranceSeconds?: number;
   /** For tests with a fake clock. */
   readonly currentDate?: () => Date;
+  /**
+   * Verified tokens kept (by sha256 of the token) so a caller's next request skips the RS256 check; 0
+   * turns it off. An entry never outlives the token's `exp`, nor the presence of its key in the JWKS.
+   */
+  readonly cachedTokens?: number;
+}
+
+/** How often the cache re-reads which keys the JWKS holds (a rotation stops cached tokens within this). */
+export const KEY_SET_CHECK_MS = 5_000;
+
+interface CachedToken {
+  readonly principal: Principal;
+  /** Seconds since the epoch, as in the token. */
+  readonly exp: number;
+  readonly kid: string | undefined;
 }
 
 export type TokenVerifier = (authorizationHeader: string | undefined) => Promise<Principal>;
 
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
-  const getKey: JWTVerifyGetKey =
-    'jwks' in options.keys
-      ? createLocalJWKSet(options.keys.jwks)
-      : createRemoteJWKSet(new URL(options.keys.jwksUri));
+  const keySet = 'jwks' in options.keys ? undefined : createRemoteJWKSet(new URL(options.keys.jwksUri));
+  const getKey: JWTVerifyGetKey = keySet ?? createLocalJWKSet((options.keys as { jwks: JSONWebKeySet }).jwks);
+  const now = options.currentDate ?? (() => new Date());
+  const cached = createVerifiedTokenCache(options, keySet, now);
   return async (header) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
     if (match?.[1] === undefined)
       throw new AppError('UNAUTHENTICATED', 'Send a bearer token in the Authorization header');
+    const hit = cached?.get(match[1]);
+    if (hit !== undefined) return hit;
     try {
-      const { payload } = await jwtVerify(match[1], getKey, {
+      const { payload, protectedHeader } = await jwtVerify(match[1], getKey, {
         issuer: options.issuer,
         audience: options.audience,
         algorithms: ['RS256'],
@@ -52,13 +72,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         ? payload.roles.filter((r): r is string => typeof r === 'string')
         : [];
       const customers = payload.customer_ids;
-      return {
+      const principal: Principal = {
         subject: payload.sub ?? 'unknown',
         roles: new Set(roles),
         customerIds: Array.isArray(customers)
           ? new Set(customers.filter((c): c is string => typeof c === 'string'))
           : undefined,
       };
+      if (payload.exp !== undefined)
+        cached?.set(match[1], { principal, exp: payload.exp, kid: protectedHeader.kid });
+      return principal;
     } catch (error) {
       if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
         throw new AppError('UNAVAILABLE', 'The token signing keys could not be fetched', { cause: error });
@@ -79,4 +102,47 @@ export function authorize(principal: Principal, role: Role, customerId: string |
   ) {
     throw new AppError('FORBIDDEN', `This token may not access customer ${customerId}`);
   }
+}
+
+/**
+ * The verified-token cache: bounded, keyed by a hash of the token (never the token itself), an entry
+ * answered only before its `exp` and while its key is still in the JWKS the verifier knows.
+ */
+export function createVerifiedTokenCache(
+  options: TokenVerifierOptions,
+  remote: RemoteJWKSet | undefined,
+  now: () => Date,
+): { get(token: string): Principal | undefined; set(token: string, entry: CachedToken): void } | undefined {
+  const max = options.cachedTokens ?? 10_000;
+  if (max <= 0) return undefined;
+  const entries = new LRUCache<string, CachedToken>({ max });
+  const staticKeys = 'jwks' in options.keys ? keyIdsOf(options.keys.jwks) : undefined;
+  let keys: { ids: ReadonlySet<string | undefined>; checkedAt: number } | undefined;
+  const keyIds = (at: number): ReadonlySet<string | undefined> => {
+    if (staticKeys !== undefined) return staticKeys;
+    if (keys === undefined || at - keys.checkedAt >= KEY_SET_CHECK_MS)
+      keys = { ids: keyIdsOf(remote?.jwks() ?? { keys: [] }), checkedAt: at };
+    return keys.ids;
+  };
+  const hash = (token: string): string => createHash('sha256').update(token).digest('base64url');
+  return {
+    get(token) {
+      const key = hash(token);
+      const entry = entries.get(key);
+      if (entry === undefined) return undefined;
+      const at = now().getTime();
+      if (at >= entry.exp * 1000 || !keyIds(at).has(entry.kid)) {
+        entries.delete(key);
+        return undefined;
+      }
+      return entry.principal;
+    },
+    set(token, entry) {
+      entries.set(hash(token), entry);
+    },
+  };
+}
+
+function keyIdsOf(jwks: JSONWebKeySet): ReadonlySet<string | undefined> {
+  return new Set(jwks.keys.map((key) => key.kid));
 }
