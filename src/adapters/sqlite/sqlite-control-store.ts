@@ -2,6 +2,9 @@
 // file of the data folder: the embedded default's stand-in for the Blob control container. Each call is
 // one immediate transaction, so the conditions and leases hold across processes (server and CLI) as
 // they do on Blob; leases expire on the injected clock, and keep Blob's rules (15 to 60 s, fencing).
+// One thing Blob cannot know and a local file can: whether the holder's process still runs. A lease of a
+// dead process (a server killed mid-run) ends at once, so its restart does not wait out the lease;
+// correctness never depended on a lease, and fencing still holds (the dead process writes nothing).
 import { randomUUID } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { AppError } from '../../domain/errors.ts';
@@ -24,7 +27,8 @@ CREATE TABLE IF NOT EXISTS control_documents (
   etag              TEXT NOT NULL,
   lease_id          TEXT,
   lease_duration_ms INTEGER,
-  lease_expires_ms  INTEGER
+  lease_expires_ms  INTEGER,
+  lease_holder_pid  INTEGER
 ) WITHOUT ROWID;
 `;
 
@@ -38,6 +42,7 @@ interface Row {
   lease_id: string | null;
   lease_duration_ms: number | null;
   lease_expires_ms: number | null;
+  lease_holder_pid: number | null;
 }
 
 interface WriteCondition {
@@ -58,17 +63,17 @@ export class SqliteControlStore implements ArchivalControlStore {
     this.#clock = options.clock ?? { now: () => new Date() };
     this.#statements = {
       get: this.#db.prepare(
-        'SELECT json, etag, lease_id, lease_duration_ms, lease_expires_ms FROM control_documents WHERE name = ?',
+        'SELECT json, etag, lease_id, lease_duration_ms, lease_expires_ms, lease_holder_pid FROM control_documents WHERE name = ?',
       ),
       upsert: this.#db.prepare(
-        'INSERT OR REPLACE INTO control_documents (name, json, etag, lease_id, lease_duration_ms, lease_expires_ms) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT OR REPLACE INTO control_documents (name, json, etag, lease_id, lease_duration_ms, lease_expires_ms, lease_holder_pid) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       // Names in their UTF-8 byte order (BINARY collation), as a Blob listing answers them.
       list: this.#db.prepare(
         'SELECT name FROM control_documents WHERE substr(name, 1, length(?)) = ? AND name >= ? ORDER BY name',
       ),
       setLease: this.#db.prepare(
-        'UPDATE control_documents SET lease_id = ?, lease_duration_ms = ?, lease_expires_ms = ? WHERE name = ?',
+        'UPDATE control_documents SET lease_id = ?, lease_duration_ms = ?, lease_expires_ms = ?, lease_holder_pid = ? WHERE name = ?',
       ),
     };
   }
@@ -109,6 +114,7 @@ export class SqliteControlStore implements ArchivalControlStore {
           live?.lease_id ?? null,
           live?.lease_duration_ms ?? null,
           live?.lease_expires_ms ?? null,
+          live?.lease_holder_pid ?? null,
         );
         return etag;
       });
@@ -145,9 +151,9 @@ export class SqliteControlStore implements ArchivalControlStore {
         const expires = this.#nowMs() + durationMs;
         // A lease needs a document to hold, as a Blob lease needs a blob: created with null, etag kept otherwise.
         if (row === undefined) {
-          this.#statements.upsert.run(name, 'null', newEtag(), leaseId, durationMs, expires);
+          this.#statements.upsert.run(name, 'null', newEtag(), leaseId, durationMs, expires, process.pid);
         } else {
-          this.#statements.setLease.run(leaseId, durationMs, expires, name);
+          this.#statements.setLease.run(leaseId, durationMs, expires, process.pid, name);
         }
         return { name, leaseId };
       });
@@ -164,6 +170,7 @@ export class SqliteControlStore implements ArchivalControlStore {
           lease.leaseId,
           row.lease_duration_ms,
           this.#nowMs() + row.lease_duration_ms,
+          process.pid,
           lease.name,
         );
         return true;
@@ -175,7 +182,7 @@ export class SqliteControlStore implements ArchivalControlStore {
     return this.#run(options, () =>
       this.#transaction(() => {
         if (this.#get(lease.name)?.lease_id === lease.leaseId) {
-          this.#statements.setLease.run(null, null, null, lease.name);
+          this.#statements.setLease.run(null, null, null, null, lease.name);
         }
       }),
     );
@@ -194,7 +201,8 @@ export class SqliteControlStore implements ArchivalControlStore {
   }
 
   #isLive(row: Row | undefined): row is Row {
-    return row?.lease_id != null && (row.lease_expires_ms ?? 0) > this.#nowMs();
+    if (row?.lease_id == null || (row.lease_expires_ms ?? 0) <= this.#nowMs()) return false;
+    return row.lease_holder_pid === null || isRunning(row.lease_holder_pid);
   }
 
   #nowMs(): number {
@@ -222,6 +230,17 @@ export class SqliteControlStore implements ArchivalControlStore {
       );
     }
     return runSqlite('control store', work);
+  }
+}
+
+/** Whether a process of this host runs (EPERM: it does, under another user). */
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: unknown }).code === 'EPERM';
   }
 }
 
