@@ -151,7 +151,10 @@ export class RecordService implements RecordControls {
 
   /** importRecord for a batch: one commit where the store allows it (the demo's bulk load). */
   importRecords(records: readonly BillingRecord[], options?: OperationOptions): Promise<CreateManyResult> {
-    return this.#store.createMany(records.map((record) => fullDocument(record)), options);
+    return this.#store.createMany(
+      records.map((record) => fullDocument(record)),
+      options,
+    );
   }
 
   /** Full replace (PUT). */
