@@ -295,14 +295,18 @@ export class FileArchiveStore implements ArchiveStore {
 
   /** Commits whatever is queued, batch after batch: writes that arrive together share one commit. */
   async #flushAll(): Promise<void> {
-    // Let the writes issued in this same turn join the first batch.
-    await new Promise((resolve) => setImmediate(resolve));
-    while (this.#queue.length > 0) {
-      const batch = this.#queue;
-      this.#queue = [];
-      await this.#commit(batch);
+    try {
+      // Let the writes issued in this same turn join the first batch.
+      await new Promise((resolve) => setImmediate(resolve));
+      while (this.#queue.length > 0) {
+        const batch = this.#queue;
+        this.#queue = [];
+        await this.#commit(batch);
+      }
+    } finally {
+      // Whatever happened, the next write starts a new flush instead of waiting on this one.
+      this.#flushing = undefined;
     }
-    this.#flushing = undefined;
   }
 
   async #commit(batch: readonly Mutation[]): Promise<void> {
