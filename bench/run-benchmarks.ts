@@ -29,6 +29,7 @@ const BENCHMARKS = [
   'api-throughput',
   'scale-memory',
   'sqlite-scale',
+  'embedded-scale',
 ] as const;
 
 /** The figures the issue asks summary.json to hold, at least. */
@@ -45,6 +46,12 @@ const REQUIRED = [
   'archive.ruPerRecord',
   'archive.seedRuPerRecord',
   'memory.rssGrowthRatio10x',
+  'embedded.archiveRecordsPerSecond.small',
+  'embedded.archiveRecordsPerSecond.large',
+  'embedded.archiveCostGrowth',
+  'embedded.peakRssMiB',
+  'embedded.diskBytesBeforeArchival',
+  'embedded.diskBytesAfterArchival',
 ] as const;
 
 const DOC = join(REPO_DIR, 'docs', 'performance.md');

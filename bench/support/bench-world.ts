@@ -22,6 +22,7 @@ import { parseIsoDuration } from '../../src/domain/iso-duration.ts';
 import { fullDocument } from '../../src/domain/record-document.ts';
 import type { RecordKey } from '../../src/domain/record-rules.ts';
 import type { ArchiveStore } from '../../src/ports/archive-store.ts';
+import type { ArchivalControlStore } from '../../src/ports/archival-control-store.ts';
 import type { RecordStore } from '../../src/ports/record-store.ts';
 import { silentLogger } from '../../test/fakes/silent-logger.ts';
 import { REPO_DIR } from './bench-result.ts';
@@ -153,7 +154,7 @@ export function openHotStores(path: string): HotStores {
 /** The product's default settings, except the time budget: a benchmark run goes to the end. */
 export function archivalEngine(
   hot: HotStores,
-  stack: Pick<ArchiveStack, 'control'> & { readonly archive: ArchiveStore },
+  stack: { readonly archive: ArchiveStore; readonly control: ArchivalControlStore },
   settings: Partial<ArchivalSettings> = {},
 ): ArchivalService {
   return wireServices(

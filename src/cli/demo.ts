@@ -23,8 +23,9 @@ interface DemoOptions {
   readonly months: number;
 }
 
-// Enough writes in flight to hide Cosmos DB's round trips; SQLite writes synchronously, so it is unaffected.
-const CONCURRENCY = 16;
+// Records per batch: one commit each on SQLite (the commit's fsync, not the insert, is what costs), and
+// concurrent creates within it on Cosmos DB.
+const BATCH_SIZE = 500;
 
 const options = new Command()
   .name('demo')
@@ -65,17 +66,18 @@ async function loadDemoRecords(
     monthsOfHistory: demo.months,
   });
   const tally = new SizeTally();
-  const progress = progressOnStderr(demo.records);
   const started = performance.now();
+  const progress = progressOnStderr(demo.records, started);
   let loaded = 0;
   let skipped = 0;
   try {
-    await forEachConcurrently(records, CONCURRENCY, async (record) => {
-      tally.add(record);
-      if (await importUnlessPresent(services, record)) loaded += 1;
-      else skipped += 1;
-      progress.tick();
-    });
+    for (const batch of batches(records, BATCH_SIZE)) {
+      for (const record of batch) tally.add(record);
+      const { created, existing } = await importUnlessPresent(services, batch);
+      loaded += created;
+      skipped += existing;
+      progress.tick(batch.length);
+    }
   } catch (error) {
     progress.finish();
     console.error(
@@ -106,48 +108,53 @@ async function loadDemoRecords(
   ];
 }
 
-/** Creates the record; false when it is already there (an earlier demo run), so reruns are harmless. */
-async function importUnlessPresent(services: OpenedServices, record: BillingRecord): Promise<boolean> {
+/**
+ * Creates a batch of records; those already there (an earlier demo run) are counted, so reruns are
+ * harmless, and a retried batch (after a 429 or a brief outage) creates only what is missing.
+ */
+function importUnlessPresent(
+  services: OpenedServices,
+  batch: readonly BillingRecord[],
+): Promise<{ created: number; existing: number }> {
+  let created = 0;
   // Throttling (429) and brief outages are retryable AppErrors: back off and try again.
-  return withRetry(() => services.records.importRecord(record), {
-    sleep: (ms, signal) => systemClock.sleep(ms, signal),
-  });
+  return withRetry(
+    async () => {
+      const result = await services.records.importRecords(batch);
+      // A retry finds the records an earlier attempt created: they count as loaded, not as already present.
+      created += result.created;
+      return { created, existing: batch.length - created };
+    },
+    { sleep: (ms, signal) => systemClock.sleep(ms, signal) },
+  );
 }
 
-/** Runs `work` on every item with at most `limit` in flight; after a failure no new item starts. */
-async function forEachConcurrently<T>(
-  items: Iterable<T>,
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  // One iterator shared by the workers: each pulls the next item when it is free.
-  const iterator = items[Symbol.iterator]();
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    for (let next = iterator.next(); !failed && next.done !== true; next = iterator.next()) {
-      try {
-        await work(next.value);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
+/** The items in arrays of `size`, the last one shorter. */
+function* batches<T>(items: Iterable<T>, size: number): Generator<T[]> {
+  let batch: T[] = [];
+  for (const item of items) {
+    batch.push(item);
+    if (batch.length === size) {
+      yield batch;
+      batch = [];
     }
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
+  }
+  if (batch.length > 0) yield batch;
 }
 
-/** A percentage every 5 %: rewritten in place on a terminal, one line each in a log. */
-function progressOnStderr(total: number): { tick(): void; finish(): void } {
+/** A percentage every 5 %, with the rate so far: rewritten in place on a terminal, one line each in a log. */
+function progressOnStderr(total: number, started: number): { tick(count: number): void; finish(): void } {
   const inPlace = process.stderr.isTTY;
   let done = 0;
   let shown = -1;
   return {
-    tick() {
-      done += 1;
+    tick(count) {
+      done += count;
       const percent = Math.floor((done * 20) / total) * 5;
       if (percent === shown) return;
       shown = percent;
-      const line = `Loading demo records: ${percent}% (${done}/${total})`;
+      const perSecond = Math.round(done / Math.max((performance.now() - started) / 1000, 0.001));
+      const line = `Loading demo records: ${percent}% (${done}/${total}, ${perSecond} records/s)`;
       process.stderr.write(inPlace ? `\r${line}` : `${line}\n`);
     },
     finish() {

@@ -1,12 +1,14 @@
 // Opening the adapters the configuration names: the hot store and ledger (SQLite or Cosmos DB), the
-// archive and control store (embedded Azurite or Blob Storage), the cache (in-process LRU or Redis)
+// archive and control store (files and SQLite in the data folder, embedded Azurite, or Blob Storage), the cache (in-process LRU or Redis)
 // and the token verifier. Everything opened is closed, in reverse order, even when opening fails halfway.
 import type { Logger } from 'pino';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { shareOrStartEmbeddedAzurite } from '../adapters/azurite/embedded-azurite.ts';
 import { BlobArchiveStore } from '../adapters/blob/blob-archive-store.ts';
 import { BlobControlStore } from '../adapters/blob/blob-control-store.ts';
+import { FileArchiveStore } from '../adapters/files/file-archive-store.ts';
 import { CosmosArchiveLedger } from '../adapters/cosmos/cosmos-archive-ledger.ts';
 import type { CosmosConnectionOptions } from '../adapters/cosmos/cosmos-connection.ts';
 import { CosmosRecordStore } from '../adapters/cosmos/cosmos-record-store.ts';
@@ -14,6 +16,7 @@ import { loadOrCreateDevKeyPair } from '../adapters/dev-identity/dev-key-pair.ts
 import { LruMemoryCache } from '../adapters/lru/lru-memory-cache.ts';
 import { RedisCache } from '../adapters/redis/redis-cache.ts';
 import { SqliteArchiveLedger } from '../adapters/sqlite/sqlite-archive-ledger.ts';
+import { SqliteControlStore } from '../adapters/sqlite/sqlite-control-store.ts';
 import { SqliteRecordStore } from '../adapters/sqlite/sqlite-record-store.ts';
 import { createTokenVerifier, type TokenVerifier } from '../api/authentication.ts';
 import { type AppConfig, ConfigError } from '../config/app-config.ts';
@@ -117,13 +120,24 @@ async function openHotStores(
   return { recordStore, ledger };
 }
 
-/** The archive (Cold tier) and the archiver's control documents (Hot tier), in two containers of one account. */
+/**
+ * The archive (Cold tier) and the archiver's control documents (Hot tier): in two containers of one
+ * account, or, embedded, in the archive folder.
+ */
 async function openArchiveStores(
   config: AppConfig,
   description: string[],
   closers: Array<() => Promise<void>>,
 ): Promise<{ archiveStore: ArchiveStore; controlStore: ArchivalControlStore }> {
   const archive = config.archive;
+  if (archive.kind === 'files') {
+    description.push(`Archive: files in ${archive.folder} (blobs/ gzip, index.sqlite, control.sqlite)`);
+    const archiveStore = new FileArchiveStore({ folder: archive.folder });
+    closers.push(() => archiveStore.close());
+    const controlStore = new SqliteControlStore({ path: join(archive.folder, 'control.sqlite') });
+    closers.push(() => controlStore.close());
+    return { archiveStore, controlStore };
+  }
   let account: { connectionString: string } | { accountUrl: string };
   if (archive.kind === 'azurite') {
     const azurite = await shareOrStartEmbeddedAzurite({ folder: archive.folder, port: archive.port });

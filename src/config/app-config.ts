@@ -34,6 +34,11 @@ export type HotStoreConfig =
 /** `controlContainer` holds the archiver's run reports, watermarks and leases (Hot tier: rewritten often). */
 export type ArchiveConfig =
   | {
+      /** The embedded default: blobs as files, their index and the control documents in SQLite. */
+      readonly kind: 'files';
+      readonly folder: string;
+    }
+  | {
       readonly kind: 'azurite';
       readonly folder: string;
       readonly port: number;
@@ -209,13 +214,18 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       ? { kind: 'blob', connectionString, container, controlContainer }
       : accountUrl !== undefined
         ? { kind: 'blob', accountUrl, container, controlContainer }
-        : {
-            kind: 'azurite',
-            folder: resolve(dataDir, 'azurite'),
-            port: settings.AZURITE_PORT,
-            container,
-            controlContainer,
-          };
+        : settings.EMBEDDED_ARCHIVE === 'files'
+          ? { kind: 'files', folder: resolve(dataDir, 'archive') }
+          : {
+              kind: 'azurite',
+              folder: resolve(dataDir, 'azurite'),
+              port: settings.AZURITE_PORT,
+              container,
+              controlContainer,
+            };
+  if (archive.kind === 'blob' && given.has('EMBEDDED_ARCHIVE')) {
+    problem('EMBEDDED_ARCHIVE chooses the archive without Blob settings: unset it, or the Blob settings');
+  }
 
   const redisUrl = settings.REDIS_URL;
   const ttlMs = milliseconds(settings.CACHE_TTL);
@@ -257,7 +267,7 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
 
   if (
     settings.FUNCTIONS_WORKER_RUNTIME !== undefined &&
-    (hotStore.kind === 'sqlite' || archive.kind === 'azurite')
+    (hotStore.kind === 'sqlite' || archive.kind !== 'blob')
   ) {
     // A Function App's folder is read-only and its workers come and go: the embedded stores cannot live there.
     problem(

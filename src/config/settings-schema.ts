@@ -124,7 +124,7 @@ export const SettingsSchema = Type.Object({
   }),
   DATA_DIR: text(undefined, {
     default: './.data',
-    description: 'embedded SQLite file, Azurite data, dev key pair',
+    description: 'embedded SQLite files, the embedded archive (or Azurite data), dev key pair',
     example: '/var/lib/billing',
   }),
   LOG_LEVEL: choice(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -166,12 +166,12 @@ export const SettingsSchema = Type.Object({
   }),
 
   BLOB_ACCOUNT_URL: optionalText('http-url', {
-    unset: 'embedded Azurite',
+    unset: 'embedded archive',
     description: 'the archive account, reached with `DefaultAzureCredential`',
     example: 'https://acct.blob.core.windows.net',
   }),
   BLOB_CONNECTION_STRING: optionalText('storage-connection-string', {
-    unset: 'embedded Azurite',
+    unset: 'embedded archive',
     secret: true,
     description: 'the archive account by key, instead of `BLOB_ACCOUNT_URL`',
     example: 'AccountName=acct;AccountKey=...',
@@ -186,9 +186,15 @@ export const SettingsSchema = Type.Object({
     description: 'run reports, watermarks, leases (Hot tier); not `BLOB_CONTAINER`',
     example: 'billing-archive-control',
   }),
+  EMBEDDED_ARCHIVE: choice(['files', 'azurite'], {
+    default: 'files',
+    description:
+      'the archive and control store without Blob settings: `files` (gzip files and SQLite in `DATA_DIR/archive`) or `azurite` (the Blob SDK path, Azurite in-process)',
+    example: 'azurite',
+  }),
   AZURITE_PORT: integer(0, 65535, {
     default: 0,
-    description: "embedded Azurite's port (`0`: any free port)",
+    description: "embedded Azurite's port, with `EMBEDDED_ARCHIVE=azurite` (`0`: any free port)",
     example: '10000',
   }),
 

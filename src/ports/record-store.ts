@@ -89,11 +89,22 @@ export interface TierCounts {
   readonly archivedBytes?: number;
 }
 
+export interface CreateManyResult {
+  readonly created: number;
+  /** Documents whose key was already there, left as they were. */
+  readonly existing: number;
+}
+
 export interface RecordStore {
   /** Undefined when absent. */
   get(key: RecordKey, options?: OperationOptions): Promise<StoredDocument | undefined>;
   /** Create-only: ALREADY_EXISTS when a document with this key exists. */
   create(document: RecordDocument, options?: OperationOptions): Promise<StoredDocument>;
+  /**
+   * Create-only for each document, for loaders (the demo): one already there is counted, not written.
+   * One transaction where the store has them (SQLite: one commit for the batch), concurrent creates otherwise.
+   */
+  createMany(documents: readonly RecordDocument[], options?: OperationOptions): Promise<CreateManyResult>;
   /** NOT_FOUND when absent, PRECONDITION_FAILED when `ifMatch` is stale. RECORD_TOO_LARGE over the item limit. */
   replace(
     document: RecordDocument,

@@ -18,7 +18,7 @@ import {
 import { buildRecord, parseRecordInput, type RecordKey, toInput } from '../domain/record-rules.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
-import type { RecordStore, TierCounts } from '../ports/record-store.ts';
+import type { CreateManyResult, RecordStore, TierCounts } from '../ports/record-store.ts';
 import type { ArchivedRecordReader } from './archived-record-reader.ts';
 import { type CurrentDocument, noArchive, notFound, updateRecord } from './conditional-update.ts';
 import { createRecordControls, type RecordControls } from './record-controls.ts';
@@ -147,6 +147,14 @@ export class RecordService implements RecordControls {
       if (hasCode(error, 'ALREADY_EXISTS')) return false;
       throw error;
     }
+  }
+
+  /** importRecord for a batch: one commit where the store allows it (the demo's bulk load). */
+  importRecords(records: readonly BillingRecord[], options?: OperationOptions): Promise<CreateManyResult> {
+    return this.#store.createMany(
+      records.map((record) => fullDocument(record)),
+      options,
+    );
   }
 
   /** Full replace (PUT). */

@@ -68,7 +68,7 @@ describe('copy, grace, purge', () => {
     expect(first.counts).toMatchObject({ candidates: 5, copied: 5, purged: 0, failed: 0 });
     expect(await tiers()).toEqual({ hot: 7, archived: 0 });
     expect((await world.ledger.counts()).copied).toBe(5);
-    const [path] = world.archive.paths();
+    const [path] = await world.archivePaths();
     expect(path).toMatch(/^\d{4}\/\d{2}\/cust-a\/r-6-\d\/v1\.json\.gz$/);
     expect(await world.archive.getProperties(path!)).toMatchObject({
       accessTier: 'Cold',
@@ -208,7 +208,7 @@ describe('runs', () => {
     await seed(4, 6);
     const run = await world.engine().run({ dryRun: true });
     expect(run.counts).toMatchObject({ candidates: 4, copied: 0 });
-    expect(world.archive.paths()).toEqual([]);
+    expect(await world.archivePaths()).toEqual([]);
     expect((await world.ledger.counts()).copied).toBe(0);
   });
 
@@ -217,7 +217,7 @@ describe('runs', () => {
     await seed(5, 6, 'cust-b');
     const run = await world.engine().run({ customerId: 'cust-b', limit: 3 });
     expect(run.counts.copied).toBe(3);
-    expect(world.archive.paths().every((path) => path.includes('/cust-b/'))).toBe(true);
+    expect((await world.archivePaths()).every((path) => path.includes('/cust-b/'))).toBe(true);
   });
 
   it('a pilot repeated sweeps its slices whole again: its own checkpoints do not outlive it', async () => {
@@ -353,7 +353,7 @@ describe('several workers', () => {
     const purged = first!.counts.purged + second!.counts.purged;
     expect(copied).toBe(18);
     expect(purged).toBe(18);
-    expect(world.archive.paths()).toHaveLength(18);
+    expect(await world.archivePaths()).toHaveLength(18);
     const leased =
       (first!.skippedReasons['slice-leased-by-another-worker'] ?? 0) +
       (second!.skippedReasons['slice-leased-by-another-worker'] ?? 0);
@@ -715,7 +715,7 @@ describe('failures', () => {
     expect(run.status).toBe('partial');
     expect(run.counts).toMatchObject({ candidates: 0, copied: 0, failed: 3 });
     expect(run.failures[0]).toMatch(/UNAVAILABLE/);
-    expect(world.archive.paths()).toEqual([]);
+    expect(await world.archivePaths()).toEqual([]);
     expect((await world.engine().run({ full: true })).counts.copied).toBe(3);
     expect(await checkInvariants(world, acknowledged)).toEqual([]);
   });
@@ -763,7 +763,7 @@ describe('rehydrate, verify, collect', () => {
     await seed(3, 6);
     await world.engine().run();
     expect(await verifyArchive(world)).toEqual({ checked: 3, mismatches: [] });
-    const [victim] = world.archive.paths();
+    const [victim] = await world.archivePaths();
     await corruptBlob(world, victim!);
     const result = await verifyArchive(world);
     expect(result.mismatches).toHaveLength(1);

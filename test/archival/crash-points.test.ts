@@ -1,7 +1,8 @@
 // Crash at every remote write of an archival run, then recover in a new process: the four invariants
 // hold and the recovery finishes the work. Then every pair (a crash, and a crash of the recovery), and
 // crashes inside rehydration and the collector. A crash is a process that dies: the FaultInjector
-// fails the faulted call and every later one, before or after the call takes effect.
+// fails the faulted call and every later one, before or after the call takes effect. Everything runs
+// twice: over the in-memory archive and control store, and over the embedded default's (files, SQLite).
 import { describe, expect, it } from 'vitest';
 import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
 import { rehydrateRecord as rehydrate } from '../../src/records/rehydration.ts';
@@ -13,6 +14,8 @@ import {
   createArchivalWorld,
   keyOf,
   policyOf,
+  WORLD_ADAPTERS,
+  type WorldAdapters,
 } from '../support/archival-harness.ts';
 import { FaultInjector, SimulatedCrash } from '../fakes/fault-injection.ts';
 import { simulatedInput } from '../support/simulation.ts';
@@ -45,8 +48,8 @@ interface Scene {
  * Four records old enough, in the cutoff's month, so the run has a single slice: the write indices are
  * the protocol's steps, not the bookkeeping of empty months. Grace 0 with asOf copies and purges in one run.
  */
-async function newScene(): Promise<Scene> {
-  const world = createArchivalWorld({ policy: policyOf('P3M', 'P0D', 'P1D') });
+async function newScene(adapters: WorldAdapters = 'memory'): Promise<Scene> {
+  const world = createArchivalWorld({ policy: policyOf('P3M', 'P0D', 'P1D'), adapters });
   const acknowledged: Acknowledged = new Map();
   const keys: RecordKey[] = [];
   for (let i = 0; i < RECORDS; i++) {
@@ -110,7 +113,7 @@ async function expectFullyArchived(scene: Scene, context: string): Promise<void>
   expect(await world.store.countByTier(), context).toMatchObject({ hot: 0, archived: RECORDS });
   expect(await world.ledger.counts(), context).toEqual({ copied: 0, failed: 0, parked: 0 });
   // Collection left exactly one blob per stub: the updated record's first copy is gone.
-  expect(world.archive.paths(), context).toHaveLength(RECORDS);
+  expect(await world.archivePaths(), context).toHaveLength(RECORDS);
 }
 
 const describePoint = (point: CrashPoint, writes: readonly string[]): string =>
@@ -126,63 +129,65 @@ const cleanWrites = await (async () => {
 const firstCrashes: CrashPoint[] = cleanWrites.flatMap((_, i) =>
   CRASHES.map((fault) => ({ index: i + 1, fault })),
 );
-let singlePoints = 0;
-let pairPoints = 0;
+for (const adapters of WORLD_ADAPTERS) {
+  let singlePoints = 0;
+  let pairPoints = 0;
 
-describe(`crash points of an archival run (${2 * cleanWrites.length} single, and every pair)`, () => {
-  it('a clean run writes remotely at these steps', () => {
-    const steps: Record<string, number> = {};
-    for (const write of cleanWrites) steps[write] = (steps[write] ?? 0) + 1;
-    // Per record: upload, ledger entry, stub swap, ledger delete. Per run: the slice lease and its
-    // heartbeat, the purge lease and its heartbeat, and the run report at start, per batch and at the end.
-    expect(steps).toEqual({
-      'control.write': 4,
-      'control.acquireLease': 2,
-      'control.renewLease': 2,
-      'control.releaseLease': 2,
-      'archive.putIfAbsent': RECORDS,
-      'ledger.put': RECORDS,
-      'store.replace': RECORDS,
-      'ledger.delete': RECORDS,
+  describe(`crash points of an archival run over the ${adapters} archive (${2 * cleanWrites.length} single, and every pair)`, () => {
+    it('a clean run writes remotely at these steps', () => {
+      const steps: Record<string, number> = {};
+      for (const write of cleanWrites) steps[write] = (steps[write] ?? 0) + 1;
+      // Per record: upload, ledger entry, stub swap, ledger delete. Per run: the slice lease and its
+      // heartbeat, the purge lease and its heartbeat, and the run report at start, per batch and at the end.
+      expect(steps).toEqual({
+        'control.write': 4,
+        'control.acquireLease': 2,
+        'control.renewLease': 2,
+        'control.releaseLease': 2,
+        'archive.putIfAbsent': RECORDS,
+        'ledger.put': RECORDS,
+        'store.replace': RECORDS,
+        'ledger.delete': RECORDS,
+      });
+    });
+
+    it.each(firstCrashes.map((point) => [describePoint(point, cleanWrites), point] as const))(
+      '%s: recovers alone, and after every crash of its recovery',
+      async (context, first) => {
+        {
+          const scene = await newScene(adapters);
+          expect((await archivalProcess(scene, first)).crashed).toBe(true);
+          const recovery = await recoverAndFinish(scene, context);
+          singlePoints += 1;
+          await scene.world.close();
+          // The recovery's own writes are the second crash points of the pairs below.
+          expect(recovery.writes.length).toBeGreaterThan(0);
+        }
+        for (let index = 1; ; index++) {
+          let reached = false;
+          for (const fault of CRASHES) {
+            const scene = await newScene(adapters);
+            await archivalProcess(scene, first);
+            const recovery = await recoverAndFinish(scene, context, { index, fault });
+            if (recovery.crashed) {
+              reached = true;
+              pairPoints += 1;
+            }
+            await scene.world.close();
+          }
+          if (!reached) break;
+        }
+      },
+    );
+
+    it('covered every write of the clean run, alone and in pairs', () => {
+      expect(singlePoints).toBe(2 * cleanWrites.length);
+      expect(singlePoints).toBeGreaterThan(40);
+      expect(pairPoints).toBeGreaterThan(1500);
+      console.log(`crash points (${adapters}): ${singlePoints} single, ${pairPoints} pairs`);
     });
   });
-
-  it.each(firstCrashes.map((point) => [describePoint(point, cleanWrites), point] as const))(
-    '%s: recovers alone, and after every crash of its recovery',
-    async (context, first) => {
-      {
-        const scene = await newScene();
-        expect((await archivalProcess(scene, first)).crashed).toBe(true);
-        const recovery = await recoverAndFinish(scene, context);
-        singlePoints += 1;
-        await scene.world.close();
-        // The recovery's own writes are the second crash points of the pairs below.
-        expect(recovery.writes.length).toBeGreaterThan(0);
-      }
-      for (let index = 1; ; index++) {
-        let reached = false;
-        for (const fault of CRASHES) {
-          const scene = await newScene();
-          await archivalProcess(scene, first);
-          const recovery = await recoverAndFinish(scene, context, { index, fault });
-          if (recovery.crashed) {
-            reached = true;
-            pairPoints += 1;
-          }
-          await scene.world.close();
-        }
-        if (!reached) break;
-      }
-    },
-  );
-
-  it('covered every write of the clean run, alone and in pairs', () => {
-    expect(singlePoints).toBe(2 * cleanWrites.length);
-    expect(singlePoints).toBeGreaterThan(40);
-    expect(pairPoints).toBeGreaterThan(1500);
-    console.log(`crash points: ${singlePoints} single, ${pairPoints} pairs`);
-  });
-});
+}
 
 /** A process that dies at its `index`-th call of any kind: reads too, for the short procedures. */
 function dyingAt(point: CrashPoint): FaultInjector {
@@ -203,17 +208,17 @@ async function forEveryCall(procedure: (point: CrashPoint) => Promise<boolean>):
   }
 }
 
-async function archivedScene(): Promise<Scene> {
-  const scene = await newScene();
+async function archivedScene(adapters: WorldAdapters): Promise<Scene> {
+  const scene = await newScene(adapters);
   await archivalProcess(scene);
   await expectFullyArchived(scene, 'setup');
   return scene;
 }
 
-describe('crash points of rehydration and collection', () => {
+describe.each(WORLD_ADAPTERS)('crash points of rehydration and collection (%s archive)', (adapters) => {
   it('a rehydration that dies anywhere leaves the record readable, and a new attempt finishes it', async () => {
     const covered = await forEveryCall(async (point) => {
-      const scene = await archivedScene();
+      const scene = await archivedScene(adapters);
       const { world, acknowledged, keys } = scene;
       const key = keys[0]!;
       const injector = dyingAt(point);
@@ -243,7 +248,7 @@ describe('crash points of rehydration and collection', () => {
       );
       expect(await checkInvariants(world, acknowledged, { collect: true }), context).toEqual([]);
       expect((await world.store.get(key))?.document.tier, context).toBe('hot');
-      expect(world.archive.paths(), context).toHaveLength(RECORDS - 1);
+      expect(await world.archivePaths(), context).toHaveLength(RECORDS - 1);
       await world.close();
       return true;
     });
@@ -252,7 +257,7 @@ describe('crash points of rehydration and collection', () => {
 
   it('a collector that dies anywhere deletes only unreferenced blobs, and a new run finishes', async () => {
     const covered = await forEveryCall(async (point) => {
-      const scene = await archivedScene();
+      const scene = await archivedScene(adapters);
       const { world, acknowledged, keys } = scene;
       // Three unreferenced blobs: two records rehydrated, one deleted through the API.
       for (const key of keys.slice(0, 2))
@@ -270,7 +275,7 @@ describe('crash points of rehydration and collection', () => {
       expect(await checkInvariants(world, acknowledged), context).toEqual([]);
       await collectUnreferencedBlobs(world, { safetyWindowMs: 0 });
       expect(await checkInvariants(world, acknowledged, { collect: true }), context).toEqual([]);
-      expect(world.archive.paths(), context).toHaveLength(1);
+      expect(await world.archivePaths(), context).toHaveLength(1);
       await world.close();
       return injector.crashed;
     });

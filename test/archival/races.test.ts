@@ -204,7 +204,7 @@ async function race(s: fc.Scheduler, plan: Race): Promise<void> {
       // No resurrection: no document, no stub, no ledger entry, no blob left for the deleted record.
       expect(await world.store.get(KEY)).toBeUndefined();
       expect(await world.ledger.get(KEY)).toBeUndefined();
-      expect(world.archive.paths()).toEqual([]);
+      expect(await world.archivePaths()).toEqual([]);
     }
   } finally {
     await world.close();

@@ -10,6 +10,7 @@ import {
   createArchivalWorld,
   keyOf,
   policyOf,
+  WORLD_ADAPTERS,
 } from '../support/archival-harness.ts';
 import { runScenario, scenarioArbitrary, simulatedInput } from '../support/simulation.ts';
 
@@ -22,14 +23,15 @@ const replay: { seed?: number; path?: string } =
         ...(process.env.SIM_PATH !== undefined ? { path: process.env.SIM_PATH } : {}),
       };
 
-describe('deterministic simulation', () => {
+// Over the in-memory archive and control store, and over the embedded default's (files, SQLite).
+describe.each(WORLD_ADAPTERS)('deterministic simulation (%s archive)', (adapters) => {
   it('500 seeded scenarios: every read is an acknowledged state, and the invariants hold after recovery', async () => {
     let crashes = 0;
     let faults = 0;
     let archiveReads = 0;
     await fc.assert(
       fc.asyncProperty(scenarioArbitrary(), async (scenario) => {
-        const result = await runScenario(scenario);
+        const result = await runScenario(scenario, { adapters });
         crashes += result.crashes;
         faults += result.faults;
         archiveReads += result.tally['read from archive'] ?? 0;
@@ -51,14 +53,14 @@ describe('deterministic simulation', () => {
   // purge checked the blob's metadata (sha256) but not its bytes, so a blob rewritten during the grace
   // period (bit rot, a bad hand edit) kept the copy's metadata and the purge dropped the body onto it.
   it('regression: a blob corrupted during its grace period is never purged onto', async () => {
-    const world = createArchivalWorld({ policy: policyOf('P3M', 'P7D', 'P1D') });
+    const world = createArchivalWorld({ policy: policyOf('P3M', 'P7D', 'P1D'), adapters });
     const record = await world
       .records()
       .create('cust-bug', simulatedInput(0, { issuedAt: '2025-06-10T08:00:00.000Z' }));
     const acknowledged: Acknowledged = new Map([[keyOf(record), record]]);
     world.clock.advance(2 * DAY);
     expect((await world.engine().run()).counts.copied).toBe(1);
-    const [path] = world.archive.paths();
+    const [path] = await world.archivePaths();
     await corruptBlob(world, path!);
     world.clock.advance(8 * DAY);
     const purge = await world.engine().run();

@@ -54,6 +54,19 @@ export function describeRecordStoreContract(name: string, start: () => Promise<R
       expect((await store.get(document))?.document).toEqual(document);
     });
 
+    it('creates a batch, counting and leaving alone the documents already there', async () => {
+      const customerId = newCustomer();
+      const existing = makeDocument({ customerId, id: 'inv-batch-1' });
+      await store.create(existing);
+      const batch = [1, 2, 3].map((n) =>
+        makeDocument({ customerId, id: `inv-batch-${n}`, invoiceNumber: `INV-B${n}` }),
+      );
+      expect(await store.createMany(batch)).toEqual({ created: 2, existing: 1 });
+      expect((await store.get(existing))?.document).toEqual(existing);
+      for (const document of batch.slice(1)) expect((await store.get(document))?.document).toEqual(document);
+      expect(await store.createMany([])).toEqual({ created: 0, existing: 0 });
+    });
+
     it('replaces on a current etag, refuses a stale one (PRECONDITION_FAILED) and changes nothing', async () => {
       const document = makeDocument({ customerId: newCustomer() });
       const created = await store.create(document);

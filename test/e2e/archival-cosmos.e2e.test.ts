@@ -29,7 +29,7 @@ afterAll(async () => {
 
 function newDeployment(name: string): Promise<ArchivalDeployment> {
   if (emulator === undefined) throw new Error('the Cosmos emulator is not running');
-  // DATA_DIR holds the server's Azurite (the archive) and the JWKS file; the records live in their own database.
+  // DATA_DIR holds the server's Azurite (the archive, as EMBEDDED_ARCHIVE chooses) and the JWKS file; the records live in their own database.
   const dataDir = mkdtempSync(join(tmpdir(), `billing-e2e-archival-cosmos-${name}-`));
   dataDirs.push(dataDir);
   const jwksPath = join(dataDir, 'jwks.json');
@@ -43,6 +43,8 @@ function newDeployment(name: string): Promise<ArchivalDeployment> {
     AUTH_JWKS_PATH: jwksPath,
     AUTH_ISSUER: ISSUER,
     AUTH_AUDIENCE: AUDIENCE,
+    // The Blob SDK path end to end: the embedded default archive is files, Azurite is chosen here.
+    EMBEDDED_ARCHIVE: 'azurite',
   };
   return Promise.resolve({
     env,

@@ -1,4 +1,4 @@
-// Archival end to end on the embedded stores: `npm run demo` on SQLite with Azurite in-process, the
+// Archival end to end on the embedded stores: `npm run demo` on SQLite with the file archive, the
 // archive CLI beside it, a SIGKILL mid-run and a restart. The scenario is in archival-scenario.ts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -78,7 +78,7 @@ describe('npm run demo', () => {
     const demo: ServerProcess = await startServerProcess(env, { script: 'src/cli/demo.ts', args: DEMO_ARGS });
     first = readBanner(demo.output());
     expect(first).toMatchObject({ loaded: 300, present: 0 });
-    expect(demo.output()).toContain('Loading demo records: 100% (300/300)');
+    expect(demo.output()).toContain('Loading demo records: 100% (300/300, ');
     expect(first.customerRecords).toBeGreaterThan(1);
 
     const token = await runScript('src/cli/token.ts', ['--role', 'Billing.Read'], env);

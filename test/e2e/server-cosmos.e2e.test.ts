@@ -61,6 +61,8 @@ beforeAll(async () => {
     AUTH_JWKS_PATH: jwksPath,
     AUTH_ISSUER: ISSUER,
     AUTH_AUDIENCE: AUDIENCE,
+    // The Blob SDK path end to end: the embedded default archive is files, Azurite is chosen here.
+    EMBEDDED_ARCHIVE: 'azurite',
   };
   server = await startServerProcess(env);
 });

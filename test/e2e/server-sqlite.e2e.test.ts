@@ -1,4 +1,4 @@
-// End to end on the embedded defaults: `npm start` (SQLite + in-process Azurite) in a child process,
+// End to end on the embedded defaults: `npm start` (SQLite + the file archive) in a child process,
 // tokens from `npm run token`, the whole API over real HTTP, a SIGTERM restart, and bad settings.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,11 +61,12 @@ afterAll(async () => {
 });
 
 describe('npm start on the embedded stores', () => {
-  it('prints a banner naming SQLite and Azurite in DATA_DIR, on the port it was given', () => {
+  it('prints a banner naming SQLite and the file archive in DATA_DIR, on the port it was given', () => {
     expect(server.baseUrl).toMatch(/^http:\/\/localhost:\d+$/);
     expect(server.output()).toContain(`Hot store: SQLite at ${join(dataDir, 'hot-store.sqlite')}`);
-    expect(server.output()).toMatch(/Archive: Azurite \(Blob\) at http:\/\/127\.0\.0\.1:\d+/);
+    expect(server.output()).toContain(`Archive: files in ${join(dataDir, 'archive')}`);
     expect(existsSync(join(dataDir, 'hot-store.sqlite'))).toBe(true);
+    expect(existsSync(join(dataDir, 'archive', 'index.sqlite'))).toBe(true);
   });
 });
 

@@ -1,13 +1,14 @@
 // `npm run sim -- --seeds N [--seed S]`: runs the deterministic simulation for seeds S .. S+N-1 (one
 // scenario per seed, the same one every time), prints each violating seed with its trace, and ends with
 // `simulation: S seeds, C crash points, V violations`; the exit code is 1 when V > 0.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { runScenario, scenarioOfSeed } from './simulation.ts';
 
 interface SimOptions {
   readonly seeds: number;
   readonly seed: number;
   readonly trace: boolean;
+  readonly adapters: 'memory' | 'files';
 }
 
 const options = new Command()
@@ -21,6 +22,11 @@ const options = new Command()
     1,
   )
   .option('-t, --trace', 'print the trace of every seed, not only of violating ones', false)
+  .addOption(
+    new Option('-a, --adapters <kind>', 'the archive and control store: in memory, or the embedded files')
+      .choices(['memory', 'files'])
+      .default('memory'),
+  )
   .parse()
   .opts<SimOptions>();
 
@@ -28,7 +34,7 @@ let crashes = 0;
 let violations = 0;
 const tally: Record<string, number> = {};
 for (let seed = options.seed; seed < options.seed + options.seeds; seed++) {
-  const result = await runScenario(scenarioOfSeed(seed));
+  const result = await runScenario(scenarioOfSeed(seed), { adapters: options.adapters });
   crashes += result.crashes;
   violations += result.violations.length;
   for (const [what, count] of Object.entries(result.tally)) tally[what] = (tally[what] ?? 0) + count;
@@ -44,7 +50,9 @@ console.log(
     .map(([what, count]) => `${what} ${count}`)
     .join(', ')}`,
 );
-console.log(`simulation: ${options.seeds} seeds, ${crashes} crash points, ${violations} violations`);
+console.log(
+  `simulation (${options.adapters}): ${options.seeds} seeds, ${crashes} crash points, ${violations} violations`,
+);
 process.exitCode = violations > 0 ? 1 : 0;
 
 function integerIn(min: number, max: number): (value: string) => number {

@@ -27,6 +27,7 @@ import {
   checkInvariants,
   corruptBlob,
   createArchivalWorld,
+  type WorldAdapters,
   policyOf,
   silentLogger,
 } from './archival-harness.ts';
@@ -443,8 +444,11 @@ const recordKey = (index: number): RecordKey => ({ customerId: CUSTOMER, id: `re
 const codeOf = (error: unknown): string =>
   isAppError(error) ? error.code : error instanceof Error ? error.name : String(error);
 
-export async function runScenario(scenario: Scenario): Promise<SimulationResult> {
-  const world = createArchivalWorld();
+export async function runScenario(
+  scenario: Scenario,
+  options: { readonly adapters?: WorldAdapters } = {},
+): Promise<SimulationResult> {
+  const world = createArchivalWorld(options.adapters !== undefined ? { adapters: options.adapters } : {});
   try {
     return await new Simulation(world, scenario).run();
   } finally {

@@ -7,7 +7,7 @@ describe('configuration', () => {
     expect(config.port).toBe(8080);
     expect(config.dataDir).toBe('/srv/app/.data');
     expect(config.hotStore).toEqual({ kind: 'sqlite', path: '/srv/app/.data/hot-store.sqlite' });
-    expect(config.archive).toMatchObject({ kind: 'azurite', folder: '/srv/app/.data/azurite' });
+    expect(config.archive).toEqual({ kind: 'files', folder: '/srv/app/.data/archive' });
     expect(config.cache.kind).toBe('memory');
     expect(config.auth.kind).toBe('dev-keys');
     expect(config.archival.after.text).toBe('P3M');
@@ -76,7 +76,17 @@ describe('configuration', () => {
     expect(tuned.cache.decodedMaxBytes).toBe(0);
   });
 
+  it('chooses embedded Azurite instead of the file archive with EMBEDDED_ARCHIVE=azurite', () => {
+    const config = loadConfig({ EMBEDDED_ARCHIVE: 'azurite', AZURITE_PORT: '10000' }, '/srv/app');
+    expect(config.archive).toMatchObject({ kind: 'azurite', folder: '/srv/app/.data/azurite', port: 10000 });
+  });
+
   it.each([
+    [{ EMBEDDED_ARCHIVE: 'memory' }, 'EMBEDDED_ARCHIVE must be one of files, azurite'],
+    [
+      { EMBEDDED_ARCHIVE: 'files', BLOB_ACCOUNT_URL: 'https://acct.blob.core.windows.net' },
+      'EMBEDDED_ARCHIVE chooses the archive without Blob settings',
+    ],
     [{ ARCHIVE_TIME_BUDGET: 'P1M' }, 'ARCHIVE_TIME_BUDGET'],
     [{ ARCHIVE_BATCH_SIZE: '0' }, 'ARCHIVE_BATCH_SIZE'],
     [{ CACHE_DECODED_MAX_BYTES: '-1' }, 'CACHE_DECODED_MAX_BYTES'],

@@ -1,6 +1,7 @@
 // The production hot store: one Cosmos DB (NoSQL) container, partition key /customerId, documents in the
 // shared persisted layout. Same etag, conditional-write and paging behaviour as the SQLite adapter.
 import { isDeepStrictEqual } from 'node:util';
+import pLimit from 'p-limit';
 import type { Container, IndexingPolicy, ItemDefinition, SqlParameter } from '@azure/cosmos';
 import { estimateDeleteUnits, RECORD_INDEXED_TERMS } from '../../domain/request-unit-model.ts';
 import { AppError } from '../../domain/errors.ts';
@@ -16,6 +17,7 @@ import {
 import type { RecordKey } from '../../domain/record-rules.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
 import {
+  type CreateManyResult,
   type ListRequest,
   type ListResult,
   MAX_DOCUMENT_BYTES,
@@ -40,6 +42,8 @@ import {
 } from './cosmos-connection.ts';
 import { statusOf, toAppError } from './cosmos-error-mapping.ts';
 
+/** Creates in flight in one createMany: enough to hide the round trips, few enough not to be throttled. */
+const CREATE_MANY_CONCURRENCY = 16;
 export const PARTITION_KEY_PATH = '/customerId';
 
 /**
@@ -149,6 +153,29 @@ export class CosmosRecordStore implements RecordStore {
         }
       },
     );
+  }
+
+  async createMany(
+    documents: readonly RecordDocument[],
+    options?: OperationOptions,
+  ): Promise<CreateManyResult> {
+    // Cosmos has no multi-partition transaction: concurrent creates hide the round trips instead.
+    const limit = pLimit(CREATE_MANY_CONCURRENCY);
+    const outcomes = await Promise.all(
+      documents.map((document) =>
+        limit(() =>
+          this.create(document, options).then(
+            () => true,
+            (error: unknown) => {
+              if (error instanceof AppError && error.code === 'ALREADY_EXISTS') return false;
+              throw error;
+            },
+          ),
+        ),
+      ),
+    );
+    const created = outcomes.filter(Boolean).length;
+    return { created, existing: documents.length - created };
   }
 
   async replace(
