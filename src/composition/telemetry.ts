@@ -8,8 +8,6 @@
 // The project runs as native ES modules, where the require hooks of the instrumentations never see
 // an import; so each instrumentation is applied here to the module it patches, explicitly.
 import { createRequire } from 'node:module';
-import * as nodeHttp from 'node:http';
-import * as nodeHttps from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
 import { metrics as metricsApi, type Meter, trace } from '@opentelemetry/api';
 import { logs } from '@opentelemetry/api-logs';
@@ -97,10 +95,11 @@ export async function startTracing(options: TracingOptions = {}): Promise<boolea
     provider.register({ propagator: new W3CTraceContextPropagator() });
   }
   for (const instrumentation of instrumentations) instrumentation.setTracerProvider(trace.getTracerProvider());
-  applyTo(httpInstrumentation, 'http', nodeHttp);
-  applyTo(httpInstrumentation, 'https', nodeHttps);
-  syncBuiltinESMExports();
   const require = createRequire(import.meta.url);
+  // The CommonJS objects of the built-ins (ES namespaces are frozen), then synced to their ES exports.
+  applyTo(httpInstrumentation, 'http', require('node:http') as object);
+  applyTo(httpInstrumentation, 'https', require('node:https') as object);
+  syncBuiltinESMExports();
   applyTo(instrumentations[1]!, 'ioredis', require('ioredis') as object);
   const azureSdk = await import('@azure/opentelemetry-instrumentation-azure-sdk');
   const azureInstrumentation = azureSdk.createAzureSdkInstrumentation() as unknown as Instrumentation;
@@ -193,7 +192,7 @@ export function createMetricsPipeline(options: MetricsPipelineOptions = {}): Met
   const runtime =
     options.runtimeMetrics === true ? new RuntimeNodeInstrumentation({ monitoringPrecision: 5000 }) : undefined;
   runtime?.setMeterProvider(provider);
-  const serializer = new PrometheusSerializer(undefined, false);
+  const serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
   return {
     meter: provider.getMeter(SERVICE_NAME, SERVICE_VERSION),
     reader: evaluator,
