@@ -79,7 +79,8 @@ export class AlertEvaluator {
     const now = this.#options.clock.now();
     this.#history.push({ at: now.getTime(), snapshot });
     // Keep one snapshot older than the longest window: the baseline of its range.
-    while (this.#history.length > 2 && this.#history[1]!.at <= now.getTime() - this.#keepMs) this.#history.shift();
+    while (this.#history.length > 2 && this.#history[1]!.at <= now.getTime() - this.#keepMs)
+      this.#history.shift();
     const changes: AlertChange[] = [];
     for (const rule of this.#options.rules) {
       const change = this.#evaluateRule(rule, now);
@@ -146,12 +147,16 @@ export class AlertEvaluator {
       case 'delta': {
         const current = numbers(latest, signal.metric, signal.match);
         const before = baseline === undefined ? [] : numbers(baseline, signal.metric, signal.match);
-        return current.length === 0 || before.length === 0 ? null : Math.max(...current) - Math.max(...before);
+        return current.length === 0 || before.length === 0
+          ? null
+          : Math.max(...current) - Math.max(...before);
       }
       case 'ratio': {
         const numerator = increase(latest, baseline, signal.metric, signal.match);
         const denominator = increase(latest, baseline, signal.denominator, signal.denominatorMatch);
-        return numerator === null || denominator === null || denominator === 0 ? null : numerator / denominator;
+        return numerator === null || denominator === null || denominator === 0
+          ? null
+          : numerator / denominator;
       }
       case 'quantile':
         return quantileOver(latest, baseline, signal.metric, signal.match, signal.quantile);
@@ -170,7 +175,11 @@ export class AlertEvaluator {
   }
 }
 
-function matches(series: Series, metric: string, match: Readonly<Record<string, string>> | undefined): boolean {
+function matches(
+  series: Series,
+  metric: string,
+  match: Readonly<Record<string, string>> | undefined,
+): boolean {
   if (series.name !== metric) return false;
   for (const [label, pattern] of Object.entries(match ?? {})) {
     if (!new RegExp(`^(?:${pattern})$`).test(series.labels[label] ?? '')) return false;
@@ -179,7 +188,11 @@ function matches(series: Series, metric: string, match: Readonly<Record<string, 
 }
 
 /** Counter and gauge values; `<histogram>_count` reads a histogram's count, as Prometheus exposes it. */
-function numbers(snapshot: MetricSnapshot, metric: string, match?: Readonly<Record<string, string>>): number[] {
+function numbers(
+  snapshot: MetricSnapshot,
+  metric: string,
+  match?: Readonly<Record<string, string>>,
+): number[] {
   const values: number[] = [];
   const histogramCount = metric.endsWith('_count') ? metric.slice(0, -'_count'.length) : undefined;
   for (const series of snapshot) {

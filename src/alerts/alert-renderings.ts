@@ -2,13 +2,20 @@
 // Prometheus one (a series that fires and one that does not, per rule). `npm run alerts:render` writes
 // them into ops/; a test fails when the files in the repository differ from what this renders.
 import { stringify } from 'yaml';
-import { type AlertRule, type AlertSignal, holdsForWindow, promDuration, runbookLink } from './alert-rules.ts';
+import {
+  type AlertRule,
+  type AlertSignal,
+  holdsForWindow,
+  promDuration,
+  runbookLink,
+} from './alert-rules.ts';
 
 export const PROMETHEUS_RULES_PATH = 'ops/prometheus/alerts.yml';
 export const PROMETHEUS_TESTS_PATH = 'ops/prometheus/alerts.test.yml';
 export const AZURE_MONITOR_RULES_PATH = 'ops/azure-monitor/alert-rules.json';
 
-const HEADER = '# Generated from ops/alerts/alert-rules.yaml by `npm run alerts:render`: edit that file, not this one.\n';
+const HEADER =
+  '# Generated from ops/alerts/alert-rules.yaml by `npm run alerts:render`: edit that file, not this one.\n';
 
 function selector(metric: string, match: Readonly<Record<string, string>> | undefined): string {
   const labels = Object.entries(match ?? {}).map(([name, value]) => `${name}=~"${value}"`);
@@ -62,7 +69,9 @@ export function renderPrometheusRules(rules: readonly AlertRule[]): string {
  */
 export function renderPrometheusTests(rules: readonly AlertRule[]): string {
   const tests = rules.flatMap((rule) => [testCase(rule, true), testCase(rule, false)]);
-  return HEADER + stringify({ rule_files: ['alerts.yml'], evaluation_interval: '1m', tests }, { lineWidth: 0 });
+  return (
+    HEADER + stringify({ rule_files: ['alerts.yml'], evaluation_interval: '1m', tests }, { lineWidth: 0 })
+  );
 }
 
 function testCase(rule: AlertRule, fire: boolean): object {
@@ -97,7 +106,10 @@ function testCase(rule: AlertRule, fire: boolean): object {
     }
     case 'delta': {
       const end = fire ? 100 + t + 1 : 100;
-      series.push({ series: `${s.metric}${labels(s.match)}`, values: `100x${steps - windowMinutes} ${end}x${windowMinutes}` });
+      series.push({
+        series: `${s.metric}${labels(s.match)}`,
+        values: `100x${steps - windowMinutes} ${end}x${windowMinutes}`,
+      });
       break;
     }
     case 'ratio': {
@@ -157,7 +169,9 @@ export function kqlQuery(rule: AlertRule): string {
   const where = (metric: string, match: Readonly<Record<string, string>> | undefined): string =>
     [
       `name == "${metric.replace(/_count$/, '')}"`,
-      ...Object.entries(match ?? {}).map(([label, pattern]) => `tostring(customDimensions["${label}"]) matches regex "^(${pattern})$"`),
+      ...Object.entries(match ?? {}).map(
+        ([label, pattern]) => `tostring(customDimensions["${label}"]) matches regex "^(${pattern})$"`,
+      ),
     ].join(' and ');
   const range = `ago(${promDuration(rule.windowMs)})`;
   switch (s.kind) {
@@ -170,9 +184,11 @@ export function kqlQuery(rule: AlertRule): string {
     case 'delta':
       return `customMetrics | where timestamp > ago(${promDuration(rule.windowMs * 2)}) and ${where(s.metric, s.match)} | summarize now_ = maxif(valueMax, timestamp > ${range}), before = maxif(valueMax, timestamp <= ${range}) | extend value = now_ - before`;
     case 'ratio':
-      return `customMetrics | where timestamp > ${range} and name == "${s.denominator.replace(/_count$/, '')}" | summarize errors = sumif(valueCount, ${Object.entries(s.match ?? {})
-        .map(([label, pattern]) => `tostring(customDimensions["${label}"]) matches regex "^(${pattern})$"`)
-        .join(' and ') || 'true'}), total = sum(valueCount) | extend value = iff(total == 0, 0.0, todouble(errors) / total)`;
+      return `customMetrics | where timestamp > ${range} and name == "${s.denominator.replace(/_count$/, '')}" | summarize errors = sumif(valueCount, ${
+        Object.entries(s.match ?? {})
+          .map(([label, pattern]) => `tostring(customDimensions["${label}"]) matches regex "^(${pattern})$"`)
+          .join(' and ') || 'true'
+      }), total = sum(valueCount) | extend value = iff(total == 0, 0.0, todouble(errors) / total)`;
     case 'quantile':
       return `dependencies | where timestamp > ${range} and name == "${s.span}" | summarize value = percentile(duration, ${s.quantile * 100}) / 1000.0`;
   }

@@ -121,7 +121,8 @@ export function loadAlertRules(path: URL | string = ALERT_RULES_PATH): readonly 
 
 function durationMs(duration: NonNullable<ReturnType<typeof parseIsoDuration>>): number {
   return (
-    (((duration.weeks * 7 + duration.days) * 24 + duration.hours) * 60 + duration.minutes) * 60_000 + duration.seconds * 1000
+    (((duration.weeks * 7 + duration.days) * 24 + duration.hours) * 60 + duration.minutes) * 60_000 +
+    duration.seconds * 1000
   );
 }
 

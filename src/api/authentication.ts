@@ -122,6 +122,9 @@ export function authorize(principal: Principal, role: Role, customerId: string |
     principal.customerIds !== undefined &&
     !principal.customerIds.has(customerId)
   ) {
-    throw denied(new AppError('FORBIDDEN', `This token may not access customer ${customerId}`), 'customer_scope');
+    throw denied(
+      new AppError('FORBIDDEN', `This token may not access customer ${customerId}`),
+      'customer_scope',
+    );
   }
 }

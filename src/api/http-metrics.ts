@@ -9,6 +9,10 @@ export interface HttpMetrics {
 export function createHttpMetrics(histogram: Histogram): HttpMetrics {
   return {
     observeRequest: (labels, seconds) =>
-      histogram.record(seconds, { method: labels.method, route: labels.route, status: String(labels.status) }),
+      histogram.record(seconds, {
+        method: labels.method,
+        route: labels.route,
+        status: String(labels.status),
+      }),
   };
 }

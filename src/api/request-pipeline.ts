@@ -2,7 +2,13 @@
 // turn any failure into problem+json. The edges only translate their request and response objects.
 import { AppError } from '../domain/errors.ts';
 import { compileValidator, type Validator } from '../domain/schema-validation.ts';
-import { authorize, denialReason, type DenialReason, type Principal, type TokenVerifier } from './authentication.ts';
+import {
+  authorize,
+  denialReason,
+  type DenialReason,
+  type Principal,
+  type TokenVerifier,
+} from './authentication.ts';
 import { type ApiResponse, problemResponse, toAppError } from './problem-response.ts';
 import type { ApiServices, Logger, RouteDefinition } from './route-definition.ts';
 

@@ -101,7 +101,9 @@ export async function attentionCounts(
   options: { readonly stuckAfterMs?: number } & OperationOptions = {},
 ): Promise<AttentionCounts> {
   const counts = await ledger.counts(options);
-  const stuckBefore = new Date(now.getTime() - (options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS)).toISOString();
+  const stuckBefore = new Date(
+    now.getTime() - (options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS),
+  ).toISOString();
   let stuck = 0;
   let after: LedgerPosition | undefined;
   do {

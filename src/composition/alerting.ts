@@ -4,7 +4,12 @@
 import { DataPointType, type HistogramMetricData } from '@opentelemetry/sdk-metrics';
 import { AlertWebhook } from '../adapters/webhook/alert-webhook.ts';
 import type { AlertRule } from '../alerts/alert-rules.ts';
-import { AlertEvaluator, type AlertState, type MetricSnapshot, type Series } from '../alerts/alert-evaluator.ts';
+import {
+  AlertEvaluator,
+  type AlertState,
+  type MetricSnapshot,
+  type Series,
+} from '../alerts/alert-evaluator.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import { SERVICE_NAME, type PullMetricReader } from './telemetry.ts';
@@ -46,8 +51,9 @@ export function startAlerting(options: AlertingOptions): Alerting {
     snapshot: () => snapshotOf(options.reader),
     ...(options.inactive !== undefined ? { inactive: options.inactive } : {}),
     onChange: ({ alert, change }) => {
-      const log = change === 'firing' ? options.log.warn : options.log.info;
-      log.call(options.log, { alert: alert.name, value: alert.value, threshold: alert.threshold }, `alert ${change}`);
+      const fields = { alert: alert.name, value: alert.value, threshold: alert.threshold };
+      if (change === 'firing') options.log.warn(fields, 'alert firing');
+      else options.log.info(fields, 'alert resolved');
       webhook?.send({ service: SERVICE_NAME, change, ...alert });
     },
   });

@@ -47,7 +47,10 @@ export function createServiceMetrics(meter: Meter = createMetricsPipeline().mete
   };
   return {
     meter,
-    cacheErrors: counter('cache_errors_total', 'Cache operations that failed open (served from the store instead)'),
+    cacheErrors: counter(
+      'cache_errors_total',
+      'Cache operations that failed open (served from the store instead)',
+    ),
     archivedReads: counter('archived_reads_total', 'Reads of archived records, by where the body came from'),
     archivedReadDuration: meter.createHistogram('archived_read_duration_seconds', {
       description: 'Time to produce an archived record, by source (cache, archive)',
@@ -62,10 +65,14 @@ export function createServiceMetrics(meter: Meter = createMetricsPipeline().mete
       'spike_rehydrations_total',
       'Archived records brought back hot because they were read often',
     ),
-    archivalRecords: counter('archival_records_total', 'Records handled by archival runs, by step and outcome', [
-      { step: 'copy', outcome: 'failed' },
-      { step: 'purge', outcome: 'failed' },
-    ]),
+    archivalRecords: counter(
+      'archival_records_total',
+      'Records handled by archival runs, by step and outcome',
+      [
+        { step: 'copy', outcome: 'failed' },
+        { step: 'purge', outcome: 'failed' },
+      ],
+    ),
     archivalRuns: counter('archival_runs_total', 'Finished archival runs, by status', [
       { status: 'failed' },
       { status: 'succeeded' },
@@ -89,6 +96,9 @@ export function createServiceMetrics(meter: Meter = createMetricsPipeline().mete
       description: 'HTTP requests by route, method and status',
       advice: { explicitBucketBoundaries: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] },
     }),
-    alertNotifications: counter('alert_notifications_total', 'Alert changes sent to ALERT_WEBHOOK_URL, by outcome'),
+    alertNotifications: counter(
+      'alert_notifications_total',
+      'Alert changes sent to ALERT_WEBHOOK_URL, by outcome',
+    ),
   };
 }

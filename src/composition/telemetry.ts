@@ -94,7 +94,8 @@ export async function startTracing(options: TracingOptions = {}): Promise<boolea
     });
     provider.register({ propagator: new W3CTraceContextPropagator() });
   }
-  for (const instrumentation of instrumentations) instrumentation.setTracerProvider(trace.getTracerProvider());
+  for (const instrumentation of instrumentations)
+    instrumentation.setTracerProvider(trace.getTracerProvider());
   const require = createRequire(import.meta.url);
   // The CommonJS objects of the built-ins (ES namespaces are frozen), then synced to their ES exports.
   applyTo(httpInstrumentation, 'http', require('node:http') as object);
@@ -129,16 +130,23 @@ function pinoWithCorrelation(original: typeof PinoFactory): typeof PinoFactory {
 function applyTo(instrumentation: Instrumentation, moduleName: string, exports: object): unknown {
   const definitions = (
     instrumentation as unknown as {
-      getModuleDefinitions(): Array<{ name: string; patch?: (exports: unknown, version?: string) => unknown }>;
+      getModuleDefinitions(): Array<{
+        name: string;
+        patch?: (exports: unknown, version?: string) => unknown;
+      }>;
     }
   ).getModuleDefinitions();
   const definition = definitions.find((candidate) => candidate.name === moduleName);
-  if (definition?.patch === undefined) throw new Error(`${instrumentation.instrumentationName} has no ${moduleName}`);
+  if (definition?.patch === undefined)
+    throw new Error(`${instrumentation.instrumentationName} has no ${moduleName}`);
   return definition.patch(exports, undefined) ?? exports;
 }
 
 function serviceResource() {
-  return resourceFromAttributes({ [ATTR_SERVICE_NAME]: SERVICE_NAME, [ATTR_SERVICE_VERSION]: SERVICE_VERSION });
+  return resourceFromAttributes({
+    [ATTR_SERVICE_NAME]: SERVICE_NAME,
+    [ATTR_SERVICE_VERSION]: SERVICE_VERSION,
+  });
 }
 
 /** The trace id of the active span, if any (problem bodies, audit, webhook payloads). */
@@ -190,7 +198,9 @@ export function createMetricsPipeline(options: MetricsPipelineOptions = {}): Met
   if (options.connectionString !== undefined) readers.push(azureMonitorReader(options.connectionString));
   const provider = new MeterProvider({ resource: serviceResource(), readers });
   const runtime =
-    options.runtimeMetrics === true ? new RuntimeNodeInstrumentation({ monitoringPrecision: 5000 }) : undefined;
+    options.runtimeMetrics === true
+      ? new RuntimeNodeInstrumentation({ monitoringPrecision: 5000 })
+      : undefined;
   runtime?.setMeterProvider(provider);
   const serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
   return {
@@ -198,7 +208,10 @@ export function createMetricsPipeline(options: MetricsPipelineOptions = {}): Met
     reader: evaluator,
     async prometheusText() {
       const { resourceMetrics } = await prometheus.collect();
-      return { contentType: 'text/plain; version=0.0.4; charset=utf-8', body: serializer.serialize(resourceMetrics) };
+      return {
+        contentType: 'text/plain; version=0.0.4; charset=utf-8',
+        body: serializer.serialize(resourceMetrics),
+      };
     },
     async shutdown() {
       runtime?.disable();

@@ -149,7 +149,8 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
   const refreshAttention = async (): Promise<void> => {
     try {
       const counts = await archival.attention();
-      for (const [state, count] of Object.entries(counts)) metrics.archivalItems.record(count, { state });
+      for (const [state, count] of Object.entries(counts) as Array<[string, number]>)
+        metrics.archivalItems.record(count, { state });
     } catch (error) {
       log.warn({ err: error }, 'could not count the archival items needing attention');
     }

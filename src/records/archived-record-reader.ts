@@ -135,7 +135,9 @@ export class ArchivedRecordReader {
     );
     // The stored gzip bytes are cached as they are: compressed, and checked again on every hit.
     if (cache !== undefined) {
-      await inSpan('cache.set', {}, () => cache.set(key, cacheEntry(schemaVersion, blob.body), this.#cacheTtlMs));
+      await inSpan('cache.set', {}, () =>
+        cache.set(key, cacheEntry(schemaVersion, blob.body), this.#cacheTtlMs),
+      );
     }
     return { record: this.#remember(key, stub, record), source: 'archive' };
   }

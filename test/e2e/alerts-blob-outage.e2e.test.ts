@@ -7,7 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shareOrStartEmbeddedAzurite } from '../../src/adapters/azurite/embedded-azurite.ts';
-import { killStartedProcesses, runScript, type ServerProcess, startServerProcess } from '../support/server-process.ts';
+import {
+  killStartedProcesses,
+  runScript,
+  type ServerProcess,
+  startServerProcess,
+} from '../support/server-process.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'billing-e2e-alerts-'));
 const azuriteDir = mkdtempSync(join(tmpdir(), 'billing-e2e-alerts-azurite-'));
@@ -33,7 +38,9 @@ async function alertState(name: string): Promise<{ state: string; value: number 
     headers: { authorization: `Bearer ${token}` },
   });
   expect(response.status).toBe(200);
-  const body = (await response.json()) as { alerts: Array<{ name: string; state: string; value: number | null }> };
+  const body = (await response.json()) as {
+    alerts: Array<{ name: string; state: string; value: number | null }>;
+  };
   const alert = body.alerts.find((candidate) => candidate.name === name);
   expect(alert).toBeDefined();
   return alert!;
@@ -83,7 +90,9 @@ describe('an archive outage, alerted and resolved', () => {
     });
     expect(firing.value).toBe(0);
     await waitFor('the firing POST', () =>
-      Promise.resolve(received.some((r) => r.name === 'ArchiveUnreachable' && r.change === 'firing') || undefined),
+      Promise.resolve(
+        received.some((r) => r.name === 'ArchiveUnreachable' && r.change === 'firing') || undefined,
+      ),
     );
 
     azurite = await shareOrStartEmbeddedAzurite({ folder: azuriteDir, port: azuritePort });
@@ -91,7 +100,9 @@ describe('an archive outage, alerted and resolved', () => {
       (await alertState('ArchiveUnreachable')).state === 'ok' ? true : undefined,
     );
     await waitFor('the resolved POST', () =>
-      Promise.resolve(received.some((r) => r.name === 'ArchiveUnreachable' && r.change === 'resolved') || undefined),
+      Promise.resolve(
+        received.some((r) => r.name === 'ArchiveUnreachable' && r.change === 'resolved') || undefined,
+      ),
     );
     const changes = received.filter((r) => r.name === 'ArchiveUnreachable').map((r) => r.change);
     expect(changes).toEqual(['firing', 'resolved']);

@@ -119,7 +119,20 @@ export async function createTestApplication(options: TestApplicationOptions = {}
       audience: TEST_AUDIENCE,
       expiresInSeconds: 600,
     });
-  return { application, metrics, telemetry, alerting, wired, store, archive, ledger, archival, clock, keys, token };
+  return {
+    application,
+    metrics,
+    telemetry,
+    alerting,
+    wired,
+    store,
+    archive,
+    ledger,
+    archival,
+    clock,
+    keys,
+    token,
+  };
 }
 
 /** One answer as a client sees it: what must not differ between tiers. */

@@ -13,7 +13,6 @@ import { policyOf } from '../support/archival-harness.ts';
 
 const exporter = new InMemorySpanExporter();
 let api: ApiHarness;
-const ADMIN = ['Billing.Admin'];
 
 beforeAll(async () => {
   await startTracing({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -45,7 +44,9 @@ describe('traces', () => {
       method: 'POST',
       url: '/api/v1/customers/cust-t/billing-records',
       headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify(makeInput({ id: 'rec-t1', customerId: 'cust-t', issuedAt: '2020-01-01T00:00:00.000Z' })),
+      payload: JSON.stringify(
+        makeInput({ id: 'rec-t1', customerId: 'cust-t', issuedAt: '2020-01-01T00:00:00.000Z' }),
+      ),
     });
     expect(created.statusCode).toBe(201);
     const asOf = new Date(api.clock.now().getTime() + 3650 * 24 * 3600_000).toISOString();
@@ -106,7 +107,9 @@ describe('metrics', () => {
     const denied = value(before, /^auth_denied_total\{reason="customer_scope"\}/);
     const missing = value(before, /^auth_denied_total\{reason="missing_token"\}/);
 
-    await api.test.archival.run({ asOf: new Date(api.clock.now().getTime() + 3650 * 24 * 3600_000).toISOString() });
+    await api.test.archival.run({
+      asOf: new Date(api.clock.now().getTime() + 3650 * 24 * 3600_000).toISOString(),
+    });
     await api.call({ method: 'GET', url: '/api/v1/customers/cust-t/billing-records/rec-t1' });
     const scoped = await api.token(['Billing.Read'], ['cust-other']);
     await api.app.inject({

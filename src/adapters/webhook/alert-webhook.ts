@@ -85,8 +85,12 @@ export class AlertWebhook {
     if (response.ok) return;
     // 4xx but 408/429: the receiver refuses this payload, and will refuse it again.
     const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
-    throw new AppError(retryable ? 'UNAVAILABLE' : 'VALIDATION_FAILED', `the alert webhook answered ${response.status}`, {
-      retryable,
-    });
+    throw new AppError(
+      retryable ? 'UNAVAILABLE' : 'VALIDATION_FAILED',
+      `the alert webhook answered ${response.status}`,
+      {
+        retryable,
+      },
+    );
   }
 }
