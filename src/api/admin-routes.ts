@@ -57,6 +57,21 @@ const StatusItem = Type.Object({
   lastError: Type.Union([Type.String(), Type.Null()]),
 });
 
+const AlertsSchema = Type.Object({
+  alerts: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      severity: Type.String(),
+      state: Type.Union([Type.Literal('firing'), Type.Literal('ok')]),
+      since: Type.String({ format: 'date-time' }),
+      value: Type.Union([Type.Number(), Type.Null()]),
+      threshold: Type.Number(),
+      summary: Type.String(),
+      runbook: Type.String(),
+    }),
+  ),
+});
+
 const StatusSchema = Type.Object({
   counts: Type.Object({
     hot: Type.Integer(),
@@ -218,6 +233,18 @@ export const adminRoutes: readonly RouteDefinition[] = [
     responses: { 200: { description: 'The archival status', schema: StatusSchema }, ...adminResponses },
     async handle(_request, services) {
       return json(200, await services.archival.status());
+    },
+  }),
+  defineRoute({
+    operationId: 'getAlerts',
+    method: 'GET',
+    path: '/api/v1/admin/alerts',
+    summary: 'Every alert of ops/alerts/alert-rules.yaml and its state in this process',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    responses: { 200: { description: 'The alerts', schema: AlertsSchema }, ...adminResponses },
+    handle(_request, services) {
+      return Promise.resolve(json(200, { alerts: services.alerts() }));
     },
   }),
   defineRoute({

@@ -49,6 +49,44 @@ interface CachedToken {
 
 export type TokenVerifier = (authorizationHeader: string | undefined) => Promise<Principal>;
 
+/** Why a request was refused (`auth_denied_total{reason}`), kept beside the error it explains. */
+export type DenialReason =
+  | 'missing_token'
+  | 'bad_signature'
+  | 'expired'
+  | 'wrong_audience'
+  | 'wrong_issuer'
+  | 'invalid_token'
+  | 'role'
+  | 'customer_scope';
+
+const denialReasons = new WeakMap<AppError, DenialReason>();
+
+function denied(error: AppError, reason: DenialReason): AppError {
+  denialReasons.set(error, reason);
+  return error;
+}
+
+/** The reason of a 401/403 raised here; `invalid_token` for any other UNAUTHENTICATED error. */
+export function denialReason(error: AppError): DenialReason | undefined {
+  if (error.code !== 'UNAUTHENTICATED' && error.code !== 'FORBIDDEN') return undefined;
+  return denialReasons.get(error) ?? (error.code === 'FORBIDDEN' ? 'role' : 'invalid_token');
+}
+
+function joseReason(error: unknown): DenialReason {
+  if (error instanceof joseErrors.JWTExpired) return 'expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.claim === 'aud') return 'wrong_audience';
+    if (error.claim === 'iss') return 'wrong_issuer';
+  }
+  if (
+    error instanceof joseErrors.JWSSignatureVerificationFailed ||
+    error instanceof joseErrors.JWKSNoMatchingKey
+  )
+    return 'bad_signature';
+  return 'invalid_token';
+}
+
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const keySet = 'jwks' in options.keys ? undefined : createRemoteJWKSet(new URL(options.keys.jwksUri));
   const getKey: JWTVerifyGetKey = keySet ?? createLocalJWKSet((options.keys as { jwks: JSONWebKeySet }).jwks);
@@ -57,7 +95,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   return async (header) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
     if (match?.[1] === undefined)
-      throw new AppError('UNAUTHENTICATED', 'Send a bearer token in the Authorization header');
+      throw denied(
+        new AppError('UNAUTHENTICATED', 'Send a bearer token in the Authorization header'),
+        'missing_token',
+      );
     const hit = cached?.get(match[1]);
     if (hit !== undefined) return hit;
     try {
@@ -87,20 +128,27 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         throw new AppError('UNAVAILABLE', 'The token signing keys could not be fetched', { cause: error });
       }
       const reason = error instanceof joseErrors.JOSEError ? error.code : 'ERR_INVALID_TOKEN';
-      throw new AppError('UNAUTHENTICATED', `The bearer token is not valid (${reason})`, { cause: error });
+      throw denied(
+        new AppError('UNAUTHENTICATED', `The bearer token is not valid (${reason})`, { cause: error }),
+        joseReason(error),
+      );
     }
   };
 }
 
 /** Throws FORBIDDEN when the principal lacks the role or the customer. */
 export function authorize(principal: Principal, role: Role, customerId: string | undefined): void {
-  if (!principal.roles.has(role)) throw new AppError('FORBIDDEN', `This operation needs the role ${role}`);
+  if (!principal.roles.has(role))
+    throw denied(new AppError('FORBIDDEN', `This operation needs the role ${role}`), 'role');
   if (
     customerId !== undefined &&
     principal.customerIds !== undefined &&
     !principal.customerIds.has(customerId)
   ) {
-    throw new AppError('FORBIDDEN', `This token may not access customer ${customerId}`);
+    throw denied(
+      new AppError('FORBIDDEN', `This token may not access customer ${customerId}`),
+      'customer_scope',
+    );
   }
 }
 

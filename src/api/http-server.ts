@@ -1,6 +1,7 @@
 // The HTTP edge on Fastify: translates requests for the shared pipeline and maps Fastify's own
 // errors (body too large, bad framing) to the same problem+json codes.
 import { Readable } from 'node:stream';
+import { FastifyOtelInstrumentation } from '@fastify/otel';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -32,6 +33,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
   });
+
+  // The request's span (and a caller's W3C traceparent): the trace every store, cache and Blob call joins.
+  await app.register(new FastifyOtelInstrumentation().plugin());
 
   // The pipeline parses bodies itself (so the Functions edge behaves the same); Fastify only buffers them.
   app.removeAllContentTypeParsers();

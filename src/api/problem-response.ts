@@ -1,4 +1,5 @@
 // RFC 9457 problem+json from the error registry. Unknown errors become a 500 without internals.
+import { trace } from '@opentelemetry/api';
 import { AppError, ERROR_CODES, isAppError } from '../domain/errors.ts';
 
 export interface ApiResponse {
@@ -30,10 +31,17 @@ export function problemResponse(error: AppError, instance?: string): ApiResponse
     code: error.code,
     ...(instance !== undefined ? { instance } : {}),
     ...(error.errors.length > 0 ? { errors: error.errors } : {}),
+    // The trace of this request, to find its logs and spans (W3C traceparent is honoured).
+    ...traceIdMember(),
   };
   const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE };
   if (error.status === 503 || error.status === 429) {
     headers['retry-after'] = String(Math.max(1, Math.ceil((error.retryAfterMs ?? 5_000) / 1000)));
   }
   return { status: error.status, headers, body: JSON.stringify(body) };
+}
+
+function traceIdMember(): { traceId?: string } {
+  const context = trace.getActiveSpan()?.spanContext();
+  return context !== undefined && trace.isSpanContextValid(context) ? { traceId: context.traceId } : {};
 }

@@ -2,7 +2,13 @@
 // turn any failure into problem+json. The edges only translate their request and response objects.
 import { AppError } from '../domain/errors.ts';
 import { compileValidator, type Validator } from '../domain/schema-validation.ts';
-import { authorize, type Principal, type TokenVerifier } from './authentication.ts';
+import {
+  authorize,
+  denialReason,
+  type DenialReason,
+  type Principal,
+  type TokenVerifier,
+} from './authentication.ts';
 import { type ApiResponse, problemResponse, toAppError } from './problem-response.ts';
 import type { ApiServices, Logger, RouteDefinition } from './route-definition.ts';
 
@@ -30,7 +36,17 @@ interface CompiledRoute {
   readonly body: Validator<unknown> | undefined;
 }
 
-export function createPipeline(services: ApiServices, verifyToken: TokenVerifier): Pipeline {
+/** What the pipeline reports as it answers (metrics). */
+export interface PipelineEvents {
+  /** A request refused 401 or 403, and why. */
+  onAuthDenied?(reason: DenialReason): void;
+}
+
+export function createPipeline(
+  services: ApiServices,
+  verifyToken: TokenVerifier,
+  events: PipelineEvents = {},
+): Pipeline {
   const compiled = new Map<RouteDefinition, CompiledRoute>();
   const compile = (route: RouteDefinition): CompiledRoute => {
     let entry = compiled.get(route);
@@ -64,6 +80,8 @@ export function createPipeline(services: ApiServices, verifyToken: TokenVerifier
         );
       } catch (error) {
         const appError = toAppError(error);
+        const denied = denialReason(appError);
+        if (denied !== undefined) events.onAuthDenied?.(denied);
         if (appError.status >= 500) request.log.error({ err: error, code: appError.code }, appError.message);
         return problemResponse(appError, request.path);
       }

@@ -10,6 +10,18 @@ import type { RecordService } from '../records/record-service.ts';
 import type { Principal, Role } from './authentication.ts';
 import type { ApiResponse } from './problem-response.ts';
 
+/** One alert as GET /api/v1/admin/alerts shows it (API.md). */
+export interface AlertView {
+  readonly name: string;
+  readonly severity: string;
+  readonly state: 'firing' | 'ok';
+  readonly since: string;
+  readonly value: number | null;
+  readonly threshold: number;
+  readonly summary: string;
+  readonly runbook: string;
+}
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export type { Logger } from '../ports/logger.ts';
@@ -33,6 +45,8 @@ export interface ApiServices {
   costReport(): Promise<CostReport>;
   readiness(): Promise<ReadinessReport>;
   metricsText(): Promise<{ contentType: string; body: string }>;
+  /** The state of every alert of the in-process evaluator. */
+  alerts(): readonly AlertView[];
 }
 
 export interface ValidatedRequest<P = Record<string, string>, Q = Record<string, unknown>, B = unknown> {

@@ -5,7 +5,12 @@ import { AppError } from '../domain/errors.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
 import type { LedgerPosition } from '../ports/archive-ledger.ts';
 import { BackgroundTasks } from '../jobs/background-tasks.ts';
-import { archivalStatus, type ArchivalStatus } from './archival-status.ts';
+import {
+  archivalStatus,
+  type ArchivalStatus,
+  attentionCounts,
+  type AttentionCounts,
+} from './archival-status.ts';
 import { ArchivalEngine, type ArchivalEngineDependencies, newRunId, type RunOptions } from './archive-run.ts';
 import { verifyArchive, type VerifyResult } from './archive-verify.ts';
 import { collectUnreferencedBlobs, type CollectorCounts, type CollectorOptions } from './blob-collector.ts';
@@ -73,6 +78,11 @@ export class ArchivalService {
 
   status(): Promise<ArchivalStatus> {
     return archivalStatus(this.#deps, this.#deps.clock.now());
+  }
+
+  /** Stuck, failed and parked ledger items, without reading any record (metrics, alerts). */
+  attention(): Promise<AttentionCounts> {
+    return attentionCounts(this.#deps.ledger, this.#deps.clock.now());
   }
 
   /**

@@ -81,3 +81,38 @@ function toItem(entry: LedgerEntry): StatusItem {
     lastError: entry.lastError ?? null,
   };
 }
+
+export interface AttentionCounts {
+  /** Copies overdue for purge. */
+  readonly stuck: number;
+  /** Items whose last attempt failed, retried at their backoff. */
+  readonly failed: number;
+  /** Items parked for review after repeated failures. */
+  readonly parked: number;
+}
+
+/**
+ * The ledger items that need attention (`archival_items{state}`): the ledger's own counts and one
+ * indexed query of overdue copies, never a read of the records (cheap enough after every run).
+ */
+export async function attentionCounts(
+  ledger: ArchiveLedger,
+  now: Date,
+  options: { readonly stuckAfterMs?: number } & OperationOptions = {},
+): Promise<AttentionCounts> {
+  const counts = await ledger.counts(options);
+  const stuckBefore = new Date(
+    now.getTime() - (options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS),
+  ).toISOString();
+  let stuck = 0;
+  let after: LedgerPosition | undefined;
+  do {
+    const page = await ledger.query(
+      { state: 'copied', parked: false, dueBy: stuckBefore, limit: 500, ...(after ? { after } : {}) },
+      options,
+    );
+    stuck += page.items.length;
+    after = page.next;
+  } while (after !== undefined);
+  return { stuck, failed: counts.failed, parked: counts.parked };
+}

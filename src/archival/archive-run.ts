@@ -24,6 +24,7 @@ import { copyRecord, planCopies } from './copy-step.ts';
 import { LeaseRenewal } from './lease-renewal.ts';
 import { purgeEntry } from './purge-step.ts';
 import { RequestBudget } from './request-budget.ts';
+import { inRootSpan, inSpan } from '../telemetry/spans.ts';
 import { monthsBetween, planSlice, type SliceState } from './slice-plan.ts';
 import {
   emptyCounts,
@@ -61,7 +62,18 @@ export const DEFAULT_ARCHIVAL_SETTINGS: ArchivalSettings = {
   fullSweepEveryMs: 30 * 24 * 3600_000,
 };
 
+export type ArchivalStep = 'copy' | 'purge';
+
+/** What a run reports as it goes, for metrics (the composition maps these to instruments). */
+export interface ArchivalRunEvents {
+  /** One record handled by a step: copied, purged, skipped, failed or parked. */
+  onRecord?(step: ArchivalStep, outcome: 'copied' | 'purged' | 'skipped' | 'failed' | 'parked'): void;
+  /** The run's final report (status, counts, request charge). */
+  onRunFinished?(report: RunReport): void;
+}
+
 export interface ArchivalEngineDependencies extends ArchivalStores {
+  readonly events?: ArchivalRunEvents;
   readonly control: ArchivalControlStore;
   readonly clock: Clock;
   readonly policy: ArchivalPolicy;
@@ -143,7 +155,22 @@ class Run {
     };
   }
 
-  async execute(): Promise<RunReport> {
+  execute(): Promise<RunReport> {
+    // A run is a trace of its own: a span per slice and per batch below it.
+    return inRootSpan('archival.run', { 'archival.run_id': this.#runId }, async (span) => {
+      const report = await this.#execute();
+      span.setAttributes({
+        'archival.status': report.status,
+        'archival.copied': report.counts.copied,
+        'archival.purged': report.counts.purged,
+        'archival.failed': report.counts.failed,
+      });
+      this.#deps.events?.onRunFinished?.(report);
+      return report;
+    });
+  }
+
+  async #execute(): Promise<RunReport> {
     const log = this.#deps.log;
     log.info({ runId: this.#runId, request: this.#request() }, 'archival run started');
     await this.#save('running');
@@ -184,7 +211,11 @@ class Run {
     }
   }
 
-  async #copySlice(month: string, cutoff: string): Promise<void> {
+  #copySlice(month: string, cutoff: string): Promise<void> {
+    return inSpan('archival.slice', { 'archival.slice': month }, () => this.#copySliceInSpan(month, cutoff));
+  }
+
+  async #copySliceInSpan(month: string, cutoff: string): Promise<void> {
     const control = this.#deps.control;
     const name = `slices/${month}.json`;
     const lease = await control.acquireLease(name, this.#settings.leaseSeconds, this.#context.callOptions);
@@ -257,6 +288,7 @@ class Run {
             items.filter((item) => !this.#retried.has(ledgerKeyOf(item))),
           );
     await this.#processBatch(
+      'copy',
       plans.map((plan) => () => {
         if ('lookupFailed' in plan) throw plan.lookupFailed;
         if ('skip' in plan) return Promise.resolve({ kind: 'skipped', reason: plan.skip } as const);
@@ -291,6 +323,7 @@ class Run {
         for (;;) {
           for (const { entry } of page.items) this.#retried.add(ledgerKeyOf(entry));
           await this.#processBatch(
+            'copy',
             page.items.map(
               (stored) => () =>
                 this.#copyOne({ customerId: stored.entry.customerId, id: stored.entry.id }, stored),
@@ -306,7 +339,7 @@ class Run {
     } catch (error) {
       // The slices' own work goes on: a retry that cannot be found now is found by a later run.
       if (this.#options.abortSignal?.aborted === true) return;
-      this.#count({ kind: 'failed', reason: `retries: ${describeError(error)}`, parked: false });
+      this.#count('copy', { kind: 'failed', reason: `retries: ${describeError(error)}`, parked: false });
     }
   }
 
@@ -350,6 +383,7 @@ class Run {
           this.#context.callOptions,
         );
         await this.#processBatch(
+          'purge',
           page.items.map((stored) => async () => {
             if (stored.entry.nextAttemptAt !== undefined && stored.entry.nextAttemptAt > asOf) {
               return { kind: 'skipped', reason: 'backing-off' } as const;
@@ -367,7 +401,20 @@ class Run {
 
   // ---- Shared ----
 
-  async #processBatch(tasks: ReadonlyArray<() => Promise<StepOutcome | undefined>>): Promise<void> {
+  #processBatch(
+    step: ArchivalStep,
+    tasks: ReadonlyArray<() => Promise<StepOutcome | undefined>>,
+  ): Promise<void> {
+    if (tasks.length === 0) return this.#processTasks(step, tasks);
+    return inSpan('archival.batch', { 'archival.step': step, 'archival.batch_size': tasks.length }, () =>
+      this.#processTasks(step, tasks),
+    );
+  }
+
+  async #processTasks(
+    step: ArchivalStep,
+    tasks: ReadonlyArray<() => Promise<StepOutcome | undefined>>,
+  ): Promise<void> {
     const limit = pLimit(this.#settings.concurrency);
     await Promise.all(
       tasks.map((task) =>
@@ -375,9 +422,9 @@ class Run {
           if (this.#options.abortSignal?.aborted === true) return;
           try {
             const outcome = await task();
-            if (outcome !== undefined) this.#count(outcome);
+            if (outcome !== undefined) this.#count(step, outcome);
           } catch (error) {
-            this.#count({ kind: 'failed', reason: describeError(error), parked: false });
+            this.#count(step, { kind: 'failed', reason: describeError(error), parked: false });
           }
         }),
       ),
@@ -385,7 +432,11 @@ class Run {
     this.#options.onProgress?.(this.#report('running'));
   }
 
-  #count(outcome: StepOutcome): void {
+  #count(step: ArchivalStep, outcome: StepOutcome): void {
+    this.#deps.events?.onRecord?.(
+      step,
+      outcome.kind === 'failed' && outcome.parked ? 'parked' : outcome.kind,
+    );
     if (outcome.kind === 'skipped') this.#skip(outcome.reason.split(':')[0] ?? outcome.reason);
     else if (outcome.kind !== 'failed') this.#counts[outcome.kind] += 1;
     else {

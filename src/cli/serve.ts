@@ -5,6 +5,7 @@ import { type AppConfig, ConfigError, loadConfig } from '../config/app-config.ts
 import { createLogger } from '../composition/create-logger.ts';
 import { startArchivalScheduler } from '../composition/archival-scheduler.ts';
 import { openServices, type OpenedServices } from '../composition/open-services.ts';
+import { startTracing } from '../composition/telemetry.ts';
 
 export function loadConfigOrExit(): AppConfig {
   try {
@@ -25,6 +26,8 @@ export async function serve(
   /** Runs before listening; answers the extra banner lines, given the URL the server listens on. */
   prepare?: (services: OpenedServices) => Promise<(baseUrl: string) => string[]>,
 ): Promise<void> {
+  // Before the logger and the stores: pino, ioredis and the Azure SDK are instrumented as they open.
+  await startTracing({ connectionString: config.telemetry.connectionString });
   const logger = createLogger(config);
   console.log('Starting the billing records API ...');
   let services: OpenedServices;

@@ -2,6 +2,7 @@
 // the one wiring of the use cases over them, and the API application. Closing stops background work
 // first, then the adapters, in reverse order of opening.
 import type { Logger } from 'pino';
+import { loadAlertRules } from '../alerts/alert-rules.ts';
 import { type ApiApplication, createApiApplication } from '../api/api-application.ts';
 import { createHttpMetrics, type HttpMetrics } from '../api/http-metrics.ts';
 import type { ApiServices, ReadinessReport } from '../api/route-definition.ts';
@@ -9,23 +10,30 @@ import type { AppConfig } from '../config/app-config.ts';
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
 import type { Cache } from '../ports/cache.ts';
 import { openAdapters } from './open-adapters.ts';
+import { type Alerting, startAlerting } from './alerting.ts';
 import { createServiceMetrics } from './service-metrics.ts';
 import { systemClock } from './system-clock.ts';
+import { createMetricsPipeline, loadAzureMonitorMetrics, type MetricsPipeline } from './telemetry.ts';
 import { type ServicePorts, wireServices, type WiredServices } from './wire-services.ts';
 
 export interface OpenedServices extends WiredServices {
   readonly application: ApiApplication;
   readonly httpMetrics: HttpMetrics;
+  readonly telemetry: MetricsPipeline;
+  readonly alerting: Alerting;
   /** One line per part, for the start banner. */
   readonly description: readonly string[];
   close(): Promise<void>;
 }
 
 export async function openServices(config: AppConfig, logger: Logger): Promise<OpenedServices> {
-  const httpMetrics = createHttpMetrics();
-  const metrics = createServiceMetrics(httpMetrics.registry);
+  const connectionString = config.telemetry.connectionString;
+  if (connectionString !== undefined) await loadAzureMonitorMetrics();
+  const telemetry = createMetricsPipeline({ connectionString, runtimeMetrics: true });
+  const metrics = createServiceMetrics(telemetry.meter);
+  const httpMetrics = createHttpMetrics(metrics.httpRequestDuration);
   const adapters = await openAdapters(config, logger, {
-    onCacheError: (operation) => metrics.cacheErrors.inc({ operation }),
+    onCacheError: (operation) => metrics.cacheErrors.add(1, { operation }),
   });
   const { store, ledger, archive, control, cache } = adapters;
   const wired = wireServices(
@@ -56,20 +64,50 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
       metrics,
     },
   );
+  // Probed when metrics are read (a scrape, an evaluation): the archive down is an alert of its own.
+  telemetry.meter
+    .createObservableGauge('dependency_up', { description: 'Whether each store answers (1) or not (0)' })
+    .addCallback(async (result) => {
+      const report = await readiness(wired.ports);
+      for (const [dependency, state] of Object.entries(report.checks))
+        if (state !== 'absent') result.observe(state === 'up' ? 1 : 0, { dependency });
+    });
+  await wired.refreshArchivalGauges();
+  const alerting = startAlerting({
+    rules: loadAlertRules(),
+    reader: telemetry.reader,
+    clock: systemClock,
+    log: logger.child({ component: 'alerts' }),
+    intervalMs: config.alerts.evaluationIntervalMs,
+    webhookUrl: config.alerts.webhookUrl,
+    // Without a schedule in this process (on-demand runs, or the Functions timer elsewhere), no run is overdue.
+    inactive: new Set(config.archival.schedule === undefined ? ['ArchivalRunOverdue'] : []),
+    onNotification: (outcome) => metrics.alertNotifications.add(1, { outcome }),
+  });
   return {
     ...wired,
-    application: createApiApplication(apiServices(wired), adapters.verifyToken),
+    application: createApiApplication(apiServices(wired, telemetry, alerting), adapters.verifyToken, {
+      onAuthDenied: (reason) => metrics.authDenied.add(1, { reason }),
+    }),
     httpMetrics,
+    telemetry,
+    alerting,
     description: adapters.description,
     async close() {
+      await alerting.close();
       await wired.shutdown();
       await adapters.close();
+      await telemetry.shutdown();
     },
   };
 }
 
 /** What the routes see: the use cases, readiness of the stores, and the metrics text. */
-export function apiServices(wired: WiredServices): ApiServices {
+export function apiServices(
+  wired: WiredServices,
+  telemetry: Pick<MetricsPipeline, 'prometheusText'>,
+  alerting: Pick<Alerting, 'alerts'>,
+): ApiServices {
   return {
     records: wired.records,
     archival: wired.archival,
@@ -78,10 +116,8 @@ export function apiServices(wired: WiredServices): ApiServices {
     exportCustomer: (customerId) => wired.exportCustomer(customerId),
     costReport: () => wired.costReport(),
     readiness: () => readiness(wired.ports),
-    async metricsText() {
-      const registry = wired.metrics.registry;
-      return { contentType: registry.contentType, body: await registry.metrics() };
-    },
+    metricsText: () => telemetry.prometheusText(),
+    alerts: () => alerting.alerts(),
   };
 }
 

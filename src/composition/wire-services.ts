@@ -72,6 +72,11 @@ export interface WiredServices {
   /** A customer's records as NDJSON lines, both tiers, ascending issuedAt then id, streamed. */
   exportCustomer(customerId: string, options?: OperationOptions): AsyncIterable<string>;
   costReport(): Promise<CostReport>;
+  /**
+   * Sets the archival gauges from what is stored (the last successful run, the items needing
+   * attention), at start; runs keep them current afterwards.
+   */
+  refreshArchivalGauges(): Promise<void>;
   /** Cancels background work and waits for it; closes no adapter (their opener does). */
   shutdown(): Promise<void>;
 }
@@ -85,10 +90,12 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
     ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}),
     decodedCacheBytes: options.decodedCacheBytes ?? 0,
     events: {
-      onBlobRead: () => metrics.archivedReads.inc({ source: 'archive' }),
-      onCacheHit: () => metrics.archivedReads.inc({ source: 'cache' }),
+      onRead: (_stub, source, seconds) => {
+        metrics.archivedReads.add(1, { source });
+        metrics.archivedReadDuration.record(seconds, { source });
+      },
       onIntegrityFailure: (stub, error) => {
-        metrics.integrityFailures.inc();
+        metrics.integrityFailures.add(1);
         log.error(
           { customerId: stub.customerId, recordId: stub.id, blobPath: stub.archive.blobPath, err: error },
           'archived blob failed its integrity check',
@@ -106,9 +113,9 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
       ? {
           readSpikes: {
             detector: new ReadSpikeDetector(spikes, clock, spikes.shared === true ? ports.cache : undefined),
-            onRehydrated: (_key, result) => metrics.spikeRehydrations.inc({ outcome: result }),
+            onRehydrated: (_key, result) => metrics.spikeRehydrations.add(1, { outcome: result }),
             onError: (key, error) => {
-              metrics.spikeRehydrations.inc({ outcome: 'failed' });
+              metrics.spikeRehydrations.add(1, { outcome: 'failed' });
               log.warn(
                 { customerId: key.customerId, recordId: key.id, err: error },
                 'background rehydration failed',
@@ -126,11 +133,32 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
     clock,
     policy: options.policy,
     log,
+    events: {
+      onRecord: (step, outcome) => metrics.archivalRecords.add(1, { step, outcome }),
+      onRunFinished: (report) => {
+        metrics.archivalRuns.add(1, { status: report.status });
+        metrics.archivalRequestUnits.add(report.requestCharge.requestUnits);
+        if (report.status === 'succeeded' && report.finishedAt !== null)
+          metrics.archivalLastSuccess.record(Date.parse(report.finishedAt) / 1000);
+        // Eligible records this run saw and left hot (a dry run copies none of them).
+        metrics.archivalBacklog.record(Math.max(0, report.counts.candidates - report.counts.copied));
+        void refreshAttention();
+      },
+    },
     ...(options.archival !== undefined ? { settings: options.archival } : {}),
     ...(options.collectorSafetyWindowMs !== undefined
       ? { collectorSafetyWindowMs: options.collectorSafetyWindowMs }
       : {}),
   });
+  const refreshAttention = async (): Promise<void> => {
+    try {
+      const counts = await archival.attention();
+      for (const [state, count] of Object.entries(counts) as Array<[string, number]>)
+        metrics.archivalItems.record(count, { state });
+    } catch (error) {
+      log.warn({ err: error }, 'could not count the archival items needing attention');
+    }
+  };
   const jobs = new JobService({ control: ports.control, clock, log });
   const rehydrationJob = (request: BulkRehydrationRequest) =>
     bulkRehydrationJob(
@@ -156,6 +184,16 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
       ),
     costReport: () =>
       buildCostReport(ports, options.cost ?? defaultCostSettings(options.policy), clock.now()),
+    async refreshArchivalGauges() {
+      await refreshAttention();
+      try {
+        const lastSuccess = (await archival.listRuns(20)).find((run) => run.status === 'succeeded');
+        if (lastSuccess?.finishedAt != null)
+          metrics.archivalLastSuccess.record(Date.parse(lastSuccess.finishedAt) / 1000);
+      } catch (error) {
+        log.warn({ err: error }, 'could not read the last archival runs');
+      }
+    },
     async shutdown() {
       await archival.shutdown();
       await jobs.shutdown();

@@ -108,6 +108,14 @@ export interface AppConfig {
     readonly rehydrateAfterReads: number;
     readonly rehydrateWindowMs: number;
   };
+  readonly telemetry: {
+    /** Application Insights; undefined: no Azure Monitor. */
+    readonly connectionString: string | undefined;
+  };
+  readonly alerts: {
+    readonly webhookUrl: string | undefined;
+    readonly evaluationIntervalMs: number;
+  };
   /** The Azure Functions timer triggers (NCRONTAB, with seconds). */
   readonly functions: {
     readonly archiveTimerSchedule: string;
@@ -334,6 +342,11 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       collectorSafetyWindowMs,
       rehydrateAfterReads: settings.REHYDRATE_AFTER_READS,
       rehydrateWindowMs: milliseconds(settings.REHYDRATE_READS_WINDOW),
+    },
+    telemetry: { connectionString: settings.APPLICATIONINSIGHTS_CONNECTION_STRING },
+    alerts: {
+      webhookUrl: settings.ALERT_WEBHOOK_URL,
+      evaluationIntervalMs: milliseconds(settings.ALERT_EVALUATION_INTERVAL),
     },
     functions: {
       archiveTimerSchedule: settings.ARCHIVE_TIMER_SCHEDULE,

@@ -336,6 +336,24 @@ export const SettingsSchema = Type.Object({
     example: 'prices.json',
   }),
 
+  APPLICATIONINSIGHTS_CONNECTION_STRING: optionalText(undefined, {
+    unset: 'no Azure Monitor',
+    secret: true,
+    description: 'traces, metrics and logs also go to Azure Monitor (Application Insights)',
+    example: 'InstrumentationKey=...;IngestionEndpoint=...',
+  }),
+  ALERT_WEBHOOK_URL: optionalText('http-url', {
+    unset: 'no webhook',
+    secret: true,
+    description: 'each alert change (firing, resolved) of the in-process evaluator is POSTed here',
+    example: 'https://hooks.example.net/billing-alerts',
+  }),
+  ALERT_EVALUATION_INTERVAL: text('fixed-duration', {
+    default: 'PT15S',
+    description: 'how often the in-process evaluator computes the alert rules',
+    example: 'PT5S',
+  }),
+
   FUNCTIONS_WORKER_RUNTIME: optionalText(undefined, {
     unset: 'not under Azure Functions',
     description: 'set by the Functions host; there, Cosmos and Blob settings are required',

@@ -5,6 +5,7 @@ import type { ArchivalService } from '../archival/archival-service.ts';
 import { type ApiApplication, ROUTE_TABLE } from '../api/api-application.ts';
 import { createLogger } from '../composition/create-logger.ts';
 import { openServices } from '../composition/open-services.ts';
+import { startTracing } from '../composition/telemetry.ts';
 import { ConfigError, loadConfig } from '../config/app-config.ts';
 import { TIMER_SCHEDULE_DEFAULTS } from '../config/settings-schema.ts';
 import { type RegisterHttpFunction, registerHttpFunctions } from './http-functions.ts';
@@ -81,6 +82,9 @@ export async function openFromEnvironment(
   cwd: string,
 ): Promise<OpenedApplication> {
   const config = loadConfig(env, cwd);
+  // Under Functions /metrics cannot be scraped: with APPLICATIONINSIGHTS_CONNECTION_STRING the same
+  // instruments, the traces and the logs go to Azure Monitor.
+  await startTracing({ connectionString: config.telemetry.connectionString });
   const services = await openServices(config, createLogger(config));
   return { application: services.application, archival: services.archival, close: () => services.close() };
 }

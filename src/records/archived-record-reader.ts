@@ -11,6 +11,7 @@ import { CURRENT_SCHEMA_VERSION, fromPersisted, type StubDocument } from '../dom
 import type { ArchiveStore } from '../ports/archive-store.ts';
 import type { Cache } from '../ports/cache.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
+import { inSpan } from '../telemetry/spans.ts';
 
 export interface ArchivedRead {
   readonly record: BillingRecord;
@@ -23,6 +24,8 @@ export interface ArchivedReadEvents {
   onBlobRead?(stub: StubDocument): void;
   /** A read answered from the cache (after its integrity check). */
   onCacheHit?(stub: StubDocument): void;
+  /** A read answered, with where from and how long it took (seconds, the archived-read latency). */
+  onRead?(stub: StubDocument, source: ArchivedRead['source'], seconds: number): void;
 }
 
 export interface ArchivedRecordReaderOptions {
@@ -35,6 +38,8 @@ export interface ArchivedRecordReaderOptions {
    */
   readonly decodedCacheBytes?: number;
   readonly events?: ArchivedReadEvents;
+  /** A monotonic timer in milliseconds, for latency only (never for decisions); performance.now by default. */
+  readonly timer?: () => number;
 }
 
 export class ArchivedRecordReader {
@@ -44,12 +49,14 @@ export class ArchivedRecordReader {
   readonly #events: ArchivedReadEvents;
   readonly #decoded: LRUCache<string, BillingRecord> | undefined;
   readonly #inFlight = new Map<string, Promise<ArchivedRead>>();
+  readonly #timer: () => number;
 
   constructor(options: ArchivedRecordReaderOptions) {
     this.#archive = options.archive;
     this.#cache = options.cache;
     this.#cacheTtlMs = options.cacheTtlMs ?? 60 * 60 * 1000;
     this.#events = options.events ?? {};
+    this.#timer = options.timer ?? (() => performance.now());
     const decodedBytes = options.decodedCacheBytes ?? 0;
     this.#decoded =
       decodedBytes > 0 && this.#cacheTtlMs > 0
@@ -63,14 +70,25 @@ export class ArchivedRecordReader {
   /** The record behind a stub. Callers that arrive while a read is in flight share it. */
   read(stub: StubDocument, options?: OperationOptions): Promise<ArchivedRead> {
     const key = cacheKey(stub);
+    const started = this.#timer();
     const decoded = this.#decoded?.get(key);
     if (decoded !== undefined) {
       this.#events.onCacheHit?.(stub);
+      this.#events.onRead?.(stub, 'cache', (this.#timer() - started) / 1000);
       return Promise.resolve({ record: decoded, source: 'cache' });
     }
     const pending = this.#inFlight.get(key);
     if (pending !== undefined) return pending;
-    const read = this.#readOnce(stub, key, options).finally(() => this.#inFlight.delete(key));
+    const read = inSpan(
+      'archived-record.read',
+      { 'billing.customer_id': stub.customerId, 'billing.record_id': stub.id },
+      async (span) => {
+        const result = await this.#readOnce(stub, key, options);
+        span.setAttribute('billing.archive_source', result.source);
+        this.#events.onRead?.(stub, result.source, (this.#timer() - started) / 1000);
+        return result;
+      },
+    ).finally(() => this.#inFlight.delete(key));
     this.#inFlight.set(key, read);
     return read;
   }
@@ -83,7 +101,15 @@ export class ArchivedRecordReader {
   }
 
   async #readOnce(stub: StubDocument, key: string, options?: OperationOptions): Promise<ArchivedRead> {
-    const cached = readCacheEntry(await this.#cache?.get(key));
+    const cache = this.#cache;
+    const cached =
+      cache === undefined
+        ? undefined
+        : await inSpan('cache.get', {}, async (span) => {
+            const entry = readCacheEntry(await cache.get(key));
+            span.setAttribute('cache.hit', entry !== undefined);
+            return entry;
+          });
     if (cached !== undefined) {
       const record = this.#decode(stub, cached.body, cached.schemaVersion, false);
       if (record !== undefined) {
@@ -91,7 +117,9 @@ export class ArchivedRecordReader {
         return { record: this.#remember(key, stub, record), source: 'cache' };
       }
     }
-    const blob = await this.#archive.get(stub.archive.blobPath, options);
+    const blob = await inSpan('blob.get', { 'billing.blob_path': stub.archive.blobPath }, () =>
+      this.#archive.get(stub.archive.blobPath, options),
+    );
     this.#events.onBlobRead?.(stub);
     if (blob === undefined) {
       const error = new AppError(
@@ -102,10 +130,14 @@ export class ArchivedRecordReader {
       throw error;
     }
     const schemaVersion = schemaVersionOf(blob.properties.metadata);
-    const record = this.#decode(stub, blob.body, schemaVersion, true)!;
+    const record = await inSpan('archived-record.decode', { 'billing.schema_version': schemaVersion }, () =>
+      Promise.resolve(this.#decode(stub, blob.body, schemaVersion, true)!),
+    );
     // The stored gzip bytes are cached as they are: compressed, and checked again on every hit.
-    if (this.#cache !== undefined) {
-      await this.#cache.set(key, cacheEntry(schemaVersion, blob.body), this.#cacheTtlMs);
+    if (cache !== undefined) {
+      await inSpan('cache.set', {}, () =>
+        cache.set(key, cacheEntry(schemaVersion, blob.body), this.#cacheTtlMs),
+      );
     }
     return { record: this.#remember(key, stub, record), source: 'archive' };
   }

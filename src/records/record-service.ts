@@ -24,6 +24,7 @@ import { type CurrentDocument, noArchive, notFound, updateRecord } from './condi
 import { createRecordControls, type RecordControls } from './record-controls.ts';
 import { rehydrateRecord, type RehydrationResult } from './rehydration.ts';
 import type { ReadSpikeDetector } from './read-spike-detector.ts';
+import { inSpan } from '../telemetry/spans.ts';
 
 export type StorageTier = 'hot' | 'archive' | 'cache';
 
@@ -79,7 +80,11 @@ export class RecordService implements RecordControls {
   }
 
   async get(key: RecordKey, options?: OperationOptions): Promise<RecordRead> {
-    const stored = await this.#store.get(key, options);
+    const stored = await inSpan('record-store.get', { 'billing.record_id': key.id }, async (span) => {
+      const found = await this.#store.get(key, options);
+      span.setAttribute('billing.tier', found?.document.tier ?? 'absent');
+      return found;
+    });
     if (stored === undefined) throw notFound(key);
     // A hot record needs nothing more: the most frequent read is kept to this one await.
     if (stored.document.tier === 'hot') return { record: stored.document.record, tier: 'hot' };

@@ -400,7 +400,8 @@ export function describeApiScenario(label: string, target: () => ApiTarget): voi
         /^http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/customers\/:customerId\/billing-records\/:recordId",status="404"\} [1-9]\d*$/m,
       );
       expect(metrics.text).toMatch(
-        /^http_request_duration_seconds_bucket\{le="\+Inf",method="POST",route="\/api\/v1\/customers\/:customerId\/billing-records",status="201"\} [1-9]\d*$/m,
+        // OpenTelemetry's exporter writes `le` last (prom-client wrote it first); label order has no meaning.
+        /^http_request_duration_seconds_bucket\{method="POST",route="\/api\/v1\/customers\/:customerId\/billing-records",status="201",le="\+Inf"\} [1-9]\d*$/m,
       );
     });
   });

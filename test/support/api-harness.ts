@@ -10,6 +10,9 @@ import { SqliteRecordStore } from '../../src/adapters/sqlite/sqlite-record-store
 import type { ArchivalService } from '../../src/archival/archival-service.ts';
 import { apiServices } from '../../src/composition/open-services.ts';
 import { createServiceMetrics } from '../../src/composition/service-metrics.ts';
+import { type Alerting, startAlerting } from '../../src/composition/alerting.ts';
+import { createMetricsPipeline, type MetricsPipeline } from '../../src/composition/telemetry.ts';
+import { loadAlertRules } from '../../src/alerts/alert-rules.ts';
 import { wireServices, type WiredServices } from '../../src/composition/wire-services.ts';
 import type { ArchivalPolicy } from '../../src/domain/archival-policy.ts';
 import { policyOf, silentLogger } from './archival-harness.ts';
@@ -38,6 +41,8 @@ export interface ApiHarness {
 export interface TestApplication {
   readonly application: ApiApplication;
   readonly metrics: HttpMetrics;
+  readonly telemetry: MetricsPipeline;
+  readonly alerting: Alerting;
   readonly store: RecordStore;
   readonly archive: MemoryArchiveStore;
   readonly ledger: SqliteArchiveLedger;
@@ -63,7 +68,9 @@ export async function createTestApplication(options: TestApplicationOptions = {}
   const store =
     options.store ?? new SqliteRecordStore({ path: ':memory:', nowMs: () => clock.now().getTime() });
   const keys = await createEphemeralDevKeyPair();
-  const metrics = createHttpMetrics(undefined, { defaultMetrics: false });
+  const telemetry = createMetricsPipeline();
+  const serviceMetrics = createServiceMetrics(telemetry.meter);
+  const metrics = createHttpMetrics(serviceMetrics.httpRequestDuration);
   const archive = new MemoryArchiveStore({ clock });
   const ledger = new SqliteArchiveLedger({ path: ':memory:' });
   const wired = wireServices(
@@ -78,18 +85,28 @@ export async function createTestApplication(options: TestApplicationOptions = {}
       clock,
       log: silentLogger,
       policy: options.policy ?? policyOf(),
-      metrics: createServiceMetrics(metrics.registry),
+      metrics: serviceMetrics,
       ...(options.deterministicIds === true ? { newId: () => `rec-${++idSequence}` } : {}),
     },
   );
   const { archival } = wired;
-  const services = apiServices(wired);
+  const alerting = startAlerting({
+    rules: loadAlertRules(),
+    reader: telemetry.reader,
+    clock,
+    log: silentLogger,
+    intervalMs: 15_000,
+    timer: false,
+  });
+  const services = apiServices(wired, telemetry, alerting);
   const verifier = createTokenVerifier({
     keys: { jwks: keys.jwks },
     issuer: TEST_ISSUER,
     audience: TEST_AUDIENCE,
   });
-  const application = createApiApplication(services, verifier);
+  const application = createApiApplication(services, verifier, {
+    onAuthDenied: (reason) => serviceMetrics.authDenied.add(1, { reason }),
+  });
   const token = (
     roles: readonly string[] = ['Billing.Read', 'Billing.Write'],
     customerIds?: readonly string[],
@@ -102,7 +119,20 @@ export async function createTestApplication(options: TestApplicationOptions = {}
       audience: TEST_AUDIENCE,
       expiresInSeconds: 600,
     });
-  return { application, metrics, wired, store, archive, ledger, archival, clock, keys, token };
+  return {
+    application,
+    metrics,
+    telemetry,
+    alerting,
+    wired,
+    store,
+    archive,
+    ledger,
+    archival,
+    clock,
+    keys,
+    token,
+  };
 }
 
 /** One answer as a client sees it: what must not differ between tiers. */

@@ -27,7 +27,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const NODE_ARGS = ['--disable-warning=ExperimentalWarning'];
 /** Settings from the developer's shell must not leak into a test's server (a COSMOS_ENDPOINT, say). */
 const CONFIG_VARIABLE =
-  /^(PORT|HOST|DATA_DIR|LOG_LEVEL|COSMOS_.*|BLOB_.*|AZURITE_PORT|REDIS_URL|CACHE_.*|AUTH_.*|ARCHIVE_.*)$/;
+  /^(PORT|HOST|DATA_DIR|LOG_LEVEL|COSMOS_.*|BLOB_.*|AZURITE_PORT|REDIS_URL|CACHE_.*|AUTH_.*|ARCHIVE_.*|ALERT_.*|APPLICATIONINSIGHTS_.*)$/;
 const STOP_TIMEOUT_MS = 15_000;
 
 const running = new Set<ChildProcess>();
