@@ -1,5 +1,8 @@
-// The Azure Functions v4 entry point (package.json "main" for the Functions host): one HTTP trigger per
-// route of the shared table. The stores open on the first request a worker serves, not at indexing.
+// The Azure Functions v4 entry point: one HTTP trigger per route of the shared table. The stores open on
+// the first request a worker serves, not at indexing. The host loads the compiled JavaScript
+// (package.json "main" is dist/functions/main.js, built by `npm run build`): its worker imports the entry
+// with a plain import() and only warns when that fails, so a .ts entry on a Node without type stripping
+// would start a host with no function at all.
 import { app, type InvocationContext, type Timer, type TimerFunctionOptions } from '@azure/functions';
 import type { ArchivalService } from '../archival/archival-service.ts';
 import { type ApiApplication, ROUTE_TABLE } from '../api/api-application.ts';
@@ -84,6 +87,11 @@ export async function openFromEnvironment(
   const services = await openServices(config, createLogger(config));
   return { application: services.application, archival: services.archival, close: () => services.close() };
 }
+
+// The first line a worker logs: which Node runs the app, and from which file (a JSON line, as pino writes).
+process.stdout.write(
+  `${JSON.stringify({ level: 30, msg: 'functions entry loaded', node: process.version, entry: import.meta.url })}\n`,
+);
 
 const functions = registerAll(
   (name, options) => app.http(name, options),
