@@ -7,6 +7,8 @@ import { isAmbiguousWriteFailure, toAppError } from '../../src/adapters/cosmos/c
 import {
   CosmosRecordStore,
   type CosmosRecordStoreOptions,
+  listQuery,
+  RECORDS_INDEXING_POLICY,
 } from '../../src/adapters/cosmos/cosmos-record-store.ts';
 import { SqliteRecordStore } from '../../src/adapters/sqlite/sqlite-record-store.ts';
 import { AppError, type ErrorCode } from '../../src/domain/errors.ts';
@@ -114,6 +116,7 @@ describe('CosmosRecordStore on cosmosdb-server', () => {
       // Everything else (lineItems, metadata) is excluded, so large bodies add no index writes.
       expect(policy?.excludedPaths?.map((excluded) => excluded.path)).toContain('/*');
       expect(policy?.compositeIndexes).toContainEqual([
+        { path: '/customerId', order: 'ascending' },
         { path: '/issuedAt', order: 'descending' },
         { path: '/id', order: 'descending' },
       ]);
@@ -123,6 +126,34 @@ describe('CosmosRecordStore on cosmosdb-server', () => {
         { path: '/issuedAt', order: 'descending' },
         { path: '/id', order: 'descending' },
       ]);
+    });
+
+    // Cosmos DB serves a filtered ORDER BY from one composite index only when the index matches the
+    // ORDER BY exactly and the equality filters lead it; the emulator ignores indexes, so this is checked here.
+    it.each<Omit<ListRequest, 'customerId' | 'limit'>>([
+      {},
+      { status: 'paid' },
+      { issuedFrom: '2024-01-01T00:00:00.000Z', issuedTo: '2024-06-01T00:00:00.000Z' },
+      { after: { issuedAt: '2024-01-01T00:00:00.000Z', id: 'r-1' } },
+      { invoiceNumber: 'INV-1' },
+      { invoiceNumber: 'INV-1', status: 'issued', after: { issuedAt: '2024-01-01T00:00:00.000Z', id: 'r' } },
+    ])('list %o sorts by a composite index its equality filters lead', (filters) => {
+      const { query } = listQuery({ customerId: 'cust-1', limit: 10, ...filters });
+      const orderBy = /ORDER BY (.+)$/.exec(query)?.[1] ?? '';
+      const terms = orderBy.split(', ').map((term) => {
+        const [property = '', direction = ''] = term.split(' ');
+        return {
+          path: `/${property.replace(/^c\./, '')}`,
+          order: direction === 'ASC' ? 'ascending' : 'descending',
+        };
+      });
+      expect(RECORDS_INDEXING_POLICY.compositeIndexes).toContainEqual(terms);
+      const leading = terms.slice(
+        0,
+        terms.findIndex((term) => term.path === '/issuedAt'),
+      );
+      expect(leading.length).toBeGreaterThan(0);
+      for (const term of leading) expect(query).toContain(`c${term.path.replaceAll('/', '.')} = @`);
     });
 
     it('opens an existing container again and sees its documents', async () => {
