@@ -4,14 +4,15 @@
 import type { Logger } from 'pino';
 import { type ApiApplication, createApiApplication } from '../api/api-application.ts';
 import { createHttpMetrics, type HttpMetrics } from '../api/http-metrics.ts';
-import type { ApiServices, ReadinessReport } from '../api/route-definition.ts';
+import type { ApiServices } from '../api/route-definition.ts';
 import type { AppConfig } from '../config/app-config.ts';
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
-import type { Cache } from '../ports/cache.ts';
+import type { Clock } from '../ports/clock.ts';
 import { openAdapters } from './open-adapters.ts';
+import { cachedReadiness, checkReadiness } from './readiness.ts';
 import { createServiceMetrics } from './service-metrics.ts';
 import { systemClock } from './system-clock.ts';
-import { type ServicePorts, wireServices, type WiredServices } from './wire-services.ts';
+import { wireServices, type WiredServices } from './wire-services.ts';
 
 export interface OpenedServices extends WiredServices {
   readonly application: ApiApplication;
@@ -58,7 +59,10 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
   );
   return {
     ...wired,
-    application: createApiApplication(apiServices(wired), adapters.verifyToken),
+    application: createApiApplication(
+      apiServices(wired, { readinessClock: systemClock }),
+      adapters.verifyToken,
+    ),
     httpMetrics,
     description: adapters.description,
     async close() {
@@ -68,15 +72,21 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
   };
 }
 
-/** What the routes see: the use cases, readiness of the stores, and the metrics text. */
-export function apiServices(wired: WiredServices): ApiServices {
+/**
+ * What the routes see: the use cases, readiness of the stores, and the metrics text. With
+ * `readinessClock`, a readiness answer is reused for READINESS_CACHE_MS.
+ */
+export function apiServices(wired: WiredServices, options: { readinessClock?: Clock } = {}): ApiServices {
+  const check = () => checkReadiness(wired.ports);
+  const readiness =
+    options.readinessClock === undefined ? check : cachedReadiness(check, options.readinessClock);
   return {
     records: wired.records,
     archival: wired.archival,
     jobs: wired.jobs,
     rehydrations: wired.rehydrations,
     costReport: () => wired.costReport(),
-    readiness: () => readiness(wired.ports),
+    readiness,
     async metricsText() {
       const registry = wired.metrics.registry;
       return { contentType: registry.contentType, body: await registry.metrics() };
@@ -89,25 +99,5 @@ export function archivalPolicy(config: AppConfig): ArchivalPolicy {
     archiveAfter: config.archival.after,
     gracePeriod: config.archival.gracePeriod,
     coolDown: config.archival.coolDown,
-  };
-}
-
-async function readiness(ports: ServicePorts): Promise<ReadinessReport> {
-  const up = (promise: Promise<unknown>): Promise<'up' | 'down'> =>
-    promise.then(
-      () => 'up' as const,
-      () => 'down' as const,
-    );
-  const cacheCheck = (cache: Cache | undefined): Promise<'up' | 'down' | 'absent'> =>
-    cache === undefined ? Promise.resolve('absent') : cache.healthy().then((ok) => (ok ? 'up' : 'down'));
-  const [hotStore, archiveState, cacheState] = await Promise.all([
-    up(ports.store.ping()),
-    up(ports.archive.ping()),
-    cacheCheck(ports.cache),
-  ]);
-  // The cache fails open: a cache outage slows archived reads but does not make the service unready.
-  return {
-    ready: hotStore === 'up' && archiveState === 'up',
-    checks: { hotStore, archive: archiveState, cache: cacheState },
   };
 }

@@ -363,6 +363,25 @@ describe('CosmosRecordStore on cosmosdb-server', () => {
       }
     });
 
+    it('checks readiness with one point read of an absent item, never a database (metadata) read', async () => {
+      const store = await open();
+      const databaseRead = emulator.injectFault({
+        method: 'GET',
+        path: /^\/dbs\/[^/]+\/?$/,
+        action: { kind: 'status', status: 500 },
+      });
+      const itemRead = emulator.injectFault({
+        method: 'GET',
+        path: /\/docs\/__readiness-probe__$/,
+        action: { kind: 'status', status: 404 },
+      });
+      const charges: number[] = [];
+      await store.ping({ onRequestCharge: (units) => void charges.push(units) });
+      expect(itemRead.hits()).toBe(1);
+      expect(databaseRead.hits()).toBe(0);
+      expect(charges).toEqual([1]);
+    });
+
     it('rejects with UNAVAILABLE, not retryable, once closed', async () => {
       const store = await connect(emulator);
       await store.close();

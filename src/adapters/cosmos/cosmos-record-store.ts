@@ -2,7 +2,11 @@
 // shared persisted layout. Same etag, conditional-write and paging behaviour as the SQLite adapter.
 import { isDeepStrictEqual } from 'node:util';
 import type { Container, IndexingPolicy, ItemDefinition, SqlParameter, SqlQuerySpec } from '@azure/cosmos';
-import { estimateDeleteUnits, RECORD_INDEXED_TERMS } from '../../domain/request-unit-model.ts';
+import {
+  estimateDeleteUnits,
+  estimateReadUnits,
+  RECORD_INDEXED_TERMS,
+} from '../../domain/request-unit-model.ts';
 import { AppError } from '../../domain/errors.ts';
 import {
   fromPersisted,
@@ -35,12 +39,14 @@ import {
   jsonCopy,
   pageOf,
   readUnits,
-  RU_MODEL,
   writeUnits,
 } from './cosmos-connection.ts';
 import { statusOf, toAppError } from './cosmos-error-mapping.ts';
 
 export const PARTITION_KEY_PATH = '/customerId';
+
+/** The id (and partition key) readiness reads: never a customer's, so the read answers 404. */
+export const READINESS_PROBE_ID = '__readiness-probe__';
 
 /**
  * Index only what queries filter or sort on; lineItems and metadata (most of a 300 KB record) are
@@ -292,16 +298,20 @@ export class CosmosRecordStore implements RecordStore {
     });
   }
 
-  /** A database read: the cheapest call that proves the account answers and this identity may use it. */
+  /**
+   * A point read of an id that never exists (answered 404, about 1 RU): proves the account answers and
+   * this identity may read items. Not a database read: metadata requests have a separate, low rate
+   * limit that many instances probing readiness would exhaust.
+   */
   async ping(options?: OperationOptions): Promise<void> {
     const signal = this.#connection.signal(options);
     try {
       this.#connection.ensureOpen();
-      const response = await this.#connection.database.read({ abortSignal: signal });
-      this.#connection.charged(
-        { signal, options, ambiguous: false },
-        response.requestCharge,
-        () => RU_MODEL.readPerKb,
+      const response = await this.#container
+        .item(READINESS_PROBE_ID, READINESS_PROBE_ID)
+        .read({ abortSignal: signal });
+      this.#connection.charged({ signal, options, ambiguous: false }, response.requestCharge, () =>
+        estimateReadUnits(0),
       );
     } catch (error) {
       const mapped = toAppError(error, 'ping');
