@@ -3,6 +3,7 @@
 import { Agent } from 'node:https';
 import { CosmosClient, ErrorResponse } from '@azure/cosmos';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CosmosConnection } from '../../src/adapters/cosmos/cosmos-connection.ts';
 import { isAmbiguousWriteFailure, toAppError } from '../../src/adapters/cosmos/cosmos-error-mapping.ts';
 import {
   CosmosRecordStore,
@@ -248,18 +249,86 @@ describe('CosmosRecordStore on cosmosdb-server', () => {
       expect(error.message).not.toMatch(/\n\s+at /);
     });
 
-    it('retries THROTTLED after exactly the retry-after the service asked for', async () => {
+    it('passes THROTTLED on once the SDK has spent its retries: no retry stacked on them', async () => {
       const { delays, sleep } = recordingSleep();
-      const store = await open({ throttleRetry: { maxRetries: 0, maxWaitSeconds: 0 }, sleep });
+      const store = await open({ throttleRetry: { maxRetries: 2, maxWaitSeconds: 5 }, sleep });
       const document = makeDocument({ customerId: newCustomer() });
-      const created = await store.create(document);
-      emulator.injectFault({
+      await store.create(document);
+      const fault = emulator.injectFault({
         method: 'GET',
-        times: 2,
-        action: { kind: 'status', status: 429, headers: { 'x-ms-retry-after-ms': '250' } },
+        times: 100,
+        action: { kind: 'status', status: 429, headers: { 'x-ms-retry-after-ms': '1' } },
       });
-      expect(await store.get(document)).toEqual(created);
-      expect(delays).toEqual([250, 250]);
+      // The API answers this with 429 and Retry-After at once: three requests, no adapter wait.
+      expect(await rejection(store.get(document))).toMatchObject({
+        code: 'THROTTLED',
+        retryable: true,
+        retryAfterMs: 1,
+      });
+      expect(fault.hits()).toBe(3);
+      expect(delays).toEqual([]);
+    });
+
+    it('resumes a multi-page query from its continuation after a failed page, paying no page twice', async () => {
+      const { delays, sleep } = recordingSleep();
+      const connection = await CosmosConnection.connect(
+        {
+          endpoint: emulator.endpoint,
+          key: emulator.key,
+          databaseId: DATABASE,
+          allowInsecureTls: true,
+          sleep,
+        },
+        {
+          adapter: 'paging test',
+          containerId: 'paging',
+          partitionKeyPath: '/customerId',
+          indexingPolicy: RECORDS_INDEXING_POLICY,
+        },
+      );
+      try {
+        const customerId = newCustomer();
+        for (let i = 0; i < 9; i++) {
+          await connection.container.items.create({ id: `r-${i}`, customerId });
+        }
+        const spec = {
+          query: 'SELECT c.id FROM c WHERE c.customerId = @pk',
+          parameters: [{ name: '@pk', value: customerId }],
+        };
+        const run = () =>
+          connection.call('page through', undefined, (state) =>
+            connection.queryAll<{ id: string }>(state, spec, { maxItemCount: 2, partitionKey: customerId }),
+          );
+        const clean = emulator.injectFault({
+          method: 'POST',
+          skip: 1_000,
+          action: { kind: 'status', status: 500 },
+        });
+        const expected = (await run()).map((row) => row.id);
+        const pages = clean.matched();
+        emulator.clearFaults();
+        expect(expected).toHaveLength(9);
+        expect(pages).toBeGreaterThanOrEqual(5);
+
+        // The fourth page fails (500: the SDK leaves it to the adapter's retry): only that page is asked again.
+        const failing = emulator.injectFault({
+          method: 'POST',
+          skip: 3,
+          action: { kind: 'status', status: 500 },
+        });
+        const counter = emulator.injectFault({
+          method: 'POST',
+          skip: 1_000,
+          action: { kind: 'status', status: 500 },
+        });
+        expect((await run()).map((row) => row.id)).toEqual(expected);
+        expect(failing.hits()).toBe(1);
+        expect(delays).toHaveLength(1);
+        // Every page once, plus the failed one again (and at most a query plan for the new iterator).
+        expect(failing.matched() + counter.matched()).toBeLessThanOrEqual(pages + 2);
+      } finally {
+        await connection.close();
+      }
     });
 
     it('lets the SDK absorb a short throttling burst before the adapter retries', async () => {

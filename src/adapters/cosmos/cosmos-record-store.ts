@@ -310,8 +310,10 @@ export class CosmosRecordStore implements RecordStore {
       const response = await this.#container
         .item(READINESS_PROBE_ID, READINESS_PROBE_ID)
         .read({ abortSignal: signal });
-      this.#connection.charged({ signal, options, ambiguous: false }, response.requestCharge, () =>
-        estimateReadUnits(0),
+      this.#connection.charged(
+        { signal, options, ambiguous: false, queries: new Map() },
+        response.requestCharge,
+        () => estimateReadUnits(0),
       );
     } catch (error) {
       const mapped = toAppError(error, 'ping');
