@@ -408,8 +408,11 @@ describe('CosmosRecordStore on cosmosdb-server', () => {
       await store.get(large, { onRequestCharge });
       const [write, read] = charges;
       expect(write?.estimated).toBe(true);
-      expect(write?.units).toBeGreaterThan(150);
-      expect(read?.units).toBeGreaterThan(300);
+      // The published table: a ~300 KB document costs ~113 RU to write and ~24 RU to read.
+      expect(write?.units).toBeGreaterThan(100);
+      expect(write?.units).toBeLessThan(130);
+      expect(read?.units).toBeGreaterThan(20);
+      expect(read?.units).toBeLessThan(30);
       await store.delete(large, {});
     });
 
