@@ -28,9 +28,9 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
   const adapters = await openAdapters(config, logger, {
     onCacheError: (operation) => metrics.cacheErrors.inc({ operation }),
   });
-  const { store, ledger, archive, control, cache } = adapters;
+  const { store, ledger, archive, control, cache, runQueue } = adapters;
   const wired = wireServices(
-    { store, ledger, archive, control, cache },
+    { store, ledger, archive, control, cache, ...(runQueue !== undefined ? { runQueue } : {}) },
     {
       clock: systemClock,
       log: logger,

@@ -3,13 +3,21 @@
 // (package.json "main" is dist/functions/main.js, built by `npm run build`): its worker imports the entry
 // with a plain import() and only warns when that fails, so a .ts entry on a Node without type stripping
 // would start a host with no function at all.
-import { app, type InvocationContext, type Timer, type TimerFunctionOptions } from '@azure/functions';
+import {
+  app,
+  type InvocationContext,
+  type StorageQueueFunctionOptions,
+  type Timer,
+  type TimerFunctionOptions,
+} from '@azure/functions';
 import type { ArchivalService } from '../archival/archival-service.ts';
 import { type ApiApplication, ROUTE_TABLE } from '../api/api-application.ts';
 import { createLogger } from '../composition/create-logger.ts';
 import { openServices } from '../composition/open-services.ts';
 import { ConfigError, loadConfig } from '../config/app-config.ts';
-import { TIMER_SCHEDULE_DEFAULTS } from '../config/settings-schema.ts';
+import { DEFAULT_RUN_QUEUE_NAME, TIMER_SCHEDULE_DEFAULTS } from '../config/settings-schema.ts';
+import { AppError } from '../domain/errors.ts';
+import type { QueuedArchivalRun } from '../ports/archival-run-queue.ts';
 import { type RegisterHttpFunction, registerHttpFunctions } from './http-functions.ts';
 
 export interface OpenedApplication {
@@ -19,6 +27,10 @@ export interface OpenedApplication {
 }
 
 export type RegisterTimerFunction = (name: string, options: TimerFunctionOptions) => void;
+export type RegisterQueueFunction = (name: string, options: StorageQueueFunctionOptions) => void;
+
+/** The app setting (prefix) of the queue connection: `ARCHIVE_QUEUE__QUEUESERVICEURI` or `ARCHIVE_QUEUE`. */
+export const RUN_QUEUE_CONNECTION = 'ARCHIVE_QUEUE';
 
 /** NCRONTAB (with seconds) defaults: archive nightly at 03:00, collect weekly on Sunday at 04:00. */
 export const DEFAULT_TIMER_SCHEDULES = TIMER_SCHEDULE_DEFAULTS;
@@ -35,6 +47,8 @@ export function registerAll(
   timers?: {
     readonly register: RegisterTimerFunction;
     readonly schedules?: { archival?: string; collector?: string };
+    /** Admin-started runs, queued by `POST /api/v1/admin/archival/runs`, each run in its own invocation. */
+    readonly runQueue?: { readonly register: RegisterQueueFunction; readonly queueName: string };
   },
 ): RegisteredFunctions {
   let opening: Promise<OpenedApplication> | undefined;
@@ -69,6 +83,22 @@ export function registerAll(
       },
     });
   }
+  const runQueue = timers?.runQueue;
+  if (runQueue !== undefined) {
+    runQueue.register('archivalRunQueued', {
+      queueName: runQueue.queueName,
+      connection: RUN_QUEUE_CONNECTION,
+      handler: async (message: unknown, context: InvocationContext) => {
+        const run = parseQueuedRun(message);
+        // Inside this invocation, under its timeout: the run's time budget stops it first, with a checkpoint.
+        const report = await (await opened()).archival.runQueued(run);
+        context.log(`archival run ${report.runId}: ${report.status}`, report.counts);
+        // A failed run goes back to the queue (the host retries, then parks it in the poison queue).
+        if (report.status === 'failed')
+          throw new Error(`archival run ${report.runId} failed: ${report.stoppedBecause ?? ''}`);
+      },
+    });
+  }
   return {
     async close() {
       const current = await opening?.catch(() => undefined);
@@ -99,6 +129,10 @@ const functions = registerAll(
   {
     register: (name, options) => app.timer(name, options),
     schedules: timerSchedules(process.env, process.cwd()),
+    runQueue: {
+      register: (name, options) => app.storageQueue(name, options),
+      queueName: runQueueName(process.env, process.cwd()),
+    },
   },
 );
 app.hook.appTerminate(() => functions.close());
@@ -118,4 +152,36 @@ function timerSchedules(
     if (error instanceof ConfigError) return {};
     throw error;
   }
+}
+
+/** The queue the trigger listens on, read at indexing like the schedules (a bad configuration: the default). */
+function runQueueName(env: Readonly<Record<string, string | undefined>>, cwd: string): string {
+  try {
+    return loadConfig(env, cwd).functions.runQueueName;
+  } catch (error) {
+    if (error instanceof ConfigError) return DEFAULT_RUN_QUEUE_NAME;
+    throw error;
+  }
+}
+
+/** A queue message of `StorageRunQueue`: the host hands over the decoded JSON (or its text). */
+export function parseQueuedRun(message: unknown): QueuedArchivalRun {
+  let value: unknown = message;
+  try {
+    if (typeof message === 'string') value = JSON.parse(message);
+  } catch {
+    value = undefined;
+  }
+  const fields = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  const { runId, asOf, dryRun, limit, customerId } = fields;
+  if (typeof runId !== 'string' || runId === '') {
+    throw new AppError('VALIDATION_FAILED', 'An archival run message needs a runId');
+  }
+  return {
+    runId,
+    ...(typeof asOf === 'string' ? { asOf } : {}),
+    ...(typeof dryRun === 'boolean' ? { dryRun } : {}),
+    ...(typeof limit === 'number' ? { limit } : {}),
+    ...(typeof customerId === 'string' ? { customerId } : {}),
+  };
 }

@@ -31,7 +31,7 @@ process.on('exit', () => process.stdout.write('REGISTERED ' + JSON.stringify(reg
 describe('the compiled Functions entry', () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('builds to JavaScript that plain Node loads, registering every route and timer', () => {
+  it('builds to JavaScript that plain Node loads, registering every route, timer and queue trigger', () => {
     const outDir = join(work, 'dist');
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', outDir], {
@@ -73,6 +73,7 @@ describe('the compiled Functions entry', () => {
     for (const route of ROUTE_TABLE.routes) expect(byName.get(route.operationId)).toBe('httpTrigger');
     expect(byName.get('archivalRun')).toBe('timerTrigger');
     expect(byName.get('archiveCollector')).toBe('timerTrigger');
-    expect(registered).toHaveLength(ROUTE_TABLE.routes.length + 2);
+    expect(byName.get('archivalRunQueued')).toBe('queueTrigger');
+    expect(registered).toHaveLength(ROUTE_TABLE.routes.length + 3);
   }, 300_000);
 });
