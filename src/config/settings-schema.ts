@@ -197,7 +197,7 @@ export const SettingsSchema = Type.Object({
     unset: 'in-process LRU',
     secret: true,
     description: '`redis://` or `rediss://`; the cache of archived reads',
-    example: 'rediss://cache.example.net:6380',
+    example: 'rediss://cache.eastus.redis.azure.net:10000',
   }),
   CACHE_TTL: text('fixed-duration', {
     default: 'PT1H',
