@@ -189,4 +189,3 @@ function checkMetadata(metadata: Readonly<Record<string, string>>): void {
     }
   }
 }
-
