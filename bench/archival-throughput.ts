@@ -130,7 +130,8 @@ await runBenchmark('archival-throughput', async ({ profile, log }) => {
       'archive.ruPerRecord': {
         value: engineRu,
         unit: 'RU',
-        description: 'request units per archived record, engine (estimated by the documented RU model)',
+        description:
+          'request units per archived record, engine (model figure: the published RU table, src/domain/request-unit-model.ts)',
         target: {
           kind: 'max',
           value: round(seedRu / 10, 2),

@@ -14,6 +14,7 @@ import {
   estimateWriteUnits,
   LEDGER_INDEXED_TERMS,
   RECORD_INDEXED_TERMS,
+  RU_MODEL,
 } from '../src/domain/request-unit-model.ts';
 import { type BenchResult, type Figure, RESULTS_DIR, runBenchmark } from './support/bench-result.ts';
 import { BENCH_POLICY } from './support/bench-world.ts';
@@ -24,6 +25,13 @@ const REFERENCE_RECORDS = 2_000_000;
 const MONTHS_OF_HISTORY = 36;
 /** "Rarely read": 1 % of the archived records read once a month, every read a cache miss. */
 const ARCHIVED_READ_SHARE_PER_MONTH = 0.01;
+/**
+ * Pessimistic: 2 % of each month's copies are superseded within Cold's 90-day minimum (changed during the
+ * grace, so the copy is dropped, or written soon after archival) and collected 10 days after upload
+ * (7 days of grace, the collector's one-day safety window, its weekly schedule).
+ */
+const SUPERSEDED_SHARE_OF_COPIES = 0.02;
+const SUPERSEDED_AGE_DAYS = 10;
 
 await runBenchmark('cost-reference', ({ profile, log }) => {
   const sample = profile.costSample;
@@ -119,6 +127,8 @@ await runBenchmark('cost-reference', ({ profile, log }) => {
       archivedBlobReads: archivedRecords * ARCHIVED_READ_SHARE_PER_MONTH,
       recordsArchived: REFERENCE_RECORDS / MONTHS_OF_HISTORY,
       archivalRuPerRecord: archivalRu.value,
+      supersededBlobsDeleted: (REFERENCE_RECORDS / MONTHS_OF_HISTORY) * SUPERSEDED_SHARE_OF_COPIES,
+      supersededBlobAgeDays: SUPERSEDED_AGE_DAYS,
     },
     cacheTier: 'none',
     archiveTier: 'Cold',
@@ -175,6 +185,11 @@ await runBenchmark('cost-reference', ({ profile, log }) => {
       unit: 'x',
       description: 'canonical JSON bytes / gzip bytes over the whole sample',
     },
+    'cost.earlyDeletionMonthlyUsd': {
+      value: round(headline.after.blobEarlyDeletion, 6),
+      unit: 'USD/month',
+      description: `Cold early deletion (90-day minimum) of superseded blobs the collector removes: ${SUPERSEDED_SHARE_OF_COPIES * 100} % of a month's copies, ${SUPERSEDED_AGE_DAYS} days old (model figure, included in cost.afterMonthlyUsd)`,
+    },
     'cost.afterToBeforeRatioServerless': {
       value: round(scenarios.serverless.ratio),
       unit: 'x',
@@ -203,6 +218,8 @@ await runBenchmark('cost-reference', ({ profile, log }) => {
         `archived reads: ${ARCHIVED_READ_SHARE_PER_MONTH * 100} % of archived records a month, all from Blob; cache tier none (embedded default)`,
         `archival traffic: one month of records (${Math.round(REFERENCE_RECORDS / MONTHS_OF_HISTORY)}) crosses the age line each month`,
         'document bytes are the JSON the stores keep; Cosmos system properties (~200 B a document) and index storage are not counted',
+        `request units: model figures from the published RU table (${RU_MODEL.source}); real accounts report their own charges`,
+        `early deletion: ${SUPERSEDED_SHARE_OF_COPIES * 100} % of each month's copies superseded and collected ${SUPERSEDED_AGE_DAYS} days after upload, each billed the Cold storage of the remaining ${DEFAULT_PRICES.blob.Cold.earlyDeletionDays - SUPERSEDED_AGE_DAYS} days`,
       ],
       scenarios,
     },
@@ -217,5 +234,8 @@ function measuredArchivalRu(): { value: number; how: string } | undefined {
   const figure = result.figures['archive.ruPerRecord'];
   return figure === undefined
     ? undefined
-    : { value: figure.value, how: `measured by ${result.command} (${result.startedAt}), RU model estimates` };
+    : {
+        value: figure.value,
+        how: `measured by ${result.command} (${result.startedAt}), model figures (published RU table)`,
+      };
 }

@@ -4,6 +4,7 @@
 import { AppError } from '../domain/errors.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
 import type { LedgerPosition } from '../ports/archive-ledger.ts';
+import type { ArchivalRunQueue, QueuedArchivalRun } from '../ports/archival-run-queue.ts';
 import { BackgroundTasks } from '../jobs/background-tasks.ts';
 import {
   archivalStatus,
@@ -24,6 +25,12 @@ import {
 
 export interface ArchivalServiceDependencies extends ArchivalEngineDependencies {
   readonly collectorSafetyWindowMs?: number;
+  /**
+   * Under Azure Functions: started runs go to this queue and run in a queue-triggered invocation
+   * (`runQueued`), never in the background of the HTTP invocation that started them. Absent (the
+   * server, the CLI): they run in this process.
+   */
+  readonly runQueue?: ArchivalRunQueue;
 }
 
 export class ArchivalService {
@@ -53,8 +60,36 @@ export class ArchivalService {
       ...(customerId !== undefined ? { customerId } : {}),
     };
     await saveRunReport(this.#deps.control, startedRunReport(runId, request, now));
-    this.#running.start(runId, (abortSignal) => this.#engine.run({ ...options, runId, abortSignal }));
+    const queue = this.#deps.runQueue;
+    if (queue === undefined) {
+      this.#running.start(runId, (abortSignal) => this.#engine.run({ ...options, runId, abortSignal }));
+      return { runId };
+    }
+    try {
+      await queue.enqueue({ runId, ...request });
+    } catch (error) {
+      // The id was not handed out: its report says it never ran, and the caller sees the outage.
+      await saveRunReport(this.#deps.control, {
+        ...startedRunReport(runId, request, now),
+        status: 'failed',
+        finishedAt: now.toISOString(),
+        stoppedBecause: 'could not be queued',
+      }).catch(() => undefined);
+      throw error;
+    }
     return { runId };
+  }
+
+  /** Runs a queued run to the end in this call (the queue-triggered function), under its own id. */
+  runQueued(run: QueuedArchivalRun, abortSignal?: AbortSignal): Promise<RunReport> {
+    return this.#engine.run({
+      runId: run.runId,
+      ...(run.asOf !== undefined ? { asOf: run.asOf } : {}),
+      ...(run.dryRun !== undefined ? { dryRun: run.dryRun } : {}),
+      ...(run.limit !== undefined ? { limit: run.limit } : {}),
+      ...(run.customerId !== undefined ? { customerId: run.customerId } : {}),
+      ...(abortSignal !== undefined ? { abortSignal } : {}),
+    });
   }
 
   get settings(): ArchivalEngine['settings'] {

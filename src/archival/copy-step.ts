@@ -133,7 +133,11 @@ export async function copyRecord(
   }
 }
 
-/** The upload of an archived record: gzip JSON, straight to the Cold tier, metadata and index tags. */
+/**
+ * The upload of an archived record: gzip JSON, straight to the Cold tier, with metadata. No index tags:
+ * writing them needs `blobs/tags/write`, which Storage Blob Data Contributor lacks (every upload would
+ * answer 403), and the path and metadata already carry the customer, month, record and version.
+ */
 export function archiveUploadRequest(artifact: ArchiveArtifact): PutBlobRequest {
   return {
     path: artifact.path,
@@ -141,7 +145,6 @@ export function archiveUploadRequest(artifact: ArchiveArtifact): PutBlobRequest 
     contentType: ARCHIVE_CONTENT_TYPE,
     contentEncoding: ARCHIVE_CONTENT_ENCODING,
     metadata: artifact.metadata,
-    tags: artifact.tags,
     accessTier: 'Cold',
   };
 }

@@ -449,7 +449,15 @@ program
             'floor',
           ],
           (
-            ['cosmosStorage', 'cosmosThroughput', 'blobStorage', 'blobOperations', 'cache', 'total'] as const
+            [
+              'cosmosStorage',
+              'cosmosThroughput',
+              'blobStorage',
+              'blobOperations',
+              'blobEarlyDeletion',
+              'cache',
+              'total',
+            ] as const
           ).map((part) => [
             part,
             money(report.before[part]),

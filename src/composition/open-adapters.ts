@@ -14,6 +14,7 @@ import type { CosmosConnectionOptions } from '../adapters/cosmos/cosmos-connecti
 import { CosmosRecordStore } from '../adapters/cosmos/cosmos-record-store.ts';
 import { loadOrCreateDevKeyPair } from '../adapters/dev-identity/dev-key-pair.ts';
 import { LruMemoryCache } from '../adapters/lru/lru-memory-cache.ts';
+import { StorageRunQueue } from '../adapters/queue/storage-run-queue.ts';
 import { RedisCache } from '../adapters/redis/redis-cache.ts';
 import { SqliteArchiveLedger } from '../adapters/sqlite/sqlite-archive-ledger.ts';
 import { SqliteControlStore } from '../adapters/sqlite/sqlite-control-store.ts';
@@ -23,6 +24,7 @@ import { type AppConfig, ConfigError } from '../config/app-config.ts';
 import type { ArchiveLedger } from '../ports/archive-ledger.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
 import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
+import type { ArchivalRunQueue } from '../ports/archival-run-queue.ts';
 import type { Cache } from '../ports/cache.ts';
 import type { RecordStore } from '../ports/record-store.ts';
 
@@ -32,6 +34,8 @@ export interface OpenedAdapters {
   readonly archive: ArchiveStore;
   readonly control: ArchivalControlStore;
   readonly cache: Cache;
+  /** Under Azure Functions only: where admin-started archival runs wait for their queue trigger. */
+  readonly runQueue?: ArchivalRunQueue;
   readonly verifyToken: TokenVerifier;
   /** One line per part, for the start banner. */
   readonly description: readonly string[];
@@ -73,12 +77,14 @@ export async function openAdapters(
         ? `Cache: Redis at ${redactUrl(config.cache.url)}`
         : 'Cache: in-process LRU',
     );
+    const runQueue = await openRunQueue(config, description, closers);
     return {
       store: recordStore,
       ledger,
       archive: archiveStore,
       control: controlStore,
       cache,
+      ...(runQueue !== undefined ? { runQueue } : {}),
       verifyToken,
       description,
       close,
@@ -87,6 +93,24 @@ export async function openAdapters(
     await close();
     throw error;
   }
+}
+
+/** Under Functions, the Storage queue admin-started runs go through; elsewhere none (they run in process). */
+async function openRunQueue(
+  config: AppConfig,
+  description: string[],
+  closers: Array<() => Promise<void>>,
+): Promise<ArchivalRunQueue | undefined> {
+  const queue = config.functions.runQueue;
+  if (queue === undefined) return undefined;
+  const opened = await StorageRunQueue.connect(
+    queue.kind === 'service-uri'
+      ? { queueServiceUrl: queue.serviceUrl, queueName: queue.name }
+      : { connectionString: queue.connectionString, queueName: queue.name },
+  );
+  closers.push(() => opened.close());
+  description.push(`Archival runs: queue ${queue.name}`);
+  return opened;
 }
 
 /** The records and the archive ledger live side by side: one SQLite file, or one Cosmos database. */

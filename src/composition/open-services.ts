@@ -5,16 +5,17 @@ import type { Logger } from 'pino';
 import { loadAlertRules } from '../alerts/alert-rules.ts';
 import { type ApiApplication, createApiApplication } from '../api/api-application.ts';
 import { createHttpMetrics, type HttpMetrics } from '../api/http-metrics.ts';
-import type { ApiServices, ReadinessReport } from '../api/route-definition.ts';
+import type { ApiServices } from '../api/route-definition.ts';
 import type { AppConfig } from '../config/app-config.ts';
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
-import type { Cache } from '../ports/cache.ts';
+import type { Clock } from '../ports/clock.ts';
 import { openAdapters } from './open-adapters.ts';
 import { type Alerting, startAlerting } from './alerting.ts';
+import { cachedReadiness, checkReadiness } from './readiness.ts';
 import { createServiceMetrics } from './service-metrics.ts';
 import { systemClock } from './system-clock.ts';
 import { createMetricsPipeline, loadAzureMonitorMetrics, type MetricsPipeline } from './telemetry.ts';
-import { type ServicePorts, wireServices, type WiredServices } from './wire-services.ts';
+import { wireServices, type WiredServices } from './wire-services.ts';
 
 export interface OpenedServices extends WiredServices {
   readonly application: ApiApplication;
@@ -35,9 +36,9 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
   const adapters = await openAdapters(config, logger, {
     onCacheError: (operation) => metrics.cacheErrors.add(1, { operation }),
   });
-  const { store, ledger, archive, control, cache } = adapters;
+  const { store, ledger, archive, control, cache, runQueue } = adapters;
   const wired = wireServices(
-    { store, ledger, archive, control, cache },
+    { store, ledger, archive, control, cache, ...(runQueue !== undefined ? { runQueue } : {}) },
     {
       clock: systemClock,
       log: logger,
@@ -68,7 +69,7 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
   telemetry.meter
     .createObservableGauge('dependency_up', { description: 'Whether each store answers (1) or not (0)' })
     .addCallback(async (result) => {
-      const report = await readiness(wired.ports);
+      const report = await checkReadiness(wired.ports);
       for (const [dependency, state] of Object.entries(report.checks))
         if (state !== 'absent') result.observe(state === 'up' ? 1 : 0, { dependency });
     });
@@ -86,9 +87,11 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
   });
   return {
     ...wired,
-    application: createApiApplication(apiServices(wired, telemetry, alerting), adapters.verifyToken, {
-      onAuthDenied: (reason) => metrics.authDenied.add(1, { reason }),
-    }),
+    application: createApiApplication(
+      apiServices(wired, telemetry, alerting, { readinessClock: systemClock }),
+      adapters.verifyToken,
+      { onAuthDenied: (reason) => metrics.authDenied.add(1, { reason }) },
+    ),
     httpMetrics,
     telemetry,
     alerting,
@@ -102,12 +105,19 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
   };
 }
 
-/** What the routes see: the use cases, readiness of the stores, and the metrics text. */
+/**
+ * What the routes see: the use cases, readiness of the stores, the metrics text and the alerts. With
+ * `readinessClock`, a readiness answer is reused for READINESS_CACHE_MS.
+ */
 export function apiServices(
   wired: WiredServices,
   telemetry: Pick<MetricsPipeline, 'prometheusText'>,
   alerting: Pick<Alerting, 'alerts'>,
+  options: { readinessClock?: Clock } = {},
 ): ApiServices {
+  const check = () => checkReadiness(wired.ports);
+  const readiness =
+    options.readinessClock === undefined ? check : cachedReadiness(check, options.readinessClock);
   return {
     records: wired.records,
     archival: wired.archival,
@@ -115,7 +125,7 @@ export function apiServices(
     rehydrations: wired.rehydrations,
     exportCustomer: (customerId) => wired.exportCustomer(customerId),
     costReport: () => wired.costReport(),
-    readiness: () => readiness(wired.ports),
+    readiness,
     metricsText: () => telemetry.prometheusText(),
     alerts: () => alerting.alerts(),
   };
@@ -126,25 +136,5 @@ export function archivalPolicy(config: AppConfig): ArchivalPolicy {
     archiveAfter: config.archival.after,
     gracePeriod: config.archival.gracePeriod,
     coolDown: config.archival.coolDown,
-  };
-}
-
-async function readiness(ports: ServicePorts): Promise<ReadinessReport> {
-  const up = (promise: Promise<unknown>): Promise<'up' | 'down'> =>
-    promise.then(
-      () => 'up' as const,
-      () => 'down' as const,
-    );
-  const cacheCheck = (cache: Cache | undefined): Promise<'up' | 'down' | 'absent'> =>
-    cache === undefined ? Promise.resolve('absent') : cache.healthy().then((ok) => (ok ? 'up' : 'down'));
-  const [hotStore, archiveState, cacheState] = await Promise.all([
-    up(ports.store.ping()),
-    up(ports.archive.ping()),
-    cacheCheck(ports.cache),
-  ]);
-  // The cache fails open: a cache outage slows archived reads but does not make the service unready.
-  return {
-    ready: hotStore === 'up' && archiveState === 'up',
-    checks: { hotStore, archive: archiveState, cache: cacheState },
   };
 }

@@ -10,6 +10,7 @@ import { JobService, type JobReport } from '../jobs/job-service.ts';
 import type { ArchiveLedger } from '../ports/archive-ledger.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
 import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
+import type { ArchivalRunQueue } from '../ports/archival-run-queue.ts';
 import type { Cache } from '../ports/cache.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
@@ -30,6 +31,8 @@ export interface ServicePorts {
   readonly control: ArchivalControlStore;
   /** The shared cache of archived reads; none means every archived read goes to the archive. */
   readonly cache?: Cache;
+  /** Under Azure Functions: admin-started runs are queued here; none means they run in process. */
+  readonly runQueue?: ArchivalRunQueue;
 }
 
 export interface WiringOptions {
@@ -145,6 +148,7 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
         void refreshAttention();
       },
     },
+    ...(ports.runQueue !== undefined ? { runQueue: ports.runQueue } : {}),
     ...(options.archival !== undefined ? { settings: options.archival } : {}),
     ...(options.collectorSafetyWindowMs !== undefined
       ? { collectorSafetyWindowMs: options.collectorSafetyWindowMs }

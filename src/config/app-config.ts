@@ -116,12 +116,19 @@ export interface AppConfig {
     readonly webhookUrl: string | undefined;
     readonly evaluationIntervalMs: number;
   };
-  /** The Azure Functions timer triggers (NCRONTAB, with seconds). */
+  /** The Azure Functions timer triggers (NCRONTAB, with seconds), and the queue of admin-started runs. */
   readonly functions: {
     readonly archiveTimerSchedule: string;
     readonly collectorTimerSchedule: string;
+    readonly runQueueName: string;
+    /** Only under Functions: there, admin-started runs go through this queue instead of running in process. */
+    readonly runQueue?: RunQueueConfig;
   };
 }
+
+export type RunQueueConfig =
+  | { readonly kind: 'service-uri'; readonly serviceUrl: string; readonly name: string }
+  | { readonly kind: 'connection-string'; readonly connectionString: string; readonly name: string };
 
 export const DEV_ISSUER = 'urn:billing-records:dev';
 export const DEV_AUDIENCE = 'api://billing-records';
@@ -283,6 +290,23 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     );
   }
 
+  let runQueue: RunQueueConfig | undefined;
+  if (settings.FUNCTIONS_WORKER_RUNTIME !== undefined) {
+    const name = settings.ARCHIVE_QUEUE_NAME;
+    const serviceUrl = settings.ARCHIVE_QUEUE__QUEUESERVICEURI;
+    const queueConnection = settings.ARCHIVE_QUEUE;
+    if (serviceUrl !== undefined && queueConnection !== undefined) {
+      problem('ARCHIVE_QUEUE__QUEUESERVICEURI and ARCHIVE_QUEUE are alternatives: set one');
+    } else if (serviceUrl !== undefined) {
+      runQueue = { kind: 'service-uri', serviceUrl, name };
+    } else if (queueConnection !== undefined) {
+      runQueue = { kind: 'connection-string', connectionString: queueConnection, name };
+    } else {
+      // A run started by an HTTP invocation must not outlive it: Functions recycles such instances.
+      problem('ARCHIVE_QUEUE__QUEUESERVICEURI (or ARCHIVE_QUEUE) is required under Azure Functions');
+    }
+  }
+
   const collectorSafetyWindowMs = milliseconds(settings.ARCHIVE_GC_SAFETY_WINDOW);
   const timeBudgetMs = milliseconds(settings.ARCHIVE_TIME_BUDGET);
   if (collectorSafetyWindowMs < timeBudgetMs) {
@@ -351,6 +375,8 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     functions: {
       archiveTimerSchedule: settings.ARCHIVE_TIMER_SCHEDULE,
       collectorTimerSchedule: settings.ARCHIVE_GC_TIMER_SCHEDULE,
+      runQueueName: settings.ARCHIVE_QUEUE_NAME,
+      ...(runQueue !== undefined ? { runQueue } : {}),
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -46,7 +46,7 @@ export const SETTING_FORMATS = {
   },
   'storage-connection-string': {
     mustBe: 'an Azure Storage connection string (AccountName=...;AccountKey=...)',
-    test: (value: string) => /BlobEndpoint=|AccountName=/i.test(value),
+    test: (value: string) => /BlobEndpoint=|QueueEndpoint=|AccountName=/i.test(value),
   },
   flag: {
     // App settings written by ARM templates spell booleans True and False.
@@ -106,6 +106,7 @@ function choice<const Values extends string[]>(
 }
 
 export const TIMER_SCHEDULE_DEFAULTS = { archival: '0 0 3 * * *', collector: '0 0 4 * * 0' } as const;
+export const DEFAULT_RUN_QUEUE_NAME = 'archival-runs';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -202,7 +203,7 @@ export const SettingsSchema = Type.Object({
     unset: 'in-process LRU',
     secret: true,
     description: '`redis://` or `rediss://`; the cache of archived reads',
-    example: 'rediss://cache.example.net:6380',
+    example: 'rediss://cache.eastus.redis.azure.net:10000',
   }),
   CACHE_TTL: text('fixed-duration', {
     default: 'PT1H',
@@ -302,6 +303,23 @@ export const SettingsSchema = Type.Object({
     description: 'Functions timer trigger of the collector (NCRONTAB, with seconds)',
     example: '0 30 4 * * *',
   }),
+  ARCHIVE_QUEUE__QUEUESERVICEURI: optionalText('http-url', {
+    unset: 'runs in process',
+    description:
+      'under Functions, the Storage queue service admin-started runs go through (managed identity); the queue trigger reads this setting too (the host matches names case-insensitively)',
+    example: 'https://acct.queue.core.windows.net',
+  }),
+  ARCHIVE_QUEUE: optionalText('storage-connection-string', {
+    unset: 'runs in process',
+    secret: true,
+    description: 'that queue service by connection string, instead of `ARCHIVE_QUEUE__QUEUESERVICEURI`',
+    example: 'AccountName=acct;AccountKey=...',
+  }),
+  ARCHIVE_QUEUE_NAME: text('blob-container', {
+    default: DEFAULT_RUN_QUEUE_NAME,
+    description: 'the queue of admin-started archival runs under Functions (the `archivalRunQueued` trigger)',
+    example: 'archival-runs',
+  }),
   REHYDRATE_AFTER_READS: integer(0, 1_000_000, {
     default: 20,
     description:
@@ -356,7 +374,7 @@ export const SettingsSchema = Type.Object({
 
   FUNCTIONS_WORKER_RUNTIME: optionalText(undefined, {
     unset: 'not under Azure Functions',
-    description: 'set by the Functions host; there, Cosmos and Blob settings are required',
+    description: 'set by the Functions host; there, Cosmos, Blob and archival queue settings are required',
     example: 'node',
   }),
 });

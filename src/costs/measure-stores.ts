@@ -80,7 +80,7 @@ export async function measureStores(
       how:
         runs.copied === 0
           ? 'no archival run yet'
-          : `request charge of the last ${runs.count} runs / records they copied${runs.estimated ? ' (the store reports no real charges: documented RU model)' : ''}`,
+          : `request charge of the last ${runs.count} runs / records they copied${runs.estimated ? ' (model figure: the store reports no real charges, so the published RU table estimates them)' : ''}`,
     },
     meanRecordBytes,
     oldestIssuedAt:

@@ -11,7 +11,11 @@ import type { RecordKey } from './record-rules.ts';
 export const ARCHIVE_CONTENT_TYPE = 'application/json';
 export const ARCHIVE_CONTENT_ENCODING = 'gzip';
 
-/** Metadata keys on every archived blob (Azure metadata names are C# identifiers: lower case, no dashes). */
+/**
+ * Metadata keys on every archived blob (Azure metadata names are C# identifiers: lower case, no dashes).
+ * With the path (`{yyyy}/{mm}/{customerId}/{recordId}/v{version}`) they make the archive self-describing;
+ * blob index tags are not used, as writing them needs more than Storage Blob Data Contributor.
+ */
 export const ARCHIVE_METADATA = {
   sha256: 'sha256',
   recordVersion: 'recordversion',
@@ -32,7 +36,6 @@ export interface ArchiveArtifact {
   /** Bytes of the canonical JSON, before compression. */
   readonly size: number;
   readonly metadata: Readonly<Record<string, string>>;
-  readonly tags: Readonly<Record<string, string>>;
 }
 
 /** `{yyyy}/{mm}/{customerId}/{recordId}/v{version}.json.gz`, by the month of issuedAt. */
@@ -84,7 +87,6 @@ export function buildArchiveArtifact(record: BillingRecord): ArchiveArtifact {
       [ARCHIVE_METADATA.recordId]: record.id,
       [ARCHIVE_METADATA.size]: String(raw.byteLength),
     },
-    tags: { customerId: record.customerId, month: record.issuedAt.slice(0, 7) },
   };
 }
 

@@ -117,6 +117,17 @@ export interface CostInput {
     readonly recordsArchived: number;
     /** RU the archiver spends per archived record (measured or estimated). */
     readonly archivalRuPerRecord: number;
+    /**
+     * Archived blobs the collector deletes per month because nothing references them any more: the old
+     * version of a record rehydrated and written, a copy dropped because its record changed in grace, a
+     * deleted record. Absent: none.
+     */
+    readonly supersededBlobsDeleted?: number;
+    /**
+     * Their mean age in days when deleted. The collector deletes them once untouched for
+     * ARCHIVE_GC_SAFETY_WINDOW (default a day), so most are far younger than the tier's minimum.
+     */
+    readonly supersededBlobAgeDays?: number;
   };
   readonly cacheTier: string;
   readonly archiveTier?: AccessTier;
@@ -127,6 +138,11 @@ export interface CostBreakdown {
   readonly cosmosThroughput: number;
   readonly blobStorage: number;
   readonly blobOperations: number;
+  /**
+   * Early deletion: a blob deleted (or moved) before the tier's minimum (Cold: 90 days) is billed the
+   * storage of the days it did not stay.
+   */
+  readonly blobEarlyDeletion: number;
   readonly cache: number;
   readonly total: number;
   /** The RU/s billed (provisioned modes). */
@@ -154,7 +170,7 @@ export function monthlyCost(input: CostInput, prices: PriceTable = DEFAULT_PRICE
     input.archivedRecords.value > 0 ? input.archivedStoredBytes.value / input.archivedRecords.value : 0;
   const archivalRu = input.monthly.recordsArchived * input.monthly.archivalRuPerRecord;
 
-  const before = breakdown(prices, input, allHotBytes / GB, 0, 0, 0, 0);
+  const before = breakdown(prices, input, allHotBytes / GB, 0, 0, 0, 0, 0);
   const blobOperations =
     // The HEAD is priced as a read, the dearer of the two classes it could fall in.
     (input.monthly.recordsArchived * (tier.writePer10k + tier.readPer10k)) / 10_000 +
@@ -166,6 +182,7 @@ export function monthlyCost(input: CostInput, prices: PriceTable = DEFAULT_PRICE
     tieredCosmosBytes / GB,
     (input.archivedStoredBytes.value / GB) * tier.storagePerGbMonth,
     blobOperations,
+    earlyDeletion(input, tier, avgStored, prices.hoursPerMonth / 24),
     prices.cache[input.cacheTier]?.monthly ?? 0,
     archivalRu,
   );
@@ -177,6 +194,7 @@ export function monthlyCost(input: CostInput, prices: PriceTable = DEFAULT_PRICE
     0,
     0,
     0,
+    0,
   );
   return {
     before,
@@ -185,6 +203,22 @@ export function monthlyCost(input: CostInput, prices: PriceTable = DEFAULT_PRICE
     ratio: before.total === 0 ? 0 : after.total / before.total,
     prices: { asOf: prices.asOf, region: prices.region, currency: prices.currency },
   };
+}
+
+/**
+ * What the collector's deletions of superseded blobs cost on top of their storage: each one deleted at
+ * `ageDays` pays the storage of the `earlyDeletionDays - ageDays` it did not stay (Cold: 90 days, so a blob
+ * collected after a day pays 89 days, about three months of its storage).
+ */
+export function earlyDeletion(
+  input: CostInput,
+  tier: BlobTierPrices,
+  meanStoredBytes: number,
+  daysPerMonth: number,
+): number {
+  const deleted = input.monthly.supersededBlobsDeleted ?? 0;
+  const unpaidDays = Math.max(0, tier.earlyDeletionDays - (input.monthly.supersededBlobAgeDays ?? 1));
+  return ((deleted * meanStoredBytes) / GB) * tier.storagePerGbMonth * (unpaidDays / daysPerMonth);
 }
 
 /** The floor: the hot set, the stubs and the compressed cold set, and only the throughput their storage forces. */
@@ -200,6 +234,7 @@ function breakdown(
   cosmosGb: number,
   blobStorage: number,
   blobOperations: number,
+  blobEarlyDeletion: number,
   cache: number,
   extraRuPerMonth: number,
 ): CostBreakdown {
@@ -222,12 +257,13 @@ function breakdown(
         : prices.cosmos.provisionedPer100RuHour;
     cosmosThroughput = (billedRuPerSecond / 100) * per100 * prices.hoursPerMonth;
   }
-  const total = cosmosStorage + cosmosThroughput + blobStorage + blobOperations + cache;
+  const total = cosmosStorage + cosmosThroughput + blobStorage + blobOperations + blobEarlyDeletion + cache;
   return {
     cosmosStorage,
     cosmosThroughput,
     blobStorage,
     blobOperations,
+    blobEarlyDeletion,
     cache,
     total,
     billedRuPerSecond,

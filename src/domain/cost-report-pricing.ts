@@ -180,6 +180,7 @@ function roundBreakdown(breakdown: CostBreakdown): CostBreakdown {
     cosmosThroughput: round(breakdown.cosmosThroughput, 4),
     blobStorage: round(breakdown.blobStorage, 4),
     blobOperations: round(breakdown.blobOperations, 4),
+    blobEarlyDeletion: round(breakdown.blobEarlyDeletion, 4),
     cache: round(breakdown.cache, 4),
     total: round(breakdown.total, 4),
     billedRuPerSecond: breakdown.billedRuPerSecond,

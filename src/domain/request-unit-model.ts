@@ -1,41 +1,85 @@
-// The request-unit model used wherever a store reports no real charge (SQLite, the emulators), from
-// Microsoft's published figures: a point read costs about 1 RU per KB; a write about 5 RU per KB
-// without indexing, plus about 0.5 RU per indexed term; a query about 2.5 RU plus 1 RU per KB it
-// loads. Every figure built from it is labelled estimated. Real Cosmos charges replace it.
+// The request-unit model used wherever a store reports no real charge (SQLite, the emulators). It is a
+// model, not a measurement: every figure built from it is labelled estimated, and real Cosmos charges
+// (x-ms-request-charge) replace it wherever the service reports them.
+//
+// Source: Microsoft Learn, "Understand request unit consumption in Azure Cosmos DB"
+// (learn.microsoft.com/azure/cosmos-db/understand-request-unit-consumption), the table of read and write
+// charges by document size (session or eventual consistency); it agrees with "Optimize request cost in
+// Azure Cosmos DB" (a 1 KB point read costs 1 RU, a 100 KB one 10 RU). Between the table's sizes the
+// model interpolates linearly. So a point read costs about 1 RU per 10 KB past the first few KB (not 1 RU
+// per KB), and a write about 0.4 RU per KB (not 5). The table's writes were measured under the default
+// policy (every path indexed): an upper bound for this service's policies, which index 5 to 7 paths, so
+// no per-term charge is added. Queries have no published table: a base charge plus the point-read
+// curve's cost of the bytes they load; real query charges (and the SDK's query metrics) replace it.
+
+/** [document KB, point read RU, write RU], from the table cited above. */
+const PUBLISHED_CHARGES: ReadonlyArray<readonly [number, number, number]> = [
+  [1, 1.0, 4.95],
+  [2, 1.04, 6.29],
+  [4, 1.14, 6.67],
+  [8, 1.33, 7.04],
+  [16, 1.67, 9.52],
+  [32, 2.19, 11.23],
+  [64, 4.76, 22.67],
+  [128, 9.95, 48.19],
+  [256, 20.28, 98.29],
+  [512, 40.95, 184.57],
+  [1024, 145.9, 625.0],
+  [2048, 291.8, 1250.0],
+];
+
 export const RU_MODEL = {
-  readPerKb: 1,
-  writePerKb: 5,
-  writeMinimum: 5,
-  perIndexedTerm: 0.5,
+  /** The cheapest point read (any document up to 1 KB, or a 404). */
+  readMinimum: 1,
+  /** The cheapest write (any document up to 1 KB). */
+  writeMinimum: 4.95,
+  /** A delete, as a write of a small document. */
+  deleteBase: 4.95,
+  /** A query's fixed part (plan, index lookups) before the bytes it loads. */
   queryBase: 2.5,
-  queryPerKb: 1,
-  deleteBase: 5,
+  source: 'learn.microsoft.com/azure/cosmos-db/understand-request-unit-consumption',
 } as const;
 
 /**
  * Terms the record store's indexing policy indexes per document (customerId, issuedAt, status,
- * invoiceNumber, tier, pinned, id).
+ * invoiceNumber, tier, pinned, id): an upper bound for the published write charges' default policy.
  */
 export const RECORD_INDEXED_TERMS = 7;
 /** Terms the ledger's indexing policy indexes per entry (state, parked, purgeAfter, customerId, id). */
 export const LEDGER_INDEXED_TERMS = 5;
 
+/** Linear interpolation in the published table (column 1: read, 2: write); beyond 2 MB, extrapolated. */
+function published(bytes: number, column: 1 | 2): number {
+  const kb = Math.max(0, bytes) / 1024;
+  const first = PUBLISHED_CHARGES[0]!;
+  if (kb <= first[0]) return first[column];
+  for (let i = 1; i < PUBLISHED_CHARGES.length; i++) {
+    const low = PUBLISHED_CHARGES[i - 1]!;
+    const high = PUBLISHED_CHARGES[i]!;
+    if (kb <= high[0] || i === PUBLISHED_CHARGES.length - 1) {
+      return low[column] + ((kb - low[0]) / (high[0] - low[0])) * (high[column] - low[column]);
+    }
+  }
+  return first[column];
+}
+
 export function estimateReadUnits(bytes: number): number {
-  return Math.max(1, (RU_MODEL.readPerKb * bytes) / 1024);
+  return published(bytes, 1);
 }
 
-export function estimateWriteUnits(bytes: number, indexedTerms: number): number {
-  return (
-    Math.max(RU_MODEL.writeMinimum, (RU_MODEL.writePerKb * bytes) / 1024) +
-    RU_MODEL.perIndexedTerm * indexedTerms
-  );
+/**
+ * A create or replace of a document of `bytes`. `indexedTerms` is kept for the callers' documentation of
+ * their policy; the published charges already include the indexing of a default (all-paths) policy.
+ */
+export function estimateWriteUnits(bytes: number, _indexedTerms: number): number {
+  return published(bytes, 2);
 }
 
-export function estimateDeleteUnits(indexedTerms: number): number {
-  return RU_MODEL.deleteBase + RU_MODEL.perIndexedTerm * indexedTerms;
+export function estimateDeleteUnits(_indexedTerms: number): number {
+  return RU_MODEL.deleteBase;
 }
 
 /** `bytesLoaded`: what the query engine reads to answer (the documents it loads, not only what it returns). */
 export function estimateQueryUnits(bytesLoaded: number): number {
-  return RU_MODEL.queryBase + (RU_MODEL.queryPerKb * bytesLoaded) / 1024;
+  return RU_MODEL.queryBase + (bytesLoaded > 0 ? published(bytesLoaded, 1) - RU_MODEL.readMinimum : 0);
 }

@@ -32,6 +32,8 @@ export interface RetryOptions {
   readonly random?: () => number;
   readonly abortSignal?: AbortSignal;
   readonly onRetry?: (attempt: number, error: unknown, delayMs: number) => void;
+  /** Errors another layer has already retried (the Cosmos SDK owns 429s): passed on at once, not stacked. */
+  readonly retriedBelow?: (error: unknown) => boolean;
 }
 
 export async function withRetry<T>(
@@ -44,6 +46,7 @@ export async function withRetry<T>(
     try {
       return await operation(attempt);
     } catch (error) {
+      if (options.retriedBelow?.(error) === true) throw error;
       const decision = decideRetry(policy, attempt, error, random());
       if (!decision.retry || options.abortSignal?.aborted === true) throw error;
       options.onRetry?.(attempt, error, decision.delayMs);

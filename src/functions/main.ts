@@ -1,13 +1,24 @@
-// The Azure Functions v4 entry point (package.json "main" for the Functions host): one HTTP trigger per
-// route of the shared table. The stores open on the first request a worker serves, not at indexing.
-import { app, type InvocationContext, type Timer, type TimerFunctionOptions } from '@azure/functions';
+// The Azure Functions v4 entry point: one HTTP trigger per route of the shared table. The stores open on
+// the first request a worker serves, not at indexing. The host loads the compiled JavaScript
+// (package.json "main" is dist/functions/main.js, built by `npm run build`): its worker imports the entry
+// with a plain import() and only warns when that fails, so a .ts entry on a Node without type stripping
+// would start a host with no function at all.
+import {
+  app,
+  type InvocationContext,
+  type StorageQueueFunctionOptions,
+  type Timer,
+  type TimerFunctionOptions,
+} from '@azure/functions';
 import type { ArchivalService } from '../archival/archival-service.ts';
 import { type ApiApplication, ROUTE_TABLE } from '../api/api-application.ts';
 import { createLogger } from '../composition/create-logger.ts';
 import { openServices } from '../composition/open-services.ts';
 import { startTracing } from '../composition/telemetry.ts';
 import { ConfigError, loadConfig } from '../config/app-config.ts';
-import { TIMER_SCHEDULE_DEFAULTS } from '../config/settings-schema.ts';
+import { DEFAULT_RUN_QUEUE_NAME, TIMER_SCHEDULE_DEFAULTS } from '../config/settings-schema.ts';
+import { AppError } from '../domain/errors.ts';
+import type { QueuedArchivalRun } from '../ports/archival-run-queue.ts';
 import { type RegisterHttpFunction, registerHttpFunctions } from './http-functions.ts';
 
 export interface OpenedApplication {
@@ -17,6 +28,10 @@ export interface OpenedApplication {
 }
 
 export type RegisterTimerFunction = (name: string, options: TimerFunctionOptions) => void;
+export type RegisterQueueFunction = (name: string, options: StorageQueueFunctionOptions) => void;
+
+/** The app setting (prefix) of the queue connection: `ARCHIVE_QUEUE__QUEUESERVICEURI` or `ARCHIVE_QUEUE`. */
+export const RUN_QUEUE_CONNECTION = 'ARCHIVE_QUEUE';
 
 /** NCRONTAB (with seconds) defaults: archive nightly at 03:00, collect weekly on Sunday at 04:00. */
 export const DEFAULT_TIMER_SCHEDULES = TIMER_SCHEDULE_DEFAULTS;
@@ -33,6 +48,8 @@ export function registerAll(
   timers?: {
     readonly register: RegisterTimerFunction;
     readonly schedules?: { archival?: string; collector?: string };
+    /** Admin-started runs, queued by `POST /api/v1/admin/archival/runs`, each run in its own invocation. */
+    readonly runQueue?: { readonly register: RegisterQueueFunction; readonly queueName: string };
   },
 ): RegisteredFunctions {
   let opening: Promise<OpenedApplication> | undefined;
@@ -67,6 +84,22 @@ export function registerAll(
       },
     });
   }
+  const runQueue = timers?.runQueue;
+  if (runQueue !== undefined) {
+    runQueue.register('archivalRunQueued', {
+      queueName: runQueue.queueName,
+      connection: RUN_QUEUE_CONNECTION,
+      handler: async (message: unknown, context: InvocationContext) => {
+        const run = parseQueuedRun(message);
+        // Inside this invocation, under its timeout: the run's time budget stops it first, with a checkpoint.
+        const report = await (await opened()).archival.runQueued(run);
+        context.log(`archival run ${report.runId}: ${report.status}`, report.counts);
+        // A failed run goes back to the queue (the host retries, then parks it in the poison queue).
+        if (report.status === 'failed')
+          throw new Error(`archival run ${report.runId} failed: ${report.stoppedBecause ?? ''}`);
+      },
+    });
+  }
   return {
     async close() {
       const current = await opening?.catch(() => undefined);
@@ -89,12 +122,21 @@ export async function openFromEnvironment(
   return { application: services.application, archival: services.archival, close: () => services.close() };
 }
 
+// The first line a worker logs: which Node runs the app, and from which file (a JSON line, as pino writes).
+process.stdout.write(
+  `${JSON.stringify({ level: 30, msg: 'functions entry loaded', node: process.version, entry: import.meta.url })}\n`,
+);
+
 const functions = registerAll(
   (name, options) => app.http(name, options),
   () => openFromEnvironment(process.env, process.cwd()),
   {
     register: (name, options) => app.timer(name, options),
     schedules: timerSchedules(process.env, process.cwd()),
+    runQueue: {
+      register: (name, options) => app.storageQueue(name, options),
+      queueName: runQueueName(process.env, process.cwd()),
+    },
   },
 );
 app.hook.appTerminate(() => functions.close());
@@ -114,4 +156,36 @@ function timerSchedules(
     if (error instanceof ConfigError) return {};
     throw error;
   }
+}
+
+/** The queue the trigger listens on, read at indexing like the schedules (a bad configuration: the default). */
+function runQueueName(env: Readonly<Record<string, string | undefined>>, cwd: string): string {
+  try {
+    return loadConfig(env, cwd).functions.runQueueName;
+  } catch (error) {
+    if (error instanceof ConfigError) return DEFAULT_RUN_QUEUE_NAME;
+    throw error;
+  }
+}
+
+/** A queue message of `StorageRunQueue`: the host hands over the decoded JSON (or its text). */
+export function parseQueuedRun(message: unknown): QueuedArchivalRun {
+  let value: unknown = message;
+  try {
+    if (typeof message === 'string') value = JSON.parse(message);
+  } catch {
+    value = undefined;
+  }
+  const fields = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  const { runId, asOf, dryRun, limit, customerId } = fields;
+  if (typeof runId !== 'string' || runId === '') {
+    throw new AppError('VALIDATION_FAILED', 'An archival run message needs a runId');
+  }
+  return {
+    runId,
+    ...(typeof asOf === 'string' ? { asOf } : {}),
+    ...(typeof dryRun === 'boolean' ? { dryRun } : {}),
+    ...(typeof limit === 'number' ? { limit } : {}),
+    ...(typeof customerId === 'string' ? { customerId } : {}),
+  };
 }

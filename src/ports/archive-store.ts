@@ -12,8 +12,6 @@ export interface PutBlobRequest {
   readonly contentType: string;
   readonly contentEncoding?: string;
   readonly metadata: Readonly<Record<string, string>>;
-  /** Index tags (queryable by the Blob service). */
-  readonly tags: Readonly<Record<string, string>>;
   readonly accessTier: AccessTier;
 }
 
@@ -61,7 +59,6 @@ export interface ArchiveStore {
    */
   get(path: string, options?: OperationOptions): Promise<BlobContent | undefined>;
   getProperties(path: string, options?: OperationOptions): Promise<BlobProperties | undefined>;
-  getTags(path: string, options?: OperationOptions): Promise<Readonly<Record<string, string>> | undefined>;
   /** Conditional delete; false when absent, PRECONDITION_FAILED when `ifMatch` is stale. */
   delete(
     path: string,

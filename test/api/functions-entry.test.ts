@@ -7,6 +7,7 @@ import {
   HttpResponse,
   type HttpResponseInit,
   InvocationContext,
+  type StorageQueueFunctionOptions,
   type TimerFunctionOptions,
 } from '@azure/functions';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +24,7 @@ import { makeInput } from '../support/record-fixtures.ts';
 const host = vi.hoisted(() => ({
   registered: new Map<string, HttpFunctionOptions>(),
   timers: new Map<string, TimerFunctionOptions>(),
+  queues: new Map<string, StorageQueueFunctionOptions>(),
   onTerminate: [] as Array<() => Promise<void> | void>,
 }));
 
@@ -34,6 +36,7 @@ vi.mock('@azure/functions', async (importOriginal) => {
     app: {
       http: (name: string, options: HttpFunctionOptions) => host.registered.set(name, options),
       timer: (name: string, options: TimerFunctionOptions) => host.timers.set(name, options),
+      storageQueue: (name: string, options: StorageQueueFunctionOptions) => host.queues.set(name, options),
       hook: { appTerminate: (handler: () => Promise<void> | void) => host.onTerminate.push(handler) },
     },
   };
@@ -109,6 +112,11 @@ describe('src/functions/main.ts as the Functions host loads it', () => {
     expect(host.onTerminate).toHaveLength(1);
     expect([...host.timers.keys()].sort()).toEqual(['archivalRun', 'archiveCollector']);
     expect(host.timers.get('archivalRun')?.schedule).toBe('0 0 3 * * *');
+    // Admin-started runs arrive through a Storage queue, each in an invocation of its own.
+    expect(host.queues.get('archivalRunQueued')).toMatchObject({
+      queueName: 'archival-runs',
+      connection: 'ARCHIVE_QUEUE',
+    });
     expect(existsSync(dataDir)).toBe(false);
   });
 

@@ -12,6 +12,7 @@ vi.mock('@azure/functions', async (importOriginal) => {
     app: {
       http: () => undefined,
       timer: (name: string, options: TimerFunctionOptions) => host.timers.set(name, options),
+      storageQueue: () => undefined,
       hook: { appTerminate: () => undefined },
     },
   };

@@ -45,7 +45,6 @@ export function describeArchiveStoreContract(name: string, start: () => Promise<
           recordVersion: '3',
           schemaVersion: '2',
         },
-        tags: { customerId: 'cust-42', month: '2024-05' },
         accessTier: 'Cold',
         ...overrides,
       };
@@ -101,27 +100,17 @@ export function describeArchiveStoreContract(name: string, start: () => Promise<
       const second = request(path, {
         body: gzipSync('something else'),
         accessTier: 'Hot',
-        tags: { other: 'x' },
       });
       await expectCode(store.putIfAbsent(second), 'ALREADY_EXISTS');
       const read = await store.get(path);
       expect(read?.properties).toEqual(withoutTier(first));
       expect(read?.properties.contentMd5).toBe(md5Base64(request(path).body));
-      expect(await store.getTags(path)).toEqual({ customerId: 'cust-42', month: '2024-05' });
-    });
-
-    it('answers the index tags as sent', async () => {
-      const path = `${newPrefix()}tagged.json.gz`;
-      const tags = { customerId: 'cust-7.a:b', month: '2023-12', schema: 'v2' };
-      await store.putIfAbsent(request(path, { tags }));
-      expect(await store.getTags(path)).toEqual(tags);
     });
 
     it('answers undefined for an absent blob', async () => {
       const path = `${newPrefix()}absent.json.gz`;
       expect(await store.get(path)).toBeUndefined();
       expect(await store.getProperties(path)).toBeUndefined();
-      expect(await store.getTags(path)).toBeUndefined();
     });
 
     it('refuses metadata names Blob Storage would refuse, and stores nothing', async () => {
@@ -164,7 +153,6 @@ export function describeArchiveStoreContract(name: string, start: () => Promise<
       const { etag: _etag, lastModified: _lastModified, ...unchanged } = created;
       expect(touched).toMatchObject(unchanged);
       expect(await store.getProperties(path)).toEqual(touched);
-      expect(await store.getTags(path)).toEqual(put.tags);
       const read = await store.get(path);
       expect(Buffer.from(read!.body).equals(Buffer.from(put.body))).toBe(true);
       // Touched again on the new etag: every touch moves the etag on.

@@ -11,7 +11,11 @@ import { startEmbeddedAzurite } from '../../src/adapters/azurite/embedded-azurit
 import { BlobArchiveStore } from '../../src/adapters/blob/blob-archive-store.ts';
 import type { BlobTimeouts } from '../../src/adapters/blob/blob-connection.ts';
 import { type AppError, isAppError } from '../../src/domain/errors.ts';
+import { archiveUploadRequest } from '../../src/archival/copy-step.ts';
+import { buildArchiveArtifact } from '../../src/domain/archive-artifact.ts';
 import { type PutBlobRequest, withoutTier } from '../../src/ports/archive-store.ts';
+import { startCaptureProxy } from '../support/http-capture-proxy.ts';
+import { makeRecord } from '../support/record-fixtures.ts';
 import { describeArchiveStoreContract } from './archive-store.contract.ts';
 
 const ACCOUNT_KEY =
@@ -55,7 +59,6 @@ const blob = (path: string): PutBlobRequest => ({
   contentType: 'application/json',
   contentEncoding: 'gzip',
   metadata: { sha256: 'ab12', recordVersion: '1' },
-  tags: { customerId: 'cust-1', month: '2024-01' },
   accessTier: 'Cold',
 });
 
@@ -126,11 +129,52 @@ describe('BlobArchiveStore against Azurite', () => {
     const read = await after.get(request.path);
     expect(Buffer.from(read!.body).equals(Buffer.from(request.body))).toBe(true);
     expect(read?.properties).toEqual(withoutTier(created));
-    expect(await after.getTags(request.path)).toEqual(request.tags);
     expect((await after.list('2024/', { pageSize: 10 })).items.map((item) => item.path)).toEqual([
       request.path,
     ]);
     await expect(after.putIfAbsent(request)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+  });
+
+  // Storage Blob Data Contributor grants blobs read, write, delete, add and move; not tags/read or
+  // tags/write (x-ms-tags, comp=tags, x-ms-if-tags, find by tags), not immutability or legal hold.
+  // Azurite with a shared key accepts all of them, so the requests themselves are inspected.
+  it('sends nothing that needs more than Storage Blob Data Contributor, the archival upload included', async () => {
+    const azurite = await startEmbeddedAzurite({ folder: tmpdir(), port: 0, inMemory: true });
+    cleanups.push(() => azurite.stop());
+    const proxy = await startCaptureProxy(azurite.blobEndpoint);
+    cleanups.push(() => proxy.stop());
+    const store = await BlobArchiveStore.connect({
+      connectionString: connectionStringFor(proxy.origin),
+      containerName: 'archive',
+    });
+    cleanups.push(() => store.close());
+    const upload = archiveUploadRequest(buildArchiveArtifact(makeRecord({ customerId: 'cust-roles' })));
+    const created = await store.putIfAbsent(upload);
+    await expect(store.putIfAbsent(upload)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    await store.get(upload.path);
+    await store.getProperties(upload.path);
+    const touched = await store.touch(upload.path, { ifMatch: created.etag });
+    await store.list('', { pageSize: 10 });
+    await store.ping();
+    expect(await store.delete(upload.path, { ifMatch: touched!.etag })).toBe(true);
+
+    const uploads = proxy.requests.filter(
+      (request) => request.method === 'PUT' && request.headers['x-ms-blob-type'] === 'BlockBlob',
+    );
+    expect(uploads).toHaveLength(2);
+    expect(uploads[0]?.headers).toMatchObject({ 'if-none-match': '*', 'x-ms-access-tier': 'Cold' });
+    expect(proxy.requests.length).toBeGreaterThan(8);
+    for (const request of proxy.requests) {
+      const query = new URL(request.url, proxy.origin).searchParams;
+      const beyondContributor = Object.keys(request.headers).filter((name) =>
+        /^x-ms-(tags|if-tags|immutability-policy|legal-hold)/.test(name),
+      );
+      expect({ request: `${request.method} ${request.url}`, beyondContributor }).toEqual({
+        request: `${request.method} ${request.url}`,
+        beyondContributor: [],
+      });
+      expect(['tags', 'immutabilityPolicies', 'legalhold', 'blobs']).not.toContain(query.get('comp'));
+    }
   });
 
   it('keeps the metadata names’ case through a touch, as a listing shows them', async () => {
@@ -268,7 +312,6 @@ describe('BlobArchiveStore error mapping', () => {
       'x-ms-blob-content-type': 'application/json',
       'x-ms-blob-content-encoding': 'gzip',
       'x-ms-access-tier': 'Cold',
-      'x-ms-tags': 'customerId=cust-1&month=2024-01',
       'x-ms-meta-sha256': 'ab12',
       'x-ms-meta-recordversion': '1',
     });

@@ -265,18 +265,19 @@ describe('CosmosArchiveLedger on cosmosdb-server', () => {
       expect(error.message).toMatch(/^read ledger entry c-ledger-\d+\/inv-2024-05-0001: [^\n]+$/);
     });
 
-    it('retries THROTTLED after exactly the retry-after the service asked for', async () => {
+    it('passes THROTTLED on with the service retry-after once the SDK has spent its retries', async () => {
       const { delays, sleep } = recordingSleep();
       const ledger = await open({ throttleRetry: { maxRetries: 0, maxWaitSeconds: 0 }, sleep });
       const key = newKey();
-      const put = await ledger.put(makeLedgerEntry(key), {});
-      emulator.injectFault({
+      await ledger.put(makeLedgerEntry(key), {});
+      const fault = emulator.injectFault({
         method: 'GET',
         times: 2,
         action: { kind: 'status', status: 429, headers: { 'x-ms-retry-after-ms': '250' } },
       });
-      expect(await ledger.get(key)).toEqual(put);
-      expect(delays).toEqual([250, 250]);
+      expect(await rejection(ledger.get(key))).toMatchObject({ code: 'THROTTLED', retryAfterMs: 250 });
+      expect(fault.hits()).toBe(1);
+      expect(delays).toEqual([]);
     });
 
     it('maps a 503 on a write to UNAVAILABLE, retryable, and retries it', async () => {
@@ -295,30 +296,26 @@ describe('CosmosArchiveLedger on cosmosdb-server', () => {
       expect(delays).toHaveLength(1);
     });
 
-    it('retries a throttled query and count after the service retry-after', async () => {
+    it('lets the SDK retry a throttled query and count in place; the adapter adds no wait', async () => {
       const { delays, sleep } = recordingSleep();
-      // The SDK retries a 503 on a query itself; a 429 past its own (here no) retries reaches the adapter.
-      const ledger = await open({
-        containerId: 'retry-query',
-        throttleRetry: { maxRetries: 0, maxWaitSeconds: 0 },
-        sleep,
-      });
+      const ledger = await open({ containerId: 'retry-query', sleep });
       const key = newKey();
       const put = await ledger.put(makeLedgerEntry(key), {});
       // Each query is two POSTs: a prefetched query plan (whose failure the SDK ignores while the
-      // emulator answers the query directly), then the query. Failing both fails the query once.
-      const throttle = (queries: number): void =>
-        void emulator.injectFault({
+      // emulator answers the query directly), then the query.
+      const throttle = (requests: number) =>
+        emulator.injectFault({
           method: 'POST',
-          times: 2 * queries,
-          action: { kind: 'status', status: 429, headers: { 'x-ms-retry-after-ms': '40' } },
+          times: requests,
+          action: { kind: 'status', status: 429, headers: { 'x-ms-retry-after-ms': '1' } },
         });
-      throttle(1);
+      const first = throttle(2);
       expect((await ledger.query({ limit: 5 })).items).toEqual([put]);
-      expect(delays).toEqual([40]);
-      throttle(3);
+      expect(first.hits()).toBe(2);
+      const second = throttle(3);
       expect(await ledger.counts()).toEqual({ copied: 1, failed: 0, parked: 0 });
-      expect(delays).toEqual([40, 40]);
+      expect(second.hits()).toBe(3);
+      expect(delays).toEqual([]);
     });
 
     it('passes the abort signal to the SDK and rejects with an AppError when aborted', async () => {

@@ -27,7 +27,6 @@ const blob = (path: string, text = JSON.stringify({ path })): PutBlobRequest => 
   contentType: 'application/json',
   contentEncoding: 'gzip',
   metadata: { sha256: 'ab12', recordVersion: '1' },
-  tags: { customerId: 'cust-1', month: '2024-01' },
   accessTier: 'Cold',
 });
 
@@ -60,7 +59,7 @@ describe('FileArchiveStore on disk', () => {
     expect(readdirSync(join(folder, 'tmp'))).toEqual([]);
   });
 
-  it('keeps blobs, properties and tags across a close and a reopen of the folder', async () => {
+  it('keeps blobs and properties across a close and a reopen of the folder', async () => {
     const folder = newFolder();
     const before = new FileArchiveStore({ folder });
     const request = blob('2024/01/cust-1/inv-1/v1.json.gz');
@@ -72,7 +71,6 @@ describe('FileArchiveStore on disk', () => {
     const read = await after.get(request.path);
     expect(Buffer.from(read!.body).equals(Buffer.from(request.body))).toBe(true);
     expect(read?.properties).toEqual(withoutTier(touched!));
-    expect(await after.getTags(request.path)).toEqual(request.tags);
     await expect(after.putIfAbsent(request)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
   });
 

@@ -14,7 +14,6 @@ describe('MemoryArchiveStore', () => {
     body: new Uint8Array([1, 2, 3]),
     contentType: 'application/octet-stream',
     metadata: {},
-    tags: {},
     accessTier: 'Cold' as const,
   });
 
@@ -49,18 +48,6 @@ describe('MemoryArchiveStore', () => {
     const read = await store.get('copied');
     read!.body[1] = 99;
     expect([...(await store.get('copied'))!.body]).toEqual([1, 2, 3]);
-  });
-
-  it('refuses tags Blob Storage would refuse', async () => {
-    const store = new MemoryArchiveStore();
-    await expect(store.putIfAbsent({ ...put('t'), tags: { k: 'a,b' } })).rejects.toMatchObject({
-      code: 'INTERNAL',
-    });
-    const eleven = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, 'v']));
-    await expect(store.putIfAbsent({ ...put('t'), tags: eleven })).rejects.toMatchObject({
-      code: 'INTERNAL',
-    });
-    expect(store.paths()).toEqual([]);
   });
 
   it('answers UNAVAILABLE once closed', async () => {

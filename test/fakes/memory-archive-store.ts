@@ -22,15 +22,12 @@ export interface MemoryArchiveStoreOptions {
 interface StoredBlob {
   readonly body: Uint8Array;
   readonly properties: BlobProperties;
-  readonly tags: Readonly<Record<string, string>>;
 }
 
 /** Azure lists at most 5000 blobs per page. */
 const MAX_PAGE_SIZE = 5_000;
 // Blob Storage's rules, checked here so a simulation fails where production would.
 const METADATA_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const TAG_TEXT = /^[A-Za-z0-9 +\-./:=_]*$/;
-const MAX_TAGS = 10;
 
 export class MemoryArchiveStore implements ArchiveStore {
   readonly #blobs = new Map<string, StoredBlob>();
@@ -45,7 +42,6 @@ export class MemoryArchiveStore implements ArchiveStore {
   putIfAbsent(request: PutBlobRequest, options?: OperationOptions): Promise<BlobProperties> {
     return this.#run(options, () => {
       checkMetadata(request.metadata);
-      checkTags(request.tags);
       if (this.#blobs.has(request.path))
         throw new AppError('ALREADY_EXISTS', `Blob ${request.path} already exists`);
       const body = new Uint8Array(request.body);
@@ -62,7 +58,7 @@ export class MemoryArchiveStore implements ArchiveStore {
         createdOn: now,
         lastModified: now,
       };
-      this.#blobs.set(request.path, { body, properties, tags: { ...request.tags } });
+      this.#blobs.set(request.path, { body, properties });
       return properties;
     });
   }
@@ -79,13 +75,6 @@ export class MemoryArchiveStore implements ArchiveStore {
 
   getProperties(path: string, options?: OperationOptions): Promise<BlobProperties | undefined> {
     return this.#run(options, () => this.#blobs.get(path)?.properties);
-  }
-
-  getTags(path: string, options?: OperationOptions): Promise<Readonly<Record<string, string>> | undefined> {
-    return this.#run(options, () => {
-      const blob = this.#blobs.get(path);
-      return blob === undefined ? undefined : { ...blob.tags };
-    });
   }
 
   delete(
@@ -197,26 +186,6 @@ function checkMetadata(metadata: Readonly<Record<string, string>>): void {
   for (const name of Object.keys(metadata)) {
     if (!METADATA_NAME.test(name)) {
       throw new AppError('INTERNAL', `Blob metadata name ${JSON.stringify(name)} is not a C# identifier`);
-    }
-  }
-}
-
-function checkTags(tags: Readonly<Record<string, string>>): void {
-  const entries = Object.entries(tags);
-  if (entries.length > MAX_TAGS)
-    throw new AppError('INTERNAL', `A blob takes at most ${MAX_TAGS} index tags`);
-  for (const [key, value] of entries) {
-    if (
-      key.length < 1 ||
-      key.length > 128 ||
-      value.length > 256 ||
-      !TAG_TEXT.test(key) ||
-      !TAG_TEXT.test(value)
-    ) {
-      throw new AppError(
-        'INTERNAL',
-        `Blob index tag ${JSON.stringify(key)}=${JSON.stringify(value)} is not allowed`,
-      );
     }
   }
 }

@@ -19,7 +19,7 @@ import {
 
 const OLD = '2024-04-03T10:00:00.000Z';
 
-/** Replaces a blob by other bytes under the same metadata and tags: bit rot, or a bad hand edit. */
+/** Replaces a blob by other bytes under the same metadata: bit rot, or a bad hand edit. */
 async function rewriteBlob(
   deployment: Deployment,
   path: string,
@@ -31,7 +31,6 @@ async function rewriteBlob(
   const json = gunzipSync(blob.body).toString('utf8');
   const changed = change(json);
   if (changed === json) throw new Error(`the change left ${path} as it was`);
-  const tags = (await archive.getTags(path)) ?? {};
   await archive.delete(path, {});
   await archive.putIfAbsent({
     path,
@@ -39,7 +38,6 @@ async function rewriteBlob(
     contentType: blob.properties.contentType,
     contentEncoding: 'gzip',
     metadata: blob.properties.metadata,
-    tags,
     accessTier: 'Cold',
   });
 }

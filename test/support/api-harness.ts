@@ -20,6 +20,7 @@ import { type ApiApplication, createApiApplication } from '../../src/api/api-app
 import { createTokenVerifier } from '../../src/api/authentication.ts';
 import { createHttpMetrics, type HttpMetrics } from '../../src/api/http-metrics.ts';
 import { buildHttpServer } from '../../src/api/http-server.ts';
+import type { ArchivalRunQueue } from '../../src/ports/archival-run-queue.ts';
 import type { RecordStore } from '../../src/ports/record-store.ts';
 import { ManualClock } from '../fakes/manual-clock.ts';
 
@@ -60,6 +61,8 @@ export interface TestApplicationOptions {
   readonly policy?: ArchivalPolicy;
   /** Deterministic ids for records created without one (a counter), so two runs answer the same bytes. */
   readonly deterministicIds?: boolean;
+  /** As under Azure Functions: admin-started runs are queued here instead of running in process. */
+  readonly runQueue?: ArchivalRunQueue;
 }
 
 export async function createTestApplication(options: TestApplicationOptions = {}): Promise<TestApplication> {
@@ -80,6 +83,7 @@ export async function createTestApplication(options: TestApplicationOptions = {}
       archive,
       control: new MemoryControlStore(clock),
       cache: new LruMemoryCache({ maxBytes: 16 * 1024 * 1024 }),
+      ...(options.runQueue !== undefined ? { runQueue: options.runQueue } : {}),
     },
     {
       clock,

@@ -223,7 +223,6 @@ export async function corruptBlob(world: ArchivalWorld, path: string): Promise<v
     contentType: blob.properties.contentType,
     contentEncoding: 'gzip',
     metadata: blob.properties.metadata,
-    tags: (await world.archive.getTags(path)) ?? {},
     accessTier: 'Cold',
   });
 }

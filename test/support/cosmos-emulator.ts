@@ -21,6 +21,8 @@ export interface EmulatorFault {
   readonly path?: RegExp;
   /** How many matching requests it applies to (default 1). */
   readonly times?: number;
+  /** How many matching requests it lets through, served normally, before it applies (default 0). */
+  readonly skip?: number;
 }
 
 export interface InjectedFault {
@@ -28,6 +30,8 @@ export interface InjectedFault {
   readonly hit: Promise<IncomingHttpHeaders>;
   /** How many requests it has answered so far. */
   hits(): number;
+  /** How many requests matched so far, those let through by `skip` included. */
+  matched(): number;
 }
 
 export interface CosmosEmulator {
@@ -43,6 +47,8 @@ interface PendingFault {
   readonly fault: EmulatorFault;
   remaining: number;
   hits: number;
+  toSkip: number;
+  matched: number;
   readonly onHit: (headers: IncomingHttpHeaders) => void;
 }
 
@@ -59,6 +65,11 @@ export async function startCosmosEmulator(): Promise<CosmosEmulator> {
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const pending = faults.find((candidate) => matches(candidate.fault, request));
     if (pending === undefined) return serve(request, response);
+    pending.matched += 1;
+    if (pending.toSkip > 0) {
+      pending.toSkip -= 1;
+      return serve(request, response);
+    }
     pending.remaining -= 1;
     pending.hits += 1;
     if (pending.remaining <= 0) faults = faults.filter((candidate) => candidate !== pending);
@@ -89,9 +100,16 @@ export async function startCosmosEmulator(): Promise<CosmosEmulator> {
     injectFault(fault) {
       let onHit: PendingFault['onHit'] = () => {};
       const hit = new Promise<IncomingHttpHeaders>((resolve) => (onHit = resolve));
-      const pending: PendingFault = { fault, remaining: fault.times ?? 1, hits: 0, onHit };
+      const pending: PendingFault = {
+        fault,
+        remaining: fault.times ?? 1,
+        hits: 0,
+        toSkip: fault.skip ?? 0,
+        matched: 0,
+        onHit,
+      };
       faults.push(pending);
-      return { hit, hits: () => pending.hits };
+      return { hit, hits: () => pending.hits, matched: () => pending.matched };
     },
     clearFaults() {
       faults = [];

@@ -23,7 +23,6 @@ export function blobRequest(n: number): PutBlobRequest {
     contentType: 'application/json',
     contentEncoding: 'gzip',
     metadata: { recordVersion: '1' },
-    tags: { n: String(n) },
     accessTier: 'Cold',
   };
 }

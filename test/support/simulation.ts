@@ -429,7 +429,7 @@ export interface SimulationResult {
 interface Corruption {
   readonly key: string;
   readonly path: string;
-  readonly original: BlobContent & { readonly tags: Readonly<Record<string, string>> };
+  readonly original: BlobContent;
   readonly corruptedBody: Uint8Array;
   /** A stub served it when it was corrupted: reads may then fail (never serve it). Otherwise nothing may come to. */
   readonly served: boolean;
@@ -685,13 +685,12 @@ class Simulation {
       this.#trace.push(`${number}: corrupt rec-${index} ${target}: no such blob, or already corrupt`);
       return;
     }
-    const tags = (await world.archive.getTags(path)) ?? {};
     await corruptBlob(world, path);
     const corrupted = (await world.archive.get(path))!;
     this.#corruptions.push({
       key: keyText(index),
       path,
-      original: { ...original, tags },
+      original,
       corruptedBody: corrupted.body,
       served: path === stubPath,
     });
@@ -727,14 +726,13 @@ class Simulation {
           `invariant 2: ${corruption.key} was purged onto ${corruption.path}, corrupted during its grace period`,
         );
       await world.archive.delete(corruption.path, {});
-      const { body, properties, tags } = corruption.original;
+      const { body, properties } = corruption.original;
       await world.archive.putIfAbsent({
         path: corruption.path,
         body,
         contentType: properties.contentType,
         ...(properties.contentEncoding !== undefined ? { contentEncoding: properties.contentEncoding } : {}),
         metadata: properties.metadata,
-        tags,
         accessTier: 'Cold',
       });
       this.#trace.push(`recovery: restored ${corruption.path} from backup`);

@@ -93,6 +93,7 @@ describe('configuration', () => {
     [{ ARCHIVE_MAX_RU_PER_SECOND: '-5' }, 'ARCHIVE_MAX_RU_PER_SECOND'],
     [{ BLOB_CONTROL_CONTAINER: 'billing-archive' }, 'BLOB_CONTROL_CONTAINER'],
     [{ FUNCTIONS_WORKER_RUNTIME: 'node' }, 'COSMOS_ENDPOINT and BLOB_ACCOUNT_URL'],
+    [{ FUNCTIONS_WORKER_RUNTIME: 'node' }, 'ARCHIVE_QUEUE__QUEUESERVICEURI (or ARCHIVE_QUEUE) is required'],
     [{ ARCHIVE_GC_SAFETY_WINDOW: 'PT1M' }, 'ARCHIVE_GC_SAFETY_WINDOW must be at least ARCHIVE_TIME_BUDGET'],
     [{ COST_THROUGHPUT_MODE: 'free' }, 'COST_THROUGHPUT_MODE'],
     [{ COST_CACHE_TIER: 'gold' }, 'COST_CACHE_TIER'],
@@ -102,6 +103,25 @@ describe('configuration', () => {
     [{ COSMOS_DATABASE: 'bills' }, 'COSMOS_DATABASE and COSMOS_KEY need COSMOS_ENDPOINT'],
   ])('refuses %j naming the setting', (env, name) => {
     expect(() => loadConfig(env, '/srv')).toThrow(name);
+  });
+
+  it('queues admin-started runs only under Functions', () => {
+    const queue = { ARCHIVE_QUEUE__QUEUESERVICEURI: 'https://acct.queue.core.windows.net' };
+    expect(loadConfig(queue, '/srv').functions.runQueue).toBeUndefined();
+    const functions = {
+      ...queue,
+      FUNCTIONS_WORKER_RUNTIME: 'node',
+      COSMOS_ENDPOINT: 'https://acct.documents.azure.com:443/',
+      BLOB_ACCOUNT_URL: 'https://acct.blob.core.windows.net',
+      AUTH_JWKS_URI: 'https://login.example/keys',
+      AUTH_ISSUER: 'https://login.example/v2.0',
+      AUTH_AUDIENCE: 'api://billing',
+    };
+    expect(loadConfig(functions, '/srv').functions.runQueue).toEqual({
+      kind: 'service-uri',
+      serviceUrl: 'https://acct.queue.core.windows.net',
+      name: 'archival-runs',
+    });
   });
 
   it('names every bad setting at once', () => {
@@ -196,13 +216,18 @@ describe('configuration', () => {
     expect(loadConfig({}, '/srv').functions).toEqual({
       archiveTimerSchedule: '0 0 3 * * *',
       collectorTimerSchedule: '0 0 4 * * 0',
+      runQueueName: 'archival-runs',
     });
     expect(
       loadConfig(
         { ARCHIVE_TIMER_SCHEDULE: '0 */30 * * * *', ARCHIVE_GC_TIMER_SCHEDULE: '0 0 5 * * 6' },
         '/srv',
       ).functions,
-    ).toEqual({ archiveTimerSchedule: '0 */30 * * * *', collectorTimerSchedule: '0 0 5 * * 6' });
+    ).toEqual({
+      archiveTimerSchedule: '0 */30 * * * *',
+      collectorTimerSchedule: '0 0 5 * * 6',
+      runQueueName: 'archival-runs',
+    });
   });
 
   it('refuses dev keys when a real Cosmos account is configured', () => {

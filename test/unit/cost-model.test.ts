@@ -77,6 +77,28 @@ describe('cost model', () => {
     expect(archiving.after.blobOperations).toBeCloseTo(cold.writePer10k + cold.readPer10k, 9);
   });
 
+  it('prices Cold early deletion of the blobs the collector removes young, and nothing else', () => {
+    const archived = input({
+      monthly: {
+        archivedBlobReads: 0,
+        recordsArchived: 0,
+        archivalRuPerRecord: 0,
+        supersededBlobsDeleted: 1_000,
+        supersededBlobAgeDays: 1,
+      },
+    });
+    const { before, after, floor } = monthlyCost(archived);
+    // 1,000 blobs of the mean stored size, each billed the 89 Cold days it did not stay.
+    const meanStored = (110 * GB) / 1_833_333;
+    const expected = ((1_000 * meanStored) / GB) * 0.0036 * (89 / (730 / 24));
+    expect(after.blobEarlyDeletion).toBeCloseTo(expected, 9);
+    expect(after.total - monthlyCost(input()).after.total).toBeCloseTo(expected, 9);
+    expect(before.blobEarlyDeletion + floor.blobEarlyDeletion).toBe(0);
+    // Past the tier's minimum a deletion costs nothing more.
+    const old = input({ monthly: { ...archived.monthly, supersededBlobAgeDays: 120 } });
+    expect(monthlyCost(old).after.blobEarlyDeletion).toBe(0);
+  });
+
   it('merges a price file and refuses unknown or mistyped prices', () => {
     const merged = mergePrices(DEFAULT_PRICES, {
       cosmos: { storagePerGbMonth: 0.3 },

@@ -206,4 +206,17 @@ describe('retry policy', () => {
     expect(result).toBe('done');
     expect(delays).toEqual([10, 20]);
   });
+
+  it('passes on at once what a lower layer has already retried', async () => {
+    let calls = 0;
+    const throttled = new AppError('THROTTLED', 'the SDK retried this', { retryAfterMs: 10 });
+    await expect(
+      withRetry(() => (calls++, Promise.reject(throttled)), {
+        policy,
+        sleep: () => Promise.reject(new Error('no wait expected')),
+        retriedBelow: (error) => error === throttled,
+      }),
+    ).rejects.toBe(throttled);
+    expect(calls).toBe(1);
+  });
 });

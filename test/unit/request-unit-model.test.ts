@@ -10,16 +10,27 @@ import {
 import { makeDocument } from '../support/record-fixtures.ts';
 
 describe('request-unit model', () => {
-  it('follows the published figures: ~1 RU per KB read, ~5 RU per KB written plus index terms', () => {
+  it('follows the published table: ~1 RU per 10 KB read, ~0.4 RU per KB written', () => {
+    // learn.microsoft.com/azure/cosmos-db/understand-request-unit-consumption, and "Optimize request cost":
+    // a 1 KB point read costs 1 RU, a 100 KB one 10 RU.
+    expect(estimateReadUnits(0)).toBe(1);
     expect(estimateReadUnits(512)).toBe(1);
-    expect(estimateReadUnits(300 * 1024)).toBe(300);
-    expect(estimateWriteUnits(1024, 0)).toBe(5);
-    expect(estimateWriteUnits(300 * 1024, 6)).toBe(1503);
+    expect(estimateReadUnits(128 * 1024)).toBeCloseTo(9.95, 2);
+    expect(estimateReadUnits(100 * 1024)).toBeGreaterThan(7.5);
+    expect(estimateReadUnits(100 * 1024)).toBeLessThan(10.5);
+    expect(estimateReadUnits(300 * 1024)).toBeCloseTo(20.28 + (44 / 256) * (40.95 - 20.28), 2);
+    expect(estimateWriteUnits(1024, 0)).toBe(4.95);
+    expect(estimateWriteUnits(256 * 1024, 7)).toBeCloseTo(98.29, 2);
     expect(estimateQueryUnits(0)).toBe(2.5);
+    // Monotonic between the table's points.
+    for (let kb = 1; kb < 2048; kb += 7) {
+      expect(estimateReadUnits((kb + 7) * 1024)).toBeGreaterThanOrEqual(estimateReadUnits(kb * 1024));
+      expect(estimateWriteUnits((kb + 7) * 1024, 0)).toBeGreaterThanOrEqual(estimateWriteUnits(kb * 1024, 0));
+    }
   });
 
-  it('a full 300 KB rewrite costs two orders of magnitude more than a ledger entry', () => {
-    expect(estimateWriteUnits(300 * 1024, 6) / estimateWriteUnits(600, 5)).toBeGreaterThan(100);
+  it('a full 300 KB rewrite costs twenty times more than a ledger entry', () => {
+    expect(estimateWriteUnits(300 * 1024, 6) / estimateWriteUnits(600, 5)).toBeGreaterThan(20);
   });
 
   it('SQLite stores tell each call its estimated charge', async () => {
@@ -35,7 +46,7 @@ describe('request-unit model', () => {
     expect(charges).toHaveLength(3);
     expect(charges.every(([units, estimated]) => units > 0 && estimated)).toBe(true);
     const bytes = Buffer.byteLength(JSON.stringify(document.record));
-    expect(charges[1]![0]).toBeCloseTo(Math.max(1, bytes / 1024), 0);
+    expect(charges[1]![0]).toBeCloseTo(estimateReadUnits(bytes), 0);
     const ledger = new SqliteArchiveLedger({ path: ':memory:' });
     await ledger.get(document, options);
     expect(charges.at(-1)).toEqual([1, true]);

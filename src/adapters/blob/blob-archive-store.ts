@@ -1,5 +1,6 @@
 // The archive in Azure Blob Storage (Azurite locally): create-only block blobs uploaded straight to
-// their tier with a service-checked Content-MD5. Every SDK error is mapped to an AppError here.
+// their tier with a service-checked Content-MD5. Every SDK error is mapped to an AppError here. Every
+// request stays within Storage Blob Data Contributor: no index tags, no immutability or legal hold.
 import { createHash } from 'node:crypto';
 import type {
   BlobDownloadResponseParsed,
@@ -112,17 +113,6 @@ export class BlobArchiveStore implements ArchiveStore {
     return this.#connection.call(`read properties of ${path}`, options, (abortSignal) =>
       this.#properties(path, abortSignal),
     );
-  }
-
-  getTags(path: string, options?: OperationOptions): Promise<Readonly<Record<string, string>> | undefined> {
-    return this.#connection.call(`read tags of ${path}`, options, async (abortSignal) => {
-      try {
-        return { ...(await this.#blob(path).getTags({ abortSignal })).tags };
-      } catch (error) {
-        if (hasStatus(error, 404)) return undefined;
-        throw error;
-      }
-    });
   }
 
   delete(
@@ -280,7 +270,6 @@ function uploadOptions(
       blobContentMD5: md5,
     },
     metadata: { ...request.metadata },
-    tags: { ...request.tags },
     // Straight to the requested tier (Cold in production); Azurite 3.35 accepts and reports Cold too.
     tier: request.accessTier,
   };

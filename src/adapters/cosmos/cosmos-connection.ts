@@ -23,7 +23,7 @@ import {
   RECORD_INDEXED_TERMS,
   RU_MODEL,
 } from '../../domain/request-unit-model.ts';
-import { AppError } from '../../domain/errors.ts';
+import { AppError, isAppError } from '../../domain/errors.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from '../../domain/retry-policy.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
@@ -36,9 +36,12 @@ export interface ThrottleRetryOptions {
   readonly maxWaitSeconds: number;
 }
 
-// The SDK absorbs short throttling bursts itself; past that the error surfaces as THROTTLED with the
-// service's retry-after, so withRetry (and then the API's Retry-After) can take over without stacking waits.
-export const DEFAULT_THROTTLE_RETRY: ThrottleRetryOptions = { maxRetries: 3, maxWaitSeconds: 10 };
+// One layer owns throttling: the SDK. It retries the one throttled request in place (a query's page
+// too, so a query resumes where it stood), honouring x-ms-retry-after-ms, within this budget; past it
+// THROTTLED surfaces with the service's retry-after and the adapter's own retry passes it on untouched,
+// so an API caller gets 429 with Retry-After within seconds (at most 4 requests and ~5 s of waiting,
+// where the two stacked layers made up to 16 requests and ~55 s), and the archiver backs off.
+export const DEFAULT_THROTTLE_RETRY: ThrottleRetryOptions = { maxRetries: 3, maxWaitSeconds: 5 };
 /** One request's deadline; the SDK default (60 s) is longer than a Functions HTTP call should wait. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
@@ -53,7 +56,7 @@ export interface CosmosConnectionOptions {
   readonly allowInsecureTls: boolean;
   readonly requestTimeoutMs?: number;
   readonly throttleRetry?: ThrottleRetryOptions;
-  /** Retries of retryable AppErrors around each operation (after the SDK's own retries). */
+  /** Retries of retryable AppErrors but THROTTLED (the SDK's) around each operation: 5xx, timeouts, resets. */
   readonly retryPolicy?: RetryPolicy;
   /** How retries wait; tests pass one that records the delays instead of sleeping. */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -99,6 +102,14 @@ export interface AttemptState {
   readonly options: OperationOptions | undefined;
   /** Set after a failure that may have been applied: the retry can meet its own earlier success. */
   ambiguous: boolean;
+  /** Queries under way, by query: the rows read so far and where to continue, so a retry resumes. */
+  readonly queries: Map<string, QueryProgress>;
+}
+
+/** How far a multi-page query got: its rows and the continuation of the next page. */
+interface QueryProgress {
+  readonly rows: unknown[];
+  continuation: string | undefined;
 }
 
 export class CosmosConnection {
@@ -173,7 +184,12 @@ export class CosmosConnection {
     options: OperationOptions | undefined,
     work: (state: AttemptState) => Promise<T>,
   ): Promise<T> {
-    const state: AttemptState = { signal: this.signal(options), options, ambiguous: false };
+    const state: AttemptState = {
+      signal: this.signal(options),
+      options,
+      ambiguous: false,
+      queries: new Map(),
+    };
     try {
       this.ensureOpen();
       return await withRetry(
@@ -186,7 +202,12 @@ export class CosmosConnection {
             throw mapped;
           }
         },
-        { policy: this.#retryPolicy, sleep: this.#sleep, abortSignal: state.signal },
+        {
+          policy: this.#retryPolicy,
+          sleep: this.#sleep,
+          abortSignal: state.signal,
+          retriedBelow: (error) => isAppError(error) && error.code === 'THROTTLED',
+        },
       );
     } catch (error) {
       throw toAppError(error, what);
@@ -217,21 +238,38 @@ export class CosmosConnection {
     return { ...this.requestOptions(state), ...(maxItemCount !== undefined ? { maxItemCount } : {}) };
   }
 
-  /** Runs a query to its last row and reports its charge; `maxItemCount` sizes the pages on the wire. */
+  /**
+   * Runs a query to its last row, page by page, and reports each page's charge; `maxItemCount` sizes the
+   * pages on the wire. Progress is kept in the operation's state: when a page fails and the operation is
+   * retried, the query continues from the last page's continuation instead of paying again for the
+   * pages it already read.
+   */
   async queryAll<T>(
     state: AttemptState,
     spec: SqlQuerySpec,
     options: { readonly maxItemCount?: number; readonly partitionKey?: string } = {},
   ): Promise<T[]> {
-    const response = await this.container.items
-      .query<T>(spec, {
-        ...this.feedOptions(state, options.maxItemCount),
-        ...(options.partitionKey !== undefined ? { partitionKey: options.partitionKey } : {}),
-      })
-      .fetchAll();
-    const rows = response.resources;
-    this.charged(state, response.requestCharge, () => queryUnits(rows));
-    return rows;
+    const key = JSON.stringify([spec, options.partitionKey ?? null]);
+    let progress = state.queries.get(key);
+    // Rows without a continuation cannot be resumed: the query starts over rather than repeat them.
+    if (progress === undefined || (progress.continuation === undefined && progress.rows.length > 0)) {
+      progress = { rows: [], continuation: undefined };
+      state.queries.set(key, progress);
+    }
+    const iterator = this.container.items.query<T>(spec, {
+      ...this.feedOptions(state, options.maxItemCount),
+      ...(options.partitionKey !== undefined ? { partitionKey: options.partitionKey } : {}),
+      ...(progress.continuation !== undefined ? { continuationToken: progress.continuation } : {}),
+    });
+    do {
+      const page = await iterator.fetchNext();
+      const rows = page.resources;
+      progress.rows.push(...rows);
+      progress.continuation = page.continuationToken === '' ? undefined : page.continuationToken;
+      this.charged(state, page.requestCharge, () => queryUnits(rows));
+    } while (iterator.hasMoreResults());
+    state.queries.delete(key);
+    return progress.rows as T[];
   }
 
   /** An index-served `SELECT VALUE COUNT(1)` across partitions (the emulator has no GROUP BY). */

@@ -2,8 +2,12 @@
 // shared persisted layout. Same etag, conditional-write and paging behaviour as the SQLite adapter.
 import { isDeepStrictEqual } from 'node:util';
 import pLimit from 'p-limit';
-import type { Container, IndexingPolicy, ItemDefinition, SqlParameter } from '@azure/cosmos';
-import { estimateDeleteUnits, RECORD_INDEXED_TERMS } from '../../domain/request-unit-model.ts';
+import type { Container, IndexingPolicy, ItemDefinition, SqlParameter, SqlQuerySpec } from '@azure/cosmos';
+import {
+  estimateDeleteUnits,
+  estimateReadUnits,
+  RECORD_INDEXED_TERMS,
+} from '../../domain/request-unit-model.ts';
 import { AppError } from '../../domain/errors.ts';
 import {
   fromPersisted,
@@ -37,7 +41,6 @@ import {
   jsonCopy,
   pageOf,
   readUnits,
-  RU_MODEL,
   writeUnits,
 } from './cosmos-connection.ts';
 import { statusOf, toAppError } from './cosmos-error-mapping.ts';
@@ -46,11 +49,15 @@ import { statusOf, toAppError } from './cosmos-error-mapping.ts';
 const CREATE_MANY_CONCURRENCY = 16;
 export const PARTITION_KEY_PATH = '/customerId';
 
+/** The id (and partition key) readiness reads: never a customer's, so the read answers 404. */
+export const READINESS_PROBE_ID = '__readiness-probe__';
+
 /**
  * Index only what queries filter or sort on; lineItems and metadata (most of a 300 KB record) are
  * never indexed, which keeps write RUs proportional to the few indexed paths. id and _ts are always
  * indexed by Cosmos DB. Cosmos DB refuses a multi-property ORDER BY without a matching composite
- * index: two serve list() (with and without an invoice number), one scan(). Exported so infrastructure-as-code can declare the same.
+ * index: two serve list() (with and without an invoice number), one scan().
+ * The ORDER BY of every query leads with its equality filters, in the order of a composite index below. Exported so infrastructure-as-code can declare the same.
  */
 export const RECORDS_INDEXING_POLICY: IndexingPolicy = {
   indexingMode: 'consistent',
@@ -67,6 +74,14 @@ export const RECORDS_INDEXING_POLICY: IndexingPolicy = {
   ],
   excludedPaths: [{ path: '/*' }],
   compositeIndexes: [
+    // list(): the partition key is an equality filter, so it leads the ORDER BY and this index serves
+    // filter and sort in one range (the indexing-policy guidance for ORDER BY with a filter).
+    [
+      { path: '/customerId', order: 'ascending' },
+      { path: '/issuedAt', order: 'descending' },
+      { path: '/id', order: 'descending' },
+    ],
+    // Kept for containers created before the index above (a policy is never changed by the adapter).
     [
       { path: '/issuedAt', order: 'descending' },
       { path: '/id', order: 'descending' },
@@ -227,46 +242,10 @@ export class CosmosRecordStore implements RecordStore {
 
   list(request: ListRequest, options?: OperationOptions): Promise<ListResult> {
     return this.#connection.call(`list ${request.customerId}`, options, async (state) => {
-      // The partition key is in the WHERE clause as well as in the options: the emulator ignores the option.
-      const where = ['c.customerId = @pk'];
-      const parameters: SqlParameter[] = [
-        { name: '@pk', value: request.customerId },
-        { name: '@n', value: request.limit + 1 },
-      ];
-      if (request.issuedFrom !== undefined) {
-        where.push('c.issuedAt >= @issuedFrom');
-        parameters.push({ name: '@issuedFrom', value: request.issuedFrom });
-      }
-      if (request.issuedTo !== undefined) {
-        where.push('c.issuedAt < @issuedTo');
-        parameters.push({ name: '@issuedTo', value: request.issuedTo });
-      }
-      if (request.status !== undefined) {
-        where.push('c.status = @status');
-        parameters.push({ name: '@status', value: request.status });
-      }
-      if (request.invoiceNumber !== undefined) {
-        where.push('c.invoiceNumber = @invoiceNumber');
-        parameters.push({ name: '@invoiceNumber', value: request.invoiceNumber });
-      }
-      if (request.after !== undefined) {
-        where.push('(c.issuedAt < @afterIssuedAt OR (c.issuedAt = @afterIssuedAt AND c.id < @afterId))');
-        parameters.push({ name: '@afterIssuedAt', value: request.after.issuedAt });
-        parameters.push({ name: '@afterId', value: request.after.id });
-      }
-      // A filtered property must lead the ORDER BY for Cosmos DB to serve both from one composite index;
-      // the equality fixes it, so the order is the same.
-      const orderBy =
-        request.invoiceNumber !== undefined
-          ? 'c.invoiceNumber ASC, c.issuedAt DESC, c.id DESC'
-          : 'c.issuedAt DESC, c.id DESC';
-      // One more than the page tells whether there is a next page without a second query.
-      const query = `SELECT TOP @n * FROM c WHERE ${where.join(' AND ')} ORDER BY ${orderBy}`;
-      const resources = await this.#connection.queryAll<RawItem>(
-        state,
-        { query, parameters },
-        { maxItemCount: request.limit + 1, partitionKey: request.customerId },
-      );
+      const resources = await this.#connection.queryAll<RawItem>(state, listQuery(request), {
+        maxItemCount: request.limit + 1,
+        partitionKey: request.customerId,
+      });
       return pageOf(
         resources,
         request.limit,
@@ -346,16 +325,22 @@ export class CosmosRecordStore implements RecordStore {
     });
   }
 
-  /** A database read: the cheapest call that proves the account answers and this identity may use it. */
+  /**
+   * A point read of an id that never exists (answered 404, about 1 RU): proves the account answers and
+   * this identity may read items. Not a database read: metadata requests have a separate, low rate
+   * limit that many instances probing readiness would exhaust.
+   */
   async ping(options?: OperationOptions): Promise<void> {
     const signal = this.#connection.signal(options);
     try {
       this.#connection.ensureOpen();
-      const response = await this.#connection.database.read({ abortSignal: signal });
+      const response = await this.#container
+        .item(READINESS_PROBE_ID, READINESS_PROBE_ID)
+        .read({ abortSignal: signal });
       this.#connection.charged(
-        { signal, options, ambiguous: false },
+        { signal, options, ambiguous: false, queries: new Map() },
         response.requestCharge,
-        () => RU_MODEL.readPerKb,
+        () => estimateReadUnits(0),
       );
     } catch (error) {
       const mapped = toAppError(error, 'ping');
@@ -415,6 +400,47 @@ export class CosmosRecordStore implements RecordStore {
   #item(key: RecordKey): ReturnType<Container['item']> {
     return this.#container.item(key.id, key.customerId);
   }
+}
+
+/**
+ * The query of one list page. The partition key is in the WHERE clause as well as in the options (the
+ * emulator ignores the option). The equality filters lead the ORDER BY (they fix those properties, so
+ * the order is the same) for one composite index to serve both the filter and the sort.
+ */
+export function listQuery(request: ListRequest): SqlQuerySpec {
+  const where = ['c.customerId = @pk'];
+  const parameters: SqlParameter[] = [
+    { name: '@pk', value: request.customerId },
+    { name: '@n', value: request.limit + 1 },
+  ];
+  if (request.issuedFrom !== undefined) {
+    where.push('c.issuedAt >= @issuedFrom');
+    parameters.push({ name: '@issuedFrom', value: request.issuedFrom });
+  }
+  if (request.issuedTo !== undefined) {
+    where.push('c.issuedAt < @issuedTo');
+    parameters.push({ name: '@issuedTo', value: request.issuedTo });
+  }
+  if (request.status !== undefined) {
+    where.push('c.status = @status');
+    parameters.push({ name: '@status', value: request.status });
+  }
+  if (request.invoiceNumber !== undefined) {
+    where.push('c.invoiceNumber = @invoiceNumber');
+    parameters.push({ name: '@invoiceNumber', value: request.invoiceNumber });
+  }
+  if (request.after !== undefined) {
+    where.push('(c.issuedAt < @afterIssuedAt OR (c.issuedAt = @afterIssuedAt AND c.id < @afterId))');
+    parameters.push({ name: '@afterIssuedAt', value: request.after.issuedAt });
+    parameters.push({ name: '@afterId', value: request.after.id });
+  }
+  // The invoice number lookup keeps the index it was given; every other list uses (customerId, issuedAt, id).
+  const orderBy =
+    request.invoiceNumber !== undefined
+      ? 'c.invoiceNumber ASC, c.issuedAt DESC, c.id DESC'
+      : 'c.customerId ASC, c.issuedAt DESC, c.id DESC';
+  // One more than the page tells whether there is a next page without a second query.
+  return { query: `SELECT TOP @n * FROM c WHERE ${where.join(' AND ')} ORDER BY ${orderBy}`, parameters };
 }
 
 /** The persisted layout, refused before sending when over Cosmos DB's item limit (the emulator has none). */

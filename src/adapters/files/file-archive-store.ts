@@ -1,6 +1,6 @@
 // The archive on the local file system, the embedded default: each blob is a plain file at its own
 // path (`{yyyy}/{mm}/{customerId}/{recordId}/v{version}.json.gz`, readable with any gzip tool) under
-// `blobs/`, and its properties (etag, MD5, metadata, tags, times) are rows of a small SQLite index
+// `blobs/`, and its properties (etag, MD5, metadata, times) are rows of a small SQLite index
 // beside it. The index, not a sidecar per blob: conditional delete and touch need an atomic
 // compare-and-set that also holds across processes (the server and the CLI share the folder), and a
 // paged listing by prefix over 2 million blobs needs a range scan, not a walk of 2 million folders.
@@ -44,8 +44,6 @@ const MAX_SEGMENT_BYTES = 255;
 const READ_ATTEMPTS = 3;
 // Blob Storage's input rules, so the embedded default refuses what production would.
 const METADATA_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const TAG_TEXT = /^[A-Za-z0-9 +\-./:=_]*$/;
-const MAX_TAGS = 10;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS blobs (
@@ -55,7 +53,6 @@ CREATE TABLE IF NOT EXISTS blobs (
   content_type     TEXT NOT NULL,
   content_encoding TEXT,
   metadata         TEXT NOT NULL,
-  tags             TEXT NOT NULL,
   access_tier      TEXT NOT NULL,
   etag             TEXT NOT NULL,
   created_ms       INTEGER NOT NULL,
@@ -97,7 +94,7 @@ export class FileArchiveStore implements ArchiveStore {
   /** Reads see committed rows only, never a batch in flight. */
   readonly #reader: DatabaseSync;
   readonly #write: Record<'exists' | 'etag' | 'insert' | 'delete' | 'touch', StatementSync>;
-  readonly #read: Record<'row' | 'tags' | 'page', StatementSync>;
+  readonly #read: Record<'row' | 'page', StatementSync>;
   #queue: Mutation[] = [];
   #flushing: Promise<void> | undefined;
   #closed = false;
@@ -116,9 +113,7 @@ export class FileArchiveStore implements ArchiveStore {
     this.#write = {
       exists: this.#writer.prepare('SELECT 1 AS found FROM blobs WHERE path = ?'),
       etag: this.#writer.prepare('SELECT etag FROM blobs WHERE path = ?'),
-      insert: this.#writer.prepare(
-        `INSERT INTO blobs (${COLUMNS}, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
+      insert: this.#writer.prepare(`INSERT INTO blobs (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       delete: this.#writer.prepare('DELETE FROM blobs WHERE path = ?'),
       touch: this.#writer.prepare(
         `UPDATE blobs SET etag = ?, modified_ms = ? WHERE path = ? RETURNING ${COLUMNS}`,
@@ -126,7 +121,6 @@ export class FileArchiveStore implements ArchiveStore {
     };
     this.#read = {
       row: this.#reader.prepare(`SELECT ${COLUMNS} FROM blobs WHERE path = ?`),
-      tags: this.#reader.prepare('SELECT tags FROM blobs WHERE path = ?'),
       // Keyset paging in the names' UTF-8 byte order (SQLite's BINARY collation), as Blob lists.
       page: this.#reader.prepare(
         `SELECT ${COLUMNS} FROM blobs WHERE path >= ? AND path < ? AND path > ? ORDER BY path LIMIT ?`,
@@ -143,7 +137,6 @@ export class FileArchiveStore implements ArchiveStore {
     return this.#guard(options, `upload ${request.path}`, async () => {
       checkPath(request.path);
       checkMetadata(request.metadata);
-      checkTags(request.tags);
       if (this.#read.row.get(request.path) !== undefined) {
         throw new AppError('ALREADY_EXISTS', `Blob ${request.path} already exists`);
       }
@@ -205,15 +198,6 @@ export class FileArchiveStore implements ArchiveStore {
     return this.#guard(options, `read properties of ${path}`, () => {
       const row = this.#row(path);
       return Promise.resolve(row === undefined ? undefined : toProperties(row));
-    });
-  }
-
-  getTags(path: string, options?: OperationOptions): Promise<Readonly<Record<string, string>> | undefined> {
-    return this.#guard(options, `read tags of ${path}`, () => {
-      const row = this.#read.tags.get(path) as { tags: string } | undefined;
-      return Promise.resolve(
-        row === undefined ? undefined : (JSON.parse(row.tags) as Record<string, string>),
-      );
     });
   }
 
@@ -386,7 +370,6 @@ export class FileArchiveStore implements ArchiveStore {
         row.etag,
         row.created_ms,
         row.modified_ms,
-        JSON.stringify(request.tags),
       );
       return () => mutation.resolve(toProperties(row));
     }
@@ -533,26 +516,6 @@ function checkMetadata(metadata: Readonly<Record<string, string>>): void {
   for (const name of Object.keys(metadata)) {
     if (!METADATA_NAME.test(name)) {
       throw new AppError('INTERNAL', `Blob metadata name ${JSON.stringify(name)} is not a C# identifier`);
-    }
-  }
-}
-
-function checkTags(tags: Readonly<Record<string, string>>): void {
-  const entries = Object.entries(tags);
-  if (entries.length > MAX_TAGS)
-    throw new AppError('INTERNAL', `A blob takes at most ${MAX_TAGS} index tags`);
-  for (const [key, value] of entries) {
-    if (
-      key.length < 1 ||
-      key.length > 128 ||
-      value.length > 256 ||
-      !TAG_TEXT.test(key) ||
-      !TAG_TEXT.test(value)
-    ) {
-      throw new AppError(
-        'INTERNAL',
-        `Blob index tag ${JSON.stringify(key)}=${JSON.stringify(value)} is not allowed`,
-      );
     }
   }
 }
