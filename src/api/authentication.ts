@@ -31,6 +31,52 @@ export interface TokenVerifierOptions {
 
 export type TokenVerifier = (authorizationHeader: string | undefined) => Promise<Principal>;
 
+/** Why access was refused: a short, bounded set (the `reason` label of auth_denied_total). */
+export type DenialReason =
+  | 'missing_token'
+  | 'malformed_token'
+  | 'algorithm_not_allowed'
+  | 'unknown_key'
+  | 'bad_signature'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'wrong_audience'
+  | 'wrong_issuer'
+  | 'invalid_token'
+  | 'missing_role'
+  | 'customer_not_allowed';
+
+/** A 401 or 403 that says why, for the audit trail and the denial counter. */
+export class AccessDenied extends AppError {
+  readonly reason: DenialReason;
+
+  constructor(
+    code: 'UNAUTHENTICATED' | 'FORBIDDEN',
+    reason: DenialReason,
+    detail: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(code, detail, options);
+    this.reason = reason;
+  }
+}
+
+/** jose's error codes (and the claim a claim check failed on) to a denial reason. */
+function denialReasonOf(error: unknown): DenialReason {
+  if (error instanceof joseErrors.JWTExpired) return 'expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.claim === 'aud') return 'wrong_audience';
+    if (error.claim === 'iss') return 'wrong_issuer';
+    if (error.claim === 'nbf') return 'not_yet_valid';
+    return 'invalid_token';
+  }
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'algorithm_not_allowed';
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'unknown_key';
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'bad_signature';
+  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) return 'malformed_token';
+  return 'invalid_token';
+}
+
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const getKey: JWTVerifyGetKey =
     'jwks' in options.keys
@@ -39,7 +85,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   return async (header) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
     if (match?.[1] === undefined)
-      throw new AppError('UNAUTHENTICATED', 'Send a bearer token in the Authorization header');
+      throw new AccessDenied('UNAUTHENTICATED', 'missing_token', 'Send a bearer token in the Authorization header');
     try {
       const { payload } = await jwtVerify(match[1], getKey, {
         issuer: options.issuer,
@@ -64,19 +110,22 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         throw new AppError('UNAVAILABLE', 'The token signing keys could not be fetched', { cause: error });
       }
       const reason = error instanceof joseErrors.JOSEError ? error.code : 'ERR_INVALID_TOKEN';
-      throw new AppError('UNAUTHENTICATED', `The bearer token is not valid (${reason})`, { cause: error });
+      throw new AccessDenied('UNAUTHENTICATED', denialReasonOf(error), `The bearer token is not valid (${reason})`, {
+        cause: error,
+      });
     }
   };
 }
 
 /** Throws FORBIDDEN when the principal lacks the role or the customer. */
 export function authorize(principal: Principal, role: Role, customerId: string | undefined): void {
-  if (!principal.roles.has(role)) throw new AppError('FORBIDDEN', `This operation needs the role ${role}`);
+  if (!principal.roles.has(role))
+    throw new AccessDenied('FORBIDDEN', 'missing_role', `This operation needs the role ${role}`);
   if (
     customerId !== undefined &&
     principal.customerIds !== undefined &&
     !principal.customerIds.has(customerId)
   ) {
-    throw new AppError('FORBIDDEN', `This token may not access customer ${customerId}`);
+    throw new AccessDenied('FORBIDDEN', 'customer_not_allowed', `This token may not access customer ${customerId}`);
   }
 }

@@ -54,6 +54,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
           body: typeof request.body === 'string' ? request.body : undefined,
           log: request.log,
           path: request.url.split('?')[0] ?? request.url,
+          requestId: request.id,
         });
         return send(reply, response);
       },

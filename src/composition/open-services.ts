@@ -75,6 +75,8 @@ export function apiServices(wired: WiredServices): ApiServices {
     archival: wired.archival,
     jobs: wired.jobs,
     rehydrations: wired.rehydrations,
+    audit: wired.audit,
+    legalHolds: wired.legalHolds,
     costReport: () => wired.costReport(),
     readiness: () => readiness(wired.ports),
     async metricsText() {

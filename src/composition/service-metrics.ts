@@ -8,6 +8,10 @@ export interface ServiceMetrics {
   readonly archivedReads: Counter<'source'>;
   readonly integrityFailures: Counter;
   readonly spikeRehydrations: Counter<'outcome'>;
+  /** 401s and 403s by reason (the telemetry issue's unauthorized-access alert reads it). */
+  readonly authDenied: Counter<'reason'>;
+  /** Audit events made durable. */
+  readonly auditEvents: Counter;
 }
 
 export function createServiceMetrics(registry: Registry = new Registry()): ServiceMetrics {
@@ -34,6 +38,17 @@ export function createServiceMetrics(registry: Registry = new Registry()): Servi
       name: 'spike_rehydrations_total',
       help: 'Archived records brought back hot because they were read often',
       labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    authDenied: new Counter({
+      name: 'auth_denied_total',
+      help: 'Requests refused with 401 or 403, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    auditEvents: new Counter({
+      name: 'audit_events_total',
+      help: 'Audit events written durably',
       registers: [registry],
     }),
   };
