@@ -155,6 +155,7 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
     store: ports.store,
     ledger: ports.ledger,
     archive: ports.archive,
+    holds,
     control: ports.control,
     clock,
     policy: options.policy,

@@ -18,6 +18,8 @@ import { createTokenVerifier } from '../../src/api/authentication.ts';
 import { createHttpMetrics, type HttpMetrics } from '../../src/api/http-metrics.ts';
 import { buildHttpServer } from '../../src/api/http-server.ts';
 import type { RecordStore } from '../../src/ports/record-store.ts';
+import type { AuditLog } from '../../src/ports/audit-log.ts';
+import { createRateLimiter, type RateLimitSettings } from '../../src/api/rate-limits.ts';
 import { ManualClock } from '../fakes/manual-clock.ts';
 
 export const TEST_ISSUER = 'urn:test:issuer';
@@ -55,6 +57,10 @@ export interface TestApplicationOptions {
   readonly policy?: ArchivalPolicy;
   /** Deterministic ids for records created without one (a counter), so two runs answer the same bytes. */
   readonly deterministicIds?: boolean;
+  /** The audit trail's store; a private SQLite log in memory when absent. */
+  readonly audit?: AuditLog;
+  /** Rate limits (counted in the harness's LRU cache); none when absent. */
+  readonly rateLimits?: RateLimitSettings;
 }
 
 export async function createTestApplication(options: TestApplicationOptions = {}): Promise<TestApplication> {
@@ -66,13 +72,15 @@ export async function createTestApplication(options: TestApplicationOptions = {}
   const metrics = createHttpMetrics(undefined, { defaultMetrics: false });
   const archive = new MemoryArchiveStore({ clock });
   const ledger = new SqliteArchiveLedger({ path: ':memory:' });
+  const cache = new LruMemoryCache({ maxBytes: 16 * 1024 * 1024 });
   const wired = wireServices(
     {
       store,
       ledger,
       archive,
       control: new MemoryControlStore(clock),
-      cache: new LruMemoryCache({ maxBytes: 16 * 1024 * 1024 }),
+      cache,
+      ...(options.audit !== undefined ? { audit: options.audit } : {}),
     },
     {
       clock,
@@ -89,7 +97,13 @@ export async function createTestApplication(options: TestApplicationOptions = {}
     issuer: TEST_ISSUER,
     audience: TEST_AUDIENCE,
   });
-  const application = createApiApplication(services, verifier);
+  const application = createApiApplication(services, verifier, {
+    clock,
+    onAuthDenied: (reason) => wired.metrics.authDenied.inc({ reason }),
+    ...(options.rateLimits !== undefined
+      ? { rateLimiter: createRateLimiter(cache, clock, options.rateLimits) }
+      : {}),
+  });
   const token = (
     roles: readonly string[] = ['Billing.Read', 'Billing.Write'],
     customerIds?: readonly string[],
