@@ -415,7 +415,8 @@ export const adminRoutes: readonly RouteDefinition[] = [
     audit: 'legal-hold.set',
     method: 'PUT',
     path: '/api/v1/admin/customers/{customerId}/legal-hold',
-    summary: 'Hold every record of a customer, present and future: PUT, PATCH and DELETE answer 409 LEGAL_HOLD',
+    summary:
+      'Hold every record of a customer, present and future: PUT, PATCH and DELETE answer 409 LEGAL_HOLD',
     tags: ['operations'],
     access: 'Billing.Admin',
     params: CustomerPath,

@@ -73,7 +73,8 @@ function denialReasonOf(error: unknown): DenialReason {
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'algorithm_not_allowed';
   if (error instanceof joseErrors.JWKSNoMatchingKey) return 'unknown_key';
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'bad_signature';
-  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) return 'malformed_token';
+  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid)
+    return 'malformed_token';
   return 'invalid_token';
 }
 
@@ -85,7 +86,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   return async (header) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
     if (match?.[1] === undefined)
-      throw new AccessDenied('UNAUTHENTICATED', 'missing_token', 'Send a bearer token in the Authorization header');
+      throw new AccessDenied(
+        'UNAUTHENTICATED',
+        'missing_token',
+        'Send a bearer token in the Authorization header',
+      );
     try {
       const { payload } = await jwtVerify(match[1], getKey, {
         issuer: options.issuer,
@@ -110,9 +115,14 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         throw new AppError('UNAVAILABLE', 'The token signing keys could not be fetched', { cause: error });
       }
       const reason = error instanceof joseErrors.JOSEError ? error.code : 'ERR_INVALID_TOKEN';
-      throw new AccessDenied('UNAUTHENTICATED', denialReasonOf(error), `The bearer token is not valid (${reason})`, {
-        cause: error,
-      });
+      throw new AccessDenied(
+        'UNAUTHENTICATED',
+        denialReasonOf(error),
+        `The bearer token is not valid (${reason})`,
+        {
+          cause: error,
+        },
+      );
     }
   };
 }
@@ -126,6 +136,10 @@ export function authorize(principal: Principal, role: Role, customerId: string |
     principal.customerIds !== undefined &&
     !principal.customerIds.has(customerId)
   ) {
-    throw new AccessDenied('FORBIDDEN', 'customer_not_allowed', `This token may not access customer ${customerId}`);
+    throw new AccessDenied(
+      'FORBIDDEN',
+      'customer_not_allowed',
+      `This token may not access customer ${customerId}`,
+    );
   }
 }

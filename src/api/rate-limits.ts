@@ -22,7 +22,11 @@ export interface RateLimiter {
   check(request: { subject: string; customerId: string | undefined; scans: boolean }): Promise<void>;
 }
 
-export function createRateLimiter(cache: Cache, clock: Pick<Clock, 'now'>, limits: RateLimitSettings): RateLimiter {
+export function createRateLimiter(
+  cache: Cache,
+  clock: Pick<Clock, 'now'>,
+  limits: RateLimitSettings,
+): RateLimiter {
   return {
     async check({ subject, customerId, scans }) {
       const now = clock.now().getTime();
@@ -32,7 +36,11 @@ export function createRateLimiter(cache: Cache, clock: Pick<Clock, 'now'>, limit
       if (limits.perPrincipal > 0)
         counted.push({ key: `principal:${subject}`, limit: limits.perPrincipal, what: 'this caller' });
       if (customerId !== undefined && limits.perCustomer > 0)
-        counted.push({ key: `customer:${customerId}`, limit: limits.perCustomer, what: `customer ${customerId}` });
+        counted.push({
+          key: `customer:${customerId}`,
+          limit: limits.perCustomer,
+          what: `customer ${customerId}`,
+        });
       if (scans && limits.scanning > 0)
         counted.push({ key: `scan:${subject}`, limit: limits.scanning, what: 'scanning admin requests' });
       const counts = await Promise.all(

@@ -5,7 +5,13 @@ import type { AuditEntry } from '../domain/audit-event.ts';
 import { AppError } from '../domain/errors.ts';
 import { compileValidator, type Validator } from '../domain/schema-validation.ts';
 import type { Clock } from '../ports/clock.ts';
-import { AccessDenied, authorize, type DenialReason, type Principal, type TokenVerifier } from './authentication.ts';
+import {
+  AccessDenied,
+  authorize,
+  type DenialReason,
+  type Principal,
+  type TokenVerifier,
+} from './authentication.ts';
 import { type ApiResponse, problemResponse, toAppError } from './problem-response.ts';
 import type { RateLimiter } from './rate-limits.ts';
 import type { ApiServices, Logger, RouteDefinition } from './route-definition.ts';
@@ -180,7 +186,7 @@ function auditEntry(
     reason:
       denied !== undefined
         ? `${denied}: ${route.method} ${route.path}`
-        : (bodyField('reason') ?? request.headers['x-audit-reason'])?.slice(0, MAX_AUDIT_REASON) ?? null,
+        : ((bodyField('reason') ?? request.headers['x-audit-reason'])?.slice(0, MAX_AUDIT_REASON) ?? null),
   };
 }
 

@@ -130,10 +130,14 @@ export class AuditTrail {
         { err: error, queued: this.#pending.length },
         'audit append failed; events kept for retry',
       );
-      const refused = new AppError('UNAVAILABLE', `The audit log refused the event: ${describeError(error)}`, {
-        cause: error,
-        retryAfterMs: this.#flushIntervalMs,
-      });
+      const refused = new AppError(
+        'UNAVAILABLE',
+        `The audit log refused the event: ${describeError(error)}`,
+        {
+          cause: error,
+          retryAfterMs: this.#flushIntervalMs,
+        },
+      );
       for (const pending of waiting) pending.settle?.reject(refused);
       this.#scheduleFlush();
       throw refused;

@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import { type ApiApplication, createApiApplication } from '../api/api-application.ts';
 import { createHttpMetrics, type HttpMetrics } from '../api/http-metrics.ts';
+import { createRateLimiter } from '../api/rate-limits.ts';
 import type { ApiServices, ReadinessReport } from '../api/route-definition.ts';
 import type { AppConfig } from '../config/app-config.ts';
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
@@ -27,9 +28,13 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
   const adapters = await openAdapters(config, logger, {
     onCacheError: (operation) => metrics.cacheErrors.inc({ operation }),
   });
-  const { store, ledger, archive, control, cache } = adapters;
+  const { store, ledger, archive, control, cache, audit } = adapters;
+  for (const endpoint of config.security.insecureEndpoints) {
+    // Accepted through ALLOW_INSECURE_ENDPOINTS: said at every start, so nobody forgets it is on.
+    logger.warn({ setting: endpoint.split(' ')[0] }, `INSECURE: ${endpoint} (ALLOW_INSECURE_ENDPOINTS=true)`);
+  }
   const wired = wireServices(
-    { store, ledger, archive, control, cache },
+    { store, ledger, archive, control, cache, audit },
     {
       clock: systemClock,
       log: logger,
@@ -58,7 +63,11 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
   );
   return {
     ...wired,
-    application: createApiApplication(apiServices(wired), adapters.verifyToken),
+    application: createApiApplication(apiServices(wired), adapters.verifyToken, {
+      clock: systemClock,
+      onAuthDenied: (reason) => metrics.authDenied.inc({ reason }),
+      rateLimiter: createRateLimiter(cache, systemClock, config.rateLimits),
+    }),
     httpMetrics,
     description: adapters.description,
     async close() {

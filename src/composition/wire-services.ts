@@ -208,5 +208,7 @@ function defaultCostSettings(policy: ArchivalPolicy): CostSettings {
 
 /** One chain per writer instance: the host and process make it readable, the random part unique. */
 function newAuditChainId(): string {
-  return `${hostname().replace(/[^A-Za-z0-9-]/g, '-').slice(0, 40)}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  return `${hostname()
+    .replace(/[^A-Za-z0-9-]/g, '-')
+    .slice(0, 40)}-${process.pid}-${randomUUID().slice(0, 8)}`;
 }

@@ -88,8 +88,14 @@ export interface AppConfig {
   readonly cache: CacheConfig;
   readonly auth: AuthConfig;
   /** Where the audit trail lives: SQLite in the data folder (embedded) or append blobs (Blob Storage). */
-  readonly audit: { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'blob'; readonly container: string };
-  readonly rateLimits: { readonly perPrincipal: number; readonly perCustomer: number; readonly scanning: number };
+  readonly audit:
+    | { readonly kind: 'sqlite'; readonly path: string }
+    | { readonly kind: 'blob'; readonly container: string };
+  readonly rateLimits: {
+    readonly perPrincipal: number;
+    readonly perCustomer: number;
+    readonly scanning: number;
+  };
   /** HTTPS with HSTS when set. */
   readonly tls: { readonly certPath: string; readonly keyPath: string } | undefined;
   readonly security: {
@@ -296,7 +302,8 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
   const tlsCert = settings.TLS_CERT_PATH;
   const tlsKey = settings.TLS_KEY_PATH;
   let tls: AppConfig['tls'];
-  if ((tlsCert === undefined) !== (tlsKey === undefined)) problem('set TLS_CERT_PATH and TLS_KEY_PATH together');
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    problem('set TLS_CERT_PATH and TLS_KEY_PATH together');
   else if (tlsCert !== undefined && tlsKey !== undefined) {
     tls = { certPath: resolve(cwd, tlsCert), keyPath: resolve(cwd, tlsKey) };
     for (const [name, path] of [
@@ -428,7 +435,8 @@ function isClearTextRemote(url: string, clearProtocols: readonly string[]): bool
 function insecureEndpoints(settings: Settings): string[] {
   const found: string[] = [];
   const check = (name: SettingName, url: string | undefined, protocols: readonly string[]) => {
-    if (url !== undefined && isClearTextRemote(url, protocols)) found.push(`${name} is not TLS (${new URL(url).protocol})`);
+    if (url !== undefined && isClearTextRemote(url, protocols))
+      found.push(`${name} is not TLS (${new URL(url).protocol})`);
   };
   check('COSMOS_ENDPOINT', settings.COSMOS_ENDPOINT, ['http:']);
   check('BLOB_ACCOUNT_URL', settings.BLOB_ACCOUNT_URL, ['http:']);
@@ -438,9 +446,13 @@ function insecureEndpoints(settings: Settings): string[] {
   const blob = settings.BLOB_CONNECTION_STRING;
   if (blob !== undefined) {
     const endpoint = /BlobEndpoint=([^;]+)/i.exec(blob)?.[1];
-    const clear = endpoint !== undefined ? isClearTextRemote(endpoint, ['http:']) : /DefaultEndpointsProtocol=http;/i.test(blob);
+    const clear =
+      endpoint !== undefined
+        ? isClearTextRemote(endpoint, ['http:'])
+        : /DefaultEndpointsProtocol=http;/i.test(blob);
     if (clear) found.push('BLOB_CONNECTION_STRING is not TLS (http)');
   }
-  if (isFlagOn(settings.COSMOS_ALLOW_INSECURE_TLS)) found.push('COSMOS_ALLOW_INSECURE_TLS turns certificate checks off');
+  if (isFlagOn(settings.COSMOS_ALLOW_INSECURE_TLS))
+    found.push('COSMOS_ALLOW_INSECURE_TLS turns certificate checks off');
   return found;
 }

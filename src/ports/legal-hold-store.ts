@@ -14,7 +14,11 @@ export interface LegalHoldEntry {
 }
 
 export interface LegalHoldStore {
-  get(customerId: string, recordId: string | null, options?: OperationOptions): Promise<LegalHoldEntry | undefined>;
+  get(
+    customerId: string,
+    recordId: string | null,
+    options?: OperationOptions,
+  ): Promise<LegalHoldEntry | undefined>;
   /** Sets or replaces the hold. */
   put(hold: LegalHoldEntry, options?: OperationOptions): Promise<void>;
   /** False when there was none. */

@@ -34,7 +34,11 @@ async function auditOf(query: string): Promise<AuditEvent[]> {
 
 async function createOld(customerId: string, id: string): Promise<void> {
   const issuedAt = new Date(api.clock.now().getTime() - 200 * DAY).toISOString();
-  const created = await api.call({ method: 'POST', url: records(customerId), payload: makeInput({ id, issuedAt }) });
+  const created = await api.call({
+    method: 'POST',
+    url: records(customerId),
+    payload: makeInput({ id, issuedAt }),
+  });
   expect(created.statusCode).toBe(201);
 }
 
@@ -225,12 +229,19 @@ describe('legal holds that hold', () => {
     expect(api.test.archive.heldPaths().filter((path) => path.includes('cust-hold-2'))).toHaveLength(1);
     const listed = await api.call({ method: 'GET', url: '/api/v1/admin/legal-holds', roles: ADMIN });
     expect(listed.json().items).toContainEqual(
-      expect.objectContaining({ customerId: 'cust-hold-2', recordId: 'r1', reason: 'dispute', setBy: 'test-user' }),
+      expect.objectContaining({
+        customerId: 'cust-hold-2',
+        recordId: 'r1',
+        reason: 'dispute',
+        setBy: 'test-user',
+      }),
     );
     await api.call({ method: 'DELETE', url: `${adminRecord('cust-hold-2', 'r1')}/legal-hold`, roles: ADMIN });
     expect(api.test.archive.heldPaths().filter((path) => path.includes('cust-hold-2'))).toEqual([]);
     const after = await api.call({ method: 'GET', url: '/api/v1/admin/legal-holds', roles: ADMIN });
-    expect(after.json().items.some((hold: { customerId: string }) => hold.customerId === 'cust-hold-2')).toBe(false);
+    expect(after.json().items.some((hold: { customerId: string }) => hold.customerId === 'cust-hold-2')).toBe(
+      false,
+    );
   });
 });
 
@@ -279,7 +290,9 @@ describe('when the audit log refuses events', () => {
         ['record.create', null, 503],
         ['record.read', 'a', 200],
       ]);
-      expect((await local.call({ method: 'POST', url, payload: makeInput({ id: 'b' }) })).statusCode).toBe(201);
+      expect((await local.call({ method: 'POST', url, payload: makeInput({ id: 'b' }) })).statusCode).toBe(
+        201,
+      );
     } finally {
       await local.close();
     }

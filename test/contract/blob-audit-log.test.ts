@@ -10,7 +10,8 @@ import { describeAuditLogContract, entry } from './audit-log.contract.ts';
 
 describeAuditLogContract('append blobs (Azurite in memory)', async () => {
   const azurite = await startEmbeddedAzurite({ folder: tmpdir(), port: 0, inMemory: true });
-  const connect = () => BlobAuditLog.connect({ connectionString: azurite.connectionString, containerName: 'audit' });
+  const connect = () =>
+    BlobAuditLog.connect({ connectionString: azurite.connectionString, containerName: 'audit' });
   const log = await connect();
   return {
     log,
@@ -44,9 +45,12 @@ describe('BlobAuditLog on Azurite', () => {
       containerName,
     );
     const names: string[] = [];
-    for await (const item of container.listBlobsFlat()) names.push(`${item.name} ${item.properties.blobType}`);
+    for await (const item of container.listBlobsFlat())
+      names.push(`${item.name} ${item.properties.blobType}`);
     expect(names).toEqual(['2026-12-01/inst-1.jsonl AppendBlob', '2026-12-02/inst-1.jsonl AppendBlob']);
-    const secondDay = (await container.getBlobClient('2026-12-02/inst-1.jsonl').downloadToBuffer()).toString();
+    const secondDay = (
+      await container.getBlobClient('2026-12-02/inst-1.jsonl').downloadToBuffer()
+    ).toString();
     expect(JSON.parse(secondDay.split('\n')[0]!)).toEqual({
       anchor: { chain: 'inst-1', seq: 2, hash: events[1]!.hash },
     });

@@ -20,21 +20,22 @@ beforeEach(() => {
 afterEach(() => rmSync(folder, { recursive: true, force: true }));
 
 /** Two writer instances, five events each, on one log; answers the trail of the first and a raw handle. */
-async function twoChains(): Promise<{ trail: AuditTrail; db: DatabaseSync; close(): Promise<void> }> {
+async function twoChains(): Promise<{ trail: AuditTrail; db: DatabaseSync; close: () => Promise<void> }> {
   const log = new SqliteAuditLog({ path });
   const clock = new ManualClock();
   const trails = ['instance-a', 'instance-b'].map(
     (chain) => new AuditTrail({ log, clock, logger: silentLogger, chain }),
   );
   for (let i = 0; i < 5; i++) {
-    for (const trail of trails) await trail.recordNow(entry({ recordId: `rec-${i}`, at: clock.now().toISOString() }));
+    for (const trail of trails)
+      await trail.recordNow(entry({ recordId: `rec-${i}`, at: clock.now().toISOString() }));
     clock.advance(1_000);
   }
   const db = new DatabaseSync(path);
   return {
     trail: trails[0]!,
     db,
-    async close() {
+    close: async () => {
       db.close();
       await log.close();
     },
@@ -42,8 +43,11 @@ async function twoChains(): Promise<{ trail: AuditTrail; db: DatabaseSync; close
 }
 
 const eventJson = (db: DatabaseSync, chain: string, seq: number): string =>
-  (db.prepare('SELECT event FROM audit_events WHERE chain = ? AND seq = ?').get(chain, seq) as { event: string })
-    .event;
+  (
+    db.prepare('SELECT event FROM audit_events WHERE chain = ? AND seq = ?').get(chain, seq) as {
+      event: string;
+    }
+  ).event;
 
 describe('audit chain verification', () => {
   it('passes an untouched log of several instances', async () => {

@@ -149,11 +149,19 @@ export class BlobAuditLog implements AuditLog {
   }
 
   async query(query: AuditQuery, options?: OperationOptions): Promise<AuditPage> {
-    const fromDay = [query.from, query.after?.at].filter((value) => value !== undefined).sort().at(-1)?.slice(0, 10);
+    const fromDay = [query.from, query.after?.at]
+      .filter((value) => value !== undefined)
+      .sort()
+      .at(-1)
+      ?.slice(0, 10);
     const toDay = query.to?.slice(0, 10);
     const names = (await this.#names(options)).filter((name) => {
       const day = parseName(name)?.day;
-      return day !== undefined && (fromDay === undefined || day >= fromDay) && (toDay === undefined || day <= toDay);
+      return (
+        day !== undefined &&
+        (fromDay === undefined || day >= fromDay) &&
+        (toDay === undefined || day <= toDay)
+      );
     });
     const matching: AuditEvent[] = [];
     for (const name of names) {
@@ -197,14 +205,17 @@ export class BlobAuditLog implements AuditLog {
   async #names(options?: OperationOptions): Promise<string[]> {
     return this.#connection.call('list audit blobs', options, async (abortSignal) => {
       const names: string[] = [];
-      for await (const item of this.#connection.container.listBlobsFlat({ abortSignal })) names.push(item.name);
+      for await (const item of this.#connection.container.listBlobsFlat({ abortSignal }))
+        names.push(item.name);
       return names.sort();
     });
   }
 
   async #read(name: string, options?: OperationOptions): Promise<{ lines: Line[]; size: number }> {
     return this.#connection.call(`read ${name}`, options, async (abortSignal) => {
-      const response = await this.#connection.container.getBlobClient(name).download(0, undefined, { abortSignal });
+      const response = await this.#connection.container
+        .getBlobClient(name)
+        .download(0, undefined, { abortSignal });
       const body = response.readableStreamBody === undefined ? '' : await text(response.readableStreamBody);
       const lines = body
         .split('\n')

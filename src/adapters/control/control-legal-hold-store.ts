@@ -56,8 +56,7 @@ export class ControlLegalHoldStore implements LegalHoldStore {
     }
     return holds.sort(
       (a, b) =>
-        a.customerId.localeCompare(b.customerId) ||
-        (a.recordId ?? '').localeCompare(b.recordId ?? ''),
+        a.customerId.localeCompare(b.customerId) || (a.recordId ?? '').localeCompare(b.recordId ?? ''),
     );
   }
 }
