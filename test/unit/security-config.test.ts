@@ -15,7 +15,7 @@ const azure = {
   AUTH_AUDIENCE: 'api://billing',
 };
 
-function problemsOf(env: Record<string, string>): readonly string[] {
+function problemsOf(env: Readonly<Record<string, string | undefined>>): readonly string[] {
   try {
     loadConfig(env, '/srv/app');
     return [];

@@ -9,7 +9,7 @@ import { AccessDenied, createTokenVerifier, type TokenVerifier } from '../../src
 const ISSUER = 'urn:test:issuer';
 const AUDIENCE = 'api://test';
 let verify: TokenVerifier;
-let privateKey: CryptoKey;
+let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 let publicJwk: JWK;
 
 beforeAll(async () => {
