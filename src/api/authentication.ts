@@ -131,6 +131,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 export function authorize(principal: Principal, role: Role, customerId: string | undefined): void {
   if (!principal.roles.has(role))
     throw new AccessDenied('FORBIDDEN', 'missing_role', `This operation needs the role ${role}`);
+  // A token limited to some customers may not use operations that span customers (the audit, every
+  // hold, archival runs): they would show or change other customers' data.
+  if (principal.customerIds !== undefined && customerId === undefined && role === 'Billing.Admin') {
+    throw new AccessDenied(
+      'FORBIDDEN',
+      'customer_not_allowed',
+      'A token limited to some customers may not use operations across customers',
+    );
+  }
   if (
     customerId !== undefined &&
     principal.customerIds !== undefined &&
