@@ -1,12 +1,12 @@
 // `npm run audit -- <command>`: verify | query. The same use case as the admin API's audit routes; the
 // CLI's own verification is audited too, its actor the operating-system user.
-import { userInfo } from 'node:os';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../composition/create-logger.ts';
 import { openServices, type OpenedServices } from '../composition/open-services.ts';
 import { AUDIT_ACTIONS, type AuditAction } from '../domain/audit-event.ts';
 import { describeError } from '../domain/errors.ts';
+import { auditCli } from './cli-audit.ts';
 import { loadConfigOrExit } from './serve.ts';
 
 const program = new Command()
@@ -36,8 +36,6 @@ async function withServices(work: (services: OpenedServices) => Promise<number>)
   process.exit(code);
 }
 
-const actor = () => ({ sub: `os:${userInfo().username}`, roles: ['cli'] });
-
 program
   .command('verify')
   .description('Re-compute every hash chain; exits 1 naming the first broken link')
@@ -45,15 +43,11 @@ program
   .action((options: { json?: boolean }) =>
     withServices(async (services) => {
       const result = await services.audit.verify();
-      await services.audit.recordNow({
-        at: new Date().toISOString(),
-        actor: actor(),
-        action: 'audit.verify',
-        customerId: null,
-        recordId: null,
+      await auditCli(services, 'audit.verify', {
         status: result.ok ? 200 : 409,
-        requestId: null,
-        reason: result.ok ? null : `broken at ${result.brokenChain ?? '?'}#${result.firstBroken ?? '?'}`,
+        ...(result.ok
+          ? {}
+          : { reason: `broken at ${result.brokenChain ?? '?'}#${result.firstBroken ?? '?'}` }),
       });
       if (options.json === true) console.log(JSON.stringify(result));
       else if (result.ok) {
