@@ -82,11 +82,15 @@ export class RedisCache implements Cache {
       this.#lastConnectionError = error;
     });
     const entra = options.entraAuth;
-    const connect = entra === undefined ? Promise.resolve() : this.#renewToken(entra, false);
-    connect
-      .then(() => this.#client.connect())
-      .catch((error: unknown) => {
+    const connect = () =>
+      this.#client.connect().catch((error: unknown) => {
         this.#lastConnectionError = error;
+      });
+    // With Entra ID the first token comes before the connection; a store closed meanwhile never connects.
+    if (entra === undefined) void connect();
+    else
+      void this.#renewToken(entra, false).then(() => {
+        if (!this.#closed) void connect();
       });
   }
 
