@@ -80,7 +80,7 @@ export default tseslint.config(
               message: 'ports/ speak the domain only',
             },
             {
-              target: ['./src/records', './src/archival', './src/jobs', './src/costs'],
+              target: ['./src/records', './src/archival', './src/jobs', './src/costs', './src/audit'],
               from: [
                 './src/adapters',
                 './src/composition',
@@ -108,6 +108,7 @@ export default tseslint.config(
                 './src/archival',
                 './src/jobs',
                 './src/costs',
+                './src/audit',
                 './src/composition',
                 './src/api',
                 './src/functions',

@@ -2,6 +2,8 @@
 // and jobs, a record's rehydration, legal hold and pin, the cost report. Each parses (typed by its
 // schemas), calls one use case, and formats.
 import Type from 'typebox';
+import { AUDIT_ACTIONS } from '../domain/audit-event.ts';
+import { decodeAuditCursor, encodeAuditCursor } from '../domain/audit-cursor.ts';
 import { CustomerPath, Instant, RecordId, RecordPath } from '../domain/billing-record.ts';
 import type { ApiResponse } from './problem-response.ts';
 import { defineRoute, type RouteDefinition } from './route-definition.ts';
@@ -10,12 +12,16 @@ const JSON_TYPE = 'application/json';
 const NDJSON_TYPE = 'application/x-ndjson';
 const adminRecordPath = '/api/v1/admin/customers/{customerId}/billing-records/{recordId}';
 
+/** Why an operator acts: recorded in the audit event (also accepted as the X-Audit-Reason header). */
+const Reason = Type.String({ minLength: 1, maxLength: 1024 });
+
 const RunRequestBody = Type.Object(
   {
     asOf: Type.Optional(Instant),
     dryRun: Type.Optional(Type.Boolean()),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
     customerId: Type.Optional(RecordId),
+    reason: Type.Optional(Reason),
   },
   { additionalProperties: false },
 );
@@ -84,10 +90,53 @@ const StatusSchema = Type.Object({
   failed: Type.Array(StatusItem),
 });
 
-const LegalHoldBody = Type.Object(
-  { reason: Type.String({ minLength: 1, maxLength: 1024 }) },
+const LegalHoldBody = Type.Object({ reason: Reason }, { additionalProperties: false });
+
+const LegalHoldItem = Type.Object({
+  customerId: Type.String(),
+  recordId: Type.Union([Type.String(), Type.Null()]),
+  reason: Type.String(),
+  setBy: Type.String(),
+  setAt: Instant,
+});
+
+const AuditEventSchema = Type.Object({
+  chain: Type.String(),
+  seq: Type.Integer(),
+  at: Instant,
+  actor: Type.Object({ sub: Type.String(), roles: Type.Array(Type.String()) }),
+  action: Type.String(),
+  customerId: Type.Union([Type.String(), Type.Null()]),
+  recordId: Type.Union([Type.String(), Type.Null()]),
+  status: Type.Integer(),
+  requestId: Type.Union([Type.String(), Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  prevHash: Type.String(),
+  hash: Type.String(),
+});
+
+const AuditQuerySchema = Type.Object(
+  {
+    customerId: Type.Optional(RecordId),
+    recordId: Type.Optional(RecordId),
+    actor: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    action: Type.Optional(Type.Union(AUDIT_ACTIONS.map((action) => Type.Literal(action)))),
+    from: Type.Optional(Instant),
+    to: Type.Optional(Instant),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    cursor: Type.Optional(Type.String({ maxLength: 512 })),
+  },
   { additionalProperties: false },
 );
+
+const AuditVerifySchema = Type.Object({
+  ok: Type.Boolean(),
+  checked: Type.Integer(),
+  chains: Type.Integer(),
+  firstBroken: Type.Union([Type.Integer(), Type.Null()]),
+  brokenChain: Type.Union([Type.String(), Type.Null()]),
+  problem: Type.Union([Type.String(), Type.Null()]),
+});
 
 const JobSchema = Type.Object({
   jobId: Type.String(),
@@ -108,7 +157,11 @@ const JobSchema = Type.Object({
 });
 
 const RehydrationsBody = Type.Object(
-  { customerId: Type.Optional(RecordId), dryRun: Type.Optional(Type.Boolean()) },
+  {
+    customerId: Type.Optional(RecordId),
+    dryRun: Type.Optional(Type.Boolean()),
+    reason: Type.Optional(Reason),
+  },
   { additionalProperties: false },
 );
 
@@ -168,6 +221,7 @@ const recordControl = {
 export const adminRoutes: readonly RouteDefinition[] = [
   defineRoute({
     operationId: 'startArchivalRun',
+    audit: 'archival.run',
     method: 'POST',
     path: '/api/v1/admin/archival/runs',
     summary: 'Start an archival run (copy, then purge what passed its grace)',
@@ -182,8 +236,9 @@ export const adminRoutes: readonly RouteDefinition[] = [
       ...adminResponses,
     },
     async handle({ body }, services) {
+      const { reason: _reason, ...request } = body;
       const { runId } = await services.archival.startRun({
-        ...body,
+        ...request,
         ...(body.asOf !== undefined ? { asOf: new Date(body.asOf).toISOString() } : {}),
       });
       return json(202, { runId }, `/api/v1/admin/archival/runs/${runId}`);
@@ -191,6 +246,7 @@ export const adminRoutes: readonly RouteDefinition[] = [
   }),
   defineRoute({
     operationId: 'listArchivalRuns',
+    audit: 'archival.read',
     method: 'GET',
     path: '/api/v1/admin/archival/runs',
     summary: 'The most recent archival runs, newest first',
@@ -208,6 +264,7 @@ export const adminRoutes: readonly RouteDefinition[] = [
   }),
   defineRoute({
     operationId: 'getArchivalRun',
+    audit: 'archival.read',
     method: 'GET',
     path: '/api/v1/admin/archival/runs/{runId}',
     summary: 'An archival run: status, counts, timings',
@@ -225,6 +282,8 @@ export const adminRoutes: readonly RouteDefinition[] = [
   }),
   defineRoute({
     operationId: 'getArchivalStatus',
+    audit: 'archival.read',
+    scans: true,
     method: 'GET',
     path: '/api/v1/admin/archival/status',
     summary: 'Records hot, copied (in grace), archived, stuck and failed',
@@ -249,6 +308,7 @@ export const adminRoutes: readonly RouteDefinition[] = [
   }),
   defineRoute({
     operationId: 'startRehydrations',
+    audit: 'rehydrate',
     method: 'POST',
     path: '/api/v1/admin/rehydrations',
     summary: 'Bring every archived record (or a customer’s) back hot: the rollback of archival, as a job',
@@ -263,12 +323,14 @@ export const adminRoutes: readonly RouteDefinition[] = [
       ...adminResponses,
     },
     async handle({ body }, services) {
-      const { jobId } = await services.rehydrations.start(body);
+      const { reason: _reason, ...request } = body;
+      const { jobId } = await services.rehydrations.start(request);
       return json(202, { jobId }, `/api/v1/admin/jobs/${jobId}`);
     },
   }),
   defineRoute({
     operationId: 'getJob',
+    audit: 'job.read',
     method: 'GET',
     path: '/api/v1/admin/jobs/{jobId}',
     summary: 'A long operation: kind, status, counts, timings, first failures',
@@ -313,6 +375,7 @@ export const adminRoutes: readonly RouteDefinition[] = [
   }),
   defineRoute({
     operationId: 'rehydrateRecord',
+    audit: 'rehydrate',
     method: 'POST',
     path: `${adminRecordPath}/rehydrate`,
     summary: 'Bring an archived record back to the hot store',
@@ -335,6 +398,8 @@ export const adminRoutes: readonly RouteDefinition[] = [
   }),
   defineRoute({
     operationId: 'getCostReport',
+    audit: 'cost-report.read',
+    scans: true,
     method: 'GET',
     path: '/api/v1/admin/cost-report',
     summary: 'Measured sizes and counts per tier, and the monthly cost before, after and at the floor',
@@ -351,17 +416,25 @@ export const adminRoutes: readonly RouteDefinition[] = [
   defineRoute({
     ...recordControl,
     operationId: 'setLegalHold',
+    audit: 'legal-hold.set',
     method: 'PUT',
     path: `${adminRecordPath}/legal-hold`,
     summary: 'Set a legal hold (blocks changes, deletion and retention expiry)',
     body: { schema: LegalHoldBody, contentTypes: [JSON_TYPE], validate: true },
-    async handle({ params, body }, services) {
-      return json(200, await services.records.setLegalHold(recordKey(params), body.reason));
+    async handle({ params, body, principal }, services) {
+      return json(
+        200,
+        await services.records.setLegalHold(recordKey(params), {
+          reason: body.reason,
+          setBy: principal?.subject ?? 'unknown',
+        }),
+      );
     },
   }),
   defineRoute({
     ...recordControl,
     operationId: 'clearLegalHold',
+    audit: 'legal-hold.clear',
     method: 'DELETE',
     path: `${adminRecordPath}/legal-hold`,
     summary: 'Clear the legal hold',
@@ -372,6 +445,7 @@ export const adminRoutes: readonly RouteDefinition[] = [
   defineRoute({
     ...recordControl,
     operationId: 'setPin',
+    audit: 'pin.set',
     method: 'PUT',
     path: `${adminRecordPath}/pin`,
     summary: 'Pin the record: never archive it',
@@ -382,11 +456,120 @@ export const adminRoutes: readonly RouteDefinition[] = [
   defineRoute({
     ...recordControl,
     operationId: 'clearPin',
+    audit: 'pin.clear',
     method: 'DELETE',
     path: `${adminRecordPath}/pin`,
     summary: 'Unpin the record: archive it again by the normal rules',
     async handle({ params }, services) {
       return json(200, await services.records.unpin(recordKey(params)));
+    },
+  }),
+  defineRoute({
+    operationId: 'setCustomerLegalHold',
+    audit: 'legal-hold.set',
+    method: 'PUT',
+    path: '/api/v1/admin/customers/{customerId}/legal-hold',
+    summary:
+      'Hold every record of a customer, present and future: PUT, PATCH and DELETE answer 409 LEGAL_HOLD',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    params: CustomerPath,
+    body: { schema: LegalHoldBody, contentTypes: [JSON_TYPE], validate: true },
+    responses: { 200: { description: 'The hold', schema: LegalHoldItem }, ...adminResponses },
+    async handle({ params, body, principal }, services) {
+      const hold = await services.legalHolds.set(params.customerId, {
+        reason: body.reason,
+        setBy: principal?.subject ?? 'unknown',
+      });
+      return json(200, hold);
+    },
+  }),
+  defineRoute({
+    operationId: 'clearCustomerLegalHold',
+    audit: 'legal-hold.clear',
+    method: 'DELETE',
+    path: '/api/v1/admin/customers/{customerId}/legal-hold',
+    summary: 'Release a customer’s legal hold (records under their own hold stay held)',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    params: CustomerPath,
+    responses: {
+      204: { description: 'Released' },
+      404: { description: 'The customer has no hold' },
+      ...adminResponses,
+    },
+    async handle({ params }, services) {
+      await services.legalHolds.clear(params.customerId);
+      return { status: 204 };
+    },
+  }),
+  defineRoute({
+    operationId: 'listLegalHolds',
+    audit: 'legal-hold.list',
+    scans: true,
+    method: 'GET',
+    path: '/api/v1/admin/legal-holds',
+    summary: 'Every legal hold, of customers and of records, with who set it and when',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    responses: {
+      200: { description: 'The holds', schema: Type.Object({ items: Type.Array(LegalHoldItem) }) },
+      ...adminResponses,
+    },
+    async handle(_request, services) {
+      return json(200, { items: await services.legalHolds.list() });
+    },
+  }),
+  defineRoute({
+    operationId: 'queryAudit',
+    audit: 'audit.read',
+    scans: true,
+    method: 'GET',
+    path: '/api/v1/admin/audit',
+    summary: 'Audit events by customer, record, actor, action and time, oldest first, paged (itself audited)',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    query: AuditQuerySchema,
+    responses: {
+      200: {
+        description: 'One page of events',
+        schema: Type.Object({
+          items: Type.Array(AuditEventSchema),
+          nextCursor: Type.Union([Type.String(), Type.Null()]),
+        }),
+      },
+      ...adminResponses,
+    },
+    async handle({ query }, services) {
+      const { cursor, limit, ...filters } = query;
+      const filterOf = {
+        ...filters,
+        ...(filters.from !== undefined ? { from: new Date(filters.from).toISOString() } : {}),
+        ...(filters.to !== undefined ? { to: new Date(filters.to).toISOString() } : {}),
+      };
+      const page = await services.audit.query({
+        ...filterOf,
+        limit: limit ?? 50,
+        ...(cursor !== undefined ? { after: decodeAuditCursor(cursor, filterOf) } : {}),
+      });
+      return json(200, {
+        items: page.items,
+        nextCursor: page.next === undefined ? null : encodeAuditCursor(page.next, filterOf),
+      });
+    },
+  }),
+  defineRoute({
+    operationId: 'verifyAudit',
+    audit: 'audit.verify',
+    scans: true,
+    method: 'POST',
+    path: '/api/v1/admin/audit/verify',
+    summary: 'Re-compute every audit hash chain and name the first broken link',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    responses: { 200: { description: 'The verification', schema: AuditVerifySchema }, ...adminResponses },
+    async handle(_request, services) {
+      return json(200, await services.audit.verify());
     },
   }),
 ];

@@ -3,7 +3,7 @@ import type { TokenVerifier } from './authentication.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { buildOpenApiDocument } from './openapi-document.ts';
 import { recordRoutes } from './record-routes.ts';
-import { createPipeline, type Pipeline, type PipelineEvents } from './request-pipeline.ts';
+import { createPipeline, type Pipeline, type PipelineOptions } from './request-pipeline.ts';
 import type { ApiServices, RouteDefinition } from './route-definition.ts';
 import { systemRoutes } from './system-routes.ts';
 
@@ -31,7 +31,7 @@ export const ROUTE_TABLE: RouteTable = buildRouteTable();
 export function createApiApplication(
   services: ApiServices,
   verifyToken: TokenVerifier,
-  events: PipelineEvents = {},
+  options: PipelineOptions = {},
 ): ApiApplication {
-  return { ...ROUTE_TABLE, pipeline: createPipeline(services, verifyToken, events) };
+  return { ...ROUTE_TABLE, pipeline: createPipeline(services, verifyToken, options) };
 }

@@ -49,41 +49,57 @@ interface CachedToken {
 
 export type TokenVerifier = (authorizationHeader: string | undefined) => Promise<Principal>;
 
-/** Why a request was refused (`auth_denied_total{reason}`), kept beside the error it explains. */
+/** Why access was refused: a short, bounded set (the `reason` label of auth_denied_total). */
 export type DenialReason =
   | 'missing_token'
+  | 'malformed_token'
+  | 'algorithm_not_allowed'
+  | 'unknown_key'
   | 'bad_signature'
   | 'expired'
+  | 'not_yet_valid'
   | 'wrong_audience'
   | 'wrong_issuer'
   | 'invalid_token'
   | 'role'
   | 'customer_scope';
 
-const denialReasons = new WeakMap<AppError, DenialReason>();
-
-function denied(error: AppError, reason: DenialReason): AppError {
-  denialReasons.set(error, reason);
-  return error;
-}
-
-/** The reason of a 401/403 raised here; `invalid_token` for any other UNAUTHENTICATED error. */
+/** The reason of a 401/403 (auth_denied_total{reason}); `invalid_token` or `role` for one raised elsewhere. */
 export function denialReason(error: AppError): DenialReason | undefined {
   if (error.code !== 'UNAUTHENTICATED' && error.code !== 'FORBIDDEN') return undefined;
-  return denialReasons.get(error) ?? (error.code === 'FORBIDDEN' ? 'role' : 'invalid_token');
+  if (error instanceof AccessDenied) return error.reason;
+  return error.code === 'FORBIDDEN' ? 'role' : 'invalid_token';
 }
 
-function joseReason(error: unknown): DenialReason {
+/** A 401 or 403 that says why, for the audit trail and the denial counter. */
+export class AccessDenied extends AppError {
+  readonly reason: DenialReason;
+
+  constructor(
+    code: 'UNAUTHENTICATED' | 'FORBIDDEN',
+    reason: DenialReason,
+    detail: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(code, detail, options);
+    this.reason = reason;
+  }
+}
+
+/** jose's error codes (and the claim a claim check failed on) to a denial reason. */
+function denialReasonOf(error: unknown): DenialReason {
   if (error instanceof joseErrors.JWTExpired) return 'expired';
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
     if (error.claim === 'aud') return 'wrong_audience';
     if (error.claim === 'iss') return 'wrong_issuer';
+    if (error.claim === 'nbf') return 'not_yet_valid';
+    return 'invalid_token';
   }
-  if (
-    error instanceof joseErrors.JWSSignatureVerificationFailed ||
-    error instanceof joseErrors.JWKSNoMatchingKey
-  )
-    return 'bad_signature';
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'algorithm_not_allowed';
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'unknown_key';
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'bad_signature';
+  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid)
+    return 'malformed_token';
   return 'invalid_token';
 }
 
@@ -95,9 +111,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   return async (header) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
     if (match?.[1] === undefined)
-      throw denied(
-        new AppError('UNAUTHENTICATED', 'Send a bearer token in the Authorization header'),
+      throw new AccessDenied(
+        'UNAUTHENTICATED',
         'missing_token',
+        'Send a bearer token in the Authorization header',
       );
     const hit = cached?.get(match[1]);
     if (hit !== undefined) return hit;
@@ -128,9 +145,13 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         throw new AppError('UNAVAILABLE', 'The token signing keys could not be fetched', { cause: error });
       }
       const reason = error instanceof joseErrors.JOSEError ? error.code : 'ERR_INVALID_TOKEN';
-      throw denied(
-        new AppError('UNAUTHENTICATED', `The bearer token is not valid (${reason})`, { cause: error }),
-        joseReason(error),
+      throw new AccessDenied(
+        'UNAUTHENTICATED',
+        denialReasonOf(error),
+        `The bearer token is not valid (${reason})`,
+        {
+          cause: error,
+        },
       );
     }
   };
@@ -139,16 +160,22 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 /** Throws FORBIDDEN when the principal lacks the role or the customer. */
 export function authorize(principal: Principal, role: Role, customerId: string | undefined): void {
   if (!principal.roles.has(role))
-    throw denied(new AppError('FORBIDDEN', `This operation needs the role ${role}`), 'role');
+    throw new AccessDenied('FORBIDDEN', 'role', `This operation needs the role ${role}`);
+  // A token limited to some customers may not use operations that span customers (the audit, every
+  // hold, archival runs): they would show or change other customers' data.
+  if (principal.customerIds !== undefined && customerId === undefined && role === 'Billing.Admin') {
+    throw new AccessDenied(
+      'FORBIDDEN',
+      'customer_scope',
+      'A token limited to some customers may not use operations across customers',
+    );
+  }
   if (
     customerId !== undefined &&
     principal.customerIds !== undefined &&
     !principal.customerIds.has(customerId)
   ) {
-    throw denied(
-      new AppError('FORBIDDEN', `This token may not access customer ${customerId}`),
-      'customer_scope',
-    );
+    throw new AccessDenied('FORBIDDEN', 'customer_scope', `This token may not access customer ${customerId}`);
   }
 }
 

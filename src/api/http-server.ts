@@ -23,16 +23,69 @@ export interface HttpServerOptions {
   readonly openApiDocument: object;
   readonly logger?: FastifyBaseLogger;
   readonly metrics?: HttpMetrics;
+  /** PEM certificate and key: the server speaks HTTPS only, and every answer carries HSTS. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
+/** A year, subdomains included: browsers and clients never try plain HTTP again. */
+export const HSTS = 'max-age=31536000; includeSubDomains';
+/** Longer URLs are refused (414) before routing; Node refuses headers over 16 KiB (431) itself. */
+export const MAX_URL_LENGTH = 8 * 1024;
+
 export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  // The HTTPS server type differs from the HTTP one only in its socket; the routes see the same instance.
   const app = Fastify({
     ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
+    ...(options.tls !== undefined
+      ? { https: { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' } }
+      : {}),
     bodyLimit: MAX_BODY_BYTES,
     routerOptions: { maxParamLength: 256 },
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    // Fastify's own refusals (a path parameter too long: 414; a malformed URL: 400) as problem+json too.
+    frameworkErrors: (error, request, reply) => {
+      const path = request.url.split('?')[0] ?? request.url;
+      const mapped =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new AppError('URI_TOO_LONG', 'A path segment is over 256 characters')
+          : new AppError('VALIDATION_FAILED', `The request is malformed (${error.code})`);
+      void send(reply, problemResponse(mapped, path.slice(0, 512)));
+    },
+    // Node's parser refuses oversized headers (431) and bad framing (400) before Fastify sees a request.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
+      const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+      const problem = problemResponse(
+        tooLarge
+          ? new AppError('HEADERS_TOO_LARGE', 'The request headers are over 16 KiB')
+          : new AppError('VALIDATION_FAILED', 'The request is malformed'),
+      );
+      const body = typeof problem.body === 'string' ? problem.body : '';
+      if (socket.writable) {
+        socket.end(
+          `HTTP/1.1 ${problem.status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+            `content-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
+      } else socket.destroy();
+    },
+  }) as unknown as FastifyInstance;
+
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.url.length > MAX_URL_LENGTH) {
+      void send(
+        reply,
+        problemResponse(new AppError('URI_TOO_LONG', `The URL is over ${MAX_URL_LENGTH} characters`)),
+      );
+      return;
+    }
+    done();
   });
+  if (options.tls !== undefined) {
+    app.addHook('onSend', (_request, reply, payload, done) => {
+      void reply.header('strict-transport-security', HSTS);
+      done(null, payload);
+    });
+  }
 
   // The request's span (and a caller's W3C traceparent): the trace every store, cache and Blob call joins.
   await app.register(new FastifyOtelInstrumentation().plugin());
@@ -59,6 +112,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
           body: typeof request.body === 'string' ? request.body : undefined,
           log: request.log,
           path: request.url.split('?')[0] ?? request.url,
+          requestId: request.id,
         });
         return send(reply, response);
       },

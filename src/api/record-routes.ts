@@ -48,6 +48,7 @@ const recordResponses = {
 export const recordRoutes: readonly RouteDefinition[] = [
   defineRoute({
     operationId: 'createBillingRecord',
+    audit: 'record.create',
     method: 'POST',
     path: recordsPath,
     summary: 'Create a billing record',
@@ -71,6 +72,7 @@ export const recordRoutes: readonly RouteDefinition[] = [
   }),
   defineRoute({
     operationId: 'getBillingRecord',
+    audit: 'record.read',
     method: 'GET',
     path: recordPath,
     summary: 'Read a billing record, wherever it is stored',
@@ -99,6 +101,7 @@ export const recordRoutes: readonly RouteDefinition[] = [
   }),
   defineRoute({
     operationId: 'replaceBillingRecord',
+    audit: 'record.replace',
     method: 'PUT',
     path: recordPath,
     summary: 'Replace a billing record',
@@ -122,6 +125,7 @@ export const recordRoutes: readonly RouteDefinition[] = [
   }),
   defineRoute({
     operationId: 'patchBillingRecord',
+    audit: 'record.patch',
     method: 'PATCH',
     path: recordPath,
     summary: 'Change a billing record with a JSON merge patch',
@@ -145,6 +149,7 @@ export const recordRoutes: readonly RouteDefinition[] = [
   }),
   defineRoute({
     operationId: 'deleteBillingRecord',
+    audit: 'record.delete',
     method: 'DELETE',
     path: recordPath,
     summary: 'Delete a billing record',
@@ -165,6 +170,7 @@ export const recordRoutes: readonly RouteDefinition[] = [
   }),
   defineRoute({
     operationId: 'listBillingRecords',
+    audit: 'record.list',
     method: 'GET',
     path: recordsPath,
     summary: "List a customer's billing records, newest issuedAt first",

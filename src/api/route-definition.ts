@@ -1,11 +1,14 @@
 // A route, framework-neutral: the HTTP server (Fastify) and the Azure Functions edge both register
 // the same table, and the OpenAPI document is generated from it.
 import type { Static, TSchema } from 'typebox';
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import type { AuditAction } from '../domain/audit-event.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { ArchivalService } from '../archival/archival-service.ts';
 import type { CostReport } from '../costs/cost-report.ts';
 import type { JobService } from '../jobs/job-service.ts';
 import type { BulkRehydrationRequest } from '../records/bulk-rehydration.ts';
+import type { CustomerLegalHolds } from '../records/customer-legal-holds.ts';
 import type { RecordService } from '../records/record-service.ts';
 import type { Principal, Role } from './authentication.ts';
 import type { ApiResponse } from './problem-response.ts';
@@ -41,6 +44,10 @@ export interface ApiServices {
   readonly rehydrations: { start(request: BulkRehydrationRequest): Promise<{ jobId: string }> };
   /** A customer's records as NDJSON lines, streamed (GET /api/v1/admin/customers/{customerId}/export). */
   exportCustomer(customerId: string): AsyncIterable<string>;
+  /** The audit trail: events written by the pipeline, queried and verified by the admin routes. */
+  readonly audit: Pick<AuditTrail, 'recordLater' | 'recordNow' | 'writable' | 'query' | 'verify'>;
+  /** Customer legal holds, and the list of every hold. */
+  readonly legalHolds: Pick<CustomerLegalHolds, 'set' | 'clear' | 'list'>;
   /** The cost report of the stores as they are now. */
   costReport(): Promise<CostReport>;
   readiness(): Promise<ReadinessReport>;
@@ -86,6 +93,10 @@ export interface RouteDefinition {
     readonly optional?: boolean;
   };
   readonly responses: Readonly<Record<number, ResponseSpec>>;
+  /** The audit event's action; every route that needs a token has one (public routes are not audited). */
+  readonly audit?: AuditAction;
+  /** An admin route that scans a store: its own, lower rate limit. */
+  readonly scans?: boolean;
   /** Optional request headers worth documenting (If-Match, ...). */
   readonly requestHeaders?: readonly string[];
   handle(request: ValidatedRequest, services: ApiServices): Promise<ApiResponse>;

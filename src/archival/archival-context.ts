@@ -6,6 +6,7 @@ import type { RecordKey } from '../domain/record-rules.ts';
 import type { ArchiveLedger, LedgerEntry, StoredLedgerEntry } from '../ports/archive-ledger.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
 import type { Clock } from '../ports/clock.ts';
+import type { LegalHoldStore } from '../ports/legal-hold-store.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import type { RecordStore } from '../ports/record-store.ts';
 
@@ -13,6 +14,8 @@ export interface ArchivalStores {
   readonly store: RecordStore;
   readonly ledger: ArchiveLedger;
   readonly archive: ArchiveStore;
+  /** Customer holds: a held customer's copies carry the archive's hold marker, where it has one. */
+  readonly holds?: LegalHoldStore;
 }
 
 export interface StepContext extends ArchivalStores {

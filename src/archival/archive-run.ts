@@ -143,6 +143,7 @@ class Run {
       store: deps.store,
       ledger: deps.ledger,
       archive: deps.archive,
+      ...(deps.holds !== undefined ? { holds: deps.holds } : {}),
       clock: deps.clock,
       policy: deps.policy,
       asOf: options.asOf === undefined ? this.#startedAt : new Date(options.asOf),

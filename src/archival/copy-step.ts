@@ -103,6 +103,8 @@ export async function copyRecord(
   };
   try {
     const properties = await uploadVerified(context, artifact);
+    // Archival goes on under a legal hold; the copy then carries the archive's hold marker.
+    await markIfHeld(context, key, document.sys, artifact.path);
     const entry: LedgerEntry = {
       ...base,
       state: 'copied',
@@ -218,4 +220,19 @@ function verify(artifact: ArchiveArtifact, properties: BlobProperties): void {
       `The uploaded ${artifact.path} did not verify: ${problems.join('; ')}`,
     );
   }
+}
+
+/** Sets the blob's legal hold marker when the record (or its customer) is held and the archive has markers. */
+async function markIfHeld(
+  context: StepContext,
+  key: RecordKey,
+  sys: StoredDocument['document']['sys'],
+  path: string,
+): Promise<void> {
+  const markers = context.archive.legalHolds;
+  if (markers === undefined) return;
+  const held =
+    sys.legalHold !== undefined ||
+    (await context.holds?.get(key.customerId, null, context.callOptions)) !== undefined;
+  if (held) await markers.setLegalHold(path, true, context.callOptions);
 }

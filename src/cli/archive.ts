@@ -13,6 +13,7 @@ import { createLogger } from '../composition/create-logger.ts';
 import { openServices, type OpenedServices } from '../composition/open-services.ts';
 import { isAppError } from '../domain/errors.ts';
 import { parseIsoDuration, addDuration } from '../domain/iso-duration.ts';
+import { auditCli } from './cli-audit.ts';
 import { loadConfigOrExit } from './serve.ts';
 
 const program = new Command()
@@ -138,33 +139,43 @@ program
   .addOption(new Option('--limit <n>', 'copy at most n records').argParser(asPositiveInteger))
   .option('--customer <customerId>', 'only this customer (a pilot)')
   .option('--full', 'sweep every slice whole, ignoring the watermarks')
-  .action((options: { asOf?: string; dryRun?: boolean; limit?: number; customer?: string; full?: boolean }) =>
-    withServices(async (services) => {
-      const bar = new cliProgress.SingleBar({
-        format:
-          'archive run | copied {copied} | purged {purged} | skipped {skipped} | failed {failed} | {ru} RU | {duration_formatted}',
-        noTTYOutput: true,
-        notTTYSchedule: 5_000,
-      });
-      bar.start(1, 0, { copied: 0, purged: 0, skipped: 0, failed: 0, ru: 0 });
-      const report = await services.archival.run({
-        ...(options.asOf !== undefined ? { asOf: options.asOf } : {}),
-        ...(options.dryRun === true ? { dryRun: true } : {}),
-        ...(options.limit !== undefined ? { limit: options.limit } : {}),
-        ...(options.customer !== undefined ? { customerId: options.customer } : {}),
-        ...(options.full === true ? { full: true } : {}),
-        abortSignal: signalOf(services),
-        onProgress: (progress) =>
-          bar.update(0, { ...progress.counts, ru: progress.requestCharge.requestUnits.toFixed(0) }),
-      });
-      bar.stop();
-      printRunReport(report);
-      return report.status === 'succeeded'
-        ? 0
-        : report.status === 'partial' && report.counts.failed === 0
+  .option('--reason <text>', 'why: recorded in the audit trail')
+  .action(
+    (options: {
+      asOf?: string;
+      dryRun?: boolean;
+      limit?: number;
+      customer?: string;
+      full?: boolean;
+      reason?: string;
+    }) =>
+      withServices(async (services) => {
+        await auditCli(services, 'archival.run', { customerId: options.customer, reason: options.reason });
+        const bar = new cliProgress.SingleBar({
+          format:
+            'archive run | copied {copied} | purged {purged} | skipped {skipped} | failed {failed} | {ru} RU | {duration_formatted}',
+          noTTYOutput: true,
+          notTTYSchedule: 5_000,
+        });
+        bar.start(1, 0, { copied: 0, purged: 0, skipped: 0, failed: 0, ru: 0 });
+        const report = await services.archival.run({
+          ...(options.asOf !== undefined ? { asOf: options.asOf } : {}),
+          ...(options.dryRun === true ? { dryRun: true } : {}),
+          ...(options.limit !== undefined ? { limit: options.limit } : {}),
+          ...(options.customer !== undefined ? { customerId: options.customer } : {}),
+          ...(options.full === true ? { full: true } : {}),
+          abortSignal: signalOf(services),
+          onProgress: (progress) =>
+            bar.update(0, { ...progress.counts, ru: progress.requestCharge.requestUnits.toFixed(0) }),
+        });
+        bar.stop();
+        printRunReport(report);
+        return report.status === 'succeeded'
           ? 0
-          : 1;
-    }),
+          : report.status === 'partial' && report.counts.failed === 0
+            ? 0
+            : 1;
+      }),
   );
 
 program
@@ -304,13 +315,15 @@ program
   .argument('[recordId]')
   .option('--all', 'every archived record (of the customer, when one is given), as a job')
   .option('--dry-run', 'with --all: count the archived records, change nothing')
+  .option('--reason <text>', 'why: recorded in the audit trail')
   .action(
     (
       customerId: string | undefined,
       recordId: string | undefined,
-      options: { all?: boolean; dryRun?: boolean },
+      options: { all?: boolean; dryRun?: boolean; reason?: string },
     ) =>
       withServices(async (services) => {
+        await auditCli(services, 'rehydrate', { customerId, recordId, reason: options.reason });
         if (options.all !== true) {
           if (customerId === undefined || recordId === undefined) {
             console.error('Name a record (archive rehydrate <customerId> <recordId>) or pass --all.');

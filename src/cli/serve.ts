@@ -1,5 +1,6 @@
 // Shared by `npm start` and `npm run demo`: load the config, open the services, listen, print how to
 // use it, and shut down cleanly on SIGINT/SIGTERM.
+import { readFileSync } from 'node:fs';
 import { buildHttpServer } from '../api/http-server.ts';
 import { type AppConfig, ConfigError, loadConfig } from '../config/app-config.ts';
 import { createLogger } from '../composition/create-logger.ts';
@@ -47,7 +48,16 @@ export async function serve(
     process.exit(1);
   }
   const describeExtra = prepare === undefined ? () => [] : await prepare(services);
-  const app = await buildHttpServer({ ...services.application, logger, metrics: services.httpMetrics });
+  const tls =
+    config.tls === undefined
+      ? undefined
+      : { cert: readFileSync(config.tls.certPath), key: readFileSync(config.tls.keyPath) };
+  const app = await buildHttpServer({
+    ...services.application,
+    logger,
+    metrics: services.httpMetrics,
+    ...(tls !== undefined ? { tls } : {}),
+  });
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
@@ -67,7 +77,7 @@ export async function serve(
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '127.0.0.1' ? 'localhost' : config.host;
-  const url = `http://${host}:${port}`;
+  const url = `${tls !== undefined ? 'https' : 'http'}://${host}:${port}`;
   console.log(
     [
       `Billing records API listening on ${url}`,

@@ -6,7 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { shareOrStartEmbeddedAzurite } from '../adapters/azurite/embedded-azurite.ts';
+import { DefaultAzureCredential } from '@azure/identity';
 import { BlobArchiveStore } from '../adapters/blob/blob-archive-store.ts';
+import { BlobAuditLog } from '../adapters/blob/blob-audit-log.ts';
+import { SqliteAuditLog } from '../adapters/sqlite/sqlite-audit-log.ts';
 import { BlobControlStore } from '../adapters/blob/blob-control-store.ts';
 import { FileArchiveStore } from '../adapters/files/file-archive-store.ts';
 import { CosmosArchiveLedger } from '../adapters/cosmos/cosmos-archive-ledger.ts';
@@ -25,6 +28,7 @@ import type { ArchiveLedger } from '../ports/archive-ledger.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
 import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
 import type { ArchivalRunQueue } from '../ports/archival-run-queue.ts';
+import type { AuditLog } from '../ports/audit-log.ts';
 import type { Cache } from '../ports/cache.ts';
 import type { RecordStore } from '../ports/record-store.ts';
 
@@ -36,6 +40,7 @@ export interface OpenedAdapters {
   readonly cache: Cache;
   /** Under Azure Functions only: where admin-started archival runs wait for their queue trigger. */
   readonly runQueue?: ArchivalRunQueue;
+  readonly audit: AuditLog;
   readonly verifyToken: TokenVerifier;
   /** One line per part, for the start banner. */
   readonly description: readonly string[];
@@ -62,19 +67,25 @@ export async function openAdapters(
     // Auth first: a bad AUTH_* setting stops the start before any store is opened.
     const verifyToken = await openTokenVerifier(config, description);
     const { recordStore, ledger } = await openHotStores(config, description, closers);
-    const { archiveStore, controlStore } = await openArchiveStores(config, description, closers);
+    const { archiveStore, controlStore, account } = await openArchiveStores(config, description, closers);
+    const audit = await openAuditLog(config, account, description, closers);
     const onCacheError = (operation: string, error: unknown): void => {
       hooks.onCacheError?.(operation, error);
       logger.debug({ err: error, operation }, 'cache failed open');
     };
     const cache: Cache =
       config.cache.kind === 'redis'
-        ? new RedisCache(config.cache.url, { onError: onCacheError })
+        ? new RedisCache(config.cache.url, {
+            onError: onCacheError,
+            ...(config.cache.entraObjectId !== undefined
+              ? { entraAuth: redisEntraAuth(config.cache.entraObjectId) }
+              : {}),
+          })
         : new LruMemoryCache({ maxBytes: config.cache.maxBytes });
     closers.push(() => cache.close());
     description.push(
       config.cache.kind === 'redis'
-        ? `Cache: Redis at ${redactUrl(config.cache.url)}`
+        ? `Cache: Redis at ${redactUrl(config.cache.url)}${config.cache.entraObjectId !== undefined ? ' (Entra ID)' : ''}`
         : 'Cache: in-process LRU',
     );
     const runQueue = await openRunQueue(config, description, closers);
@@ -85,6 +96,7 @@ export async function openAdapters(
       control: controlStore,
       cache,
       ...(runQueue !== undefined ? { runQueue } : {}),
+      audit,
       verifyToken,
       description,
       close,
@@ -152,7 +164,12 @@ async function openArchiveStores(
   config: AppConfig,
   description: string[],
   closers: Array<() => Promise<void>>,
-): Promise<{ archiveStore: ArchiveStore; controlStore: ArchivalControlStore }> {
+): Promise<{
+  archiveStore: ArchiveStore;
+  controlStore: ArchivalControlStore;
+  /** The Blob account, when the archive is in one (the audit trail's append blobs go beside it). */
+  account: BlobAccount | undefined;
+}> {
   const archive = config.archive;
   if (archive.kind === 'files') {
     description.push(`Archive: files in ${archive.folder} (blobs/ gzip, index.sqlite, control.sqlite)`);
@@ -160,9 +177,9 @@ async function openArchiveStores(
     closers.push(() => archiveStore.close());
     const controlStore = new SqliteControlStore({ path: join(archive.folder, 'control.sqlite') });
     closers.push(() => controlStore.close());
-    return { archiveStore, controlStore };
+    return { archiveStore, controlStore, account: undefined };
   }
-  let account: { connectionString: string } | { accountUrl: string };
+  let account: BlobAccount;
   if (archive.kind === 'azurite') {
     const azurite = await shareOrStartEmbeddedAzurite({ folder: archive.folder, port: archive.port });
     closers.push(() => azurite.stop());
@@ -191,7 +208,43 @@ async function openArchiveStores(
     containerName: archive.controlContainer,
   });
   closers.push(() => controlStore.close());
-  return { archiveStore, controlStore };
+  return { archiveStore, controlStore, account };
+}
+
+type BlobAccount = { connectionString: string } | { accountUrl: string };
+
+/** The audit trail beside the data: SQLite in the data folder (embedded), append blobs with Blob Storage. */
+async function openAuditLog(
+  config: AppConfig,
+  account: BlobAccount | undefined,
+  description: string[],
+  closers: Array<() => Promise<void>>,
+): Promise<AuditLog> {
+  const target = config.audit;
+  if (target.kind === 'sqlite') {
+    description.push(`Audit: SQLite at ${target.path}`);
+    const log = new SqliteAuditLog({ path: target.path });
+    closers.push(() => log.close());
+    return log;
+  }
+  if (account === undefined) throw new Error('the audit trail in Blob Storage needs a Blob account');
+  description.push(`Audit: append blobs in container ${target.container}`);
+  const log = await BlobAuditLog.connect({ ...account, containerName: target.container });
+  closers.push(() => log.close());
+  return log;
+}
+
+/** Azure Managed Redis with Entra ID: tokens for the Redis resource, from the managed identity. */
+function redisEntraAuth(objectId: string) {
+  const credential = new DefaultAzureCredential();
+  return {
+    username: objectId,
+    async getToken() {
+      const token = await credential.getToken('https://redis.azure.com/.default');
+      if (token === null) throw new Error('DefaultAzureCredential gave no token for Azure Managed Redis');
+      return { token: token.token, expiresAtMs: token.expiresOnTimestamp };
+    },
+  };
 }
 
 async function openTokenVerifier(config: AppConfig, description: string[]): Promise<TokenVerifier> {

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { loadAlertRules } from '../alerts/alert-rules.ts';
 import { type ApiApplication, createApiApplication } from '../api/api-application.ts';
 import { createHttpMetrics, type HttpMetrics } from '../api/http-metrics.ts';
+import { createRateLimiter } from '../api/rate-limits.ts';
 import type { ApiServices } from '../api/route-definition.ts';
 import type { AppConfig } from '../config/app-config.ts';
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
@@ -36,9 +37,13 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
   const adapters = await openAdapters(config, logger, {
     onCacheError: (operation) => metrics.cacheErrors.add(1, { operation }),
   });
-  const { store, ledger, archive, control, cache, runQueue } = adapters;
+  const { store, ledger, archive, control, cache, audit, runQueue } = adapters;
+  for (const endpoint of config.security.insecureEndpoints) {
+    // Accepted through ALLOW_INSECURE_ENDPOINTS: said at every start, so nobody forgets it is on.
+    logger.warn({ setting: endpoint.split(' ')[0] }, `INSECURE: ${endpoint} (ALLOW_INSECURE_ENDPOINTS=true)`);
+  }
   const wired = wireServices(
-    { store, ledger, archive, control, cache, ...(runQueue !== undefined ? { runQueue } : {}) },
+    { store, ledger, archive, control, cache, audit, ...(runQueue !== undefined ? { runQueue } : {}) },
     {
       clock: systemClock,
       log: logger,
@@ -90,7 +95,11 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
     application: createApiApplication(
       apiServices(wired, telemetry, alerting, { readinessClock: systemClock }),
       adapters.verifyToken,
-      { onAuthDenied: (reason) => metrics.authDenied.add(1, { reason }) },
+      {
+        clock: systemClock,
+        onAuthDenied: (reason) => metrics.authDenied.add(1, { reason }),
+        rateLimiter: createRateLimiter(cache, systemClock, config.rateLimits),
+      },
     ),
     httpMetrics,
     telemetry,
@@ -124,6 +133,8 @@ export function apiServices(
     jobs: wired.jobs,
     rehydrations: wired.rehydrations,
     exportCustomer: (customerId) => wired.exportCustomer(customerId),
+    audit: wired.audit,
+    legalHolds: wired.legalHolds,
     costReport: () => wired.costReport(),
     readiness,
     metricsText: () => telemetry.prometheusText(),

@@ -2,6 +2,7 @@
 // events. Prometheus reads them at /metrics, Azure Monitor under the same names, and the in-process
 // alert evaluator too. The composition creates them before the adapters, since the cache reports its
 // errors here. Names are the Prometheus names (counters already end in `_total`).
+import type { DenialReason } from '../api/authentication.ts';
 import type { Attributes, Counter, Gauge, Histogram, Meter } from '@opentelemetry/api';
 import { createMetricsPipeline } from './telemetry.ts';
 
@@ -24,19 +25,25 @@ export interface ServiceMetrics {
   readonly authDenied: Counter;
   readonly httpRequestDuration: Histogram;
   readonly alertNotifications: Counter;
+  /** Audit events made durable. */
+  readonly auditEvents: Counter;
 }
 
 /** Why a request was refused 401/403 (`auth_denied_total{reason}`). */
 export const AUTH_DENIAL_REASONS = [
   'missing_token',
+  'malformed_token',
+  'algorithm_not_allowed',
+  'unknown_key',
   'bad_signature',
   'expired',
+  'not_yet_valid',
   'wrong_audience',
   'wrong_issuer',
   'invalid_token',
   'role',
   'customer_scope',
-] as const;
+] as const satisfies readonly DenialReason[];
 
 export function createServiceMetrics(meter: Meter = createMetricsPipeline().meter): ServiceMetrics {
   const counter = (name: string, description: string, zeroes: readonly Attributes[] = []): Counter => {
@@ -100,5 +107,6 @@ export function createServiceMetrics(meter: Meter = createMetricsPipeline().mete
       'alert_notifications_total',
       'Alert changes sent to ALERT_WEBHOOK_URL, by outcome',
     ),
+    auditEvents: counter('audit_events_total', 'Audit events written durably'),
   };
 }

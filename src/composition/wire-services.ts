@@ -1,8 +1,13 @@
 // The one wiring of the use cases over ports: the server, the Functions edge, the CLI, the test
 // harnesses, the simulation and the benchmarks all build their services here, each with its own
 // adapters (real, in memory, or wrapped by a fault injector), so none of them wires by hand.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { ArchivalSettings } from '../archival/archive-run.ts';
 import { ArchivalService } from '../archival/archival-service.ts';
+import { SqliteAuditLog } from '../adapters/sqlite/sqlite-audit-log.ts';
+import { ControlLegalHoldStore } from '../adapters/control/control-legal-hold-store.ts';
+import { AuditTrail } from '../audit/audit-trail.ts';
 import { buildCostReport, type CostReport, type CostSettings } from '../costs/cost-report.ts';
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
 import { DEFAULT_PRICES } from '../domain/cost-model.ts';
@@ -11,7 +16,9 @@ import type { ArchiveLedger } from '../ports/archive-ledger.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
 import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
 import type { ArchivalRunQueue } from '../ports/archival-run-queue.ts';
+import type { AuditLog } from '../ports/audit-log.ts';
 import type { Cache } from '../ports/cache.ts';
+import type { LegalHoldStore } from '../ports/legal-hold-store.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
@@ -19,6 +26,7 @@ import type { RecordStore } from '../ports/record-store.ts';
 import { ArchivedRecordReader } from '../records/archived-record-reader.ts';
 import { bulkRehydrationJob, type BulkRehydrationRequest } from '../records/bulk-rehydration.ts';
 import { exportCustomer } from '../records/customer-export.ts';
+import { CustomerLegalHolds } from '../records/customer-legal-holds.ts';
 import { ReadSpikeDetector } from '../records/read-spike-detector.ts';
 import { RecordService } from '../records/record-service.ts';
 import { createServiceMetrics, type ServiceMetrics } from './service-metrics.ts';
@@ -33,6 +41,10 @@ export interface ServicePorts {
   readonly cache?: Cache;
   /** Under Azure Functions: admin-started runs are queued here; none means they run in process. */
   readonly runQueue?: ArchivalRunQueue;
+  /** The audit trail's store; absent (tests, benchmarks, simulation): a private SQLite log in memory. */
+  readonly audit?: AuditLog;
+  /** Customer holds and the hold register; absent: documents in the control store. */
+  readonly holds?: LegalHoldStore;
 }
 
 export interface WiringOptions {
@@ -55,6 +67,10 @@ export interface WiringOptions {
   readonly metrics?: ServiceMetrics;
   /** Ids for records created without one (tests make them deterministic). */
   readonly newId?: () => string;
+  /** This instance's audit chain id; a fresh one per process when absent. */
+  readonly auditChain?: string;
+  /** Read events are written within this long (1 s by default). */
+  readonly auditFlushIntervalMs?: number;
 }
 
 export interface WiredServices {
@@ -64,6 +80,8 @@ export interface WiredServices {
   readonly records: RecordService;
   readonly archival: ArchivalService;
   readonly jobs: JobService;
+  readonly audit: AuditTrail;
+  readonly legalHolds: CustomerLegalHolds;
   /** Bulk rehydration, the rollback of archival: in the background (API) or in this call (CLI). */
   readonly rehydrations: {
     start(request: BulkRehydrationRequest): Promise<{ jobId: string }>;
@@ -106,11 +124,30 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
       },
     },
   });
+  const auditLog = ports.audit ?? new SqliteAuditLog({ path: ':memory:' });
+  const audit = new AuditTrail({
+    log: auditLog,
+    clock,
+    logger: log,
+    chain: options.auditChain ?? newAuditChainId(),
+    ...(options.auditFlushIntervalMs !== undefined ? { flushIntervalMs: options.auditFlushIntervalMs } : {}),
+    onWritten: (events) => metrics.auditEvents.add(events.length),
+  });
+  const holds = ports.holds ?? new ControlLegalHoldStore(ports.control);
+  const archiveHolds = ports.archive.legalHolds;
+  const legalHolds = new CustomerLegalHolds({
+    holds,
+    store: ports.store,
+    clock,
+    ...(archiveHolds !== undefined ? { archiveHolds } : {}),
+  });
   const spikes = options.readSpikes;
   const records = new RecordService({
     store: ports.store,
     clock,
     archive: reader,
+    holds,
+    ...(archiveHolds !== undefined ? { archiveHolds } : {}),
     ...(options.newId !== undefined ? { newId: options.newId } : {}),
     ...(spikes !== undefined && spikes.threshold > 0
       ? {
@@ -132,6 +169,7 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
     store: ports.store,
     ledger: ports.ledger,
     archive: ports.archive,
+    holds,
     control: ports.control,
     clock,
     policy: options.policy,
@@ -176,6 +214,8 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
     records,
     archival,
     jobs,
+    audit,
+    legalHolds,
     rehydrations: {
       start: (request) => jobs.start(rehydrationJob(request)),
       run: (request, runOptions) => jobs.run(rehydrationJob(request), runOptions),
@@ -202,6 +242,9 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
       await archival.shutdown();
       await jobs.shutdown();
       await records.whenIdle();
+      // Last: the events of everything above are flushed before the adapters close.
+      await audit.close();
+      if (ports.audit === undefined) await auditLog.close();
     },
   };
 }
@@ -213,4 +256,11 @@ function defaultCostSettings(policy: ArchivalPolicy): CostSettings {
     cacheTier: 'none',
     archiveAfterMonths: policy.archiveAfter.months + 12 * policy.archiveAfter.years,
   };
+}
+
+/** One chain per writer instance: the host and process make it readable, the random part unique. */
+function newAuditChainId(): string {
+  return `${hostname()
+    .replace(/[^A-Za-z0-9-]/g, '-')
+    .slice(0, 40)}-${process.pid}-${randomUUID().slice(0, 8)}`;
 }

@@ -59,7 +59,13 @@ export type ArchiveConfig =
     };
 
 export type CacheConfig = (
-  { readonly kind: 'redis'; readonly url: string } | { readonly kind: 'memory'; readonly maxBytes: number }
+  | {
+      readonly kind: 'redis';
+      readonly url: string;
+      /** Entra ID auth (Azure Managed Redis): the identity's object id, the user name of its tokens. */
+      readonly entraObjectId?: string;
+    }
+  | { readonly kind: 'memory'; readonly maxBytes: number }
 ) & {
   readonly ttlMs: number;
   /** Decoded archived records kept in each process in front of the cache; 0 turns that layer off. */
@@ -86,6 +92,23 @@ export interface AppConfig {
   readonly archive: ArchiveConfig;
   readonly cache: CacheConfig;
   readonly auth: AuthConfig;
+  /** Where the audit trail lives: SQLite in the data folder (embedded) or append blobs (Blob Storage). */
+  readonly audit:
+    | { readonly kind: 'sqlite'; readonly path: string }
+    | { readonly kind: 'blob'; readonly container: string };
+  readonly rateLimits: {
+    readonly perPrincipal: number;
+    readonly perCustomer: number;
+    readonly scanning: number;
+  };
+  /** HTTPS with HSTS when set. */
+  readonly tls: { readonly certPath: string; readonly keyPath: string } | undefined;
+  readonly security: {
+    /** NODE_ENV=production or under Azure Functions. */
+    readonly production: boolean;
+    /** Non-TLS remote endpoints accepted through ALLOW_INSECURE_ENDPOINTS: logged loudly at start. */
+    readonly insecureEndpoints: readonly string[];
+  };
   /** How the cost report prices the measurements. */
   readonly cost: CostConfig;
   readonly archival: {
@@ -247,7 +270,15 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
   const decodedMaxBytes = settings.CACHE_DECODED_MAX_BYTES;
   const cache: CacheConfig =
     redisUrl !== undefined
-      ? { kind: 'redis', url: redisUrl, ttlMs, decodedMaxBytes }
+      ? {
+          kind: 'redis',
+          url: redisUrl,
+          ...(settings.REDIS_ENTRA_OBJECT_ID !== undefined
+            ? { entraObjectId: settings.REDIS_ENTRA_OBJECT_ID }
+            : {}),
+          ttlMs,
+          decodedMaxBytes,
+        }
       : { kind: 'memory', maxBytes: settings.CACHE_MAX_BYTES, ttlMs, decodedMaxBytes };
 
   const {
@@ -307,6 +338,32 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     }
   }
 
+  if (given.has('REDIS_ENTRA_OBJECT_ID') && redisUrl === undefined)
+    problem('REDIS_ENTRA_OBJECT_ID needs REDIS_URL');
+
+  const tlsCert = settings.TLS_CERT_PATH;
+  const tlsKey = settings.TLS_KEY_PATH;
+  let tls: AppConfig['tls'];
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    problem('set TLS_CERT_PATH and TLS_KEY_PATH together');
+  else if (tlsCert !== undefined && tlsKey !== undefined) {
+    tls = { certPath: resolve(cwd, tlsCert), keyPath: resolve(cwd, tlsKey) };
+    for (const [name, path] of [
+      ['TLS_CERT_PATH', tls.certPath],
+      ['TLS_KEY_PATH', tls.keyPath],
+    ] as const) {
+      if (!isReadableFile(path)) problem(`${name} must name a readable PEM file (${path})`);
+    }
+  }
+
+  const production = settings.NODE_ENV === 'production' || settings.FUNCTIONS_WORKER_RUNTIME !== undefined;
+  const insecure = production ? insecureEndpoints(settings) : [];
+  const allowInsecure = isFlagOn(settings.ALLOW_INSECURE_ENDPOINTS);
+  if (!allowInsecure) {
+    for (const message of insecure)
+      problem(`${message} in production; use TLS, or set ALLOW_INSECURE_ENDPOINTS=true to accept the risk`);
+  }
+
   const collectorSafetyWindowMs = milliseconds(settings.ARCHIVE_GC_SAFETY_WINDOW);
   const timeBudgetMs = milliseconds(settings.ARCHIVE_TIME_BUDGET);
   if (collectorSafetyWindowMs < timeBudgetMs) {
@@ -352,6 +409,17 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     archive,
     cache,
     auth,
+    audit:
+      archive.kind === 'azurite'
+        ? { kind: 'sqlite', path: resolve(dataDir, 'audit.sqlite') }
+        : { kind: 'blob', container: settings.AUDIT_CONTAINER },
+    rateLimits: {
+      perPrincipal: settings.RATE_LIMIT_PER_PRINCIPAL,
+      perCustomer: settings.RATE_LIMIT_PER_CUSTOMER,
+      scanning: settings.RATE_LIMIT_SCANNING,
+    },
+    tls,
+    security: { production, insecureEndpoints: allowInsecure ? insecure : [] },
     cost,
     archival: {
       after: duration(settings.ARCHIVE_AFTER),
@@ -389,4 +457,51 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+function isReadableFile(path: string): boolean {
+  try {
+    readFileSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/** True for a URL that travels in clear text to another host. */
+function isClearTextRemote(url: string, clearProtocols: readonly string[]): boolean {
+  try {
+    const parsed = new URL(url);
+    return clearProtocols.includes(parsed.protocol) && !LOOPBACK.has(parsed.hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** Each endpoint that production must not use without TLS, named by its setting. */
+function insecureEndpoints(settings: Settings): string[] {
+  const found: string[] = [];
+  const check = (name: SettingName, url: string | undefined, protocols: readonly string[]) => {
+    if (url !== undefined && isClearTextRemote(url, protocols))
+      found.push(`${name} is not TLS (${new URL(url).protocol})`);
+  };
+  check('COSMOS_ENDPOINT', settings.COSMOS_ENDPOINT, ['http:']);
+  check('BLOB_ACCOUNT_URL', settings.BLOB_ACCOUNT_URL, ['http:']);
+  check('AUTH_JWKS_URI', settings.AUTH_JWKS_URI, ['http:']);
+  if (settings.REDIS_URL !== undefined && isClearTextRemote(settings.REDIS_URL, ['redis:']))
+    found.push('REDIS_URL is not TLS (redis:)');
+  const blob = settings.BLOB_CONNECTION_STRING;
+  if (blob !== undefined) {
+    const endpoint = /BlobEndpoint=([^;]+)/i.exec(blob)?.[1];
+    const clear =
+      endpoint !== undefined
+        ? isClearTextRemote(endpoint, ['http:'])
+        : /DefaultEndpointsProtocol=http;/i.test(blob);
+    if (clear) found.push('BLOB_CONNECTION_STRING is not TLS (http)');
+  }
+  if (isFlagOn(settings.COSMOS_ALLOW_INSECURE_TLS))
+    found.push('COSMOS_ALLOW_INSECURE_TLS turns certificate checks off');
+  return found;
 }

@@ -205,6 +205,12 @@ export const SettingsSchema = Type.Object({
     description: '`redis://` or `rediss://`; the cache of archived reads',
     example: 'rediss://cache.eastus.redis.azure.net:10000',
   }),
+  REDIS_ENTRA_OBJECT_ID: optionalText(undefined, {
+    unset: 'password in `REDIS_URL`, if any',
+    description:
+      'Entra ID auth to Azure Managed Redis: the object id of the identity `DefaultAzureCredential` gets a token for',
+    example: '00000000-0000-0000-0000-000000000000',
+  }),
   CACHE_TTL: text('fixed-duration', {
     default: 'PT1H',
     description: 'cache entry lifetime',
@@ -372,6 +378,47 @@ export const SettingsSchema = Type.Object({
     example: 'PT5S',
   }),
 
+  AUDIT_CONTAINER: text('blob-container', {
+    default: 'billing-audit',
+    description:
+      'audit trail append blobs (a blob per day and instance) with Blob Storage; put it under a time-based immutability policy',
+    example: 'billing-audit',
+  }),
+  RATE_LIMIT_PER_PRINCIPAL: integer(0, 10_000_000, {
+    default: 1200,
+    description: 'requests a minute per token subject (`0`: no limit); shared through Redis with `REDIS_URL`',
+    example: '600',
+  }),
+  RATE_LIMIT_PER_CUSTOMER: integer(0, 10_000_000, {
+    default: 3000,
+    description: 'requests a minute per customer, whoever asks (`0`: no limit)',
+    example: '1200',
+  }),
+  RATE_LIMIT_SCANNING: integer(0, 10_000_000, {
+    default: 30,
+    description: 'requests a minute per subject to admin routes that scan (audit, holds, status, costs)',
+    example: '10',
+  }),
+  TLS_CERT_PATH: optionalText(undefined, {
+    unset: 'plain HTTP',
+    description: 'PEM certificate (chain): the server speaks HTTPS, with HSTS; needs `TLS_KEY_PATH`',
+    example: '/etc/billing/tls/cert.pem',
+  }),
+  TLS_KEY_PATH: optionalText(undefined, {
+    unset: 'plain HTTP',
+    description: 'PEM private key of `TLS_CERT_PATH`',
+    example: '/etc/billing/tls/key.pem',
+  }),
+  NODE_ENV: optionalText(undefined, {
+    unset: 'development',
+    description: '`production` refuses non-TLS remote endpoints at start (so does Azure Functions)',
+    example: 'production',
+  }),
+  ALLOW_INSECURE_ENDPOINTS: text('flag', {
+    default: 'false',
+    description: 'in production, start despite non-TLS remote endpoints (logged loudly at every start)',
+    example: 'true',
+  }),
   FUNCTIONS_WORKER_RUNTIME: optionalText(undefined, {
     unset: 'not under Azure Functions',
     description: 'set by the Functions host; there, Cosmos, Blob and archival queue settings are required',

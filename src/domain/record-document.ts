@@ -18,6 +18,8 @@ export interface ArchivePointer {
 export interface LegalHold {
   readonly reason: string;
   readonly setAt: string;
+  /** The `sub` of whoever set it (absent on holds set before it was recorded). */
+  readonly setBy?: string;
 }
 
 export interface SystemFields {

@@ -64,6 +64,7 @@ function createHandler(route: RouteDefinition, application: () => Promise<ApiApp
       body,
       log: contextLogger(context),
       path,
+      requestId: context.invocationId,
     });
     return toFunctionsResponse(response);
   };

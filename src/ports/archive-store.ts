@@ -50,7 +50,17 @@ export interface BlobListPage {
   readonly continuation: string | undefined;
 }
 
+/**
+ * A legal hold marker on a blob: on Azure a blob legal hold, where the account has version-level
+ * immutability (Azurite has none). A held blob cannot be deleted or overwritten until it is cleared.
+ */
+export interface ArchiveLegalHolds {
+  setLegalHold(path: string, held: boolean, options?: OperationOptions): Promise<void>;
+}
+
 export interface ArchiveStore {
+  /** Present where the archive can mark a blob as under legal hold. */
+  readonly legalHolds?: ArchiveLegalHolds;
   /** Create-only upload with Content-MD5: ALREADY_EXISTS when the path exists; never overwrites. */
   putIfAbsent(request: PutBlobRequest, options?: OperationOptions): Promise<BlobProperties>;
   /**

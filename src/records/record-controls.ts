@@ -1,33 +1,50 @@
 // Legal hold and pinning: system fields on the document (full or stub), never part of the record, so
 // they change neither its version nor its ETag. A hold blocks changes, deletion and retention expiry; a
-// pinned record is never archived. Each change goes through the one conditional-update path.
-import type { SystemFields } from '../domain/record-document.ts';
+// pinned record is never archived. Each change goes through the one conditional-update path. A record
+// hold is also registered (with who set it) where holds are listed, and an archived record's blob
+// carries a hold marker where the archive supports one.
+import type { RecordDocument, SystemFields } from '../domain/record-document.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
+import type { ArchiveLegalHolds } from '../ports/archive-store.ts';
 import type { Clock } from '../ports/clock.ts';
+import type { LegalHoldStore } from '../ports/legal-hold-store.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import { type ConditionalUpdateDependencies, updateRecord } from './conditional-update.ts';
 
+export interface HoldRequest {
+  readonly reason: string;
+  /** The `sub` of whoever sets it. */
+  readonly setBy: string;
+}
+
 export interface RecordControls {
-  setLegalHold(key: RecordKey, reason: string, options?: OperationOptions): Promise<SystemFields>;
+  setLegalHold(key: RecordKey, hold: HoldRequest, options?: OperationOptions): Promise<SystemFields>;
   clearLegalHold(key: RecordKey, options?: OperationOptions): Promise<SystemFields>;
   pin(key: RecordKey, options?: OperationOptions): Promise<SystemFields>;
   unpin(key: RecordKey, options?: OperationOptions): Promise<SystemFields>;
 }
 
-export function createRecordControls(
-  dependencies: ConditionalUpdateDependencies & { readonly clock: Clock },
-): RecordControls {
-  const change = (
+export interface RecordControlsDependencies extends ConditionalUpdateDependencies {
+  readonly clock: Clock;
+  /** The register of holds (listing, customer holds); none: holds live on the documents only. */
+  readonly holds?: LegalHoldStore;
+  /** The archive's blob hold markers, where it has them. */
+  readonly archiveHolds?: ArchiveLegalHolds;
+}
+
+export function createRecordControls(dependencies: RecordControlsDependencies): RecordControls {
+  const change = async (
     key: RecordKey,
     update: (sys: SystemFields) => SystemFields,
     options?: OperationOptions,
-  ): Promise<SystemFields> =>
+  ): Promise<{ sys: SystemFields; document: RecordDocument }> =>
     updateRecord(
       dependencies,
       key,
       ({ stored }) => {
         const sys = update(stored.document.sys);
-        return { replace: { ...stored.document, sys }, result: sys };
+        const document = { ...stored.document, sys };
+        return { replace: document, result: { sys, document } };
       },
       options,
     );
@@ -35,15 +52,34 @@ export function createRecordControls(
     const { [field]: _removed, ...rest } = sys;
     return rest;
   };
+  const markBlob = async (document: RecordDocument, held: boolean, options?: OperationOptions) => {
+    if (document.tier !== 'archived' || dependencies.archiveHolds === undefined) return;
+    await dependencies.archiveHolds.setLegalHold(document.archive.blobPath, held, options);
+  };
   return {
-    setLegalHold: (key, reason, options) =>
-      change(
+    async setLegalHold(key, hold, options) {
+      const setAt = dependencies.clock.now().toISOString();
+      const { sys, document } = await change(
         key,
-        (sys) => ({ ...sys, legalHold: { reason, setAt: dependencies.clock.now().toISOString() } }),
+        (current) => ({ ...current, legalHold: { reason: hold.reason, setAt, setBy: hold.setBy } }),
         options,
-      ),
-    clearLegalHold: (key, options) => change(key, (sys) => without(sys, 'legalHold'), options),
-    pin: (key, options) => change(key, (sys) => ({ ...sys, pinned: true }), options),
-    unpin: (key, options) => change(key, (sys) => without(sys, 'pinned'), options),
+      );
+      await dependencies.holds?.put(
+        { customerId: key.customerId, recordId: key.id, reason: hold.reason, setBy: hold.setBy, setAt },
+        options,
+      );
+      await markBlob(document, true, options);
+      return sys;
+    },
+    async clearLegalHold(key, options) {
+      const { sys, document } = await change(key, (current) => without(current, 'legalHold'), options);
+      await dependencies.holds?.remove(key.customerId, key.id, options);
+      // The customer's hold still covers the blob.
+      const customerHeld = (await dependencies.holds?.get(key.customerId, null, options)) !== undefined;
+      if (!customerHeld) await markBlob(document, false, options);
+      return sys;
+    },
+    pin: async (key, options) => (await change(key, (sys) => ({ ...sys, pinned: true }), options)).sys,
+    unpin: async (key, options) => (await change(key, (sys) => without(sys, 'pinned'), options)).sys,
   };
 }

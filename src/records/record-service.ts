@@ -16,12 +16,14 @@ import {
   type SystemFields,
 } from '../domain/record-document.ts';
 import { buildRecord, parseRecordInput, type RecordKey, toInput } from '../domain/record-rules.ts';
+import type { ArchiveLegalHolds } from '../ports/archive-store.ts';
 import type { Clock } from '../ports/clock.ts';
+import type { LegalHoldStore } from '../ports/legal-hold-store.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import type { CreateManyResult, RecordStore, TierCounts } from '../ports/record-store.ts';
 import type { ArchivedRecordReader } from './archived-record-reader.ts';
 import { type CurrentDocument, noArchive, notFound, updateRecord } from './conditional-update.ts';
-import { createRecordControls, type RecordControls } from './record-controls.ts';
+import { createRecordControls, type HoldRequest, type RecordControls } from './record-controls.ts';
 import { rehydrateRecord, type RehydrationResult } from './rehydration.ts';
 import type { ReadSpikeDetector } from './read-spike-detector.ts';
 import { inSpan } from '../telemetry/spans.ts';
@@ -43,6 +45,10 @@ export interface RecordServiceDependencies {
   readonly clock: Clock;
   readonly archive?: ArchivedRecordReader;
   readonly newId?: () => string;
+  /** Customer holds and the register of record holds; none: only a record's own hold is consulted. */
+  readonly holds?: LegalHoldStore;
+  /** The archive's blob hold markers, where it has them. */
+  readonly archiveHolds?: ArchiveLegalHolds;
   /** Records read often after archival are rehydrated in the background. */
   readonly readSpikes?: {
     readonly detector: ReadSpikeDetector;
@@ -63,6 +69,7 @@ export class RecordService implements RecordControls {
   readonly #newId: () => string;
   readonly #readSpikes: RecordServiceDependencies['readSpikes'];
   readonly #controls: RecordControls;
+  readonly #holds: LegalHoldStore | undefined;
   readonly #background = new Set<Promise<unknown>>();
 
   constructor(dependencies: RecordServiceDependencies) {
@@ -71,7 +78,13 @@ export class RecordService implements RecordControls {
     this.#archive = dependencies.archive;
     this.#newId = dependencies.newId ?? (() => `rec-${randomUUID()}`);
     this.#readSpikes = dependencies.readSpikes;
-    this.#controls = createRecordControls({ ...this.#updateDependencies(), clock: this.#clock });
+    this.#holds = dependencies.holds;
+    this.#controls = createRecordControls({
+      ...this.#updateDependencies(),
+      clock: this.#clock,
+      ...(dependencies.holds !== undefined ? { holds: dependencies.holds } : {}),
+      ...(dependencies.archiveHolds !== undefined ? { archiveHolds: dependencies.archiveHolds } : {}),
+    });
   }
 
   /** Resolves when the background rehydrations started so far have settled (tests, shutdown). */
@@ -194,6 +207,7 @@ export class RecordService implements RecordControls {
   }
 
   async delete(key: RecordKey, preconditions: WritePreconditions, options?: OperationOptions): Promise<void> {
+    await this.#refuseCustomerHold(key, 'deleted', options);
     await updateRecord(
       this.#updateDependencies(),
       key,
@@ -210,8 +224,8 @@ export class RecordService implements RecordControls {
     return rehydrateRecord({ ...this.#updateDependencies(), clock: this.#clock }, key, options);
   }
 
-  setLegalHold(key: RecordKey, reason: string, options?: OperationOptions): Promise<SystemFields> {
-    return this.#controls.setLegalHold(key, reason, options);
+  setLegalHold(key: RecordKey, hold: HoldRequest, options?: OperationOptions): Promise<SystemFields> {
+    return this.#controls.setLegalHold(key, hold, options);
   }
 
   clearLegalHold(key: RecordKey, options?: OperationOptions): Promise<SystemFields> {
@@ -258,13 +272,28 @@ export class RecordService implements RecordControls {
     };
   }
 
+  /**
+   * A customer's hold covers every record of the customer, present and future. Checked before the
+   * change: a hold set while a change is in flight orders after it.
+   */
+  async #refuseCustomerHold(key: RecordKey, verb: 'changed' | 'deleted', options?: OperationOptions) {
+    if (this.#holds === undefined) return;
+    if ((await this.#holds.get(key.customerId, null, options)) !== undefined) {
+      throw new AppError(
+        'LEGAL_HOLD',
+        `Customer ${key.customerId} is under legal hold: record ${key.id} cannot be ${verb}`,
+      );
+    }
+  }
+
   /** Read-modify-write through the one conditional path; an archived record is rehydrated by the same write. */
-  #write(
+  async #write(
     key: RecordKey,
     preconditions: WritePreconditions,
     options: OperationOptions | undefined,
     change: (current: BillingRecord) => BillingRecord,
   ): Promise<BillingRecord> {
+    await this.#refuseCustomerHold(key, 'changed', options);
     return updateRecord(
       this.#updateDependencies(),
       key,

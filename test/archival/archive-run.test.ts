@@ -128,7 +128,7 @@ describe('copy, grace, purge', () => {
     world.clock.advance(7 * DAY);
     const controls = createRecordControls({ store: world.store, clock: world.clock });
     await controls.pin(pinned!);
-    await controls.setLegalHold(held!, 'audit 2025');
+    await controls.setLegalHold(held!, { reason: 'audit 2025', setBy: 'test' });
     const fresher = await world.records().patch(fresh!, { status: 'paid' }, {});
     acknowledged.set(keyOf(fresher), fresher);
     const run = await world.engine().run();

@@ -31,6 +31,21 @@ const METADATA_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export class MemoryArchiveStore implements ArchiveStore {
   readonly #blobs = new Map<string, StoredBlob>();
+  readonly #held = new Set<string>();
+  /** Blob legal hold markers, as an account with version-level immutability has them. */
+  readonly legalHolds = {
+    setLegalHold: (path: string, held: boolean, options?: OperationOptions): Promise<void> =>
+      this.#run(options, () => {
+        if (!this.#blobs.has(path)) throw new AppError('NOT_FOUND', `Blob ${path} does not exist`);
+        if (held) this.#held.add(path);
+        else this.#held.delete(path);
+      }),
+  };
+
+  /** The paths whose blobs carry a legal hold marker, in order. */
+  heldPaths(): string[] {
+    return [...this.#held].sort();
+  }
   readonly #clock: Pick<Clock, 'now'>;
   #etagSequence = 0;
   #closed = false;
@@ -88,6 +103,8 @@ export class MemoryArchiveStore implements ArchiveStore {
       if (condition.ifMatch !== undefined && condition.ifMatch !== blob.properties.etag) {
         throw new AppError('PRECONDITION_FAILED', `Blob ${path} has changed`);
       }
+      // Azure refuses to delete a blob under legal hold (409 BlobImmutableDueToLegalHold).
+      if (this.#held.has(path)) throw new AppError('PRECONDITION_FAILED', `Blob ${path} is under legal hold`);
       return this.#blobs.delete(path);
     });
   }

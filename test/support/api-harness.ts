@@ -22,6 +22,8 @@ import { createHttpMetrics, type HttpMetrics } from '../../src/api/http-metrics.
 import { buildHttpServer } from '../../src/api/http-server.ts';
 import type { ArchivalRunQueue } from '../../src/ports/archival-run-queue.ts';
 import type { RecordStore } from '../../src/ports/record-store.ts';
+import type { AuditLog } from '../../src/ports/audit-log.ts';
+import { createRateLimiter, type RateLimitSettings } from '../../src/api/rate-limits.ts';
 import { ManualClock } from '../fakes/manual-clock.ts';
 
 export const TEST_ISSUER = 'urn:test:issuer';
@@ -63,6 +65,10 @@ export interface TestApplicationOptions {
   readonly deterministicIds?: boolean;
   /** As under Azure Functions: admin-started runs are queued here instead of running in process. */
   readonly runQueue?: ArchivalRunQueue;
+  /** The audit trail's store; a private SQLite log in memory when absent. */
+  readonly audit?: AuditLog;
+  /** Rate limits (counted in the harness's LRU cache); none when absent. */
+  readonly rateLimits?: RateLimitSettings;
 }
 
 export async function createTestApplication(options: TestApplicationOptions = {}): Promise<TestApplication> {
@@ -76,14 +82,16 @@ export async function createTestApplication(options: TestApplicationOptions = {}
   const metrics = createHttpMetrics(serviceMetrics.httpRequestDuration);
   const archive = new MemoryArchiveStore({ clock });
   const ledger = new SqliteArchiveLedger({ path: ':memory:' });
+  const cache = new LruMemoryCache({ maxBytes: 16 * 1024 * 1024 });
   const wired = wireServices(
     {
       store,
       ledger,
       archive,
       control: new MemoryControlStore(clock),
-      cache: new LruMemoryCache({ maxBytes: 16 * 1024 * 1024 }),
+      cache,
       ...(options.runQueue !== undefined ? { runQueue: options.runQueue } : {}),
+      ...(options.audit !== undefined ? { audit: options.audit } : {}),
     },
     {
       clock,
@@ -109,7 +117,11 @@ export async function createTestApplication(options: TestApplicationOptions = {}
     audience: TEST_AUDIENCE,
   });
   const application = createApiApplication(services, verifier, {
+    clock,
     onAuthDenied: (reason) => serviceMetrics.authDenied.add(1, { reason }),
+    ...(options.rateLimits !== undefined
+      ? { rateLimiter: createRateLimiter(cache, clock, options.rateLimits) }
+      : {}),
   });
   const token = (
     roles: readonly string[] = ['Billing.Read', 'Billing.Write'],

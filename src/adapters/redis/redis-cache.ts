@@ -14,7 +14,21 @@ export interface RedisCacheOptions {
   readonly commandTimeoutMs?: number;
   /** Larger values are not cached: they would cost Redis memory and network for little gain. */
   readonly maxValueBytes?: number;
+  /**
+   * Entra ID authentication (Azure Managed Redis): the user name is the identity's object id and the
+   * password a token, renewed before it expires (AUTH on the live connection, and for reconnects).
+   */
+  readonly entraAuth?: RedisEntraAuth;
 }
+
+export interface RedisEntraAuth {
+  readonly username: string;
+  getToken(): Promise<{ readonly token: string; readonly expiresAtMs: number }>;
+}
+
+/** A token is renewed this long before it expires. */
+const TOKEN_RENEW_MARGIN_MS = 5 * 60_000;
+const TOKEN_RETRY_MS = 30_000;
 
 type Operation = Parameters<CacheErrorListener>[0];
 
@@ -44,6 +58,7 @@ export class RedisCache implements Cache {
   #lastConnectionError: unknown;
   #connecting: Promise<boolean> | undefined;
   #closed = false;
+  #tokenTimer: NodeJS.Timeout | undefined;
 
   constructor(url: string, options: RedisCacheOptions = {}) {
     this.#onError = options.onError;
@@ -66,9 +81,37 @@ export class RedisCache implements Cache {
     this.#client.on('error', (error: unknown) => {
       this.#lastConnectionError = error;
     });
-    this.#client.connect().catch((error: unknown) => {
+    const entra = options.entraAuth;
+    const connect = () =>
+      this.#client.connect().catch((error: unknown) => {
+        this.#lastConnectionError = error;
+      });
+    // With Entra ID the first token comes before the connection; a store closed meanwhile never connects.
+    if (entra === undefined) void connect();
+    else
+      void this.#renewToken(entra, false).then(() => {
+        if (!this.#closed) void connect();
+      });
+  }
+
+  /** Fetches a token, uses it for the next (re)connect and, when connected, re-authenticates with it. */
+  async #renewToken(entra: RedisEntraAuth, authenticate: boolean): Promise<void> {
+    let delayMs = TOKEN_RETRY_MS;
+    try {
+      const { token, expiresAtMs } = await entra.getToken();
+      this.#client.options.username = entra.username;
+      this.#client.options.password = token;
+      if (authenticate && this.#client.status === 'ready') await this.#client.auth(entra.username, token);
+      delayMs = Math.max(TOKEN_RETRY_MS, expiresAtMs - Date.now() - TOKEN_RENEW_MARGIN_MS);
+    } catch (error) {
       this.#lastConnectionError = error;
-    });
+      this.#onError?.('ping', error);
+    } finally {
+      if (!this.#closed) {
+        this.#tokenTimer = setTimeout(() => void this.#renewToken(entra, true), delayMs);
+        this.#tokenTimer.unref();
+      }
+    }
   }
 
   get(key: string): Promise<Uint8Array | undefined> {
@@ -112,6 +155,7 @@ export class RedisCache implements Cache {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#tokenTimer);
     if (this.#client.status === 'ready') {
       try {
         // QUIT lets Redis finish what it was sent; it is bounded by the command timeout.
