@@ -409,10 +409,11 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     archive,
     cache,
     auth,
+    // Embedded (files or Azurite): the trail is a SQLite file in the data folder; with Blob Storage, append blobs.
     audit:
-      archive.kind === 'azurite'
-        ? { kind: 'sqlite', path: resolve(dataDir, 'audit.sqlite') }
-        : { kind: 'blob', container: settings.AUDIT_CONTAINER },
+      archive.kind === 'blob'
+        ? { kind: 'blob', container: settings.AUDIT_CONTAINER }
+        : { kind: 'sqlite', path: resolve(dataDir, 'audit.sqlite') },
     rateLimits: {
       perPrincipal: settings.RATE_LIMIT_PER_PRINCIPAL,
       perCustomer: settings.RATE_LIMIT_PER_CUSTOMER,
