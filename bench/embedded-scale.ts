@@ -190,7 +190,12 @@ async function measureSize(count: number, reads: boolean): Promise<SizeResult> {
     await archive.close();
     await control.close();
     await hot.close();
-    removeFolder(folder);
+    // A failed cleanup (a file opened meanwhile by someone watching the folder) must not lose the figures.
+    try {
+      removeFolder(folder);
+    } catch (error) {
+      say(`could not remove ${folder}: ${(error as Error).message}`);
+    }
   }
 }
 

@@ -190,7 +190,7 @@ export const SettingsSchema = Type.Object({
   EMBEDDED_ARCHIVE: choice(['files', 'azurite'], {
     default: 'files',
     description:
-      'the archive and control store without Blob settings: `files` (gzip files and SQLite in `DATA_DIR/archive`) or `azurite` (the Blob SDK path, Azurite in-process)',
+      'the archive without Blob settings: `files` (gzip files and SQLite in `DATA_DIR/archive`) or `azurite` (in-process)',
     example: 'azurite',
   }),
   AZURITE_PORT: integer(0, 65535, {
