@@ -186,6 +186,12 @@ export const SettingsSchema = Type.Object({
     description: 'run reports, watermarks, leases (Hot tier); not `BLOB_CONTAINER`',
     example: 'billing-archive-control',
   }),
+  BLOB_LEGAL_HOLDS: text('flag', {
+    default: 'false',
+    description:
+      "held records' blobs get a blob legal hold (the archive account needs version-level immutability)",
+    example: 'true',
+  }),
   AZURITE_PORT: integer(0, 65535, {
     default: 0,
     description: "embedded Azurite's port (`0`: any free port)",
