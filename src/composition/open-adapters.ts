@@ -201,6 +201,7 @@ async function openArchiveStores(
   const archiveStore = await BlobArchiveStore.connect({
     ...account,
     containerName: archive.container,
+    ...(archive.kind === 'blob' && archive.legalHolds === true ? { legalHolds: true } : {}),
   });
   closers.push(() => archiveStore.close());
   const controlStore = await BlobControlStore.connect({

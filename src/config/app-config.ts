@@ -50,12 +50,15 @@ export type ArchiveConfig =
       readonly connectionString: string;
       readonly container: string;
       readonly controlContainer: string;
+      /** Blob legal holds on held records' blobs (version-level immutability on the account). */
+      readonly legalHolds?: boolean;
     }
   | {
       readonly kind: 'blob';
       readonly accountUrl: string;
       readonly container: string;
       readonly controlContainer: string;
+      readonly legalHolds?: boolean;
     };
 
 export type CacheConfig = (
@@ -247,11 +250,14 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
   if (connectionString !== undefined && accountUrl !== undefined) {
     problem('set BLOB_CONNECTION_STRING or BLOB_ACCOUNT_URL, not both');
   }
+  const blobLegalHolds = isFlagOn(settings.BLOB_LEGAL_HOLDS) ? { legalHolds: true } : {};
+  if (blobLegalHolds.legalHolds === true && connectionString === undefined && accountUrl === undefined)
+    problem('BLOB_LEGAL_HOLDS needs BLOB_ACCOUNT_URL or BLOB_CONNECTION_STRING (Azurite has no legal holds)');
   const archive: ArchiveConfig =
     connectionString !== undefined
-      ? { kind: 'blob', connectionString, container, controlContainer }
+      ? { kind: 'blob', connectionString, container, controlContainer, ...blobLegalHolds }
       : accountUrl !== undefined
-        ? { kind: 'blob', accountUrl, container, controlContainer }
+        ? { kind: 'blob', accountUrl, container, controlContainer, ...blobLegalHolds }
         : settings.EMBEDDED_ARCHIVE === 'files'
           ? { kind: 'files', folder: resolve(dataDir, 'archive') }
           : {

@@ -193,6 +193,12 @@ export const SettingsSchema = Type.Object({
       'the archive without Blob settings: `files` (gzip files and SQLite in `DATA_DIR/archive`) or `azurite` (in-process)',
     example: 'azurite',
   }),
+  BLOB_LEGAL_HOLDS: text('flag', {
+    default: 'false',
+    description:
+      "held records' blobs get a blob legal hold (the archive account needs version-level immutability)",
+    example: 'true',
+  }),
   AZURITE_PORT: integer(0, 65535, {
     default: 0,
     description: "embedded Azurite's port, with `EMBEDDED_ARCHIVE=azurite` (`0`: any free port)",

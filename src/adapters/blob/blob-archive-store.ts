@@ -11,6 +11,7 @@ import type {
 import { AppError } from '../../domain/errors.ts';
 import type {
   AccessTier,
+  ArchiveLegalHolds,
   ArchiveStore,
   BlobContent,
   BlobListPage,
@@ -22,7 +23,13 @@ import type { OperationOptions } from '../../ports/operation-options.ts';
 import { BlobConnection, type BlobConnectOptions, quoteEtag } from './blob-connection.ts';
 import { hasStatus } from './blob-errors.ts';
 
-export type BlobArchiveStoreConnectOptions = BlobConnectOptions;
+export type BlobArchiveStoreConnectOptions = BlobConnectOptions & {
+  /**
+   * The account has version-level immutability: held records' blobs get a blob legal hold. Azurite has
+   * none, so this stays off there (the capability is tested with the in-memory archive).
+   */
+  readonly legalHolds?: boolean;
+};
 
 /** Azure lists at most 5000 blobs per page. */
 const MAX_PAGE_SIZE = 5_000;
@@ -32,14 +39,26 @@ const GET_ATTEMPTS = 3;
 
 export class BlobArchiveStore implements ArchiveStore {
   readonly #connection: BlobConnection;
+  readonly legalHolds?: ArchiveLegalHolds;
 
-  private constructor(connection: BlobConnection) {
+  private constructor(connection: BlobConnection, legalHolds: boolean) {
     this.#connection = connection;
+    if (legalHolds) {
+      this.legalHolds = {
+        setLegalHold: (path, held, options) =>
+          this.#connection.call(`set the legal hold of ${path}`, options, async (abortSignal) => {
+            await this.#blob(path).setLegalHold(held, { abortSignal });
+          }),
+      };
+    }
   }
 
   /** Connects and creates the container when absent; UNAVAILABLE when the account cannot be reached. */
   static async connect(options: BlobArchiveStoreConnectOptions): Promise<BlobArchiveStore> {
-    return new BlobArchiveStore(await BlobConnection.open(options, 'The Blob archive store'));
+    return new BlobArchiveStore(
+      await BlobConnection.open(options, 'The Blob archive store'),
+      options.legalHolds === true,
+    );
   }
 
   putIfAbsent(request: PutBlobRequest, options?: OperationOptions): Promise<BlobProperties> {
