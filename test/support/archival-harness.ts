@@ -102,16 +102,25 @@ export function createArchivalWorld(
     archive: injector ? injector.wrap('archive', archive as ArchiveStore) : archive,
     control: injector ? injector.wrap('control', control as ArchivalControlStore) : control,
   });
+  // Every wiring is shut down with the world (its audit trail and private log with it), and the plain
+  // one (no injector, default settings) is shared: a simulation asks for it thousands of times.
+  const wirings: WiredServices[] = [];
+  let plain: WiredServices | undefined;
   const services = ({
     injector,
     settings,
-  }: { injector?: FaultInjector; settings?: Partial<ArchivalSettings> } = {}) =>
-    wireServices(stores(injector), {
+  }: { injector?: FaultInjector; settings?: Partial<ArchivalSettings> } = {}): WiredServices => {
+    if (injector === undefined && settings === undefined && plain !== undefined) return plain;
+    const wired = wireServices(stores(injector), {
       clock,
       log: silentLogger,
       policy,
       archival: { batchSize: 4, ...settings },
     });
+    wirings.push(wired);
+    if (injector === undefined && settings === undefined) plain = wired;
+    return wired;
+  };
   return {
     clock,
     store,
@@ -136,6 +145,7 @@ export function createArchivalWorld(
     records: (injector) => services(injector !== undefined ? { injector } : {}).records,
     reader: (injector) => services(injector !== undefined ? { injector } : {}).reader,
     async close() {
+      await Promise.allSettled(wirings.map((wired) => wired.shutdown()));
       await store.close();
       await ledger.close();
       await archive.close();

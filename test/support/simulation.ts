@@ -10,7 +10,7 @@
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { LruMemoryCache } from '../../src/adapters/lru/lru-memory-cache.ts';
-import { wireServices } from '../../src/composition/wire-services.ts';
+import { wireServices, type WiredServices } from '../../src/composition/wire-services.ts';
 import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
 import { type BillingRecord, type RecordInput, serializeRecord } from '../../src/domain/billing-record.ts';
 import { isAppError } from '../../src/domain/errors.ts';
@@ -531,12 +531,17 @@ class Simulation {
 
   async #act(label: string, action: Action): Promise<void> {
     const process = newProcess(this.#world, action);
+    // The services an action wired are shut down with it (their audit trail and its private log too),
+    // or 20,000 seeds would keep every one of them in memory.
+    const opened: WiredServices[] = [];
     let outcome: string;
     try {
-      outcome = await this.#perform(label, action, process);
+      outcome = await this.#perform(label, action, process, opened);
     } catch (error) {
       outcome = `threw ${codeOf(error)}`;
       this.#violations.push(`${label} ${action.kind}: the driver itself threw ${String(error)}`);
+    } finally {
+      await Promise.allSettled(opened.map((wired) => wired.shutdown()));
     }
     const fired = process.injector.log;
     this.#faults += fired.length;
@@ -547,12 +552,17 @@ class Simulation {
   }
 
   /** Runs one action in its own process; returns a line for the trace. */
-  async #perform(label: string, action: Action, process: SimProcess): Promise<string> {
+  async #perform(
+    label: string,
+    action: Action,
+    process: SimProcess,
+    opened: WiredServices[],
+  ): Promise<string> {
     const world = this.#world;
     const faulted = (): boolean => process.injector.log.length > 0;
     // Each action is a process of its own: its services wired over its own (faulty) view of the stores.
-    const services = (policy = policyOf('P3M', 'P7D', COOL_DOWN)) =>
-      wireServices(
+    const services = (policy = policyOf('P3M', 'P7D', COOL_DOWN)): WiredServices => {
+      const wired = wireServices(
         {
           store: process.store,
           ledger: process.ledger,
@@ -567,6 +577,9 @@ class Simulation {
           archival: { batchSize: 3, concurrency: 2, leaseSeconds: 15 },
         },
       );
+      opened.push(wired);
+      return wired;
+    };
     const api = services().records;
     const context = `${label} ${describeAction(action)}`;
     switch (action.kind) {
@@ -737,13 +750,17 @@ class Simulation {
       });
       this.#trace.push(`recovery: restored ${corruption.path} from backup`);
     }
-    const engine = wireServices(world.stores(), {
+    const recovery = wireServices(world.stores(), {
       clock: world.clock,
       log: silentLogger,
       policy: policyOf('P3M', 'P0D', COOL_DOWN),
       archival: { batchSize: 3 },
-    }).archival;
-    const report = await engine.run({ runId: 'sim-recovery', asOf: world.clock.now().toISOString() });
+    });
+    const report = await recovery.archival.run({
+      runId: 'sim-recovery',
+      asOf: world.clock.now().toISOString(),
+    });
+    await recovery.shutdown();
     this.#trace.push(
       `recovery: run ${report.status} copied ${report.counts.copied} purged ${report.counts.purged}`,
     );
