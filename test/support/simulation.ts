@@ -10,6 +10,7 @@
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { LruMemoryCache } from '../../src/adapters/lru/lru-memory-cache.ts';
+import { createServiceMetrics } from '../../src/composition/service-metrics.ts';
 import { wireServices, type WiredServices } from '../../src/composition/wire-services.ts';
 import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
 import { type BillingRecord, type RecordInput, serializeRecord } from '../../src/domain/billing-record.ts';
@@ -38,6 +39,9 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
 /** A valid record body that depends only on its index: no global counters, so a seed replays exactly. */
+/** One set of instruments for every wiring of a simulation: a meter pipeline per action would pile up. */
+const SIMULATION_METRICS = createServiceMetrics();
+
 export function simulatedInput(
   index: number,
   fields: { readonly issuedAt: string; readonly status?: RecordInput['status'] },
@@ -575,6 +579,7 @@ class Simulation {
           log: silentLogger,
           policy,
           archival: { batchSize: 3, concurrency: 2, leaseSeconds: 15 },
+          metrics: SIMULATION_METRICS,
         },
       );
       opened.push(wired);
