@@ -12,6 +12,7 @@ import { MemoryArchiveStore } from '../fakes/memory-archive-store.ts';
 import { MemoryControlStore } from '../fakes/memory-control-store.ts';
 import type { ArchivalSettings } from '../../src/archival/archive-run.ts';
 import type { ArchivalService } from '../../src/archival/archival-service.ts';
+import { createServiceMetrics } from '../../src/composition/service-metrics.ts';
 import { wireServices, type WiredServices } from '../../src/composition/wire-services.ts';
 import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
 import { sha256Hex } from '../../src/domain/archive-artifact.ts';
@@ -77,6 +78,9 @@ export interface ArchivalWorld {
   close(): Promise<void>;
 }
 
+/** One set of instruments for every world: a meter pipeline per wiring would pile up over many seeds. */
+const HARNESS_METRICS = createServiceMetrics();
+
 export function createArchivalWorld(
   options: { policy?: ArchivalPolicy; start?: string; adapters?: WorldAdapters } = {},
 ): ArchivalWorld {
@@ -116,6 +120,7 @@ export function createArchivalWorld(
       log: silentLogger,
       policy,
       archival: { batchSize: 4, ...settings },
+      metrics: HARNESS_METRICS,
     });
     wirings.push(wired);
     if (injector === undefined && settings === undefined) plain = wired;
