@@ -760,6 +760,7 @@ class Simulation {
       log: silentLogger,
       policy: policyOf('P3M', 'P0D', COOL_DOWN),
       archival: { batchSize: 3 },
+      metrics: SIMULATION_METRICS,
     });
     const report = await recovery.archival.run({
       runId: 'sim-recovery',
