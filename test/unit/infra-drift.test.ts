@@ -16,8 +16,14 @@ import {
 } from '../../src/adapters/cosmos/cosmos-record-store.ts';
 import { AZURE_MONITOR_RULES_PATH } from '../../src/alerts/alert-renderings.ts';
 import { ConfigError, loadConfig, readSettings } from '../../src/config/app-config.ts';
-import { describeSetting, SETTING_NAMES, type SettingName } from '../../src/config/settings-schema.ts';
-import { bicepFiles, loadedJsonFiles, objectVarKeys, ROOT } from '../support/bicep-source.ts';
+import { describeSetting, type SettingName } from '../../src/config/settings-schema.ts';
+import { bicepFiles, loadedJsonFiles, ROOT } from '../support/bicep-source.ts';
+import {
+  appSettingsOverrides,
+  bicepAppSettingNames,
+  deployedEnvironment,
+  isSettingName,
+} from '../support/deployed-settings.ts';
 
 const MAIN = 'infra/main.bicep';
 const COSMOS_CONTAINERS = 'src/adapters/cosmos/cosmos-containers.json';
@@ -27,24 +33,8 @@ const RESOURCE_NAMES = 'src/config/resource-names.json';
 const HOST_SETTING = /^(?:AzureWebJobsStorage__accountName|AzureWebJobs\.\w+\.Disabled)$/;
 
 const readJson = (file: string): unknown => JSON.parse(readFileSync(join(ROOT, file), 'utf8'));
-const isSettingName = (name: string): name is SettingName =>
-  (SETTING_NAMES as readonly string[]).includes(name);
-
-const appSettingNames = objectVarKeys(MAIN, 'appSettings');
-const overrides = (
-  readJson('infra/main.parameters.json') as {
-    parameters: { appSettingsOverrides: { value: Record<string, string> } };
-  }
-).parameters.appSettingsOverrides.value;
-
-/** The environment the deployed app starts with: each Bicep setting at its schema example, plus the overrides. */
-function deployedEnvironment(without?: string): Record<string, string> {
-  const env: Record<string, string> = { FUNCTIONS_WORKER_RUNTIME: 'node' };
-  for (const name of appSettingNames) {
-    if (name !== without && isSettingName(name)) env[name] = describeSetting(name).example;
-  }
-  return { ...env, ...overrides };
-}
+const appSettingNames = bicepAppSettingNames();
+const overrides = appSettingsOverrides();
 
 describe('app settings of infra/main.bicep', () => {
   it('are settings the code knows, or the Functions host own', () => {
@@ -67,7 +57,7 @@ describe('app settings of infra/main.bicep', () => {
   it('include each setting whose absence stops the app under Functions', () => {
     const required = appSettingNames.filter((name) => {
       try {
-        loadConfig(deployedEnvironment(name), ROOT);
+        loadConfig(deployedEnvironment({}, name), ROOT);
         return false;
       } catch (error) {
         if (error instanceof ConfigError) return true;
