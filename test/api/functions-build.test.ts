@@ -6,7 +6,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROUTE_TABLE } from '../../src/api/api-application.ts';
-import { registeredFunctions, writeFunctionsCoreStub } from '../support/functions-host-stub.ts';
+import {
+  expectEveryTrigger,
+  registeredFunctions,
+  writeFunctionsCoreStub,
+} from '../support/functions-host-stub.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 mkdirSync(join(root, '.data'), { recursive: true });
@@ -46,11 +50,7 @@ describe('the compiled Functions entry', () => {
     const started = output.split('\n').find((line) => line.includes('functions entry loaded'));
     expect(JSON.parse(started ?? '{}')).toMatchObject({ node: process.version });
     const registered = registeredFunctions(output);
-    const byName = new Map(registered.map((item) => [item.name, item.trigger]));
-    for (const route of ROUTE_TABLE.routes) expect(byName.get(route.operationId)).toBe('httpTrigger');
-    expect(byName.get('archivalRun')).toBe('timerTrigger');
-    expect(byName.get('archiveCollector')).toBe('timerTrigger');
-    expect(byName.get('archivalRunQueued')).toBe('queueTrigger');
+    expectEveryTrigger(registered);
     expect(registered).toHaveLength(ROUTE_TABLE.routes.length + 3);
   }, 300_000);
 });

@@ -3,6 +3,8 @@
 // tests load is the real package.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
+import { ROUTE_TABLE } from '../../src/api/api-application.ts';
 
 const FAKE_CORE = `
 const registered = [];
@@ -36,4 +38,14 @@ export function writeFunctionsCoreStub(folder: string): void {
 export function registeredFunctions(output: string): RegisteredFunction[] {
   const line = output.split('\n').find((candidate) => candidate.startsWith('REGISTERED '));
   return JSON.parse(line?.slice('REGISTERED '.length) ?? '[]') as RegisteredFunction[];
+}
+
+/** Asserts an HTTP trigger per route, the archival and collector timers and the run-queue trigger; returns the triggers by name. */
+export function expectEveryTrigger(registered: readonly RegisteredFunction[]): Map<string, string> {
+  const byName = new Map(registered.map((item) => [item.name, item.trigger]));
+  for (const route of ROUTE_TABLE.routes) expect(byName.get(route.operationId)).toBe('httpTrigger');
+  expect(byName.get('archivalRun')).toBe('timerTrigger');
+  expect(byName.get('archiveCollector')).toBe('timerTrigger');
+  expect(byName.get('archivalRunQueued')).toBe('queueTrigger');
+  return byName;
 }
