@@ -4,6 +4,7 @@
 import { Cron } from 'croner';
 import Type, { type Static, type TSchema } from 'typebox';
 import { parseIsoDuration } from '../domain/iso-duration.ts';
+import RESOURCE_NAMES from './resource-names.json' with { type: 'json' };
 
 /** String shapes the schema names with `format`; `mustBe` ends the message that names a bad setting. */
 export const SETTING_FORMATS = {
@@ -106,7 +107,7 @@ function choice<const Values extends string[]>(
 }
 
 export const TIMER_SCHEDULE_DEFAULTS = { archival: '0 0 3 * * *', collector: '0 0 4 * * 0' } as const;
-export const DEFAULT_RUN_QUEUE_NAME = 'archival-runs';
+export const DEFAULT_RUN_QUEUE_NAME = RESOURCE_NAMES.runQueue;
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -140,17 +141,17 @@ export const SettingsSchema = Type.Object({
     example: 'https://acct.documents.azure.com:443/',
   }),
   COSMOS_DATABASE: text('cosmos-id', {
-    default: 'billing',
+    default: RESOURCE_NAMES.cosmosDatabase,
     description: 'created if absent (key auth) or must exist (Entra ID)',
     example: 'billing',
   }),
   COSMOS_CONTAINER: text('cosmos-id', {
-    default: 'records',
+    default: RESOURCE_NAMES.recordsContainer,
     description: 'the records; created if absent (key auth) or must exist (Entra ID)',
     example: 'records',
   }),
   COSMOS_LEDGER_CONTAINER: text('cosmos-id', {
-    default: 'archive-ledger',
+    default: RESOURCE_NAMES.ledgerContainer,
     description: "the archive ledger's container, beside the records",
     example: 'archive-ledger',
   }),
@@ -178,12 +179,12 @@ export const SettingsSchema = Type.Object({
     example: 'AccountName=acct;AccountKey=...',
   }),
   BLOB_CONTAINER: text('blob-container', {
-    default: 'billing-archive',
+    default: RESOURCE_NAMES.archiveContainer,
     description: 'archived records (Cold tier)',
     example: 'billing-archive',
   }),
   BLOB_CONTROL_CONTAINER: text('blob-container', {
-    default: 'billing-archive-control',
+    default: RESOURCE_NAMES.controlContainer,
     description: 'run reports, watermarks, leases (Hot tier); not `BLOB_CONTAINER`',
     example: 'billing-archive-control',
   }),
@@ -385,7 +386,7 @@ export const SettingsSchema = Type.Object({
   }),
 
   AUDIT_CONTAINER: text('blob-container', {
-    default: 'billing-audit',
+    default: RESOURCE_NAMES.auditContainer,
     description:
       'audit trail append blobs (a blob per day and instance) with Blob Storage; put it under a time-based immutability policy',
     example: 'billing-audit',

@@ -1,32 +1,20 @@
 // The deployable Functions entry: `tsc -p tsconfig.build.json` compiles src/ to JavaScript, and plain
 // Node loads the compiled entry (type stripping off, so nothing .ts can sneak in) and registers every
-// trigger with the host. The host's side is a stand-in for `@azure/functions-core`, the module the
-// Functions worker provides to `@azure/functions` at run time; everything else is the real package.
+// trigger with the host (a stand-in for the host's side: test/support/functions-host-stub.ts).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROUTE_TABLE } from '../../src/api/api-application.ts';
+import {
+  expectEveryTrigger,
+  registeredFunctions,
+  writeFunctionsCoreStub,
+} from '../support/functions-host-stub.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 mkdirSync(join(root, '.data'), { recursive: true });
 const work = mkdtempSync(join(root, '.data', 'functions-build-'));
-
-/** Records what the app registers, as the worker would receive it, and prints it when the process ends. */
-const FAKE_CORE = `
-const registered = [];
-module.exports = {
-  setProgrammingModel() {},
-  registerFunction(metadata) {
-    const trigger = Object.values(metadata.bindings).find((binding) => /trigger$/i.test(binding.type));
-    registered.push({ name: metadata.name, trigger: trigger && trigger.type });
-    return { dispose() {} };
-  },
-  registerHook() { return { dispose() {} }; },
-  log() {},
-};
-process.on('exit', () => process.stdout.write('REGISTERED ' + JSON.stringify(registered) + '\\n'));
-`;
 
 describe('the compiled Functions entry', () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -42,10 +30,7 @@ describe('the compiled Functions entry', () => {
     expect(packageJson.main).toBe('dist/functions/main.js');
     const entry = join(outDir, 'functions', 'main.js');
 
-    const core = join(work, 'core', '@azure', 'functions-core');
-    mkdirSync(core, { recursive: true });
-    writeFileSync(join(core, 'package.json'), '{"name":"@azure/functions-core","main":"index.cjs"}');
-    writeFileSync(join(core, 'index.cjs'), FAKE_CORE);
+    writeFunctionsCoreStub(join(work, 'core'));
     const output = execFileSync(
       process.execPath,
       [
@@ -64,16 +49,8 @@ describe('the compiled Functions entry', () => {
 
     const started = output.split('\n').find((line) => line.includes('functions entry loaded'));
     expect(JSON.parse(started ?? '{}')).toMatchObject({ node: process.version });
-    const line = output.split('\n').find((candidate) => candidate.startsWith('REGISTERED '));
-    const registered = JSON.parse(line?.slice('REGISTERED '.length) ?? '[]') as Array<{
-      name: string;
-      trigger: string;
-    }>;
-    const byName = new Map(registered.map((item) => [item.name, item.trigger]));
-    for (const route of ROUTE_TABLE.routes) expect(byName.get(route.operationId)).toBe('httpTrigger');
-    expect(byName.get('archivalRun')).toBe('timerTrigger');
-    expect(byName.get('archiveCollector')).toBe('timerTrigger');
-    expect(byName.get('archivalRunQueued')).toBe('queueTrigger');
+    const registered = registeredFunctions(output);
+    expectEveryTrigger(registered);
     expect(registered).toHaveLength(ROUTE_TABLE.routes.length + 3);
   }, 300_000);
 });

@@ -30,9 +30,10 @@ import {
   writeUnits,
 } from './cosmos-connection.ts';
 import { statusOf } from './cosmos-error-mapping.ts';
+import cosmosContainers from './cosmos-containers.json' with { type: 'json' };
 
 export const LEDGER_CONTAINER_ID = 'archive-ledger';
-export const LEDGER_PARTITION_KEY_PATH = '/customerId';
+export const LEDGER_PARTITION_KEY_PATH = cosmosContainers.ledger.partitionKeyPath;
 
 export interface CosmosArchiveLedgerOptions extends CosmosConnectionOptions {
   /** Defaults to `archive-ledger`, beside the records container in the same database. */
@@ -81,25 +82,18 @@ export const GET_MANY_CHUNK = 100;
  * need no rewrite, and absent (not indexed) on entries that never failed. Cosmos DB refuses a
  * multi-property ORDER BY without a matching composite index: query() leads its ORDER BY with the
  * properties it filters by equality, so there is one index per combination of state and parked, and
- * one for queryDueRetries. Exported so infrastructure-as-code can declare the same; an existing
- * container keeps its policy, so a deployment updates it there.
+ * one for queryDueRetries (LEDGER_QUERY_ORDERS; a test holds the policy to them). It lives in
+ * cosmos-containers.json, which infra/modules/cosmos.bicep loads too; an existing container keeps its
+ * policy, so a deployment updates it there.
  */
-export const LEDGER_INDEXING_POLICY: IndexingPolicy = {
-  indexingMode: 'consistent',
-  automatic: true,
-  includedPaths: [
-    { path: '/state/?' },
-    { path: '/parked/?' },
-    { path: '/purgeAfter/?' },
-    { path: '/customerId/?' },
-    { path: '/id/?' },
-    { path: '/entry/nextAttemptAt/?' },
-  ],
-  excludedPaths: [{ path: '/*' }],
-  compositeIndexes: [...EQUALITY_PREFIXES.map((prefix) => [...prefix, ...ORDER_TAIL]), [...RETRY_ORDER]].map(
-    (properties) => properties.map((property) => ({ path: `/${property}`, order: 'ascending' as const })),
-  ),
-};
+export const LEDGER_INDEXING_POLICY: IndexingPolicy = cosmosContainers.ledger
+  .indexingPolicy as IndexingPolicy;
+
+/** Every ORDER BY the ledger's queries use, each needing a composite index of the same properties in order. */
+export const LEDGER_QUERY_ORDERS: ReadonlyArray<readonly string[]> = [
+  ...EQUALITY_PREFIXES.map((prefix) => [...prefix, ...ORDER_TAIL]),
+  [...RETRY_ORDER],
+];
 
 export class CosmosArchiveLedger implements ArchiveLedger {
   readonly #connection: CosmosConnection;

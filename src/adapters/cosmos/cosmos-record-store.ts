@@ -44,10 +44,11 @@ import {
   writeUnits,
 } from './cosmos-connection.ts';
 import { statusOf, toAppError } from './cosmos-error-mapping.ts';
+import cosmosContainers from './cosmos-containers.json' with { type: 'json' };
 
 /** Creates in flight in one createMany: enough to hide the round trips, few enough not to be throttled. */
 const CREATE_MANY_CONCURRENCY = 16;
-export const PARTITION_KEY_PATH = '/customerId';
+export const PARTITION_KEY_PATH = cosmosContainers.records.partitionKeyPath;
 
 /** The id (and partition key) readiness reads: never a customer's, so the read answers 404. */
 export const READINESS_PROBE_ID = '__readiness-probe__';
@@ -57,50 +58,14 @@ export const READINESS_PROBE_ID = '__readiness-probe__';
  * never indexed, which keeps write RUs proportional to the few indexed paths. id and _ts are always
  * indexed by Cosmos DB. Cosmos DB refuses a multi-property ORDER BY without a matching composite
  * index: two serve list() (with and without an invoice number), one scan().
- * The ORDER BY of every query leads with its equality filters, in the order of a composite index below. Exported so infrastructure-as-code can declare the same.
+ * The ORDER BY of every query leads with its equality filters, in the order of a composite index. The
+ * policy lives in cosmos-containers.json, which infra/modules/cosmos.bicep loads too: one source for code and IaC.
+ * Composite indexes: (customerId, issuedAt DESC, id DESC) serves list() (the partition key leads as an
+ * equality filter); (issuedAt DESC, id DESC) is kept for containers created before it; (invoiceNumber,
+ * issuedAt DESC, id DESC) serves list() by invoice number; (sys/tier, issuedAt, customerId, id) serves scan().
  */
-export const RECORDS_INDEXING_POLICY: IndexingPolicy = {
-  indexingMode: 'consistent',
-  automatic: true,
-  includedPaths: [
-    { path: '/customerId/?' },
-    { path: '/issuedAt/?' },
-    { path: '/status/?' },
-    // Top level in full documents and stubs alike (stubs keep the summary fields where records have them).
-    { path: '/invoiceNumber/?' },
-    { path: '/sys/tier/?' },
-    { path: '/sys/pinned/?' },
-    { path: '/id/?' },
-  ],
-  excludedPaths: [{ path: '/*' }],
-  compositeIndexes: [
-    // list(): the partition key is an equality filter, so it leads the ORDER BY and this index serves
-    // filter and sort in one range (the indexing-policy guidance for ORDER BY with a filter).
-    [
-      { path: '/customerId', order: 'ascending' },
-      { path: '/issuedAt', order: 'descending' },
-      { path: '/id', order: 'descending' },
-    ],
-    // Kept for containers created before the index above (a policy is never changed by the adapter).
-    [
-      { path: '/issuedAt', order: 'descending' },
-      { path: '/id', order: 'descending' },
-    ],
-    // list() by invoice number: the equality leads, so one index range serves the filter and the sort.
-    [
-      { path: '/invoiceNumber', order: 'ascending' },
-      { path: '/issuedAt', order: 'descending' },
-      { path: '/id', order: 'descending' },
-    ],
-    // The tier is fixed by scan()'s filter; leading with it lets the same index filter and sort.
-    [
-      { path: '/sys/tier', order: 'ascending' },
-      { path: '/issuedAt', order: 'ascending' },
-      { path: '/customerId', order: 'ascending' },
-      { path: '/id', order: 'ascending' },
-    ],
-  ],
-};
+export const RECORDS_INDEXING_POLICY: IndexingPolicy = cosmosContainers.records
+  .indexingPolicy as IndexingPolicy;
 
 export interface CosmosRecordStoreOptions extends CosmosConnectionOptions {
   readonly containerId: string;

@@ -1,0 +1,167 @@
+// What the code and the Bicep under infra/ both need lives once, in JSON the code imports and the Bicep
+// loads with loadJsonContent; these tests fail when the two disagree. No Bicep compiler runs here, so the
+// Bicep is read as text (test/support/bicep-source.ts): `az bicep build` is the check where it exists.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  LEDGER_CONTAINER_ID,
+  LEDGER_INDEXING_POLICY,
+  LEDGER_PARTITION_KEY_PATH,
+  LEDGER_QUERY_ORDERS,
+} from '../../src/adapters/cosmos/cosmos-archive-ledger.ts';
+import {
+  PARTITION_KEY_PATH,
+  RECORDS_INDEXING_POLICY,
+} from '../../src/adapters/cosmos/cosmos-record-store.ts';
+import { AZURE_MONITOR_RULES_PATH } from '../../src/alerts/alert-renderings.ts';
+import { ConfigError, loadConfig, readSettings } from '../../src/config/app-config.ts';
+import { describeSetting, type SettingName } from '../../src/config/settings-schema.ts';
+import { bicepFiles, loadedJsonFiles, ROOT } from '../support/bicep-source.ts';
+import {
+  appSettingsOverrides,
+  bicepAppSettingNames,
+  deployedEnvironment,
+  isSettingName,
+} from '../support/deployed-settings.ts';
+
+const MAIN = 'infra/main.bicep';
+const COSMOS_CONTAINERS = 'src/adapters/cosmos/cosmos-containers.json';
+const RESOURCE_NAMES = 'src/config/resource-names.json';
+
+/** App settings of the Functions host itself, not of the code: identity-based host storage, disabled triggers. */
+const HOST_SETTING = /^(?:AzureWebJobsStorage__accountName|AzureWebJobs\.\w+\.Disabled)$/;
+
+const readJson = (file: string): unknown => JSON.parse(readFileSync(join(ROOT, file), 'utf8'));
+const appSettingNames = bicepAppSettingNames();
+const overrides = appSettingsOverrides();
+
+describe('app settings of infra/main.bicep', () => {
+  it('are settings the code knows, or the Functions host own', () => {
+    expect(appSettingNames.length).toBeGreaterThan(10);
+    const unknown = appSettingNames.filter((name) => !isSettingName(name) && !HOST_SETTING.test(name));
+    expect(unknown).toEqual([]);
+  });
+
+  it('set everything production requires: the app starts on Cosmos, Blob, Redis, Entra ID and the run queue', () => {
+    const config = loadConfig(deployedEnvironment(), ROOT);
+    expect(config.security.production).toBe(true);
+    expect(config.hotStore.kind).toBe('cosmos');
+    expect(config.archive.kind).toBe('blob');
+    expect(config.cache).toMatchObject({ kind: 'redis', entraObjectId: expect.any(String) });
+    expect(config.auth.kind).toBe('jwks-uri');
+    expect(config.audit.kind).toBe('blob');
+    expect(config.functions.runQueue?.kind).toBe('service-uri');
+  });
+
+  it('include each setting whose absence stops the app under Functions', () => {
+    const required = appSettingNames.filter((name) => {
+      try {
+        loadConfig(deployedEnvironment({}, name), ROOT);
+        return false;
+      } catch (error) {
+        if (error instanceof ConfigError) return true;
+        throw error;
+      }
+    });
+    expect(required).toEqual(
+      expect.arrayContaining([
+        'COSMOS_ENDPOINT',
+        'BLOB_ACCOUNT_URL',
+        'ARCHIVE_QUEUE__QUEUESERVICEURI',
+        'AUTH_JWKS_URI',
+        'AUTH_ISSUER',
+        'AUTH_AUDIENCE',
+      ]),
+    );
+  });
+
+  it('take per-environment overrides (main.parameters.json) that are known settings with valid values', () => {
+    expect(Object.keys(overrides).filter((name) => !isSettingName(name))).toEqual([]);
+    expect(readSettings(overrides).problems).toEqual([]);
+  });
+});
+
+describe('Cosmos DB containers', () => {
+  const containers = readJson(COSMOS_CONTAINERS) as Record<
+    'records' | 'ledger',
+    { partitionKeyPath: string; indexingPolicy: unknown; defaultTtl?: number }
+  >;
+
+  it('are declared by the Bicep from the JSON the adapters import', () => {
+    expect(loadedJsonFiles('infra/modules/cosmos.bicep')).toEqual([COSMOS_CONTAINERS]);
+  });
+
+  it("have the adapters' partition keys and indexing policies", () => {
+    expect(containers.records.indexingPolicy).toEqual(RECORDS_INDEXING_POLICY);
+    expect(containers.ledger.indexingPolicy).toEqual(LEDGER_INDEXING_POLICY);
+    expect(containers.records.partitionKeyPath).toBe(PARTITION_KEY_PATH);
+    expect(containers.ledger.partitionKeyPath).toBe(LEDGER_PARTITION_KEY_PATH);
+  });
+
+  it("give the ledger one composite index per ORDER BY of its queries, in the queries' order", () => {
+    const composite = LEDGER_INDEXING_POLICY.compositeIndexes?.map((index) =>
+      index.map(({ path, order }) => `${path.slice(1)} ${order}`),
+    );
+    expect(composite).toEqual(
+      LEDGER_QUERY_ORDERS.map((order) => order.map((property) => `${property} ascending`)),
+    );
+  });
+
+  it('turn TTL on for the ledger without expiring anything that carries no ttl of its own', () => {
+    expect(containers.ledger.defaultTtl).toBe(-1);
+    expect(containers.records.defaultTtl).toBeUndefined();
+  });
+});
+
+describe('resource names', () => {
+  const names = readJson(RESOURCE_NAMES) as Record<string, string>;
+  const defaults: Record<string, SettingName> = {
+    cosmosDatabase: 'COSMOS_DATABASE',
+    recordsContainer: 'COSMOS_CONTAINER',
+    ledgerContainer: 'COSMOS_LEDGER_CONTAINER',
+    archiveContainer: 'BLOB_CONTAINER',
+    controlContainer: 'BLOB_CONTROL_CONTAINER',
+    auditContainer: 'AUDIT_CONTAINER',
+    runQueue: 'ARCHIVE_QUEUE_NAME',
+  };
+
+  it('are loaded by main.bicep from the JSON the settings take their defaults from', () => {
+    expect(loadedJsonFiles(MAIN)).toEqual([RESOURCE_NAMES]);
+    expect(Object.keys(names).filter((key) => key !== '$comment')).toEqual(Object.keys(defaults));
+    for (const [key, setting] of Object.entries(defaults))
+      expect(describeSetting(setting).default).toBe(names[key]);
+    expect(LEDGER_CONTAINER_ID).toBe(names.ledgerContainer);
+  });
+});
+
+describe('alert rules', () => {
+  it('are the Azure Monitor rendering that `npm run alerts:render` writes, loaded as they are', () => {
+    expect(loadedJsonFiles('infra/modules/alerts.bicep')).toEqual([AZURE_MONITOR_RULES_PATH]);
+    const { rules } = readJson(AZURE_MONITOR_RULES_PATH) as { rules: Array<Record<string, unknown>> };
+    expect(rules.length).toBeGreaterThan(0);
+    for (const rule of rules) {
+      // The properties alerts.bicep reads from each rule.
+      for (const key of [
+        'name',
+        'displayName',
+        'description',
+        'severity',
+        'evaluationFrequency',
+        'windowSize',
+      ]) {
+        expect(rule).toHaveProperty(key);
+      }
+      expect(rule).toHaveProperty('criteria.allOf');
+      expect(rule).toHaveProperty('runbook');
+    }
+  });
+});
+
+describe('loadJsonContent', () => {
+  it('names files that exist, in every Bicep file', () => {
+    const loaded = bicepFiles().flatMap((file) => loadedJsonFiles(file));
+    expect(loaded.length).toBeGreaterThanOrEqual(3);
+    expect(loaded.filter((file) => !existsSync(join(ROOT, file)))).toEqual([]);
+  });
+});

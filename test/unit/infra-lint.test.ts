@@ -1,0 +1,64 @@
+// What a reviewer checks by eye in infra/, checked on every run: every parameter documented, no keys or
+// connection strings, and the app's identity given data-plane roles only.
+import { describe, expect, it } from 'vitest';
+import { bicepFiles, params, readBicep } from '../support/bicep-source.ts';
+
+/** The only role definitions the Bicep may assign: data plane, each named in the module that assigns it. */
+const DATA_PLANE_ROLES = new Map([
+  ['ba92f5b4-2d11-453d-a403-e96b0029c9fe', 'Storage Blob Data Contributor'],
+  ['974c5e8b-45b9-4653-ba55-5f855dd0fb88', 'Storage Queue Data Contributor'],
+  ['b7e6dc6d-f1e8-4753-8033-0f276bb0955b', 'Storage Blob Data Owner (Functions host storage only)'],
+  ['00000000-0000-0000-0000-000000000002', 'Cosmos DB Built-in Data Contributor'],
+  ['e147488a-f6f5-4113-8e2d-b22465e65bf6', 'Key Vault Crypto Service Encryption User (CMK identity only)'],
+]);
+
+describe('infra/ Bicep', () => {
+  const files = bicepFiles();
+
+  it('has main.bicep and one module per concern', () => {
+    expect(files).toContain('infra/main.bicep');
+    expect(files.filter((file) => file.startsWith('infra/modules/')).length).toBeGreaterThanOrEqual(8);
+  });
+
+  it.each(files)('%s documents every parameter with @description', (file) => {
+    const found = params(file);
+    if (file !== 'infra/main.bicep') expect(found.length).toBeGreaterThan(0);
+    const undocumented = found
+      .filter((param) => !param.decorators.some((line) => line.startsWith('@description(')))
+      .map((param) => param.name);
+    expect(undocumented).toEqual([]);
+  });
+
+  it.each(files)('%s reads no keys and holds no secrets', (file) => {
+    const source = readBicep(file);
+    expect(source).not.toMatch(
+      /listKeys\(|listConnectionStrings\(|AccountKey=|primaryKey|SharedAccessSignature/,
+    );
+  });
+
+  it('assigns data-plane roles only', () => {
+    const assigned = new Set(
+      files.flatMap((file) =>
+        [
+          ...readBicep(file).matchAll(/'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'/g),
+        ].map((match) => match[1]!),
+      ),
+    );
+    expect([...assigned].filter((id) => !DATA_PLANE_ROLES.has(id))).toEqual([]);
+    expect(assigned.size).toBe(DATA_PLANE_ROLES.size);
+  });
+
+  it('turns off key auth and public network access on every data service', () => {
+    expect(readBicep('infra/modules/cosmos.bicep')).toMatch(
+      /disableLocalAuth: true[\s\S]*publicNetworkAccess: 'Disabled'/,
+    );
+    for (const file of ['infra/modules/storage.bicep', 'infra/modules/function-app.bicep']) {
+      expect(readBicep(file)).toMatch(
+        /allowSharedKeyAccess: false[\s\S]*minimumTlsVersion: 'TLS1_2'[\s\S]*publicNetworkAccess: 'Disabled'/,
+      );
+    }
+    expect(readBicep('infra/modules/redis.bicep')).toMatch(
+      /publicNetworkAccess: 'Disabled'[\s\S]*accessKeysAuthentication: 'Disabled'/,
+    );
+  });
+});
