@@ -100,6 +100,8 @@ const LegalHoldItem = Type.Object({
   setAt: Instant,
 });
 
+const CustomerHoldSet = Type.Object({ ...LegalHoldItem.properties, jobId: Type.Optional(Type.String()) });
+
 const AuditEventSchema = Type.Object({
   chain: Type.String(),
   seq: Type.Integer(),
@@ -191,6 +193,10 @@ function json(status: number, body: unknown, location?: string): ApiResponse {
     headers: { 'content-type': JSON_TYPE, ...(location !== undefined ? { location } : {}) },
     body: JSON.stringify(body),
   };
+}
+
+function jobLocation(jobId: string): string {
+  return `/api/v1/admin/jobs/${jobId}`;
 }
 
 /** What API.md shows of a run: the persisted report without the worker's bookkeeping. */
@@ -325,7 +331,7 @@ export const adminRoutes: readonly RouteDefinition[] = [
     async handle({ body }, services) {
       const { reason: _reason, ...request } = body;
       const { jobId } = await services.rehydrations.start(request);
-      return json(202, { jobId }, `/api/v1/admin/jobs/${jobId}`);
+      return json(202, { jobId }, jobLocation(jobId));
     },
   }),
   defineRoute({
@@ -475,13 +481,20 @@ export const adminRoutes: readonly RouteDefinition[] = [
     access: 'Billing.Admin',
     params: CustomerPath,
     body: { schema: LegalHoldBody, contentTypes: [JSON_TYPE], validate: true },
-    responses: { 200: { description: 'The hold', schema: LegalHoldItem }, ...adminResponses },
+    responses: {
+      200: {
+        description:
+          'The hold, in force at once; where blobs carry hold markers, `jobId` (and `Location`) follows the job marking them',
+        schema: CustomerHoldSet,
+      },
+      ...adminResponses,
+    },
     async handle({ params, body, principal }, services) {
       const hold = await services.legalHolds.set(params.customerId, {
         reason: body.reason,
         setBy: principal?.subject ?? 'unknown',
       });
-      return json(200, hold);
+      return json(200, hold, hold.jobId === undefined ? undefined : jobLocation(hold.jobId));
     },
   }),
   defineRoute({
@@ -494,13 +507,18 @@ export const adminRoutes: readonly RouteDefinition[] = [
     access: 'Billing.Admin',
     params: CustomerPath,
     responses: {
-      204: { description: 'Released' },
+      204: {
+        description:
+          'Released at once; where blobs carry hold markers, `Location` names the job unmarking them',
+      },
       404: { description: 'The customer has no hold' },
       ...adminResponses,
     },
-    async handle({ params }, services) {
-      await services.legalHolds.clear(params.customerId);
-      return { status: 204 };
+    async handle({ params, principal }, services) {
+      const { jobId } = await services.legalHolds.clear(params.customerId, principal?.subject ?? 'unknown');
+      return jobId === undefined
+        ? { status: 204 }
+        : { status: 204, headers: { location: jobLocation(jobId) } };
     },
   }),
   defineRoute({

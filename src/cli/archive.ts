@@ -276,8 +276,12 @@ program
       'leave blobs touched more recently than this (default ARCHIVE_GC_SAFETY_WINDOW)',
     ).argParser(asFixedDurationMs),
   )
-  .action((options: { dryRun?: boolean; safetyWindow?: number }) =>
+  .option('--reason <text>', 'why (kept in the audit trail)')
+  .action((options: { dryRun?: boolean; safetyWindow?: number; reason?: string }) =>
     withServices(async (services) => {
+      await auditCli(services, 'archive.gc', {
+        reason: options.reason ?? (options.dryRun === true ? 'gc dry run' : 'gc'),
+      });
       const bar = new cliProgress.SingleBar({
         format:
           'gc | examined {examined} | deleted {deleted} | referenced {referenced} | too recent {tooRecent}',
@@ -414,7 +418,8 @@ program
   .description('Retry items parked after repeated failures (all, or one record) on the next run')
   .argument('[customerId]')
   .argument('[recordId]')
-  .action((customerId: string | undefined, recordId: string | undefined) =>
+  .option('--reason <text>', 'why (kept in the audit trail)')
+  .action((customerId: string | undefined, recordId: string | undefined, options: { reason?: string }) =>
     withServices(async (services) => {
       const key =
         customerId !== undefined && recordId !== undefined ? { customerId, id: recordId } : undefined;
@@ -424,6 +429,7 @@ program
         );
         return 2;
       }
+      await auditCli(services, 'archival.unpark', { customerId, recordId, reason: options.reason });
       console.log(`unparked ${await services.archival.unpark(key)} item(s); the next run tries them again`);
       return 0;
     }),

@@ -7,6 +7,7 @@ import { createLogger } from '../composition/create-logger.ts';
 import { startArchivalScheduler } from '../composition/archival-scheduler.ts';
 import { openServices, type OpenedServices } from '../composition/open-services.ts';
 import { startTracing } from '../composition/telemetry.ts';
+import { systemClock } from '../composition/system-clock.ts';
 
 export function loadConfigOrExit(): AppConfig {
   try {
@@ -73,6 +74,7 @@ export async function serve(
           services.archival,
           { archival: config.archival.schedule, collector: config.archival.collectorSchedule },
           logger.child({ component: 'scheduler' }),
+          { trail: services.audit, clock: systemClock },
         );
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;

@@ -2,6 +2,9 @@
 // its own schedule. A run still going when the next tick comes is not doubled (croner's `protect`).
 import { Cron } from 'croner';
 import type { ArchivalService } from '../archival/archival-service.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import { auditOperation, SYSTEM_ACTOR } from '../audit/operation-audit.ts';
+import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 
 export interface ArchivalScheduler {
@@ -14,7 +17,13 @@ export function startArchivalScheduler(
   archival: ArchivalService,
   schedules: { readonly archival: string; readonly collector: string | undefined },
   log: Logger,
+  /** Each tick's run is the system's act, audited before it starts (not run when the trail refuses it). */
+  audit: { readonly trail: Pick<AuditTrail, 'recordNow'>; readonly clock: Clock },
 ): ArchivalScheduler {
+  const auditTick = (action: 'archival.run' | 'archive.gc', name: string, schedule: string) =>
+    auditOperation(audit.trail, audit.clock.now(), SYSTEM_ACTOR, action, {
+      reason: `schedule ${name} (${schedule})`,
+    });
   const jobs: Cron[] = [];
   let running: Promise<unknown> = Promise.resolve();
   const track = <T>(work: Promise<T>): Promise<T> => {
@@ -24,6 +33,7 @@ export function startArchivalScheduler(
   jobs.push(
     new Cron(schedules.archival, { protect: true, name: 'archival' }, async () => {
       try {
+        await auditTick('archival.run', 'ARCHIVE_SCHEDULE', schedules.archival);
         const report = await track(archival.run());
         log.info(
           { runId: report.runId, status: report.status, counts: report.counts },
@@ -34,10 +44,12 @@ export function startArchivalScheduler(
       }
     }),
   );
-  if (schedules.collector !== undefined) {
+  const collector = schedules.collector;
+  if (collector !== undefined) {
     jobs.push(
-      new Cron(schedules.collector, { protect: true, name: 'collector' }, async () => {
+      new Cron(collector, { protect: true, name: 'collector' }, async () => {
         try {
+          await auditTick('archive.gc', 'ARCHIVE_GC_SCHEDULE', collector);
           log.info({ counts: await track(archival.collect()) }, 'scheduled collection finished');
         } catch (error) {
           log.error({ err: error }, 'scheduled collection failed');

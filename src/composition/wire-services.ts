@@ -12,6 +12,7 @@ import { buildCostReport, type CostReport, type CostSettings } from '../costs/co
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
 import { DEFAULT_PRICES } from '../domain/cost-model.ts';
 import { JobService, type JobReport } from '../jobs/job-service.ts';
+import { customerHoldMarkingJob, type HoldMarkingRequest } from '../records/customer-hold-marking.ts';
 import type { ArchiveLedger } from '../ports/archive-ledger.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
 import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
@@ -135,11 +136,16 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
   });
   const holds = ports.holds ?? new ControlLegalHoldStore(ports.control);
   const archiveHolds = ports.archive.legalHolds;
+  const jobs = new JobService({ control: ports.control, clock, log });
   const legalHolds = new CustomerLegalHolds({
     holds,
-    store: ports.store,
     clock,
-    ...(archiveHolds !== undefined ? { archiveHolds } : {}),
+    ...(archiveHolds !== undefined
+      ? {
+          startMarking: (request: HoldMarkingRequest) =>
+            jobs.start(customerHoldMarkingJob({ holds, store: ports.store, archiveHolds }, request)),
+        }
+      : {}),
   });
   const spikes = options.readSpikes;
   const records = new RecordService({
@@ -201,7 +207,6 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
       log.warn({ err: error }, 'could not count the archival items needing attention');
     }
   };
-  const jobs = new JobService({ control: ports.control, clock, log });
   const rehydrationJob = (request: BulkRehydrationRequest) =>
     bulkRehydrationJob(
       { store: ports.store, rehydrate: (key, callOptions) => records.rehydrate(key, callOptions) },

@@ -20,6 +20,8 @@ export const AUDIT_ACTIONS = [
   'pin.clear',
   'archival.run',
   'archival.read',
+  'archival.unpark',
+  'archive.gc',
   'rehydrate',
   'job.read',
   'cost-report.read',

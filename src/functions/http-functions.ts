@@ -13,6 +13,7 @@ import { type ApiResponse, problemResponse } from '../api/problem-response.ts';
 import { MAX_BODY_BYTES } from '../api/request-pipeline.ts';
 import type { Logger, RouteDefinition } from '../api/route-definition.ts';
 import { AppError, isAppError } from '../domain/errors.ts';
+import { inServerSpan, logCorrelation } from '../telemetry/spans.ts';
 
 export type RegisterHttpFunction = (name: string, options: HttpFunctionOptions) => void;
 
@@ -37,8 +38,42 @@ export function registerHttpFunctions(
 }
 
 function createHandler(route: RouteDefinition, application: () => Promise<ApiApplication>): HttpHandler {
-  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
-    const path = new URL(request.url).pathname;
+  const serve = serveRequest(route, application);
+  // No instrumentation traces the Node worker's invocations: each one is a server span of its own, in
+  // the caller's trace (its `traceparent`, else the host's), so the store, cache and Blob spans are its
+  // children and the trace id reaches the problem body and the log lines, as on the Fastify edge.
+  return (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const headers = Object.fromEntries(request.headers.entries());
+    const url = new URL(request.url);
+    return inServerSpan(
+      `${route.method} ${route.path}`,
+      headers.traceparent === undefined ? hostTraceContext(context) : headers,
+      {
+        'http.request.method': route.method,
+        'http.route': route.path,
+        'url.path': url.pathname,
+        'url.scheme': url.protocol.replace(':', ''),
+        'faas.trigger': 'http',
+        'faas.invocation_id': context.invocationId,
+      },
+      (response) => response.status ?? 200,
+      async () => {
+        const response = await serve(request, context, headers, url.pathname);
+        // The access line Fastify writes per request, inside the span: it carries the trace id.
+        contextLogger(context).info({ statusCode: response.status }, 'request completed');
+        return response;
+      },
+    );
+  };
+}
+
+function serveRequest(route: RouteDefinition, application: () => Promise<ApiApplication>) {
+  return async (
+    request: HttpRequest,
+    context: InvocationContext,
+    headers: Record<string, string>,
+    path: string,
+  ): Promise<HttpResponseInit> => {
     const declaredLength = Number(request.headers.get('content-length') ?? '0');
     if (declaredLength > MAX_BODY_BYTES) {
       return toFunctionsResponse(
@@ -50,7 +85,7 @@ function createHandler(route: RouteDefinition, application: () => Promise<ApiApp
       ({ pipeline } = await application());
     } catch (error) {
       // A store unreachable at cold start is an outage like any other: 503 with Retry-After, not a bare 500.
-      context.error('could not open the stores', error);
+      context.error('could not open the stores', error, logCorrelation());
       const mapped = isAppError(error)
         ? error
         : new AppError('UNAVAILABLE', 'A store is unreachable', { cause: error });
@@ -60,7 +95,7 @@ function createHandler(route: RouteDefinition, application: () => Promise<ApiApp
     const response = await pipeline.execute(route, {
       params: { ...request.params },
       query: Object.fromEntries(request.query.entries()),
-      headers: Object.fromEntries(request.headers.entries()),
+      headers,
       body,
       log: contextLogger(context),
       path,
@@ -80,10 +115,20 @@ function toFunctionsResponse(response: ApiResponse): HttpResponseInit {
   };
 }
 
+/** The host's W3C trace context of this invocation (it joins the caller's when the host has one). */
+function hostTraceContext(context: InvocationContext): Record<string, string> {
+  const { traceParent, traceState } = context.traceContext ?? {};
+  return {
+    ...(traceParent ? { traceparent: traceParent } : {}),
+    ...(traceState ? { tracestate: traceState } : {}),
+  };
+}
+
+/** Each line carries the request's trace and span ids (the names pino's instrumentation writes). */
 function contextLogger(context: InvocationContext): Logger {
   return {
-    info: (object, message) => context.log(message ?? '', object),
-    warn: (object, message) => context.warn(message ?? '', object),
-    error: (object, message) => context.error(message ?? '', object),
+    info: (object, message) => context.log(message ?? '', { ...object, ...logCorrelation() }),
+    warn: (object, message) => context.warn(message ?? '', { ...object, ...logCorrelation() }),
+    error: (object, message) => context.error(message ?? '', { ...object, ...logCorrelation() }),
   };
 }

@@ -11,12 +11,15 @@ import {
   type TimerFunctionOptions,
 } from '@azure/functions';
 import type { ArchivalService } from '../archival/archival-service.ts';
+import { auditOperation, SYSTEM_ACTOR } from '../audit/operation-audit.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
 import { type ApiApplication, ROUTE_TABLE } from '../api/api-application.ts';
 import { createLogger } from '../composition/create-logger.ts';
 import { openServices } from '../composition/open-services.ts';
 import { startTracing } from '../composition/telemetry.ts';
 import { ConfigError, loadConfig } from '../config/app-config.ts';
 import { DEFAULT_RUN_QUEUE_NAME, TIMER_SCHEDULE_DEFAULTS } from '../config/settings-schema.ts';
+import type { AuditAction } from '../domain/audit-event.ts';
 import { AppError } from '../domain/errors.ts';
 import type { QueuedArchivalRun } from '../ports/archival-run-queue.ts';
 import { type RegisterHttpFunction, registerHttpFunctions } from './http-functions.ts';
@@ -24,6 +27,8 @@ import { type RegisterHttpFunction, registerHttpFunctions } from './http-functio
 export interface OpenedApplication {
   readonly application: ApiApplication;
   readonly archival: ArchivalService;
+  /** Where the timers record that the system started a run (the requests audit through the pipeline). */
+  readonly audit: Pick<AuditTrail, 'recordNow'>;
   close(): Promise<void>;
 }
 
@@ -66,21 +71,27 @@ export function registerAll(
     // The same use cases as the CLI and the scheduler of `npm start`; the run's time budget
     // (ARCHIVE_TIME_BUDGET, default 9 min) stays inside the Functions timeout, and the next
     // invocation resumes from the checkpoints.
+    const archivalSchedule = timers.schedules?.archival ?? DEFAULT_TIMER_SCHEDULES.archival;
     timers.register('archivalRun', {
-      schedule: timers.schedules?.archival ?? DEFAULT_TIMER_SCHEDULES.archival,
+      schedule: archivalSchedule,
       useMonitor: true,
-      handler: async (_timer: Timer, context: InvocationContext) => {
-        const report = await (await opened()).archival.run();
+      handler: async (timer: Timer, context: InvocationContext) => {
+        const services = await opened();
+        await auditTimer(services, 'archival.run', 'archivalRun', archivalSchedule, timer);
+        const report = await services.archival.run();
         context.log(`archival run ${report.runId}: ${report.status}`, report.counts);
         if (report.status === 'failed')
           throw new Error(`archival run ${report.runId} failed: ${report.stoppedBecause ?? ''}`);
       },
     });
+    const collectorSchedule = timers.schedules?.collector ?? DEFAULT_TIMER_SCHEDULES.collector;
     timers.register('archiveCollector', {
-      schedule: timers.schedules?.collector ?? DEFAULT_TIMER_SCHEDULES.collector,
+      schedule: collectorSchedule,
       useMonitor: true,
-      handler: async (_timer: Timer, context: InvocationContext) => {
-        context.log('archive collector', await (await opened()).archival.collect());
+      handler: async (timer: Timer, context: InvocationContext) => {
+        const services = await opened();
+        await auditTimer(services, 'archive.gc', 'archiveCollector', collectorSchedule, timer);
+        context.log('archive collector', await services.archival.collect());
       },
     });
   }
@@ -119,7 +130,28 @@ export async function openFromEnvironment(
   // instruments, the traces and the logs go to Azure Monitor.
   await startTracing({ connectionString: config.telemetry.connectionString });
   const services = await openServices(config, createLogger(config));
-  return { application: services.application, archival: services.archival, close: () => services.close() };
+  return {
+    application: services.application,
+    archival: services.archival,
+    audit: services.audit,
+    close: () => services.close(),
+  };
+}
+
+/**
+ * A timer's run is the system's act: its audit event is durable before the run starts, and a trail that
+ * refuses it fails the invocation (the host logs it, the next tick tries again) rather than run unrecorded.
+ */
+function auditTimer(
+  services: OpenedApplication,
+  action: AuditAction,
+  trigger: string,
+  schedule: string,
+  timer: Timer,
+): Promise<void> {
+  return auditOperation(services.audit, new Date(), SYSTEM_ACTOR, action, {
+    reason: `timer ${trigger} (${schedule})${timer.isPastDue ? ', past due' : ''}`,
+  });
 }
 
 // The first line a worker logs: which Node runs the app, and from which file (a JSON line, as pino writes).

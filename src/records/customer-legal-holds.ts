@@ -1,20 +1,26 @@
 // A customer's legal hold: every record of the customer, present and future, refuses PUT, PATCH and
 // DELETE while it stands (RecordService consults it before each change). Archival goes on; the blobs
-// of the customer's archived records carry a hold marker where the archive supports one.
+// of the customer's archived records carry a hold marker where the archive supports one, set by a job
+// (customer-hold-marking.ts) that the change starts.
 import { AppError } from '../domain/errors.ts';
-import type { ArchiveLegalHolds } from '../ports/archive-store.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { LegalHoldEntry, LegalHoldStore } from '../ports/legal-hold-store.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
-import type { RecordStore } from '../ports/record-store.ts';
-
-const MARK_PAGE_SIZE = 200;
+import type { HoldMarkingRequest } from './customer-hold-marking.ts';
 
 export interface CustomerLegalHoldsDependencies {
   readonly holds: LegalHoldStore;
-  readonly store: RecordStore;
   readonly clock: Clock;
-  readonly archiveHolds?: ArchiveLegalHolds;
+  /**
+   * Starts the job that marks (or unmarks) the customer's archived blobs, where the archive has hold
+   * markers; absent, there is nothing to mark. The hold itself is in force before the job starts.
+   */
+  readonly startMarking?: (request: HoldMarkingRequest) => Promise<{ jobId: string }>;
+}
+
+/** A change of a customer's hold: in force at once; `jobId` follows the marking of its blobs, if any. */
+export interface CustomerHoldChange {
+  readonly jobId?: string;
 }
 
 export class CustomerLegalHolds {
@@ -28,7 +34,7 @@ export class CustomerLegalHolds {
     customerId: string,
     hold: { readonly reason: string; readonly setBy: string },
     options?: OperationOptions,
-  ): Promise<LegalHoldEntry> {
+  ): Promise<LegalHoldEntry & CustomerHoldChange> {
     const entry: LegalHoldEntry = {
       customerId,
       recordId: null,
@@ -37,15 +43,14 @@ export class CustomerLegalHolds {
       setAt: this.#deps.clock.now().toISOString(),
     };
     await this.#deps.holds.put(entry, options);
-    await this.#markArchived(customerId, options);
-    return entry;
+    return { ...entry, ...(await this.#startMarking({ customerId, change: 'set', by: hold.setBy })) };
   }
 
   /** NOT_FOUND when the customer has no hold. */
-  async clear(customerId: string, options?: OperationOptions): Promise<void> {
+  async clear(customerId: string, by: string, options?: OperationOptions): Promise<CustomerHoldChange> {
     if (!(await this.#deps.holds.remove(customerId, null, options)))
       throw new AppError('NOT_FOUND', `Customer ${customerId} has no legal hold`);
-    await this.#markArchived(customerId, options);
+    return this.#startMarking({ customerId, change: 'clear', by });
   }
 
   /** The customer's hold, if any: what a change of one of its records must not find. */
@@ -57,26 +62,8 @@ export class CustomerLegalHolds {
     return this.#deps.holds.list(options);
   }
 
-  /** Brings the hold markers of the customer's archived blobs in line with its holds (the customer's or their own). */
-  async #markArchived(customerId: string, options?: OperationOptions): Promise<void> {
-    const archiveHolds = this.#deps.archiveHolds;
-    if (archiveHolds === undefined) return;
-    const customerHeld = (await this.#deps.holds.get(customerId, null, options)) !== undefined;
-    let after: Parameters<RecordStore['scan']>[0]['after'];
-    do {
-      const page = await this.#deps.store.scan(
-        { tier: 'archived', customerId, limit: MARK_PAGE_SIZE, ...(after !== undefined ? { after } : {}) },
-        options,
-      );
-      for (const item of page.items) {
-        if (item.sys.archive === undefined) continue;
-        await archiveHolds.setLegalHold(
-          item.sys.archive.blobPath,
-          customerHeld || item.sys.legalHold !== undefined,
-          options,
-        );
-      }
-      after = page.next;
-    } while (after !== undefined);
+  async #startMarking(request: HoldMarkingRequest): Promise<CustomerHoldChange> {
+    const start = this.#deps.startMarking;
+    return start === undefined ? {} : { jobId: (await start(request)).jobId };
   }
 }

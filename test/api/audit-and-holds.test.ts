@@ -6,6 +6,7 @@ import { SqliteAuditLog } from '../../src/adapters/sqlite/sqlite-audit-log.ts';
 import { AppError } from '../../src/domain/errors.ts';
 import type { AuditEvent } from '../../src/domain/audit-event.ts';
 import type { AuditLog } from '../../src/ports/audit-log.ts';
+import { customerHoldMarkingJob } from '../../src/records/customer-hold-marking.ts';
 import { type ApiHarness, startApiHarness } from '../support/api-harness.ts';
 import { policyOf } from '../support/archival-harness.ts';
 import { makeInput } from '../support/record-fixtures.ts';
@@ -30,6 +31,20 @@ async function auditOf(query: string): Promise<AuditEvent[]> {
   const response = await api.call({ method: 'GET', url: `/api/v1/admin/audit?${query}`, roles: ADMIN });
   expect(response.statusCode).toBe(200);
   return response.json<{ items: AuditEvent[] }>().items;
+}
+
+function holdCustomer(customerId: string, reason: string) {
+  return api.call({
+    method: 'PUT',
+    url: `/api/v1/admin/customers/${customerId}/legal-hold`,
+    payload: { reason },
+    roles: ADMIN,
+  });
+}
+
+function jobIdOf(location: unknown): string {
+  expect(location).toMatch(/^\/api\/v1\/admin\/jobs\/job-/);
+  return String(location).split('/').at(-1)!;
 }
 
 async function createOld(customerId: string, id: string): Promise<void> {
@@ -160,12 +175,7 @@ describe('the audit trail', () => {
 describe('legal holds that hold', () => {
   it("a customer's hold refuses PUT, PATCH and DELETE of present and future records; archival goes on, marking blobs", async () => {
     await createOld('cust-hold-1', 'r1');
-    const set = await api.call({
-      method: 'PUT',
-      url: '/api/v1/admin/customers/cust-hold-1/legal-hold',
-      payload: { reason: 'regulator inquiry' },
-      roles: ADMIN,
-    });
+    const set = await holdCustomer('cust-hold-1', 'regulator inquiry');
     expect(set.statusCode).toBe(200);
     expect(set.json()).toMatchObject({ customerId: 'cust-hold-1', recordId: null, setBy: 'test-user' });
     await createOld('cust-hold-1', 'r2');
@@ -206,6 +216,8 @@ describe('legal holds that hold', () => {
       roles: ADMIN,
     });
     expect(released.statusCode).toBe(204);
+    // Released at once; the blobs are unmarked by the job that Location names.
+    await api.test.wired.jobs.waitFor(jobIdOf(released.headers.location));
     expect(api.test.archive.heldPaths().filter((path) => path.includes('cust-hold-1'))).toEqual([]);
     expect((await api.call({ method: 'DELETE', url: `${records('cust-hold-1')}/r1` })).statusCode).toBe(204);
     const again = await api.call({
@@ -214,6 +226,75 @@ describe('legal holds that hold', () => {
       roles: ADMIN,
     });
     expect(again.statusCode).toBe(404);
+  });
+
+  it("marks a customer's archived blobs in a job: the hold answers at once with its jobId, the job reports and is audited", async () => {
+    for (const id of ['r1', 'r2', 'r3']) await createOld('cust-hold-3', id);
+    api.clock.advance(2 * DAY);
+    expect((await api.test.archival.run({ customerId: 'cust-hold-3' })).counts).toMatchObject({ copied: 3 });
+    const heldOf = () => api.test.archive.heldPaths().filter((path) => path.includes('cust-hold-3'));
+    expect(heldOf()).toEqual([]);
+
+    const set = await holdCustomer('cust-hold-3', 'litigation 12');
+    expect(set.statusCode).toBe(200);
+    const { jobId } = set.json<{ jobId: string }>();
+    expect(set.headers.location).toBe(`/api/v1/admin/jobs/${jobId}`);
+    // In force before any blob is marked.
+    const refused = await api.call({ method: 'DELETE', url: `${records('cust-hold-3')}/r1` });
+    expect(refused.statusCode).toBe(409);
+
+    await api.test.wired.jobs.waitFor(jobId);
+    expect(heldOf()).toHaveLength(3);
+    const job = await api.call({ method: 'GET', url: `/api/v1/admin/jobs/${jobId}`, roles: ADMIN });
+    expect(job.json()).toMatchObject({
+      kind: 'legal-hold-marking',
+      status: 'succeeded',
+      counts: { candidates: 3, held: 3, released: 0, failed: 0 },
+    });
+    const [event] = await auditOf('customerId=cust-hold-3&action=legal-hold.set');
+    expect(event).toMatchObject({ status: 200, reason: 'litigation 12', actor: { sub: 'test-user' } });
+
+    const released = await api.call({
+      method: 'DELETE',
+      url: '/api/v1/admin/customers/cust-hold-3/legal-hold',
+      roles: ADMIN,
+    });
+    expect(released.statusCode).toBe(204);
+    const release = await api.test.wired.jobs.waitFor(jobIdOf(released.headers.location));
+    expect(release.counts).toMatchObject({ candidates: 3, held: 0, released: 3 });
+    expect(heldOf()).toEqual([]);
+  });
+
+  it('resumes by running again: a marking job that failed on some blobs is partial, the next converges', async () => {
+    for (const id of ['r1', 'r2', 'r3']) await createOld('cust-hold-4', id);
+    api.clock.advance(2 * DAY);
+    expect((await api.test.archival.run({ customerId: 'cust-hold-4' })).counts).toMatchObject({ copied: 3 });
+    const heldOf = () => api.test.archive.heldPaths().filter((path) => path.includes('cust-hold-4'));
+    // Blob refuses the marker of one blob, once: the job goes on past the failure and counts it.
+    let refused = false;
+    const flaky = {
+      setLegalHold: (path: string, held: boolean) => {
+        if (!refused && path.includes('r2')) {
+          refused = true;
+          return Promise.reject(new AppError('UNAVAILABLE', 'Blob is unreachable'));
+        }
+        return api.test.archive.legalHolds.setLegalHold(path, held);
+      },
+    };
+    const hold = { customerId: 'cust-hold-4', recordId: null, reason: 'r', setBy: 'u', setAt: 'now' };
+    const job = () =>
+      customerHoldMarkingJob(
+        { holds: { get: () => Promise.resolve(hold) }, store: api.store, archiveHolds: flaky, pageSize: 2 },
+        { customerId: 'cust-hold-4', change: 'set', by: 'test-user' },
+      );
+    const first = await api.test.wired.jobs.run(job());
+    expect(first.status).toBe('partial');
+    expect(first.counts).toMatchObject({ candidates: 3, held: 2, failed: 1 });
+    expect(first.failures[0]).toContain('Blob is unreachable');
+    expect(heldOf()).toHaveLength(2);
+    const again = await api.test.wired.jobs.run(job());
+    expect(again).toMatchObject({ status: 'succeeded', counts: { candidates: 3, held: 3, failed: 0 } });
+    expect(heldOf()).toHaveLength(3);
   });
 
   it("lists a record's own hold with who set it, and marks its blob once archived", async () => {

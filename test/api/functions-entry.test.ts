@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadOrCreateDevKeyPair } from '../../src/adapters/dev-identity/dev-key-pair.ts';
 import { ROUTE_TABLE } from '../../src/api/api-application.ts';
 import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/config/app-config.ts';
+import { AppError } from '../../src/domain/errors.ts';
 import { type OpenedApplication, registerAll } from '../../src/functions/main.ts';
 import { createTestApplication, type TestApplication } from '../support/api-harness.ts';
 import { makeInput } from '../support/record-fixtures.ts';
@@ -173,7 +174,12 @@ describe('registerAll', () => {
   it('opens the application once per worker, however many requests arrive, and closes it once', async () => {
     const close = vi.fn(() => Promise.resolve());
     const { opener, functions, liveness } = setUp(() =>
-      Promise.resolve({ application: test.application, archival: test.archival, close }),
+      Promise.resolve({
+        application: test.application,
+        archival: test.archival,
+        audit: test.wired.audit,
+        close,
+      }),
     );
     expect(opener).not.toHaveBeenCalled();
     const answers = await Promise.all([liveness(), liveness(), liveness()]);
@@ -193,6 +199,7 @@ describe('registerAll', () => {
         : Promise.resolve({
             application: test.application,
             archival: test.archival,
+            audit: test.wired.audit,
             close: () => Promise.resolve(),
           });
     });
@@ -211,6 +218,7 @@ describe('registerAll', () => {
       Promise.resolve({
         application: test.application,
         archival: test.archival,
+        audit: test.wired.audit,
         close: () => Promise.resolve(),
       }),
     );
@@ -227,6 +235,37 @@ describe('registerAll', () => {
     expect((await test.archival.listRuns()).length).toBe(runsBefore + 1);
     await timers.get('archiveCollector')!.handler({ isPastDue: false } as never, context());
     expect(opener).toHaveBeenCalledTimes(1);
+
+    // Each timer's run is the system principal's act, durable in the audit trail before it started.
+    const events = (await test.wired.audit.query({ actor: 'system:scheduler', limit: 10 })).items;
+    expect(events.map((event) => [event.action, event.status, event.reason])).toEqual([
+      ['archival.run', 202, 'timer archivalRun (0 */30 * * * *)'],
+      ['archive.gc', 202, 'timer archiveCollector (0 0 4 * * 0)'],
+    ]);
+    expect(events[0]?.actor.roles).toEqual(['system']);
+  });
+
+  it('does not run a timer whose audit event the trail refuses: the invocation fails', async () => {
+    const timers = new Map<string, TimerFunctionOptions>();
+    const refusing = {
+      recordNow: () => Promise.reject(new AppError('UNAVAILABLE', 'the audit log is unreachable')),
+    };
+    registerAll(
+      () => undefined,
+      () =>
+        Promise.resolve({
+          application: test.application,
+          archival: test.archival,
+          audit: refusing,
+          close: () => Promise.resolve(),
+        }),
+      { register: (name, options) => timers.set(name, options) },
+    );
+    const runsBefore = (await test.archival.listRuns()).length;
+    await expect(timers.get('archivalRun')!.handler({ isPastDue: true } as never, context())).rejects.toThrow(
+      'the audit log is unreachable',
+    );
+    expect((await test.archival.listRuns()).length).toBe(runsBefore);
   });
 
   it('closes nothing and opens nothing on shutdown when no request came', async () => {
@@ -234,6 +273,7 @@ describe('registerAll', () => {
       Promise.resolve({
         application: test.application,
         archival: test.archival,
+        audit: test.wired.audit,
         close: () => Promise.resolve(),
       }),
     );

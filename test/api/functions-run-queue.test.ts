@@ -36,6 +36,7 @@ describe('admin-started archival runs under Functions', () => {
         Promise.resolve({
           application: test.application,
           archival: test.archival,
+          audit: test.wired.audit,
           close: () => Promise.resolve(),
         }),
       {

@@ -1,5 +1,6 @@
 // The archiver's control documents and leases in memory, for simulation tests: the Blob adapter's
 // semantics (conditional writes, leases that fence writes and expire on the injected clock).
+import { assertLeaseDuration, assertWriteHoldsLease } from '../../src/domain/lease-rules.ts';
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../src/domain/errors.ts';
 import type { ArchivalControlStore, ControlDocument, Lease } from '../../src/ports/archival-control-store.ts';
@@ -18,10 +19,6 @@ interface Slot {
   readonly etag: string;
   lease: HeldLease | undefined;
 }
-
-/** Blob Storage's range for a lease that expires. */
-const MIN_LEASE_SECONDS = 15;
-const MAX_LEASE_SECONDS = 60;
 
 export class MemoryControlStore implements ArchivalControlStore {
   readonly #slots = new Map<string, Slot>();
@@ -57,12 +54,7 @@ export class MemoryControlStore implements ArchivalControlStore {
       }
       // As Blob: a leased document refuses a write without its lease, and a lease no longer held fences its writer off.
       const live = this.#liveLease(slot);
-      if (live?.id !== condition.lease?.leaseId) {
-        throw new AppError(
-          'PRECONDITION_FAILED',
-          `Control document ${name} is leased by another worker, or the lease given is no longer held`,
-        );
-      }
+      assertWriteHoldsLease(name, live?.id, condition.lease?.leaseId);
       const etag = newEtag();
       // An expired lease ends with the document's next change: Blob forgets its id then, so it cannot be renewed.
       this.#slots.set(name, { json, etag, lease: live });
@@ -82,16 +74,7 @@ export class MemoryControlStore implements ArchivalControlStore {
     options?: OperationOptions,
   ): Promise<Lease | undefined> {
     return this.#run(options, () => {
-      if (
-        !Number.isInteger(durationSeconds) ||
-        durationSeconds < MIN_LEASE_SECONDS ||
-        durationSeconds > MAX_LEASE_SECONDS
-      ) {
-        throw new AppError(
-          'INTERNAL',
-          `A lease lasts ${MIN_LEASE_SECONDS} to ${MAX_LEASE_SECONDS} whole seconds, not ${durationSeconds}`,
-        );
-      }
+      assertLeaseDuration(durationSeconds);
       let slot = this.#slots.get(name);
       if (slot === undefined) {
         // A lease needs a document to hold, as a Blob lease needs a blob.

@@ -23,6 +23,7 @@ import { buildHttpServer } from '../../src/api/http-server.ts';
 import type { ArchivalRunQueue } from '../../src/ports/archival-run-queue.ts';
 import type { RecordStore } from '../../src/ports/record-store.ts';
 import type { AuditLog } from '../../src/ports/audit-log.ts';
+import type { Cache } from '../../src/ports/cache.ts';
 import { createRateLimiter, type RateLimitSettings } from '../../src/api/rate-limits.ts';
 import { ManualClock } from '../fakes/manual-clock.ts';
 
@@ -67,6 +68,8 @@ export interface TestApplicationOptions {
   readonly runQueue?: ArchivalRunQueue;
   /** The audit trail's store; a private SQLite log in memory when absent. */
   readonly audit?: AuditLog;
+  /** The shared cache (a real Redis); an LRU cache in memory when absent. */
+  readonly cache?: Cache;
   /** Rate limits (counted in the harness's LRU cache); none when absent. */
   readonly rateLimits?: RateLimitSettings;
 }
@@ -82,7 +85,7 @@ export async function createTestApplication(options: TestApplicationOptions = {}
   const metrics = createHttpMetrics(serviceMetrics.httpRequestDuration);
   const archive = new MemoryArchiveStore({ clock });
   const ledger = new SqliteArchiveLedger({ path: ':memory:' });
-  const cache = new LruMemoryCache({ maxBytes: 16 * 1024 * 1024 });
+  const cache = options.cache ?? new LruMemoryCache({ maxBytes: 16 * 1024 * 1024 });
   const wired = wireServices(
     {
       store,

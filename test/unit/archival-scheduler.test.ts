@@ -26,6 +26,7 @@ describe('archival scheduler', () => {
       app.archival,
       { archival: '* * * * * *', collector: undefined },
       silentLogger,
+      { trail: app.wired.audit, clock: app.clock },
     );
     expect(scheduler.nextRun()).toBeInstanceOf(Date);
     await waitFor(async () => (await app.archival.listRuns()).length > 0, 10_000);
@@ -33,5 +34,12 @@ describe('archival scheduler', () => {
     const [run] = await app.archival.listRuns();
     expect(run?.status).toBe('succeeded');
     expect(scheduler.nextRun()).toBeNull();
+    // Each scheduled run is the system principal's act, in the audit trail.
+    const [event] = (await app.wired.audit.query({ action: 'archival.run', limit: 1 })).items;
+    expect(event).toMatchObject({
+      actor: { sub: 'system:scheduler', roles: ['system'] },
+      status: 202,
+      reason: 'schedule ARCHIVE_SCHEDULE (* * * * * *)',
+    });
   });
 });

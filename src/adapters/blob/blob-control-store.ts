@@ -1,5 +1,6 @@
 // The archiver's control documents in a Blob container of their own: small JSON block blobs, written on
 // their etag, and Blob leases that keep two workers off one slice. Every SDK error is mapped here.
+import { assertLeaseDuration } from '../../domain/lease-rules.ts';
 import { text } from 'node:stream/consumers';
 import { BlobLeaseClient, type BlockBlobClient, type BlockBlobUploadOptions } from '@azure/storage-blob';
 import { AppError } from '../../domain/errors.ts';
@@ -20,9 +21,6 @@ interface WriteCondition {
 }
 
 const MAX_PAGE_SIZE = 5_000;
-/** Blob Storage's range for a lease that expires (-1, infinite, is not offered: a crashed worker would hold it). */
-const MIN_LEASE_SECONDS = 15;
-const MAX_LEASE_SECONDS = 60;
 /** What acquireLease creates when the document is absent: a lease needs a blob to hold. */
 const EMPTY_DOCUMENT = 'null';
 /** Refusals of a write that prove the blob exists: under If-None-Match: * they answer ALREADY_EXISTS. */
@@ -119,16 +117,7 @@ export class BlobControlStore implements ArchivalControlStore {
     options?: OperationOptions,
   ): Promise<Lease | undefined> {
     return this.#connection.call(`lease ${name}`, options, async (abortSignal) => {
-      if (
-        !Number.isInteger(durationSeconds) ||
-        durationSeconds < MIN_LEASE_SECONDS ||
-        durationSeconds > MAX_LEASE_SECONDS
-      ) {
-        throw new AppError(
-          'INTERNAL',
-          `A lease lasts ${MIN_LEASE_SECONDS} to ${MAX_LEASE_SECONDS} whole seconds, not ${durationSeconds}`,
-        );
-      }
+      assertLeaseDuration(durationSeconds);
       const blob = this.#blob(name);
       // One proposed lease id for every try: when an answer is lost, the SDK's retry gets the same lease back.
       const client = new BlobLeaseClient(blob);

@@ -5,6 +5,7 @@
 // One thing Blob cannot know and a local file can: whether the holder's process still runs. A lease of a
 // dead process (a server killed mid-run) ends at once, so its restart does not wait out the lease;
 // correctness never depended on a lease, and fencing still holds (the dead process writes nothing).
+import { assertLeaseDuration, assertWriteHoldsLease } from '../../domain/lease-rules.ts';
 import { randomUUID } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { AppError } from '../../domain/errors.ts';
@@ -31,10 +32,6 @@ CREATE TABLE IF NOT EXISTS control_documents (
   lease_holder_pid  INTEGER
 ) WITHOUT ROWID;
 `;
-
-/** Blob Storage's range for a lease that expires. */
-const MIN_LEASE_SECONDS = 15;
-const MAX_LEASE_SECONDS = 60;
 
 interface Row {
   json: string;
@@ -99,12 +96,7 @@ export class SqliteControlStore implements ArchivalControlStore {
         }
         // As Blob: a leased document refuses a write without its lease, and a lost lease fences its writer off.
         const live = this.#isLive(row) ? row : undefined;
-        if ((live?.lease_id ?? undefined) !== condition.lease?.leaseId) {
-          throw new AppError(
-            'PRECONDITION_FAILED',
-            `Control document ${name} is leased by another worker, or the lease given is no longer held`,
-          );
-        }
+        assertWriteHoldsLease(name, live?.lease_id ?? undefined, condition.lease?.leaseId);
         const etag = newEtag();
         // An expired lease ends with the document's next change: Blob forgets its id then.
         this.#statements.upsert.run(
@@ -133,16 +125,7 @@ export class SqliteControlStore implements ArchivalControlStore {
     options?: OperationOptions,
   ): Promise<Lease | undefined> {
     return this.#run(options, () => {
-      if (
-        !Number.isInteger(durationSeconds) ||
-        durationSeconds < MIN_LEASE_SECONDS ||
-        durationSeconds > MAX_LEASE_SECONDS
-      ) {
-        throw new AppError(
-          'INTERNAL',
-          `A lease lasts ${MIN_LEASE_SECONDS} to ${MAX_LEASE_SECONDS} whole seconds, not ${durationSeconds}`,
-        );
-      }
+      assertLeaseDuration(durationSeconds);
       return this.#transaction(() => {
         const row = this.#get(name);
         if (this.#isLive(row)) return undefined;
