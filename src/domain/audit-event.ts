@@ -20,6 +20,7 @@ export const AUDIT_ACTIONS = [
   'pin.clear',
   'archival.run',
   'archival.read',
+  'archival.unpark',
   'rehydrate',
   'job.read',
   'cost-report.read',
