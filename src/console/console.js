@@ -65,8 +65,9 @@ const context = {
   followJob(jobId) {
     jobIds.add(jobId);
     sessionStorage.setItem(JOBS_KEY, JSON.stringify([...jobIds]));
-    location.hash = '#jobs';
-    void showScreen();
+    // A new hash shows the jobs screen (hashchange); already there, it is drawn again with the new job.
+    if (location.hash === '#jobs') void showScreen();
+    else location.hash = '#jobs';
   },
 };
 
@@ -216,7 +217,8 @@ async function start() {
   }
   session.onChange(() => void render(settings, entra));
   window.addEventListener('hashchange', () => {
-    if (session.isAdmin()) void showScreen();
+    // Keyboard and screen-reader users land on the new screen, not on the link they used.
+    if (session.isAdmin()) void showScreen().then(() => main.focus({ preventScroll: true }));
   });
   await render(settings, entra);
 }

@@ -284,7 +284,7 @@ export function runsScreen(context) {
         'Recent runs',
         ['Run', 'Status', 'Started', 'Finished', ...RUN_COUNTS, 'RU'],
         runs.items.map((run) => [
-          button(run.runId.slice(0, 8), () => follow(run.runId), {
+          button(h('code', {}, run.runId), () => follow(run.runId), {
             class: 'link',
             'aria-label': `Show run ${run.runId}`,
           }),
@@ -670,7 +670,7 @@ export function jobsScreen(context, jobIds) {
         'Jobs',
         ['Job', 'Kind', 'Status', 'Dry run', 'Counts', 'Started', 'Finished', 'First failures'],
         jobs.map((job) => [
-          h('code', {}, job.jobId.slice(0, 8)),
+          h('code', {}, job.jobId),
           job.kind,
           statusBadge(job.status),
           job.dryRun ? 'yes' : 'no',

@@ -232,6 +232,24 @@ describe('the operations console in Chromium', () => {
     await screenshot('records');
   });
 
+  it('asks for a typed confirmation before an erasure, and follows a rollback job', async () => {
+    const customer = page.getByRole('form', { name: 'Customer actions' });
+    await customer.getByLabel('Customer', { exact: true }).fill('cust-old');
+    await customer.getByLabel('Type the customer id to erase').fill('cust-ol');
+    await customer.getByRole('button', { name: 'Erase customer' }).click();
+    await expect.poll(() => page.getByTestId('problem-code').textContent()).toBe('CONFIRMATION_REQUIRED');
+    expect((await server.test.store.get({ customerId: 'cust-old', id: 'cust-old-1' })) !== undefined).toBe(
+      true,
+    );
+    await customer.getByLabel('Dry run').check();
+    await customer.getByRole('button', { name: 'Roll back (rehydrate all)' }).click();
+    const job = page.getByTestId('jobs').getByRole('row').nth(1);
+    await expect.poll(() => job.textContent(), { timeout: 60_000 }).toMatch(/succeeded/);
+    expect(await job.textContent()).toMatch(/candidates 6/);
+    expect(await page.locator('#main').evaluate((main) => main === document.activeElement)).toBe(true);
+    await screenshot('jobs');
+  });
+
   it('loaded nothing the CSP refused, and its scripts threw nothing', () => {
     expect(cspViolations).toEqual([]);
     // The failed actions above answered 4xx on purpose: the browser logs those loads, nothing else.
