@@ -326,7 +326,9 @@ export const adminRoutes: readonly RouteDefinition[] = [
         );
       const key =
         customerId !== undefined && recordId !== undefined ? { customerId, id: recordId } : undefined;
-      return json(200, { unparked: await services.archival.unpark(key) });
+      const unparked = await services.archival.unpark(key);
+      await services.refreshArchivalGauges();
+      return json(200, { unparked });
     },
   }),
   defineRoute({

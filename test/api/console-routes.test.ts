@@ -177,6 +177,12 @@ describe('POST /api/v1/admin/archival/unpark', () => {
       await test.wired.records.create('cust-park', makeInput({ id, issuedAt }));
       await parkCopyOf(test, { customerId: 'cust-park', id }, test.clock.now());
     }
+    await test.wired.refreshArchivalGauges();
+    const parkedGauge = async () =>
+      /archival_items\{state="parked"[^}]*\} (\d+)/.exec(
+        (await server.app.inject({ url: '/metrics' })).body,
+      )?.[1];
+    expect(await parkedGauge()).toBe('2');
     const parked = async () =>
       (await admin('GET', '/api/v1/admin/archival/status')).json<{
         failed: Array<{ id: string; lastError: string }>;
@@ -201,6 +207,8 @@ describe('POST /api/v1/admin/archival/unpark', () => {
     expect((await parked()).map((item) => item.id)).toEqual(['park-2']);
     expect((await admin('POST', '/api/v1/admin/archival/unpark')).json()).toEqual({ unparked: 1 });
     expect(await parked()).toEqual([]);
+    // The gauge follows at once, so ArchivalItemsParked resolves without waiting for the next run.
+    expect(await parkedGauge()).toBe('0');
     const audit = await admin('GET', '/api/v1/admin/audit?action=archival.unpark');
     // Every attempt is audited, the refused one too (the 403 is an auth.denied event instead).
     expect(audit.json<{ items: Array<{ status: number }> }>().items.map((event) => event.status)).toEqual([

@@ -246,7 +246,9 @@ describe('the operations console in Chromium', () => {
     const job = page.getByTestId('jobs').getByRole('row').nth(1);
     await expect.poll(() => job.textContent(), { timeout: 60_000 }).toMatch(/succeeded/);
     expect(await job.textContent()).toMatch(/candidates 6/);
-    expect(await page.locator('#main').evaluate((main) => main === document.activeElement)).toBe(true);
+    expect(await page.locator('#main').evaluate((main) => main.ownerDocument.activeElement === main)).toBe(
+      true,
+    );
     await screenshot('jobs');
   });
 
