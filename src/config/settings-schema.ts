@@ -384,9 +384,9 @@ export const SettingsSchema = Type.Object({
     example: 'PT5S',
   }),
   CONSOLE_CLIENT_ID: optionalText(undefined, {
-    unset: 'no Entra ID sign-in in the console',
+    unset: 'no Entra ID sign-in',
     description:
-      'the Entra ID app (client) id of the operations console at `/console`: MSAL sign-in (auth code + PKCE) with `AUTH_JWKS_URI`, authority from `AUTH_ISSUER`, scope `AUTH_AUDIENCE/.default`',
+      'Entra ID app (client) id of the console at `/console`: MSAL sign-in (auth code + PKCE) with `AUTH_JWKS_URI`',
     example: '00000000-0000-0000-0000-000000000000',
   }),
 
