@@ -122,4 +122,18 @@ export default tseslint.config(
     },
   },
   { files: ['*.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // The operations console: plain ES modules served to the browser as they are (no build step).
+    files: ['src/console/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'sessionStorage', 'fetch', 'URL', 'Intl', 'Node', 'atob']
+          .concat(['setTimeout', 'clearTimeout', 'globalThis', 'console'])
+          .map((name) => [name, 'readonly']),
+      ),
+    },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, 'no-console': 'error' },
+  },
 );

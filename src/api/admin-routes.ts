@@ -5,6 +5,7 @@ import Type from 'typebox';
 import { AUDIT_ACTIONS } from '../domain/audit-event.ts';
 import { decodeAuditCursor, encodeAuditCursor } from '../domain/audit-cursor.ts';
 import { CustomerPath, Instant, RecordId, RecordPath } from '../domain/billing-record.ts';
+import { AppError } from '../domain/errors.ts';
 import type { ApiResponse } from './problem-response.ts';
 import { defineRoute, type RouteDefinition } from './route-definition.ts';
 
@@ -91,6 +92,11 @@ const StatusSchema = Type.Object({
 });
 
 const LegalHoldBody = Type.Object({ reason: Reason }, { additionalProperties: false });
+
+const UnparkBody = Type.Object(
+  { customerId: Type.Optional(RecordId), recordId: Type.Optional(RecordId), reason: Type.Optional(Reason) },
+  { additionalProperties: false },
+);
 
 const LegalHoldItem = Type.Object({
   customerId: Type.String(),
@@ -298,6 +304,37 @@ export const adminRoutes: readonly RouteDefinition[] = [
     responses: { 200: { description: 'The archival status', schema: StatusSchema }, ...adminResponses },
     async handle(_request, services) {
       return json(200, await services.archival.status());
+    },
+  }),
+  defineRoute({
+    operationId: 'unparkArchivalItems',
+    audit: 'archival.unpark',
+    method: 'POST',
+    path: '/api/v1/admin/archival/unpark',
+    summary:
+      'Retry items parked after repeated failures: one record (customerId and recordId) or all; the next run tries them again',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    body: { schema: UnparkBody, contentTypes: [JSON_TYPE], validate: true, optional: true },
+    responses: {
+      200: {
+        description: 'How many parked items were given a fresh start',
+        schema: Type.Object({ unparked: Type.Integer() }),
+      },
+      ...adminResponses,
+    },
+    async handle({ body }, services) {
+      const { customerId, recordId } = body;
+      if ((customerId === undefined) !== (recordId === undefined))
+        throw new AppError(
+          'VALIDATION_FAILED',
+          'Give both customerId and recordId (one item), or neither (all)',
+        );
+      const key =
+        customerId !== undefined && recordId !== undefined ? { customerId, id: recordId } : undefined;
+      const unparked = await services.archival.unpark(key);
+      await services.refreshArchivalGauges();
+      return json(200, { unparked });
     },
   }),
   defineRoute({

@@ -12,6 +12,7 @@ import Fastify, {
 } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../domain/errors.ts';
+import { type ConsoleOptions, registerConsole } from './console-routes.ts';
 import type { HttpMetrics } from './http-metrics.ts';
 import { type ApiResponse, problemResponse, toAppError } from './problem-response.ts';
 import { MAX_BODY_BYTES, type Pipeline } from './request-pipeline.ts';
@@ -25,6 +26,8 @@ export interface HttpServerOptions {
   readonly metrics?: HttpMetrics;
   /** PEM certificate and key: the server speaks HTTPS only, and every answer carries HSTS. */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** The operations console's sign-in (GET /console); without it, the console offers paste-a-token only. */
+  readonly console?: ConsoleOptions;
 }
 
 /** A year, subdomains included: browsers and clients never try plain HTTP again. */
@@ -99,6 +102,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     specification: { document: options.openApiDocument as never },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await registerConsole(app, options.console ?? {});
 
   for (const route of options.routes) {
     app.route({

@@ -54,6 +54,8 @@ export interface ApiServices {
   metricsText(): Promise<{ contentType: string; body: string }>;
   /** The state of every alert of the in-process evaluator. */
   alerts(): readonly AlertView[];
+  /** Sets the archival gauges from what is stored: after an unpark, so its alert follows at once. */
+  refreshArchivalGauges(): Promise<void>;
 }
 
 export interface ValidatedRequest<P = Record<string, string>, Q = Record<string, unknown>, B = unknown> {

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { buildHttpServer } from '../api/http-server.ts';
 import { type AppConfig, ConfigError, loadConfig } from '../config/app-config.ts';
+import { consoleSignIn } from '../composition/console-sign-in.ts';
 import { createLogger } from '../composition/create-logger.ts';
 import { startArchivalScheduler } from '../composition/archival-scheduler.ts';
 import { openServices, type OpenedServices } from '../composition/open-services.ts';
@@ -58,6 +59,7 @@ export async function serve(
     logger,
     metrics: services.httpMetrics,
     ...(tls !== undefined ? { tls } : {}),
+    console: consoleSignIn(config),
   });
   try {
     await app.listen({ port: config.port, host: config.host });
@@ -85,6 +87,7 @@ export async function serve(
       `Billing records API listening on ${url}`,
       `  API docs:  ${url}/docs   (OpenAPI: ${url}/openapi.json)`,
       `  Health:    ${url}/healthz, ${url}/readyz   Metrics: ${url}/metrics`,
+      `  Console:   ${url}/console`,
       ...services.description.map((line) => `  ${line}`),
       scheduler === undefined
         ? '  Archival: on demand (POST /api/v1/admin/archival/runs or npm run archive -- run); ARCHIVE_SCHEDULE runs it on a schedule'

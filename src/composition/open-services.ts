@@ -139,6 +139,7 @@ export function apiServices(
     readiness,
     metricsText: () => telemetry.prometheusText(),
     alerts: () => alerting.alerts(),
+    refreshArchivalGauges: () => wired.refreshArchivalGauges(),
   };
 }
 

@@ -142,6 +142,8 @@ export interface AppConfig {
     readonly webhookUrl: string | undefined;
     readonly evaluationIntervalMs: number;
   };
+  /** The operations console (GET /console): its Entra ID app, for MSAL sign-in. */
+  readonly console: { readonly clientId: string | undefined };
   /** The Azure Functions timer triggers (NCRONTAB, with seconds), and the queue of admin-started runs. */
   readonly functions: {
     readonly archiveTimerSchedule: string;
@@ -447,6 +449,7 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       webhookUrl: settings.ALERT_WEBHOOK_URL,
       evaluationIntervalMs: milliseconds(settings.ALERT_EVALUATION_INTERVAL),
     },
+    console: { clientId: settings.CONSOLE_CLIENT_ID },
     functions: {
       archiveTimerSchedule: settings.ARCHIVE_TIMER_SCHEDULE,
       collectorTimerSchedule: settings.ARCHIVE_GC_TIMER_SCHEDULE,

@@ -384,6 +384,12 @@ export const SettingsSchema = Type.Object({
     description: 'how often the in-process evaluator computes the alert rules',
     example: 'PT5S',
   }),
+  CONSOLE_CLIENT_ID: optionalText(undefined, {
+    unset: 'no Entra ID sign-in',
+    description:
+      'Entra ID app (client) id of the console at `/console`: MSAL sign-in (auth code + PKCE) with `AUTH_JWKS_URI`',
+    example: '00000000-0000-0000-0000-000000000000',
+  }),
 
   AUDIT_CONTAINER: text('blob-container', {
     default: RESOURCE_NAMES.auditContainer,
