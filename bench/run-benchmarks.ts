@@ -29,6 +29,7 @@ const BENCHMARKS = [
   'api-throughput',
   'scale-memory',
   'sqlite-scale',
+  'ops-scale',
   'embedded-scale',
 ] as const;
 
@@ -52,6 +53,8 @@ const REQUIRED = [
   'embedded.peakRssMiB',
   'embedded.diskBytesBeforeArchival',
   'embedded.diskBytesAfterArchival',
+  'ops.statusRu',
+  'ops.costReportRu',
 ] as const;
 
 const DOC = join(REPO_DIR, 'docs', 'performance.md');

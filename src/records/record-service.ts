@@ -298,7 +298,7 @@ export class RecordService implements RecordControls {
       options,
     );
     return {
-      items: page.items.map(summaryOf),
+      items: page.items.map((item) => item.summary),
       nextCursor: page.next === undefined ? null : encodeCursor(page.next, filters),
     };
   }
