@@ -30,6 +30,7 @@ const BENCHMARKS = [
   'scale-memory',
   'sqlite-scale',
   'ops-scale',
+  'list-cost',
   'embedded-scale',
 ] as const;
 
