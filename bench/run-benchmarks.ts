@@ -29,6 +29,8 @@ const BENCHMARKS = [
   'api-throughput',
   'scale-memory',
   'sqlite-scale',
+  'ops-scale',
+  'list-cost',
   'embedded-scale',
 ] as const;
 
@@ -52,6 +54,8 @@ const REQUIRED = [
   'embedded.peakRssMiB',
   'embedded.diskBytesBeforeArchival',
   'embedded.diskBytesAfterArchival',
+  'ops.statusRu',
+  'ops.costReportRu',
 ] as const;
 
 const DOC = join(REPO_DIR, 'docs', 'performance.md');

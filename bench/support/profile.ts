@@ -28,6 +28,8 @@ export interface Profile {
   readonly sqliteSmall: number;
   readonly sqliteLarge: number;
   readonly sqliteQueries: number;
+  /** Records in the store whose status and cost report are measured (ops-scale). */
+  readonly opsRecords: number;
 }
 
 const QUICK: Profile = {
@@ -45,6 +47,7 @@ const QUICK: Profile = {
   sqliteSmall: 2_000,
   sqliteLarge: 20_000,
   sqliteQueries: 400,
+  opsRecords: 1_000_000,
 };
 
 const FULL: Profile = {
@@ -62,6 +65,7 @@ const FULL: Profile = {
   sqliteSmall: 10_000,
   sqliteLarge: 1_000_000,
   sqliteQueries: 2_000,
+  opsRecords: 1_000_000,
 };
 
 export function profileFromArgs(argv: readonly string[] = process.argv.slice(2)): Profile {

@@ -9,6 +9,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { LegalHoldStore } from '../ports/legal-hold-store.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import type { RecordStore } from '../ports/record-store.ts';
+import type { TierCounterStore } from '../ports/tier-counter-store.ts';
 
 export interface ArchivalStores {
   readonly store: RecordStore;
@@ -16,6 +17,8 @@ export interface ArchivalStores {
   readonly archive: ArchiveStore;
   /** Customer holds: a held customer's copies carry the archive's hold marker, where it has one. */
   readonly holds?: LegalHoldStore;
+  /** The tier totals: copies, purges and collections add their changes; status reads them. */
+  readonly tierCounters?: TierCounterStore;
 }
 
 export interface StepContext extends ArchivalStores {

@@ -3,6 +3,7 @@
 import type { ArchiveLedger, LedgerEntry, LedgerPosition } from '../ports/archive-ledger.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import type { RecordStore } from '../ports/record-store.ts';
+import type { TierCounterStore } from '../ports/tier-counter-store.ts';
 
 export interface StatusItem {
   readonly customerId: string;
@@ -26,12 +27,16 @@ export const DEFAULT_STUCK_AFTER_MS = 24 * 3600_000;
 const LISTED = 100;
 
 export async function archivalStatus(
-  dependencies: { readonly store: RecordStore; readonly ledger: ArchiveLedger },
+  dependencies: {
+    readonly store: RecordStore;
+    readonly ledger: ArchiveLedger;
+    readonly tierCounters?: TierCounterStore;
+  },
   now: Date,
   options: { readonly stuckAfterMs?: number } & OperationOptions = {},
 ): Promise<ArchivalStatus> {
   const [tiers, ledgerCounts] = await Promise.all([
-    dependencies.store.countByTier(options),
+    tierCounts(dependencies, options),
     dependencies.ledger.counts(options),
   ]);
   const stuckBefore = new Date(
@@ -67,6 +72,19 @@ export async function archivalStatus(
     stuck,
     failed: parked.items.map(({ entry }) => toItem(entry)),
   };
+}
+
+/**
+ * Records per tier from the tier counters (a few small control documents, whatever the size); only
+ * before any recount has set them, the store's own counts (two index-served COUNT queries).
+ */
+async function tierCounts(
+  dependencies: { readonly store: RecordStore; readonly tierCounters?: TierCounterStore },
+  options: OperationOptions,
+): Promise<{ hot: number; archived: number }> {
+  const reading = await dependencies.tierCounters?.read(options);
+  if (reading === undefined) return dependencies.store.countByTier(options);
+  return { hot: reading.totals.hotRecords, archived: reading.totals.archivedRecords };
 }
 
 function toItem(entry: LedgerEntry): StatusItem {

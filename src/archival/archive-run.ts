@@ -144,6 +144,7 @@ class Run {
       ledger: deps.ledger,
       archive: deps.archive,
       ...(deps.holds !== undefined ? { holds: deps.holds } : {}),
+      ...(deps.tierCounters !== undefined ? { tierCounters: deps.tierCounters } : {}),
       clock: deps.clock,
       policy: deps.policy,
       asOf: options.asOf === undefined ? this.#startedAt : new Date(options.asOf),

@@ -3,6 +3,7 @@
 // left alone for a safety window, and only with If-Match on the etag it judged. The archiver touches a
 // blob it re-uses (new etag), so of a collector and an archiver racing for one blob, one loses cleanly.
 import { parseArchivePath } from '../domain/archive-artifact.ts';
+import type { TierChangeSink } from '../domain/tier-totals.ts';
 import type { ArchiveLedger } from '../ports/archive-ledger.ts';
 import type { ArchiveStore, BlobProperties } from '../ports/archive-store.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -36,6 +37,7 @@ export async function collectUnreferencedBlobs(
     readonly ledger: ArchiveLedger;
     readonly archive: ArchiveStore;
     readonly clock: Clock;
+    readonly tierCounters?: TierChangeSink;
   },
   options: CollectorOptions = {},
 ): Promise<CollectorCounts> {
@@ -77,7 +79,9 @@ export async function collectUnreferencedBlobs(
       return 'referenced';
     if (options.dryRun === true) return 'deleted';
     try {
-      return (await archive.delete(blob.path, { ifMatch: blob.etag }, call)) ? 'deleted' : 'kept';
+      if (!(await archive.delete(blob.path, { ifMatch: blob.etag }, call))) return 'kept';
+      dependencies.tierCounters?.add({ blobs: -1, blobBytes: -blob.size });
+      return 'deleted';
     } catch (error) {
       if (isCode(error, 'PRECONDITION_FAILED')) return 'kept';
       throw error;

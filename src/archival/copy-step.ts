@@ -10,6 +10,7 @@ import {
 import { ineligibility, purgeAfter } from '../domain/archival-policy.ts';
 import { AppError } from '../domain/errors.ts';
 import { type StoredDocument, summaryOf } from '../domain/record-document.ts';
+import { storedBytesOf } from '../domain/tier-totals.ts';
 import { type LedgerEntry, ledgerKeyOf, type StoredLedgerEntry } from '../ports/archive-ledger.ts';
 import type { BlobProperties, PutBlobRequest } from '../ports/archive-store.ts';
 import type { ScanItem } from '../ports/record-store.ts';
@@ -99,6 +100,7 @@ export async function copyRecord(
     summary: summaryOf(document),
     sys: document.sys,
     copiedAt: copiedAt.toISOString(),
+    sourceBytes: storedBytesOf(document),
     purgeAfter: purgeAfter(context.policy, context.asOf).toISOString(),
   };
   try {
@@ -164,6 +166,7 @@ async function uploadVerified(context: StepContext, artifact: ArchiveArtifact): 
       // No HEAD after it: the service checked the transactional Content-MD5 before answering 201, and the
       // purge reads the blob's properties again right before the body goes (invariant 2).
       stored = await context.archive.putIfAbsent(request, context.callOptions);
+      context.tierCounters?.add({ blobs: 1, blobBytes: stored.size });
     } catch (error) {
       if (!isCode(error, 'ALREADY_EXISTS')) throw error;
       stored = await reuseExisting(context, artifact);
@@ -191,11 +194,13 @@ async function reuseExisting(
   if (existing.metadata[ARCHIVE_METADATA.sha256] !== artifact.sha256) {
     // A blob of an earlier record with the same id and version (deleted, then created again): nothing
     // references it, since this record is hot. Remove it (only if unchanged) and upload ours.
-    await context.archive
+    const deleted = await context.archive
       .delete(artifact.path, { ifMatch: existing.etag }, context.callOptions)
       .catch((e: unknown) => {
         if (!isCode(e, 'PRECONDITION_FAILED')) throw e;
+        return false;
       });
+    if (deleted) context.tierCounters?.add({ blobs: -1, blobBytes: -existing.size });
     return undefined;
   }
   return context.archive

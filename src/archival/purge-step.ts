@@ -3,6 +3,7 @@
 // did, and the read that follows decides: already this stub (finish) or newer (drop the stale copy).
 import { ARCHIVE_METADATA } from '../domain/archive-artifact.ts';
 import type { StubDocument } from '../domain/record-document.ts';
+import { addTierTotals, documentTotals } from '../domain/tier-totals.ts';
 import type { LedgerEntry, StoredLedgerEntry } from '../ports/archive-ledger.ts';
 import type { BlobProperties } from '../ports/archive-store.ts';
 import { copyRecord } from './copy-step.ts';
@@ -45,6 +46,9 @@ export async function purgeEntry(context: StepContext, stored: StoredLedgerEntry
     };
     try {
       await context.store.replace(stub, { ifMatch: entry.sourceEtag }, context.callOptions);
+      context.tierCounters?.add(
+        addTierTotals(documentTotals(stub), { hotRecords: -1, hotBytes: -(entry.sourceBytes ?? entry.size) }),
+      );
     } catch (error) {
       if (!isCode(error, 'PRECONDITION_FAILED', 'NOT_FOUND')) throw error;
       const current = await context.store.get(key, context.callOptions);

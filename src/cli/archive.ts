@@ -1,4 +1,4 @@
-// `npm run archive -- <command>`: run | status | verify | gc | rehydrate | export | unpark | cost-report | runs.
+// `npm run archive -- <command>`: run | status | verify | gc | rehydrate | export | unpark | recount | cost-report | runs.
 // Each command parses its options, calls one use case (the same as the admin API's), and prints a
 // progress bar (stderr) and a summary table.
 import { createWriteStream } from 'node:fs';
@@ -431,6 +431,39 @@ program
       }
       await auditCli(services, 'archival.unpark', { customerId, recordId, reason: options.reason });
       console.log(`unparked ${await services.archival.unpark(key)} item(s); the next run tries them again`);
+      return 0;
+    }),
+  );
+
+program
+  .command('recount')
+  .description(
+    'Recount the per-tier totals that status and the cost report read (scans every stub and lists the whole archive: run it rarely)',
+  )
+  .action(() =>
+    withServices(async (services) => {
+      const bar = new cliProgress.SingleBar({
+        format: 'recount | stubs {stubs} | blobs {blobs} | {duration_formatted}',
+        noTTYOutput: true,
+        notTTYSchedule: 5_000,
+      });
+      bar.start(1, 0, { stubs: 0, blobs: 0 });
+      const report = await services.tierRecount.run({
+        signal: signalOf(services),
+        onProgress: (progress) =>
+          bar.update(0, { stubs: progress.counts.stubs ?? 0, blobs: progress.counts.blobs ?? 0 }),
+      });
+      bar.stop();
+      printJobReport(report);
+      if (report.status !== 'succeeded') {
+        console.error(
+          'The recount did not finish: run it again (it starts over and sets the totals at its end).',
+        );
+        return 1;
+      }
+      const reading = await services.tierCounters.read();
+      if (reading !== undefined)
+        console.log(table(Object.keys(reading.totals), [Object.values(reading.totals) as number[]]));
       return 0;
     }),
   );

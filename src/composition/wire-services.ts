@@ -9,6 +9,8 @@ import { SqliteAuditLog } from '../adapters/sqlite/sqlite-audit-log.ts';
 import { ControlLegalHoldStore } from '../adapters/control/control-legal-hold-store.ts';
 import { AuditTrail } from '../audit/audit-trail.ts';
 import { buildCostReport, type CostReport, type CostSettings } from '../costs/cost-report.ts';
+import { tierCountersOf } from '../costs/tier-counters.ts';
+import { tierRecountJob } from '../costs/tier-recount.ts';
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
 import { DEFAULT_PRICES } from '../domain/cost-model.ts';
 import { JobService, type JobReport } from '../jobs/job-service.ts';
@@ -24,6 +26,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import type { RecordStore } from '../ports/record-store.ts';
+import type { TierCounterStore } from '../ports/tier-counter-store.ts';
 import { ArchivedRecordReader } from '../records/archived-record-reader.ts';
 import { bulkRehydrationJob, type BulkRehydrationRequest } from '../records/bulk-rehydration.ts';
 import { exportCustomer } from '../records/customer-export.ts';
@@ -94,6 +97,13 @@ export interface WiredServices {
   /** A customer's records as NDJSON lines, both tiers, ascending issuedAt then id, streamed. */
   exportCustomer(customerId: string, options?: OperationOptions): AsyncIterable<string>;
   costReport(): Promise<CostReport>;
+  /** The explicit recount of the tier totals that status and the cost report read, as a job. */
+  readonly tierRecount: {
+    start(): Promise<{ jobId: string }>;
+    run(options?: { signal?: AbortSignal; onProgress?: (report: JobReport) => void }): Promise<JobReport>;
+  };
+  /** The tier totals, kept as work happens (status, cost report, the recount). */
+  readonly tierCounters: TierCounterStore;
   /**
    * Sets the archival gauges from what is stored (the last successful run, the items needing
    * attention), at start; runs keep them current afterwards.
@@ -147,10 +157,12 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
         }
       : {}),
   });
+  const tierCounters = tierCountersOf(ports.control, log);
   const spikes = options.readSpikes;
   const records = new RecordService({
     store: ports.store,
     clock,
+    tierCounters,
     archive: reader,
     holds,
     ...(archiveHolds !== undefined ? { archiveHolds } : {}),
@@ -173,6 +185,7 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
   });
   const archival = new ArchivalService({
     store: ports.store,
+    tierCounters,
     ledger: ports.ledger,
     archive: ports.archive,
     holds,
@@ -189,6 +202,9 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
           metrics.archivalLastSuccess.record(Date.parse(report.finishedAt) / 1000);
         // Eligible records this run saw and left hot (a dry run copies none of them).
         metrics.archivalBacklog.record(Math.max(0, report.counts.candidates - report.counts.copied));
+        void tierCounters.flush().catch((error: unknown) => {
+          log.warn({ err: error }, 'could not write the tier counters after a run');
+        });
         void refreshAttention();
       },
     },
@@ -221,6 +237,7 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
     jobs,
     audit,
     legalHolds,
+    tierCounters,
     rehydrations: {
       start: (request) => jobs.start(rehydrationJob(request)),
       run: (request, runOptions) => jobs.run(rehydrationJob(request), runOptions),
@@ -232,7 +249,15 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
         exportOptions,
       ),
     costReport: () =>
-      buildCostReport(ports, options.cost ?? defaultCostSettings(options.policy), clock.now()),
+      buildCostReport(
+        { ...ports, counters: tierCounters },
+        options.cost ?? defaultCostSettings(options.policy),
+        clock.now(),
+      ),
+    tierRecount: {
+      start: () => jobs.start(tierRecountJob({ ...ports, counters: tierCounters, clock })),
+      run: (runOptions) => jobs.run(tierRecountJob({ ...ports, counters: tierCounters, clock }), runOptions),
+    },
     async refreshArchivalGauges() {
       await refreshAttention();
       try {
@@ -247,6 +272,9 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
       await archival.shutdown();
       await jobs.shutdown();
       await records.whenIdle();
+      await tierCounters.flush().catch((error: unknown) => {
+        log.warn({ err: error }, 'could not write the tier counters at shutdown; a recount mends them');
+      });
       // Last: the events of everything above are flushed before the adapters close.
       await audit.close();
       if (ports.audit === undefined) await auditLog.close();

@@ -1,22 +1,28 @@
 // Measures the stores for the cost report: counts and bytes per tier, stub sizes, what the archive
 // stores, the request charges of the last runs. Each figure says whether it was measured or estimated
 // (where a store cannot tell); pricing them is src/domain/cost-report-pricing.ts.
+// Cheap at any size: the totals come from the tier counters (a few small control documents), the
+// oldest record from two one-item index reads; nothing scans the hot store or lists the archive, but
+// the one recount a report makes when no recount ever set the counters' baseline.
 import { listRunReports } from '../archival/run-reports.ts';
 import type { Figure } from '../domain/cost-model.ts';
 import type { CostMeasurements } from '../domain/cost-report-pricing.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
 import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
-import type { RecordStore, ScanPosition } from '../ports/record-store.ts';
+import type { RecordStore } from '../ports/record-store.ts';
+import type { TierCounterReading, TierCounterStore } from '../ports/tier-counter-store.ts';
+import { tierCountersOf } from './tier-counters.ts';
+import { recountTiers } from './tier-recount.ts';
 
 export interface MeasuredStores {
   readonly store: RecordStore;
   readonly archive: ArchiveStore;
   readonly control: ArchivalControlStore;
+  /** The tier counters; the process's counters of `control` when absent. */
+  readonly counters?: TierCounterStore;
 }
 
-/** The projection a scan returns lacks the stub's summary fields, about this many bytes. */
-const STUB_SUMMARY_BYTES = 400;
 const RUNS_MEASURED = 20;
 
 export async function measureStores(
@@ -25,54 +31,61 @@ export async function measureStores(
   options: OperationOptions = {},
 ): Promise<CostMeasurements> {
   const call: OperationOptions = { priority: 'low', ...options };
-  const tiers = await stores.store.countByTier(call);
-  const stubs = await scanStubs(stores.store, call);
-  const oldestHot = (await stores.store.scan({ tier: 'hot', limit: 1 }, call)).items[0]?.issuedAt;
-  const blobs = await sumArchive(stores.archive, call);
+  const counters = stores.counters ?? tierCountersOf(stores.control);
+  const reading = await readOrRecount(stores, counters, now, call);
+  const { totals, baseline } = reading;
+  const [oldestHot, oldestStub] = await Promise.all(
+    (['hot', 'archived'] as const).map(
+      async (tier) => (await stores.store.scan({ tier, limit: 1 }, call)).items[0]?.issuedAt,
+    ),
+  );
   const runs = await runCharges(stores.control, now);
+  const since = `kept as work happens since the recount of ${baseline.recountedAt}`;
 
   const meanRecordBytes: Figure =
-    stubs.count > 0
+    totals.archivedRecords > 0
       ? {
-          value: stubs.canonicalBytes / stubs.count,
+          value: totals.archivedJsonBytes / totals.archivedRecords,
           source: 'measured',
-          how: 'the scanned stubs’ mean canonical size',
+          how: 'the archived records’ mean canonical size',
         }
-      : tiers.hot > 0 && tiers.hotBytes !== undefined
+      : totals.hotRecords > 0 && !baseline.estimated.includes('hotBytes')
         ? {
-            value: tiers.hotBytes / tiers.hot,
+            value: totals.hotBytes / totals.hotRecords,
             source: 'measured',
-            how: 'the hot documents’ mean size as stored',
+            how: 'the hot records’ mean size',
           }
-        : { value: 0, source: 'estimated', how: 'no stub, and no hot size the store can tell' };
+        : { value: 0, source: 'estimated', how: 'no archived record, and no hot size the store can tell' };
   return {
-    hotRecords: { value: tiers.hot, source: 'measured', how: 'hot-store count by tier' },
-    archivedRecords: { value: tiers.archived, source: 'measured', how: 'hot-store count by tier (stubs)' },
-    hotBytes:
-      tiers.hotBytes !== undefined
-        ? { value: tiers.hotBytes, source: 'measured', how: 'sum of the hot documents as stored' }
-        : {
-            value: tiers.hot * meanRecordBytes.value,
-            source: 'estimated',
-            how: 'hot count × the mean canonical size of archived records',
-          },
-    stubBytes:
-      tiers.archivedBytes !== undefined
-        ? { value: tiers.archivedBytes, source: 'measured', how: 'sum of the stub documents as stored' }
-        : {
-            value: stubs.estimatedBytes,
-            source: 'estimated',
-            how: 'scanned stub projections plus ~400 B of summary fields each',
-          },
-    archivedJsonBytes: {
-      value: stubs.canonicalBytes,
+    hotRecords: { value: totals.hotRecords, source: 'measured', how: `hot records, ${since}` },
+    archivedRecords: {
+      value: totals.archivedRecords,
       source: 'measured',
-      how: 'sum of the stubs’ canonical sizes',
+      how: `archived records (stubs), ${since}`,
+    },
+    hotBytes: baseline.estimated.includes('hotBytes')
+      ? {
+          value: totals.hotRecords * meanRecordBytes.value,
+          source: 'estimated',
+          how: 'hot count × the mean canonical size of archived records',
+        }
+      : { value: totals.hotBytes, source: 'measured', how: `bytes of the hot records, ${since}` },
+    stubBytes: {
+      value: totals.stubBytes,
+      source: baseline.estimated.includes('stubBytes') ? 'estimated' : 'measured',
+      how: baseline.estimated.includes('stubBytes')
+        ? `stub documents, ${since} (the recount estimated them from projections plus ~400 B each)`
+        : `bytes of the stub documents, ${since}`,
+    },
+    archivedJsonBytes: {
+      value: totals.archivedJsonBytes,
+      source: 'measured',
+      how: `sum of the stubs’ canonical sizes, ${since}`,
     },
     archivedStoredBytes: {
-      value: blobs.bytes,
+      value: totals.blobBytes,
       source: 'measured',
-      how: `sum of ${blobs.count} blob sizes in the archive`,
+      how: `${totals.blobs} blobs in the archive, ${since}`,
     },
     archivalRuPerRecord: {
       value: runs.copied > 0 ? runs.requestUnits / runs.copied : 0,
@@ -84,57 +97,23 @@ export async function measureStores(
     },
     meanRecordBytes,
     oldestIssuedAt:
-      oldestHot !== undefined && (stubs.oldestIssuedAt === undefined || oldestHot < stubs.oldestIssuedAt)
+      oldestHot !== undefined && (oldestStub === undefined || oldestHot < oldestStub)
         ? oldestHot
-        : stubs.oldestIssuedAt,
+        : oldestStub,
   };
 }
 
-/** Stubs: how many, their own size, and the canonical size of what they point at. */
-async function scanStubs(
-  store: RecordStore,
+/** The counters; the first report of a store whose counters were never set recounts once. */
+async function readOrRecount(
+  stores: MeasuredStores,
+  counters: TierCounterStore,
+  now: Date,
   call: OperationOptions,
-): Promise<{ count: number; estimatedBytes: number; canonicalBytes: number; oldestIssuedAt?: string }> {
-  let count = 0;
-  let estimatedBytes = 0;
-  let canonicalBytes = 0;
-  let oldestIssuedAt: string | undefined;
-  let after: ScanPosition | undefined;
-  do {
-    const page = await store.scan({ tier: 'archived', limit: 500, ...(after ? { after } : {}) }, call);
-    for (const item of page.items) {
-      count += 1;
-      oldestIssuedAt ??= item.issuedAt; // the scan runs in issuedAt order
-      canonicalBytes += item.sys.archive?.size ?? 0;
-      estimatedBytes += Buffer.byteLength(JSON.stringify(item)) + STUB_SUMMARY_BYTES;
-    }
-    after = page.next;
-  } while (after !== undefined);
-  return {
-    count,
-    estimatedBytes,
-    canonicalBytes,
-    ...(oldestIssuedAt === undefined ? {} : { oldestIssuedAt }),
-  };
-}
-
-/** What the archive really stores: superseded blobs awaiting collection included, since they are billed. */
-async function sumArchive(
-  archive: ArchiveStore,
-  call: OperationOptions,
-): Promise<{ count: number; bytes: number }> {
-  let count = 0;
-  let bytes = 0;
-  let continuation: string | undefined;
-  do {
-    const page = await archive.list('', { pageSize: 5000, ...(continuation ? { continuation } : {}) }, call);
-    for (const blob of page.items) {
-      count += 1;
-      bytes += blob.size;
-    }
-    continuation = page.continuation;
-  } while (continuation !== undefined);
-  return { count, bytes };
+): Promise<TierCounterReading> {
+  const reading = await counters.read(call);
+  if (reading !== undefined) return reading;
+  const { totals, estimated } = await recountTiers({ ...stores, counters, clock: { now: () => now } }, call);
+  return { totals, baseline: { totals, recountedAt: now.toISOString(), estimated } };
 }
 
 /** The request charge of the last runs and the records they copied. */

@@ -37,6 +37,12 @@ export const RU_MODEL = {
   deleteBase: 4.95,
   /** A query's fixed part (plan, index lookups) before the bytes it loads. */
   queryBase: 2.5,
+  /**
+   * An index-served COUNT per index entry it matches. An assumption, not a published figure (there is no
+   * table for aggregates): 1 RU per 500 entries. It only sizes what counting millions costs; real
+   * charges come from x-ms-request-charge.
+   */
+  countPerIndexEntry: 0.002,
   source: 'learn.microsoft.com/azure/cosmos-db/understand-request-unit-consumption',
 } as const;
 
@@ -77,6 +83,11 @@ export function estimateWriteUnits(bytes: number, _indexedTerms: number): number
 
 export function estimateDeleteUnits(_indexedTerms: number): number {
   return RU_MODEL.deleteBase;
+}
+
+/** An index-served `SELECT VALUE COUNT(1)` matching `entries` index entries (see countPerIndexEntry). */
+export function estimateCountUnits(entries: number): number {
+  return RU_MODEL.queryBase + Math.max(0, entries) * RU_MODEL.countPerIndexEntry;
 }
 
 /** `bytesLoaded`: what the query engine reads to answer (the documents it loads, not only what it returns). */

@@ -22,6 +22,8 @@ export interface LedgerEntry {
   readonly storedBytes: number;
   /** base64 MD5 of the stored bytes as verified at copy time: the purge checks the blob still has them. */
   readonly contentMd5?: string;
+  /** Bytes of the hot document as stored when it was copied: what the purge takes off the hot tier's total. */
+  readonly sourceBytes?: number;
   /** The document's store etag when it was copied: the purge is conditioned on it. */
   readonly sourceEtag: string;
   /** What the stub keeps, so the purge never reads the full document again. */

@@ -1,6 +1,6 @@
 // The hot store: where every record's document lives (full, or a stub after archival).
 // Adapters own their connections and map every SDK error to an AppError before it leaves them.
-import type { RecordStatus } from '../domain/billing-record.ts';
+import type { RecordStatus, RecordSummary } from '../domain/billing-record.ts';
 import type { PersistedSys, RecordDocument, StoredDocument } from '../domain/record-document.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
 import type { OperationOptions } from './operation-options.ts';
@@ -31,9 +31,18 @@ export interface ListRequest {
   readonly after?: ListPosition;
 }
 
+/** One record of a list page: its summary (what the API answers) and where it lives. */
+export interface ListItem {
+  readonly summary: RecordSummary;
+  readonly tier: RecordDocument['tier'];
+}
+
 export interface ListResult {
-  /** Documents in list order; the caller takes their summaries. */
-  readonly items: readonly RecordDocument[];
+  /**
+   * Summaries in list order. Never whole documents: a query is charged for what it returns, and
+   * lineItems and metadata are most of a record's bytes (Cosmos DB projects the summary fields).
+   */
+  readonly items: readonly ListItem[];
   /** Where the next page starts, or undefined when there is none. */
   readonly next: ListPosition | undefined;
 }

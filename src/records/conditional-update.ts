@@ -7,6 +7,7 @@ import type { BillingRecord } from '../domain/billing-record.ts';
 import { AppError, hasCode } from '../domain/errors.ts';
 import type { RecordDocument, StoredDocument, StubDocument } from '../domain/record-document.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
+import { changeOfTotals, type TierChangeSink } from '../domain/tier-totals.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import type { RecordStore } from '../ports/record-store.ts';
 import type { ArchivedRecordReader } from './archived-record-reader.ts';
@@ -31,6 +32,8 @@ export interface ConditionalUpdateDependencies {
   readonly store: RecordStore;
   /** Reads the record behind a stub (when the change needs it) and forgets cached copies of replaced stubs. */
   readonly reader?: ArchivedRecordReader;
+  /** The tier totals: each change adds what it moved between tiers. */
+  readonly tierCounters?: TierChangeSink;
 }
 
 export interface UpdateOptions extends OperationOptions {
@@ -71,6 +74,9 @@ export async function updateRecord<T>(
       throw error;
     }
     const replaced = stored.document;
+    dependencies.tierCounters?.add(
+      changeOfTotals(replaced, 'delete' in decision ? undefined : decision.replace),
+    );
     if (replaced.tier === 'archived' && ('delete' in decision || decision.replace.tier === 'hot'))
       await forgetCached(dependencies, replaced);
     return decision.result;

@@ -16,13 +16,25 @@ import {
   type SystemFields,
 } from '../domain/record-document.ts';
 import { buildRecord, parseRecordInput, type RecordKey, toInput } from '../domain/record-rules.ts';
+import {
+  addTierTotals,
+  documentTotals,
+  type TierChangeSink,
+  type TierTotals,
+} from '../domain/tier-totals.ts';
 import type { ArchiveLegalHolds } from '../ports/archive-store.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { LegalHoldStore } from '../ports/legal-hold-store.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import type { CreateManyResult, RecordStore, TierCounts } from '../ports/record-store.ts';
 import type { ArchivedRecordReader } from './archived-record-reader.ts';
-import { type CurrentDocument, noArchive, notFound, updateRecord } from './conditional-update.ts';
+import {
+  type ConditionalUpdateDependencies,
+  type CurrentDocument,
+  noArchive,
+  notFound,
+  updateRecord,
+} from './conditional-update.ts';
 import { createRecordControls, type HoldRequest, type RecordControls } from './record-controls.ts';
 import { rehydrateRecord, type RehydrationResult } from './rehydration.ts';
 import type { ReadSpikeDetector } from './read-spike-detector.ts';
@@ -49,6 +61,8 @@ export interface RecordServiceDependencies {
   readonly holds?: LegalHoldStore;
   /** The archive's blob hold markers, where it has them. */
   readonly archiveHolds?: ArchiveLegalHolds;
+  /** The tier totals: every create, change and delete adds what it moved. */
+  readonly tierCounters?: TierChangeSink;
   /** Records read often after archival are rehydrated in the background. */
   readonly readSpikes?: {
     readonly detector: ReadSpikeDetector;
@@ -70,6 +84,7 @@ export class RecordService implements RecordControls {
   readonly #readSpikes: RecordServiceDependencies['readSpikes'];
   readonly #controls: RecordControls;
   readonly #holds: LegalHoldStore | undefined;
+  readonly #tierCounters: TierChangeSink | undefined;
   readonly #background = new Set<Promise<unknown>>();
 
   constructor(dependencies: RecordServiceDependencies) {
@@ -79,6 +94,7 @@ export class RecordService implements RecordControls {
     this.#newId = dependencies.newId ?? (() => `rec-${randomUUID()}`);
     this.#readSpikes = dependencies.readSpikes;
     this.#holds = dependencies.holds;
+    this.#tierCounters = dependencies.tierCounters;
     this.#controls = createRecordControls({
       ...this.#updateDependencies(),
       clock: this.#clock,
@@ -149,7 +165,9 @@ export class RecordService implements RecordControls {
     const input = parseRecordInput(body, { customerId });
     const key = { customerId, id: input.id ?? this.#newId() };
     const record = buildRecord(input, key, this.#clock.now());
-    await this.#store.create(fullDocument(record), options);
+    const document = fullDocument(record);
+    await this.#store.create(document, options);
+    this.#tierCounters?.add(documentTotals(document));
     return record;
   }
 
@@ -159,7 +177,9 @@ export class RecordService implements RecordControls {
    */
   async importRecord(record: BillingRecord, options?: OperationOptions): Promise<boolean> {
     try {
-      await this.#store.create(fullDocument(record), options);
+      const document = fullDocument(record);
+      await this.#store.create(document, options);
+      this.#tierCounters?.add(documentTotals(document));
       return true;
     } catch (error) {
       if (hasCode(error, 'ALREADY_EXISTS')) return false;
@@ -168,11 +188,22 @@ export class RecordService implements RecordControls {
   }
 
   /** importRecord for a batch: one commit where the store allows it (the demo's bulk load). */
-  importRecords(records: readonly BillingRecord[], options?: OperationOptions): Promise<CreateManyResult> {
-    return this.#store.createMany(
-      records.map((record) => fullDocument(record)),
-      options,
-    );
+  async importRecords(
+    records: readonly BillingRecord[],
+    options?: OperationOptions,
+  ): Promise<CreateManyResult> {
+    const documents = records.map((record) => fullDocument(record));
+    const result = await this.#store.createMany(documents, options);
+    if (this.#tierCounters !== undefined && result.created > 0) {
+      // The store tells how many were new, not which: their bytes are the batch's mean times that.
+      const all = documents.reduce<TierTotals>(
+        (sum, document) => addTierTotals(sum, documentTotals(document)),
+        addTierTotals({}, {}),
+      );
+      const share = result.created / documents.length;
+      this.#tierCounters.add({ hotRecords: result.created, hotBytes: Math.round(all.hotBytes * share) });
+    }
+    return result;
   }
 
   /** Full replace (PUT). */
@@ -267,7 +298,7 @@ export class RecordService implements RecordControls {
       options,
     );
     return {
-      items: page.items.map(summaryOf),
+      items: page.items.map((item) => item.summary),
       nextCursor: page.next === undefined ? null : encodeCursor(page.next, filters),
     };
   }
@@ -311,8 +342,12 @@ export class RecordService implements RecordControls {
     );
   }
 
-  #updateDependencies(): { store: RecordStore; reader?: ArchivedRecordReader } {
-    return { store: this.#store, ...(this.#archive !== undefined ? { reader: this.#archive } : {}) };
+  #updateDependencies(): ConditionalUpdateDependencies {
+    return {
+      store: this.#store,
+      ...(this.#archive !== undefined ? { reader: this.#archive } : {}),
+      ...(this.#tierCounters !== undefined ? { tierCounters: this.#tierCounters } : {}),
+    };
   }
 
   async #materialise(stored: StoredDocument, options?: OperationOptions): Promise<RecordRead> {

@@ -552,7 +552,7 @@ describe('CosmosRecordStore on cosmosdb-server', () => {
       let after: ListRequest['after'];
       do {
         const page = await store.list({ ...request, ...(after !== undefined ? { after } : {}) });
-        pages.push(page.items.map((document) => document.id));
+        pages.push(page.items.map((item) => item.summary.id));
         after = page.next;
       } while (after !== undefined && pages.length < 20);
       return pages;

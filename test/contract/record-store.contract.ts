@@ -2,7 +2,7 @@
 // upcasting). Each adapter's test file calls this with a factory.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCode } from '../../src/domain/errors.ts';
-import { fullDocument, type RecordDocument } from '../../src/domain/record-document.ts';
+import { fullDocument, type RecordDocument, summaryOf } from '../../src/domain/record-document.ts';
 import type { ListRequest, RecordStore } from '../../src/ports/record-store.ts';
 import { makeDocument, makeRecord, makeStub } from '../support/record-fixtures.ts';
 
@@ -163,7 +163,7 @@ export function describeRecordStoreContract(name: string, start: () => Promise<R
       for (let pages = 0; pages < 10; pages++) {
         const page = await store.list({ customerId, limit: 3, ...(after ? { after } : {}) });
         expect(page.items.length).toBeLessThanOrEqual(3);
-        seen.push(...page.items.map((d) => d.id));
+        seen.push(...page.items.map((d) => d.summary.id));
         after = page.next;
         if (after === undefined) break;
       }
@@ -177,7 +177,7 @@ export function describeRecordStoreContract(name: string, start: () => Promise<R
       expect(seen).toEqual(expected);
 
       const paid = await store.list({ customerId, limit: 100, status: 'paid' });
-      expect(paid.items.map((d) => d.id).sort()).toEqual(['r-1', 'r-3', 'r-5']);
+      expect(paid.items.map((d) => d.summary.id).sort()).toEqual(['r-1', 'r-3', 'r-5']);
       expect(paid.next).toBeUndefined();
 
       const window = await store.list({
@@ -186,8 +186,10 @@ export function describeRecordStoreContract(name: string, start: () => Promise<R
         issuedFrom: '2024-02-01T00:00:00.000Z',
         issuedTo: '2024-04-01T00:00:00.000Z',
       });
-      expect(window.items.map((d) => d.id).sort()).toEqual(['r-1', 'r-2', 'r-6']);
-      const archived = (await store.list({ customerId, limit: 100 })).items.find((d) => d.id === 'r-0');
+      expect(window.items.map((d) => d.summary.id).sort()).toEqual(['r-1', 'r-2', 'r-6']);
+      const archived = (await store.list({ customerId, limit: 100 })).items.find(
+        (d) => d.summary.id === 'r-0',
+      );
       expect(archived?.tier).toBe('archived');
     });
 
@@ -231,16 +233,18 @@ export function describeRecordStoreContract(name: string, start: () => Promise<R
         let after: ListRequest['after'];
         do {
           const page = await store.list({ customerId, ...request, ...(after ? { after } : {}) });
-          pages.push(page.items.map((document) => document.id));
+          pages.push(page.items.map((item) => item.summary.id));
           after = page.next;
         } while (after !== undefined && pages.length < 10);
         return pages;
       };
 
       const all = await store.list({ customerId, invoiceNumber: invoice, limit: 100 });
-      expect(all.items.map((document) => document.id)).toEqual(['m-4', 'm-3', 'm-2', 'm-1']);
+      expect(all.items.map((item) => item.summary.id)).toEqual(['m-4', 'm-3', 'm-2', 'm-1']);
       expect(all.next).toBeUndefined();
-      expect(all.items.filter((document) => document.tier === 'archived')).toEqual([...stubs].reverse());
+      expect(all.items.filter((item) => item.tier === 'archived')).toEqual(
+        [...stubs].reverse().map((stub) => ({ summary: stub.summary, tier: 'archived' })),
+      );
       expect(await pagesOf({ invoiceNumber: invoice, limit: 1 })).toEqual([
         ['m-4'],
         ['m-3'],
@@ -260,7 +264,7 @@ export function describeRecordStoreContract(name: string, start: () => Promise<R
       expect(await pagesOf({ invoiceNumber: 'INV 2024/03', limit: 10 })).toEqual([['n-prefix']]);
       expect(await pagesOf({ invoiceNumber: 'INV-NONE', limit: 10 })).toEqual([[]]);
       const theirs = await store.list({ customerId: other, invoiceNumber: invoice, limit: 10 });
-      expect(theirs.items.map((document) => `${document.customerId}/${document.id}`)).toEqual([
+      expect(theirs.items.map(({ summary }) => `${summary.customerId}/${summary.id}`)).toEqual([
         `${other}/m-1`,
       ]);
 
@@ -269,13 +273,13 @@ export function describeRecordStoreContract(name: string, start: () => Promise<R
       await store.replace(renamed, {});
       expect(await pagesOf({ invoiceNumber: invoice, limit: 10 })).toEqual([['m-4', 'm-3', 'm-2']]);
       expect((await store.list({ customerId, invoiceNumber: 'INV-RENAMED', limit: 10 })).items).toEqual([
-        renamed,
+        { summary: summaryOf(renamed), tier: 'hot' },
       ]);
       // A stub swapped back to its full document is still found, now hot.
       const back = fullDocument(matching[1]!, { rehydratedAt: '2024-11-01T00:00:00.000Z' });
       await store.replace(back, {});
       const afterRehydration = await store.list({ customerId, invoiceNumber: invoice, limit: 10 });
-      expect(afterRehydration.items.map((document) => [document.id, document.tier])).toEqual([
+      expect(afterRehydration.items.map((item) => [item.summary.id, item.tier])).toEqual([
         ['m-4', 'archived'],
         ['m-3', 'hot'],
         ['m-2', 'hot'],

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { SqliteRecordStore } from '../../src/adapters/sqlite/sqlite-record-store.ts';
-import { toPersisted } from '../../src/domain/record-document.ts';
+import { summaryOf, toPersisted } from '../../src/domain/record-document.ts';
 import { makeDocument, makeRecord, makeStub } from '../support/record-fixtures.ts';
 import { describeRecordStoreContract } from './record-store.contract.ts';
 
@@ -87,7 +87,10 @@ describe('SqliteRecordStore lookup by invoice number', () => {
       // The second open finds the column there and changes nothing.
       const store = new SqliteRecordStore({ path });
       const page = await store.list({ customerId: 'cust-old', invoiceNumber: 'INV-OLD', limit: 10 });
-      expect(page.items, `open ${open}`).toEqual([full, stub]);
+      expect(page.items, `open ${open}`).toEqual([
+        { summary: summaryOf(full), tier: 'hot' },
+        { summary: stub.summary, tier: 'archived' },
+      ]);
       expect(store.explainList({ customerId: 'cust-old', invoiceNumber: 'INV-OLD', limit: 10 })).toEqual([
         expect.stringContaining(
           'USING INDEX records_by_customer_invoice (customer_id=? AND invoice_number=?)',

@@ -75,11 +75,8 @@ describe('measuring the stores', () => {
     expect(measured.hotBytes).toMatchObject({ value: tiers.hotBytes, source: 'measured' });
     expect(measured.stubBytes).toMatchObject({ value: tiers.archivedBytes, source: 'measured' });
     expect(measured.archivedJsonBytes).toMatchObject({ value: canonical, source: 'measured' });
-    expect(measured.archivedStoredBytes).toEqual({
-      value: stored,
-      source: 'measured',
-      how: 'sum of 6 blob sizes in the archive',
-    });
+    expect(measured.archivedStoredBytes).toMatchObject({ value: stored, source: 'measured' });
+    expect(measured.archivedStoredBytes.how).toMatch(/^6 blobs in the archive/);
     expect(measured.meanRecordBytes).toMatchObject({ value: canonical / 6, source: 'measured' });
     // The SQLite store reports no real request charges: the RU model's estimate.
     expect(measured.archivalRuPerRecord.source).toBe('estimated');

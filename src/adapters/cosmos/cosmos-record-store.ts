@@ -15,14 +15,16 @@ import {
   type PersistedSys,
   type RecordDocument,
   type StoredDocument,
-  summaryOf,
   toPersisted,
+  upcast,
 } from '../../domain/record-document.ts';
+import type { RecordSummary } from '../../domain/billing-record.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
 import {
   type CreateManyResult,
   type ListRequest,
+  type ListItem,
   type ListResult,
   MAX_DOCUMENT_BYTES,
   type RecordStore,
@@ -207,15 +209,22 @@ export class CosmosRecordStore implements RecordStore {
 
   list(request: ListRequest, options?: OperationOptions): Promise<ListResult> {
     return this.#connection.call(`list ${request.customerId}`, options, async (state) => {
-      const resources = await this.#connection.queryAll<RawItem>(state, listQuery(request), {
+      const resources = await this.#connection.queryAll<Record<string, unknown>>(state, listQuery(request), {
         maxItemCount: request.limit + 1,
         partitionKey: request.customerId,
       });
       return pageOf(
         resources,
         request.limit,
-        (raw) => toStored(raw).document,
-        (last) => ({ issuedAt: summaryOf(last).issuedAt, id: last.id }),
+        ({ tier, ...fields }): ListItem => {
+          // The projection is a document without lineItems and metadata: the same upcasting reads it.
+          const { schemaVersion: _s, sys: _sys, ...summary } = upcast({ ...fields, sys: { tier } });
+          return {
+            summary: summary as unknown as RecordSummary,
+            tier: tier === 'archived' ? 'archived' : 'hot',
+          };
+        },
+        ({ summary }) => ({ issuedAt: summary.issuedAt, id: summary.id }),
       );
     });
   }
@@ -404,9 +413,38 @@ export function listQuery(request: ListRequest): SqlQuerySpec {
     request.invoiceNumber !== undefined
       ? 'c.invoiceNumber ASC, c.issuedAt DESC, c.id DESC'
       : 'c.customerId ASC, c.issuedAt DESC, c.id DESC';
-  // One more than the page tells whether there is a next page without a second query.
-  return { query: `SELECT TOP @n * FROM c WHERE ${where.join(' AND ')} ORDER BY ${orderBy}`, parameters };
+  // One more than the page tells whether there is a next page without a second query. The summary fields
+  // only (and v1's flat billing period, which upcasting turns into billingPeriod): a query is charged for
+  // what it returns, and lineItems and metadata are most of a record.
+  return {
+    query: `SELECT TOP @n ${LIST_PROJECTION} FROM c WHERE ${where.join(' AND ')} ORDER BY ${orderBy}`,
+    parameters,
+  };
 }
+
+/** What a list page reads of each document: the summary fields, the schema version and the tier. */
+const LIST_PROJECTION = [
+  'id',
+  'customerId',
+  'schemaVersion',
+  'invoiceNumber',
+  'issuedAt',
+  'dueAt',
+  'billingPeriod',
+  'periodStart',
+  'periodEnd',
+  'currency',
+  'status',
+  'subtotalMinor',
+  'taxMinor',
+  'totalMinor',
+  'version',
+  'createdAt',
+  'updatedAt',
+]
+  .map((field) => `c.${field}`)
+  .concat('c.sys.tier AS tier')
+  .join(', ');
 
 /** The persisted layout, refused before sending when over Cosmos DB's item limit (the emulator has none). */
 function persist(document: RecordDocument): PersistedDocument {

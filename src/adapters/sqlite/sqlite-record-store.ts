@@ -15,6 +15,7 @@ import type { RecordKey } from '../../domain/record-rules.ts';
 import {
   type CreateManyResult,
   type ListRequest,
+  type ListItem,
   type ListResult,
   MAX_DOCUMENT_BYTES,
   type RecordStore,
@@ -221,11 +222,14 @@ export class SqliteRecordStore implements RecordStore {
       charge(options, () =>
         estimateQueryUnits(rows.reduce((sum, row) => sum + Buffer.byteLength(row.doc), 0)),
       );
-      const items = rows.slice(0, request.limit).map((row) => toStored(row).document);
-      const last = items.at(-1);
+      const items = rows.slice(0, request.limit).map((row): ListItem => {
+        const { document } = toStored(row);
+        return { summary: summaryOf(document), tier: document.tier };
+      });
+      const last = items.at(-1)?.summary;
       const next =
         rows.length > request.limit && last !== undefined
-          ? { issuedAt: summaryOf(last).issuedAt, id: last.id }
+          ? { issuedAt: last.issuedAt, id: last.id }
           : undefined;
       return { items, next };
     });
