@@ -27,6 +27,7 @@ const BENCHMARKS = [
   'cost-reference',
   'read-latency',
   'api-throughput',
+  'live-during-archival',
   'scale-memory',
   'sqlite-scale',
   'embedded-scale',
@@ -52,6 +53,8 @@ const REQUIRED = [
   'embedded.peakRssMiB',
   'embedded.diskBytesBeforeArchival',
   'embedded.diskBytesAfterArchival',
+  'live.hotThroughputDuringArchivalRatio',
+  'live.hotP99DuringArchivalRatio',
 ] as const;
 
 const DOC = join(REPO_DIR, 'docs', 'performance.md');
