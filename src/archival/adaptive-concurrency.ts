@@ -27,7 +27,9 @@ export const DEFAULT_ADAPTIVE_CONCURRENCY: Omit<AdaptiveConcurrencyOptions, 'liv
   min: 1,
   max: 64,
   latencyGrowthLimit: 3,
-  latencyFloorMs: 5,
+  // Local disks (fsync) and a busy CPU make calls of a few ms vary tenfold: only a call slower than
+  // 3 x 50 ms is congestion; on Cosmos, 429s are the first signal anyway.
+  latencyFloorMs: 50,
   liveLatencyLimit: 1.2,
   decreaseSpacingMs: 1_000,
 };

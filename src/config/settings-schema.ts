@@ -290,7 +290,7 @@ export const SettingsSchema = Type.Object({
     example: 'PT4M30S',
   }),
   ARCHIVE_MAX_RU_PER_SECOND: optionalInteger(0, 1_000_000, {
-    unset: 'a share of the container\'s RU/s',
+    unset: "a share of the container's RU/s",
     description: 'RU/s the archiver may spend (`0`: no limit)',
     example: '400',
   }),
