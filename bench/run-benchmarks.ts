@@ -27,6 +27,7 @@ const BENCHMARKS = [
   'cost-reference',
   'read-latency',
   'api-throughput',
+  'live-during-archival',
   'scale-memory',
   'sqlite-scale',
   'ops-scale',
@@ -56,6 +57,8 @@ const REQUIRED = [
   'embedded.diskBytesAfterArchival',
   'ops.statusRu',
   'ops.costReportRu',
+  'live.hotThroughputDuringArchivalRatio',
+  'live.hotP99DuringArchivalRatio',
 ] as const;
 
 const DOC = join(REPO_DIR, 'docs', 'performance.md');

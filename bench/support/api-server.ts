@@ -45,7 +45,7 @@ if (bare) {
   const keys = await loadOrCreateDevKeyPair(config.auth.folder);
   const token = await keys.sign({
     subject: 'bench',
-    roles: ['Billing.Read'],
+    roles: ['Billing.Read', 'Billing.Admin'],
     issuer: config.auth.issuer,
     audience: config.auth.audience,
     expiresInSeconds: 3600,

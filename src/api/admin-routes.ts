@@ -51,6 +51,21 @@ const RunReportSchema = Type.Object({
   skippedReasons: Type.Record(Type.String(), Type.Integer()),
   failures: Type.Array(Type.String()),
   requestCharge: Type.Object({ requestUnits: Type.Number(), estimated: Type.Boolean() }),
+  /** The run's RU budget and where it came from (setting, share of the container's, fallback), and its concurrency. */
+  throughput: Type.Optional(
+    Type.Object({
+      requestUnitsPerSecond: Type.Number(),
+      source: Type.String(),
+      detail: Type.String(),
+      concurrency: Type.Object({
+        current: Type.Integer(),
+        lowest: Type.Integer(),
+        highest: Type.Integer(),
+        decreases: Type.Record(Type.String(), Type.Integer()),
+        pausedMs: Type.Number(),
+      }),
+    }),
+  ),
 });
 
 const StatusItem = Type.Object({

@@ -8,10 +8,15 @@ import { archiveCutoff } from '../domain/archival-policy.ts';
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
 import type { ArchivalControlStore, Lease } from '../ports/archival-control-store.ts';
-import { ledgerKeyOf, type RetryPosition, type StoredLedgerEntry } from '../ports/archive-ledger.ts';
+import {
+  type LedgerPosition,
+  ledgerKeyOf,
+  type RetryPosition,
+  type StoredLedgerEntry,
+} from '../ports/archive-ledger.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
-import type { ScanItem } from '../ports/record-store.ts';
+import type { ScanItem, ScanPosition } from '../ports/record-store.ts';
 import {
   type ArchivalStores,
   DEFAULT_MAX_ATTEMPTS,
@@ -21,6 +26,9 @@ import {
   type StepOutcome,
 } from './archival-context.ts';
 import { copyRecord, planCopies } from './copy-step.ts';
+import { AdaptiveConcurrency, DEFAULT_ADAPTIVE_CONCURRENCY } from './adaptive-concurrency.ts';
+import { type ArchivalBudget, archivalBudget, DEFAULT_THROUGHPUT_SHARE } from './archival-budget.ts';
+import { observeCongestion } from './congestion-observer.ts';
 import { LeaseRenewal } from './lease-renewal.ts';
 import { purgeEntry } from './purge-step.ts';
 import { RequestBudget } from './request-budget.ts';
@@ -39,12 +47,20 @@ import {
 export interface ArchivalSettings {
   /** Records per scan page and per checkpoint. */
   readonly batchSize: number;
-  /** Records in flight at once within a batch. */
+  /** Records in flight at the start of a run; the adaptive controller moves it between 1 and `maxConcurrency`. */
   readonly concurrency: number;
+  readonly maxConcurrency: number;
+  /** Monthly slices worked at once (each under its own lease); the controller bounds their calls together. */
+  readonly sliceConcurrency: number;
   /** A run stops cleanly between batches after this long (a Functions timeout is 10 minutes). */
   readonly timeBudgetMs: number;
-  /** Sustained RU/s the archiver may spend; 0 for no limit. */
-  readonly requestUnitsPerSecond: number;
+  /**
+   * Sustained RU/s the archiver may spend; 0 for no limit; undefined: derived from the container's
+   * throughput (see archival-budget.ts).
+   */
+  readonly requestUnitsPerSecond: number | undefined;
+  /** Share of the container's throughput the derived budget takes. */
+  readonly throughputShare: number;
   readonly maxAttempts: number;
   /** Blob lease duration (15-60 s) of a slice, the purge and the retries; renewed every third of it. */
   readonly leaseSeconds: number;
@@ -55,8 +71,11 @@ export interface ArchivalSettings {
 export const DEFAULT_ARCHIVAL_SETTINGS: ArchivalSettings = {
   batchSize: 100,
   concurrency: 8,
+  maxConcurrency: 64,
+  sliceConcurrency: 4,
   timeBudgetMs: 9 * 60_000,
-  requestUnitsPerSecond: 0,
+  requestUnitsPerSecond: undefined,
+  throughputShare: DEFAULT_THROUGHPUT_SHARE,
   maxAttempts: DEFAULT_MAX_ATTEMPTS,
   leaseSeconds: 60,
   fullSweepEveryMs: 30 * 24 * 3600_000,
@@ -79,6 +98,8 @@ export interface ArchivalEngineDependencies extends ArchivalStores {
   readonly policy: ArchivalPolicy;
   readonly log: Logger;
   readonly settings?: Partial<ArchivalSettings>;
+  /** The live API's recent latency over its idle latency (back-pressure), where this process serves one. */
+  readonly liveLatencyRatio?: () => number | undefined;
 }
 
 export interface RunOptions extends RunRequest {
@@ -119,6 +140,8 @@ class Run {
   readonly #settings: ArchivalSettings;
   readonly #options: RunOptions;
   readonly #budget: RequestBudget;
+  readonly #concurrency: AdaptiveConcurrency;
+  #throughput: ArchivalBudget | undefined;
   readonly #context: StepContext;
   readonly #startedAt: Date;
   readonly #runId: string;
@@ -136,13 +159,25 @@ class Run {
     this.#options = options;
     this.#startedAt = deps.clock.now();
     this.#runId = options.runId ?? newRunId(this.#startedAt);
-    this.#budget = new RequestBudget({ requestUnitsPerSecond: settings.requestUnitsPerSecond }, deps.clock);
+    // The budget's rate is known once the run has read the container's throughput (#execute).
+    this.#budget = new RequestBudget({ requestUnitsPerSecond: 0 }, deps.clock);
+    this.#concurrency = new AdaptiveConcurrency(
+      {
+        ...DEFAULT_ADAPTIVE_CONCURRENCY,
+        initial: settings.concurrency,
+        max: Math.max(settings.concurrency, settings.maxConcurrency),
+        ...(deps.liveLatencyRatio !== undefined ? { liveLatencyRatio: deps.liveLatencyRatio } : {}),
+      },
+      deps.clock,
+    );
+    const observe = <T extends object>(port: T, name: string): T =>
+      observeCongestion(port, name, this.#concurrency, deps.clock, options.abortSignal);
     // A pilot (asOf or one customer) sweeps whole slices and leaves the watermarks alone.
     this.#pilot = options.asOf !== undefined || options.customerId !== undefined || options.full === true;
     this.#context = {
-      store: deps.store,
-      ledger: deps.ledger,
-      archive: deps.archive,
+      store: observe(deps.store, 'store'),
+      ledger: observe(deps.ledger, 'ledger'),
+      archive: observe(deps.archive, 'archive'),
       ...(deps.holds !== undefined ? { holds: deps.holds } : {}),
       ...(deps.tierCounters !== undefined ? { tierCounters: deps.tierCounters } : {}),
       clock: deps.clock,
@@ -174,10 +209,17 @@ class Run {
 
   async #execute(): Promise<RunReport> {
     const log = this.#deps.log;
-    log.info({ runId: this.#runId, request: this.#request() }, 'archival run started');
+    this.#throughput = await this.#resolveBudget();
+    this.#budget.setRate(this.#throughput.requestUnitsPerSecond);
+    log.info(
+      { runId: this.#runId, request: this.#request(), budget: this.#throughput },
+      'archival run started',
+    );
     await this.#save('running');
     let status: RunStatus;
     try {
+      // The purge follows the copy rather than overlapping it: a purge dropping a record's stale entry
+      // while the copy rewrites that entry would turn the new copy away until the next run.
       await this.#copyPhase();
       if (this.#options.dryRun !== true && !this.#shouldStop()) await this.#purgePhase();
       status =
@@ -207,10 +249,16 @@ class Run {
     );
     const first = oldest.items[0];
     if (first === undefined) return;
-    for (const month of monthsBetween(first.issuedAt.slice(0, 7), cutoff.slice(0, 7))) {
-      if (this.#shouldStop()) return;
-      await this.#copySlice(month, cutoff);
-    }
+    // Slices in parallel, each under its own lease; the concurrency controller bounds their calls together.
+    const slices = pLimit(this.#settings.sliceConcurrency);
+    await settleAll(
+      monthsBetween(first.issuedAt.slice(0, 7), cutoff.slice(0, 7)).map((month) =>
+        slices(async () => {
+          if (this.#shouldStop()) return;
+          await this.#stopsAllOnFailure(this.#copySlice(month, cutoff));
+        }),
+      ),
+    );
   }
 
   #copySlice(month: string, cutoff: string): Promise<void> {
@@ -244,17 +292,24 @@ class Run {
       let ownCheckpoint = plan.ranges.some((range) => range.id === state.checkpoint?.range);
       for (const { id, resumeAfter, ...range } of plan.ranges) {
         let after = resumeAfter;
-        for (;;) {
-          const page = await this.#deps.store.scan(
-            {
-              tier: 'hot',
-              ...range,
-              limit: this.#settings.batchSize,
-              ...this.#customerFilter(),
-              ...(after ? { after } : {}),
-            },
-            this.#context.callOptions,
+        const scan = (position: ScanPosition | undefined) =>
+          prefetched(
+            this.#context.store.scan(
+              {
+                tier: 'hot',
+                ...range,
+                limit: this.#settings.batchSize,
+                ...this.#customerFilter(),
+                ...(position ? { after: position } : {}),
+              },
+              this.#context.callOptions,
+            ),
           );
+        let pending = scan(after);
+        for (;;) {
+          const page = await pending;
+          // The next page is read while this one is copied (a keyset position: copies do not move it).
+          if (page.next !== undefined) pending = scan(page.next);
           await this.#copyPage(page.items);
           // Cut short inside the page (cancelled, or the run's limit): the checkpoint stays at the page's
           // start, so its records not yet copied are scanned again instead of waiting for a full sweep.
@@ -352,7 +407,7 @@ class Run {
     }
     this.#counts.candidates += 1;
     if (this.#options.dryRun === true) return undefined;
-    await this.#budget.acquire(this.#options.abortSignal);
+    await this.#spend();
     return copyRecord(this.#context, key, ledger);
   }
 
@@ -371,26 +426,33 @@ class Run {
     }
     await this.#underLease(lease, async (renewal) => {
       const asOf = this.#context.asOf.toISOString();
+      const query = (after: LedgerPosition | undefined) =>
+        prefetched(
+          this.#context.ledger.query(
+            {
+              state: 'copied',
+              parked: false,
+              dueBy: asOf,
+              limit: this.#settings.batchSize,
+              ...this.#customerFilter(),
+              ...(after ? { after } : {}),
+            },
+            this.#context.callOptions,
+          ),
+        );
+      let pending = query(undefined);
       let after;
       do {
-        const page = await this.#deps.ledger.query(
-          {
-            state: 'copied',
-            parked: false,
-            dueBy: asOf,
-            limit: this.#settings.batchSize,
-            ...this.#customerFilter(),
-            ...(after ? { after } : {}),
-          },
-          this.#context.callOptions,
-        );
+        const page = await pending;
+        // The next page is read while this one is purged.
+        if (page.next !== undefined) pending = query(page.next);
         await this.#processBatch(
           'purge',
           page.items.map((stored) => async () => {
             if (stored.entry.nextAttemptAt !== undefined && stored.entry.nextAttemptAt > asOf) {
               return { kind: 'skipped', reason: 'backing-off' } as const;
             }
-            await this.#budget.acquire(this.#options.abortSignal);
+            await this.#spend();
             return purgeEntry(this.#context, stored);
           }),
         );
@@ -402,6 +464,32 @@ class Run {
   }
 
   // ---- Shared ----
+
+  /** A branch that fails stops its siblings at their next check, as the sequential run stopped. */
+  async #stopsAllOnFailure(branch: Promise<void>): Promise<void> {
+    try {
+      await branch;
+    } catch (error) {
+      this.#stoppedBecause ??= describeError(error);
+      throw error;
+    }
+  }
+
+  /** Waits for the request-unit budget; a wait keeps the concurrency controller from adding calls. */
+  async #spend(): Promise<void> {
+    if (await this.#budget.acquire(this.#options.abortSignal)) this.#concurrency.budgetWaited();
+  }
+
+  /** The set figure, else a share of what the container has (read once per run, never fatal). */
+  async #resolveBudget(): Promise<ArchivalBudget> {
+    const { requestUnitsPerSecond, throughputShare } = this.#settings;
+    if (requestUnitsPerSecond !== undefined)
+      return archivalBudget(requestUnitsPerSecond, throughputShare, { kind: 'embedded' });
+    const throughput = await this.#deps.store
+      .readThroughput(this.#context.callOptions)
+      .catch((error: unknown) => ({ kind: 'unknown', reason: describeError(error) }) as const);
+    return archivalBudget(undefined, throughputShare, throughput);
+  }
 
   #processBatch(
     step: ArchivalStep,
@@ -417,19 +505,23 @@ class Run {
     step: ArchivalStep,
     tasks: ReadonlyArray<() => Promise<StepOutcome | undefined>>,
   ): Promise<void> {
-    const limit = pLimit(this.#settings.concurrency);
     await Promise.all(
-      tasks.map((task) =>
-        limit(async () => {
+      tasks.map(async (task) => {
+        try {
+          await this.#concurrency.acquire(this.#options.abortSignal);
+        } catch {
+          return; // cancelled while waiting for a slot
+        }
+        try {
           if (this.#options.abortSignal?.aborted === true) return;
-          try {
-            const outcome = await task();
-            if (outcome !== undefined) this.#count(step, outcome);
-          } catch (error) {
-            this.#count(step, { kind: 'failed', reason: describeError(error), parked: false });
-          }
-        }),
-      ),
+          const outcome = await task();
+          if (outcome !== undefined) this.#count(step, outcome);
+        } catch (error) {
+          this.#count(step, { kind: 'failed', reason: describeError(error), parked: false });
+        } finally {
+          this.#concurrency.release();
+        }
+      }),
     );
     this.#options.onProgress?.(this.#report('running'));
   }
@@ -535,6 +627,9 @@ class Run {
       skippedReasons: { ...this.#skipped },
       failures: [...this.#failures],
       requestCharge: this.#budget.spent,
+      ...(this.#throughput !== undefined
+        ? { throughput: { ...this.#throughput, concurrency: this.#concurrency.report() } }
+        : {}),
       durationMs: now.getTime() - this.#startedAt.getTime(),
     };
   }
@@ -549,4 +644,17 @@ class Run {
     }
     return report;
   }
+}
+
+/** A read started ahead of its use: if the run stops before using it, its failure is nobody's. */
+function prefetched<T>(pending: Promise<T>): Promise<T> {
+  pending.catch(() => undefined);
+  return pending;
+}
+
+/** Waits for every branch (none is left running behind the run's report), then throws the first failure. */
+async function settleAll(branches: ReadonlyArray<Promise<unknown>>): Promise<void> {
+  const results = await Promise.allSettled(branches);
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }

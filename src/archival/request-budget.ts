@@ -10,8 +10,8 @@ export interface RequestBudgetOptions {
 }
 
 export class RequestBudget {
-  readonly #rate: number;
-  readonly #burst: number;
+  #rate: number;
+  #burst: number;
   readonly #clock: Clock;
   #balance: number;
   #refilledAtMs: number;
@@ -26,6 +26,14 @@ export class RequestBudget {
     this.#refilledAtMs = clock.now().getTime();
   }
 
+  /** Sets the sustained rate (0 or Infinity: no limit) once it is known; the burst becomes a second of it. */
+  setRate(requestUnitsPerSecond: number): void {
+    this.#refill();
+    this.#rate = requestUnitsPerSecond > 0 ? requestUnitsPerSecond : Infinity;
+    this.#burst = this.#rate;
+    this.#balance = Math.min(this.#balance, this.#burst);
+  }
+
   /** Total charge reported so far, and whether any of it was estimated rather than measured. */
   get spent(): { readonly requestUnits: number; readonly estimated: boolean } {
     return { requestUnits: this.#spent, estimated: this.#estimated };
@@ -38,18 +46,26 @@ export class RequestBudget {
     if (this.#rate !== Infinity) this.#balance -= requestUnits;
   };
 
-  /** Waits until the bucket is out of debt. Charges are known only after a call, so the bucket may dip below zero. */
-  async acquire(signal?: AbortSignal): Promise<void> {
-    if (this.#rate === Infinity) return;
+  /**
+   * Waits until the bucket is out of debt; true when it had to wait. Charges are known only after a
+   * call, so the bucket may dip below zero.
+   */
+  async acquire(signal?: AbortSignal): Promise<boolean> {
+    if (this.#rate === Infinity) return false;
     this.#refill();
-    if (this.#balance > 0) return;
+    if (this.#balance > 0) return false;
     const waitMs = Math.ceil(((0 - this.#balance) / this.#rate) * 1000) + 1;
     await this.#clock.sleep(waitMs, signal);
     this.#refill();
+    return true;
   }
 
   #refill(): void {
     const now = this.#clock.now().getTime();
+    if (this.#rate === Infinity) {
+      this.#refilledAtMs = now;
+      return;
+    }
     this.#balance = Math.min(this.#burst, this.#balance + ((now - this.#refilledAtMs) / 1000) * this.#rate);
     this.#refilledAtMs = now;
   }

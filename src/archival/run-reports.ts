@@ -2,6 +2,8 @@
 // request charge. A run whose process died is reported failed (or partial) once its heartbeat lapses,
 // never `running` for ever.
 import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
+import type { ConcurrencyReport } from './adaptive-concurrency.ts';
+import type { ArchivalBudget } from './archival-budget.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'partial';
 
@@ -34,6 +36,8 @@ export interface RunReport {
   /** The first failures, with reasons (the rest are counted). */
   readonly failures: readonly string[];
   readonly requestCharge: { readonly requestUnits: number; readonly estimated: boolean };
+  /** The run's request-unit budget (and where it came from) and how its concurrency adapted. */
+  readonly throughput?: ArchivalBudget & { readonly concurrency: ConcurrencyReport };
   readonly durationMs: number;
 }
 

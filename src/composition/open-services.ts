@@ -3,6 +3,7 @@
 // first, then the adapters, in reverse order of opening.
 import type { Logger } from 'pino';
 import { loadAlertRules } from '../alerts/alert-rules.ts';
+import { LiveLatency } from '../archival/live-latency.ts';
 import { type ApiApplication, createApiApplication } from '../api/api-application.ts';
 import { createHttpMetrics, type HttpMetrics } from '../api/http-metrics.ts';
 import { createRateLimiter } from '../api/rate-limits.ts';
@@ -33,7 +34,15 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
   if (connectionString !== undefined) await loadAzureMonitorMetrics();
   const telemetry = createMetricsPipeline({ connectionString, runtimeMetrics: true });
   const metrics = createServiceMetrics(telemetry.meter);
-  const httpMetrics = createHttpMetrics(metrics.httpRequestDuration);
+  // Every API request's duration feeds the archiver's back-pressure as well as the histogram.
+  const liveLatency = new LiveLatency(systemClock);
+  const histogram = createHttpMetrics(metrics.httpRequestDuration);
+  const httpMetrics: HttpMetrics = {
+    observeRequest(labels, seconds) {
+      histogram.observeRequest(labels, seconds);
+      liveLatency.record(seconds * 1000);
+    },
+  };
   const adapters = await openAdapters(config, logger, {
     onCacheError: (operation) => metrics.cacheErrors.add(1, { operation }),
   });
@@ -48,11 +57,13 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
       clock: systemClock,
       log: logger,
       policy: archivalPolicy(config),
+      liveLatency,
       archival: {
         batchSize: config.archival.batchSize,
         concurrency: config.archival.concurrency,
         timeBudgetMs: config.archival.timeBudgetMs,
         requestUnitsPerSecond: config.archival.requestUnitsPerSecond,
+        throughputShare: config.archival.throughputShare,
       },
       collectorSafetyWindowMs: config.archival.collectorSafetyWindowMs,
       cacheTtlMs: config.cache.ttlMs,

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ArchivalSettings } from '../archival/archive-run.ts';
 import { ArchivalService } from '../archival/archival-service.ts';
+import type { LiveLatency } from '../archival/live-latency.ts';
 import { SqliteAuditLog } from '../adapters/sqlite/sqlite-audit-log.ts';
 import { ControlLegalHoldStore } from '../adapters/control/control-legal-hold-store.ts';
 import { AuditTrail } from '../audit/audit-trail.ts';
@@ -56,6 +57,8 @@ export interface WiringOptions {
   readonly log: Logger;
   readonly policy: ArchivalPolicy;
   readonly archival?: Partial<ArchivalSettings>;
+  /** The API's request latency, which slows the archiver when it rises (where this process serves the API). */
+  readonly liveLatency?: LiveLatency;
   readonly collectorSafetyWindowMs?: number;
   readonly cacheTtlMs?: number;
   /** Decoded archived records kept in process in front of the cache; 0 (the default here) turns it off. */
@@ -210,6 +213,9 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
     },
     ...(ports.runQueue !== undefined ? { runQueue: ports.runQueue } : {}),
     ...(options.archival !== undefined ? { settings: options.archival } : {}),
+    ...(options.liveLatency !== undefined
+      ? { liveLatencyRatio: options.liveLatency.ratio.bind(options.liveLatency) }
+      : {}),
     ...(options.collectorSafetyWindowMs !== undefined
       ? { collectorSafetyWindowMs: options.collectorSafetyWindowMs }
       : {}),

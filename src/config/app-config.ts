@@ -124,8 +124,10 @@ export interface AppConfig {
     /** Cron expression of the collector, when the scheduler is on. */
     readonly collectorSchedule: string | undefined;
     readonly timeBudgetMs: number;
-    /** Sustained RU/s the archiver may spend; 0 for no limit. */
-    readonly requestUnitsPerSecond: number;
+    /** Sustained RU/s the archiver may spend; 0 for no limit; undefined: a share of the container's. */
+    readonly requestUnitsPerSecond: number | undefined;
+    /** That share, 0-1. */
+    readonly throughputShare: number;
     readonly batchSize: number;
     readonly concurrency: number;
     /** The collector leaves an unreferenced blob alone until it has been untouched this long. */
@@ -438,6 +440,7 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       collectorSchedule: schedule === undefined ? undefined : settings.ARCHIVE_GC_SCHEDULE,
       timeBudgetMs,
       requestUnitsPerSecond: settings.ARCHIVE_MAX_RU_PER_SECOND,
+      throughputShare: settings.ARCHIVE_THROUGHPUT_SHARE_PERCENT / 100,
       batchSize: settings.ARCHIVE_BATCH_SIZE,
       concurrency: settings.ARCHIVE_CONCURRENCY,
       collectorSafetyWindowMs,

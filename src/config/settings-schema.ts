@@ -83,6 +83,10 @@ function integer(minimum: number, maximum: number, doc: SettingDoc & { readonly 
   return Type.Integer({ minimum, maximum, default: doc.default, ...annotations(doc) });
 }
 
+function optionalInteger(minimum: number, maximum: number, doc: OptionalSettingDoc) {
+  return Type.Optional(Type.Integer({ minimum, maximum, unset: doc.unset, ...annotations(doc) }));
+}
+
 function text(format: SettingFormat | undefined, doc: SettingDoc & { readonly default: string }) {
   return Type.String({ minLength: 1, ...(format && { format }), default: doc.default, ...annotations(doc) });
 }
@@ -286,10 +290,16 @@ export const SettingsSchema = Type.Object({
     description: 'a run stops cleanly between batches after this, leaving a checkpoint',
     example: 'PT4M30S',
   }),
-  ARCHIVE_MAX_RU_PER_SECOND: integer(0, 1_000_000, {
-    default: 0,
-    description: "the archiver's share of the provisioned throughput (`0`: no limit)",
+  ARCHIVE_MAX_RU_PER_SECOND: optionalInteger(0, 1_000_000, {
+    unset: "a share of the container's RU/s",
+    description: 'RU/s the archiver may spend (`0`: no limit)',
     example: '400',
+  }),
+  ARCHIVE_THROUGHPUT_SHARE_PERCENT: integer(1, 100, {
+    default: 25,
+    description:
+      "without `ARCHIVE_MAX_RU_PER_SECOND`: the archiver's share of the provisioned (or autoscale maximum) RU/s",
+    example: '10',
   }),
   ARCHIVE_BATCH_SIZE: integer(1, 1000, {
     default: 100,

@@ -130,8 +130,26 @@ export interface RecordStore {
   countByTier(options?: OperationOptions): Promise<TierCounts>;
   /** Throws UNAVAILABLE when the store cannot serve. */
   ping(options?: OperationOptions): Promise<void>;
+  /** What throughput the store has, for the archiver's default budget; never throws (`unknown` instead). */
+  readThroughput(options?: OperationOptions): Promise<ContainerThroughput>;
   close(): Promise<void>;
 }
+
+export type ContainerThroughput =
+  | {
+      readonly kind: 'provisioned';
+      readonly requestUnitsPerSecond: number;
+      readonly scope: 'container' | 'database';
+    }
+  | {
+      readonly kind: 'autoscale';
+      readonly maxRequestUnitsPerSecond: number;
+      readonly scope: 'container' | 'database';
+    }
+  | { readonly kind: 'serverless' }
+  /** A local store: nothing provisioned. */
+  | { readonly kind: 'embedded' }
+  | { readonly kind: 'unknown'; readonly reason: string };
 
 /** Cosmos DB's item limit (2 MB), enforced by every adapter so they behave alike. */
 export const MAX_DOCUMENT_BYTES = 2 * 1024 * 1024;

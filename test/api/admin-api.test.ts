@@ -90,6 +90,12 @@ describe('archival through the API', () => {
     const report = await runArchival();
     expect(report).toMatchObject({ status: 'succeeded', counts: { copied: 1, purged: 1, failed: 0 } });
     expect(report.finishedAt).toEqual(expect.any(String));
+    // The report says what budget the run had and where it came from (SQLite: nothing provisioned).
+    expect(report.throughput).toMatchObject({
+      requestUnitsPerSecond: 0,
+      source: 'embedded',
+      concurrency: { current: expect.any(Number) as number },
+    });
     const read = await api.call({ method: 'GET', url: `${records('cust-adm-1')}/r1` });
     expect(read.headers['x-storage-tier']).toMatch(/archive|cache/);
     expect(read.body).toBe(before);

@@ -97,6 +97,16 @@ describe('CosmosRecordStore on cosmosdb-server', () => {
     await emulator?.stop();
   });
 
+  describe("throughput for the archiver's default budget", () => {
+    it('never throws: whatever the emulator makes of offers is a known kind, a refused read is unknown', async () => {
+      const store = await open({ containerId: 'throughput' });
+      const found = await store.readThroughput();
+      expect(['provisioned', 'autoscale', 'unknown']).toContain(found.kind);
+      emulator.injectFault({ path: /offers/, action: { kind: 'status', status: 403 }, times: 10 });
+      expect(await store.readThroughput()).toMatchObject({ kind: 'unknown' });
+    });
+  });
+
   describe('container setup', () => {
     it('creates the container partitioned by /customerId, indexing only the queried paths', async () => {
       await open({ containerId: 'setup' });

@@ -77,6 +77,23 @@ export class ManualClock implements Clock {
     });
   }
 
+  /**
+   * This clock for code that waits briefly inside a step (a 429's retry-after): waits up to `upToMs`
+   * move time by themselves, as time-skipping test environments do, where a scenario that moves time
+   * only between its steps would wait for ever. Longer waits (lease timers) still wait for the test.
+   */
+  skippingWaitsUpTo(upToMs: number): Clock {
+    return {
+      now: () => this.now(),
+      sleep: (ms, signal) => {
+        if (ms > upToMs) return this.sleep(ms, signal);
+        if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
+        this.advance(Math.max(0, ms));
+        return Promise.resolve();
+      },
+    };
+  }
+
   #wakeDue(): void {
     const due = this.#sleepers.filter((sleeper) => sleeper.until <= this.#now);
     if (due.length === 0) return;

@@ -33,6 +33,8 @@ const cosmosHotStore: HotStoreFactory = async (dataDir) => {
       COSMOS_KEY: emulator.key,
       COSMOS_DATABASE: `tiers-${randomUUID().slice(0, 8)}`,
       COSMOS_ALLOW_INSECURE_TLS: 'true',
+      // The emulator cannot say its throughput: no budget, rather than the 100 RU/s fallback.
+      ARCHIVE_MAX_RU_PER_SECOND: '0',
       AUTH_JWKS_PATH: jwksPath,
       AUTH_ISSUER: ISSUER,
       AUTH_AUDIENCE: AUDIENCE,

@@ -443,6 +443,8 @@ const CUSTOMER = 'cust-sim';
 /** Short, so an hour's advance lets a written or rehydrated record be archived again: more churn per step. */
 const COOL_DOWN = 'PT1H';
 const COOL_DOWN_MS = HOUR;
+/** Waits up to this long inside an action (retry-after) move the clock by themselves. */
+const RETRY_AFTER_SKIP_MS = 5_000;
 const keyText = (index: number): string => `${CUSTOMER}/rec-${index}`;
 const recordKey = (index: number): RecordKey => ({ customerId: CUSTOMER, id: `rec-${index}` });
 const codeOf = (error: unknown): string =>
@@ -575,7 +577,8 @@ class Simulation {
           cache: this.#cache,
         },
         {
-          clock: world.clock,
+          // The archiver waits out a 429's retry-after: time moves for it as it would in production.
+          clock: world.clock.skippingWaitsUpTo(RETRY_AFTER_SKIP_MS),
           log: silentLogger,
           policy,
           archival: { batchSize: 3, concurrency: 2, leaseSeconds: 15 },
@@ -756,7 +759,7 @@ class Simulation {
       this.#trace.push(`recovery: restored ${corruption.path} from backup`);
     }
     const recovery = wireServices(world.stores(), {
-      clock: world.clock,
+      clock: world.clock.skippingWaitsUpTo(RETRY_AFTER_SKIP_MS),
       log: silentLogger,
       policy: policyOf('P3M', 'P0D', COOL_DOWN),
       archival: { batchSize: 3 },

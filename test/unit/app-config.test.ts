@@ -52,7 +52,8 @@ describe('configuration', () => {
     const defaults = loadConfig({}, '/srv').archival;
     expect(defaults).toMatchObject({
       timeBudgetMs: 9 * 60_000,
-      requestUnitsPerSecond: 0,
+      requestUnitsPerSecond: undefined,
+      throughputShare: 0.25,
       batchSize: 100,
       concurrency: 8,
     });
@@ -71,6 +72,9 @@ describe('configuration', () => {
     expect(tuned.archival.coolDown.days).toBe(14);
     expect(tuned.archival.timeBudgetMs).toBe(270_000);
     expect(tuned.archival.requestUnitsPerSecond).toBe(400);
+    // 0 stays a way to say "no limit"; unset means a share of the container's throughput.
+    expect(loadConfig({ ARCHIVE_MAX_RU_PER_SECOND: '0' }, '/srv').archival.requestUnitsPerSecond).toBe(0);
+    expect(loadConfig({ ARCHIVE_THROUGHPUT_SHARE_PERCENT: '10' }, '/srv').archival.throughputShare).toBe(0.1);
     expect(tuned.cache.ttlMs).toBe(300_000);
     expect(loadConfig({}, '/srv').cache.decodedMaxBytes).toBe(64 * 1024 * 1024);
     expect(tuned.cache.decodedMaxBytes).toBe(0);

@@ -2,7 +2,14 @@
 // shared persisted layout. Same etag, conditional-write and paging behaviour as the SQLite adapter.
 import { isDeepStrictEqual } from 'node:util';
 import pLimit from 'p-limit';
-import type { Container, IndexingPolicy, ItemDefinition, SqlParameter, SqlQuerySpec } from '@azure/cosmos';
+import type {
+  Container,
+  IndexingPolicy,
+  ItemDefinition,
+  OfferDefinition,
+  SqlParameter,
+  SqlQuerySpec,
+} from '@azure/cosmos';
 import {
   estimateDeleteUnits,
   estimateReadUnits,
@@ -22,6 +29,7 @@ import type { RecordSummary } from '../../domain/billing-record.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
 import {
+  type ContainerThroughput,
   type CreateManyResult,
   type ListRequest,
   type ListItem,
@@ -327,6 +335,29 @@ export class CosmosRecordStore implements RecordStore {
     }
   }
 
+  /**
+   * The container's own offer, else its database's (shared throughput). Reading offers needs a key or
+   * a role allowed to read metadata; any refusal is `unknown`, and the archiver falls back to its floor.
+   */
+  async readThroughput(options?: OperationOptions): Promise<ContainerThroughput> {
+    const request = { abortSignal: this.#connection.signal(options) };
+    try {
+      const own = (await this.#container.readOffer(request)).resource;
+      if (own !== undefined) return throughputOf(own, 'container');
+      const shared = (await this.#connection.database.readOffer(request)).resource;
+      if (shared !== undefined) return throughputOf(shared, 'database');
+      return { kind: 'unknown', reason: 'no offer on the container or its database' };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      // Serverless accounts refuse offer reads outright ("not supported for serverless accounts").
+      if (/serverless/i.test(message)) return { kind: 'serverless' };
+      return {
+        kind: 'unknown',
+        reason: `${statusOf(error) ?? 'error'}: ${message.split('\n')[0]?.slice(0, 200)}`,
+      };
+    }
+  }
+
   close(): Promise<void> {
     return this.#connection.close();
   }
@@ -476,4 +507,14 @@ function notFound(key: RecordKey): AppError {
 
 function stale(key: RecordKey): AppError {
   return new AppError('PRECONDITION_FAILED', `Record ${key.customerId}/${key.id} has changed`);
+}
+
+function throughputOf(offer: OfferDefinition, scope: 'container' | 'database'): ContainerThroughput {
+  const autoscaleMax = offer.content?.offerAutopilotSettings?.maxThroughput;
+  if (autoscaleMax !== undefined && autoscaleMax > 0)
+    return { kind: 'autoscale', maxRequestUnitsPerSecond: autoscaleMax, scope };
+  const provisioned = offer.content?.offerThroughput;
+  if (provisioned !== undefined && provisioned > 0)
+    return { kind: 'provisioned', requestUnitsPerSecond: provisioned, scope };
+  return { kind: 'unknown', reason: `the ${scope}'s offer names no throughput` };
 }

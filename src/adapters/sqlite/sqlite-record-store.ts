@@ -13,6 +13,7 @@ import {
 } from '../../domain/record-document.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
 import {
+  type ContainerThroughput,
   type CreateManyResult,
   type ListRequest,
   type ListItem,
@@ -295,6 +296,11 @@ export class SqliteRecordStore implements RecordStore {
         archivedBytes: of('archived')?.bytes ?? 0,
       };
     });
+  }
+
+  /** A local file: nothing provisioned to share. */
+  readThroughput(): Promise<ContainerThroughput> {
+    return Promise.resolve({ kind: 'embedded' });
   }
 
   ping(): Promise<void> {
