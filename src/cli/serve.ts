@@ -8,6 +8,9 @@ import { startArchivalScheduler } from '../composition/archival-scheduler.ts';
 import { openServices, type OpenedServices } from '../composition/open-services.ts';
 import { startTracing } from '../composition/telemetry.ts';
 
+/** The actor of scheduled jobs in the audit trail. */
+const SCHEDULER_ACTOR = { sub: 'system:scheduler', roles: [] };
+
 export function loadConfigOrExit(): AppConfig {
   try {
     return loadConfig(process.env, process.cwd());
@@ -73,6 +76,12 @@ export async function serve(
           services.archival,
           { archival: config.archival.schedule, collector: config.archival.collectorSchedule },
           logger.child({ component: 'scheduler' }),
+          config.retention.schedule === undefined
+            ? undefined
+            : {
+                schedule: config.retention.schedule,
+                run: () => services.retention.run({}, { actor: SCHEDULER_ACTOR }),
+              },
         );
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;

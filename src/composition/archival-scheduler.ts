@@ -1,7 +1,8 @@
 // The in-process scheduler of `npm start` (ARCHIVE_SCHEDULE, cron): runs archival, and the collector on
-// its own schedule. A run still going when the next tick comes is not doubled (croner's `protect`).
+// its own schedule, and retention runs (RETENTION_SCHEDULE) when RETENTION_PERIOD is set. A run still going when the next tick comes is not doubled (croner's `protect`).
 import { Cron } from 'croner';
 import type { ArchivalService } from '../archival/archival-service.ts';
+import type { JobReport } from '../jobs/job-service.ts';
 import type { Logger } from '../ports/logger.ts';
 
 export interface ArchivalScheduler {
@@ -14,6 +15,7 @@ export function startArchivalScheduler(
   archival: ArchivalService,
   schedules: { readonly archival: string; readonly collector: string | undefined },
   log: Logger,
+  retention?: { readonly schedule: string; run(): Promise<JobReport> },
 ): ArchivalScheduler {
   const jobs: Cron[] = [];
   let running: Promise<unknown> = Promise.resolve();
@@ -41,6 +43,21 @@ export function startArchivalScheduler(
           log.info({ counts: await track(archival.collect()) }, 'scheduled collection finished');
         } catch (error) {
           log.error({ err: error }, 'scheduled collection failed');
+        }
+      }),
+    );
+  }
+  if (retention !== undefined) {
+    jobs.push(
+      new Cron(retention.schedule, { protect: true, name: 'retention' }, async () => {
+        try {
+          const report = await track(retention.run());
+          log.info(
+            { jobId: report.jobId, status: report.status, counts: report.counts },
+            'scheduled retention run finished',
+          );
+        } catch (error) {
+          log.error({ err: error }, 'scheduled retention run failed');
         }
       }),
     );

@@ -18,12 +18,15 @@ import { startTracing } from '../composition/telemetry.ts';
 import { ConfigError, loadConfig } from '../config/app-config.ts';
 import { DEFAULT_RUN_QUEUE_NAME, TIMER_SCHEDULE_DEFAULTS } from '../config/settings-schema.ts';
 import { AppError } from '../domain/errors.ts';
+import type { JobReport } from '../jobs/job-service.ts';
 import type { QueuedArchivalRun } from '../ports/archival-run-queue.ts';
 import { type RegisterHttpFunction, registerHttpFunctions } from './http-functions.ts';
 
 export interface OpenedApplication {
   readonly application: ApiApplication;
   readonly archival: ArchivalService;
+  /** Retention runs of the `retentionRun` timer (registered only when RETENTION_PERIOD is set). */
+  readonly retention?: { run(): Promise<JobReport> };
   close(): Promise<void>;
 }
 
@@ -47,7 +50,7 @@ export function registerAll(
   open: () => Promise<OpenedApplication>,
   timers?: {
     readonly register: RegisterTimerFunction;
-    readonly schedules?: { archival?: string; collector?: string };
+    readonly schedules?: { archival?: string; collector?: string; retention?: string };
     /** Admin-started runs, queued by `POST /api/v1/admin/archival/runs`, each run in its own invocation. */
     readonly runQueue?: { readonly register: RegisterQueueFunction; readonly queueName: string };
   },
@@ -83,6 +86,21 @@ export function registerAll(
         context.log('archive collector', await (await opened()).archival.collect());
       },
     });
+    const retentionSchedule = timers.schedules?.retention;
+    if (retentionSchedule !== undefined) {
+      timers.register('retentionRun', {
+        schedule: retentionSchedule,
+        useMonitor: true,
+        handler: async (_timer: Timer, context: InvocationContext) => {
+          const retention = (await opened()).retention;
+          if (retention === undefined) return;
+          const report = await retention.run();
+          context.log(`retention job ${report.jobId}: ${report.status}`, report.counts);
+          if (report.status === 'failed')
+            throw new Error(`retention job ${report.jobId} failed: ${report.stoppedBecause ?? ''}`);
+        },
+      });
+    }
   }
   const runQueue = timers?.runQueue;
   if (runQueue !== undefined) {
@@ -119,7 +137,12 @@ export async function openFromEnvironment(
   // instruments, the traces and the logs go to Azure Monitor.
   await startTracing({ connectionString: config.telemetry.connectionString });
   const services = await openServices(config, createLogger(config));
-  return { application: services.application, archival: services.archival, close: () => services.close() };
+  return {
+    application: services.application,
+    archival: services.archival,
+    retention: { run: () => services.retention.run({}, { actor: { sub: 'system:timer', roles: [] } }) },
+    close: () => services.close(),
+  };
 }
 
 // The first line a worker logs: which Node runs the app, and from which file (a JSON line, as pino writes).
@@ -148,10 +171,15 @@ app.hook.appTerminate(() => functions.close());
 function timerSchedules(
   env: Readonly<Record<string, string | undefined>>,
   cwd: string,
-): { archival?: string; collector?: string } {
+): { archival?: string; collector?: string; retention?: string } {
   try {
-    const { archiveTimerSchedule, collectorTimerSchedule } = loadConfig(env, cwd).functions;
-    return { archival: archiveTimerSchedule, collector: collectorTimerSchedule };
+    const config = loadConfig(env, cwd);
+    const { archiveTimerSchedule, collectorTimerSchedule, retentionTimerSchedule } = config.functions;
+    return {
+      archival: archiveTimerSchedule,
+      collector: collectorTimerSchedule,
+      ...(config.retention.period !== undefined ? { retention: retentionTimerSchedule } : {}),
+    };
   } catch (error) {
     if (error instanceof ConfigError) return {};
     throw error;

@@ -24,6 +24,8 @@ import type { CreateManyResult, RecordStore, TierCounts } from '../ports/record-
 import type { ArchivedRecordReader } from './archived-record-reader.ts';
 import { type CurrentDocument, noArchive, notFound, updateRecord } from './conditional-update.ts';
 import { createRecordControls, type HoldRequest, type RecordControls } from './record-controls.ts';
+import type { PinRegister } from './record-pins.ts';
+import type { RecordTombstones, TombstoneMark } from './record-tombstones.ts';
 import { rehydrateRecord, type RehydrationResult } from './rehydration.ts';
 import type { ReadSpikeDetector } from './read-spike-detector.ts';
 import { inSpan } from '../telemetry/spans.ts';
@@ -49,6 +51,10 @@ export interface RecordServiceDependencies {
   readonly holds?: LegalHoldStore;
   /** The archive's blob hold markers, where it has them. */
   readonly archiveHolds?: ArchiveLegalHolds;
+  /** Tombstones for deleted records, where there is an archive a rebuild could bring them back from. */
+  readonly tombstones?: RecordTombstones;
+  /** The pin register that outlives the hot store. */
+  readonly pins?: PinRegister;
   /** Records read often after archival are rehydrated in the background. */
   readonly readSpikes?: {
     readonly detector: ReadSpikeDetector;
@@ -70,6 +76,7 @@ export class RecordService implements RecordControls {
   readonly #readSpikes: RecordServiceDependencies['readSpikes'];
   readonly #controls: RecordControls;
   readonly #holds: LegalHoldStore | undefined;
+  readonly #tombstones: RecordTombstones | undefined;
   readonly #background = new Set<Promise<unknown>>();
 
   constructor(dependencies: RecordServiceDependencies) {
@@ -79,11 +86,13 @@ export class RecordService implements RecordControls {
     this.#newId = dependencies.newId ?? (() => `rec-${randomUUID()}`);
     this.#readSpikes = dependencies.readSpikes;
     this.#holds = dependencies.holds;
+    this.#tombstones = dependencies.tombstones;
     this.#controls = createRecordControls({
       ...this.#updateDependencies(),
       clock: this.#clock,
       ...(dependencies.holds !== undefined ? { holds: dependencies.holds } : {}),
       ...(dependencies.archiveHolds !== undefined ? { archiveHolds: dependencies.archiveHolds } : {}),
+      ...(dependencies.pins !== undefined ? { pins: dependencies.pins } : {}),
     });
   }
 
@@ -208,15 +217,29 @@ export class RecordService implements RecordControls {
 
   async delete(key: RecordKey, preconditions: WritePreconditions, options?: OperationOptions): Promise<void> {
     await this.#refuseCustomerHold(key, 'deleted', options);
-    await updateRecord(
-      this.#updateDependencies(),
-      key,
-      ({ stored }) => {
-        checkWritable(key, stored.document, preconditions, 'deleted');
-        return { delete: true, result: undefined };
-      },
-      options,
-    );
+    // The tombstone goes first (a rebuild from the archive must not bring the record back), once the
+    // request is known to be allowed; it is taken back if the delete does not happen after all.
+    let mark: TombstoneMark | undefined;
+    if (this.#tombstones !== undefined) {
+      const current = await this.#store.get(key, options);
+      if (current === undefined) throw notFound(key);
+      checkWritable(key, current.document, preconditions, 'deleted');
+      mark = await this.#tombstones.mark(key, 'record.delete', options);
+    }
+    try {
+      await updateRecord(
+        this.#updateDependencies(),
+        key,
+        ({ stored }) => {
+          checkWritable(key, stored.document, preconditions, 'deleted');
+          return { delete: true, result: undefined };
+        },
+        options,
+      );
+    } catch (error) {
+      if (mark !== undefined) await this.#tombstones?.unmark(mark, options).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Brings an archived record back to the hot store (same version and ETag); a hot one is left alone. */
