@@ -188,6 +188,39 @@ const RehydrationsBody = Type.Object(
   { additionalProperties: false },
 );
 
+const RetentionBody = Type.Object(
+  {
+    asOf: Type.Optional(Instant),
+    dryRun: Type.Optional(Type.Boolean()),
+    sweep: Type.Optional(Type.Boolean()),
+    reason: Type.Optional(Reason),
+  },
+  { additionalProperties: false },
+);
+
+const ErasureBody = Type.Object(
+  { dryRun: Type.Optional(Type.Boolean()), reason: Type.Optional(Reason) },
+  { additionalProperties: false },
+);
+
+const JobStarted = {
+  description: 'Started; the job answers at its Location at once',
+  schema: Type.Object({ jobId: Type.String() }),
+};
+
+/** Who starts a job, and why: each record it deletes is audited with both. */
+function jobActor(request: {
+  principal: { subject: string; roles: ReadonlySet<string> } | undefined;
+  headers: Readonly<Record<string, string | undefined>>;
+  body: { reason?: string | undefined };
+}) {
+  const reason = request.body.reason ?? request.headers['x-audit-reason'];
+  return {
+    actor: { sub: request.principal?.subject ?? 'anonymous', roles: [...(request.principal?.roles ?? [])] },
+    ...(reason !== undefined ? { reason } : {}),
+  };
+}
+
 const RunId = Type.Object(
   { runId: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }) },
   { additionalProperties: false },
@@ -384,6 +417,55 @@ export const adminRoutes: readonly RouteDefinition[] = [
       const { reason: _reason, ...request } = body;
       const { jobId } = await services.rehydrations.start(request);
       return json(202, { jobId }, jobLocation(jobId));
+    },
+  }),
+  defineRoute({
+    operationId: 'startRetentionRun',
+    audit: 'retention.run',
+    method: 'POST',
+    path: '/api/v1/admin/retention/runs',
+    summary: 'Delete records issued before RETENTION_PERIOD from every tier (held ones stay), as a job',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    body: { schema: RetentionBody, contentTypes: [JSON_TYPE], validate: true, optional: true },
+    responses: {
+      202: JobStarted,
+      409: { description: 'RETENTION_DISABLED: RETENTION_PERIOD is empty' },
+      ...adminResponses,
+    },
+    async handle(request, services) {
+      const { reason: _reason, ...body } = request.body;
+      const { jobId } = await services.retention.start(
+        { ...body, ...(body.asOf !== undefined ? { asOf: new Date(body.asOf).toISOString() } : {}) },
+        jobActor(request),
+      );
+      return json(202, { jobId }, `/api/v1/admin/jobs/${jobId}`);
+    },
+  }),
+  defineRoute({
+    operationId: 'startCustomerErasure',
+    audit: 'erasure',
+    method: 'POST',
+    path: '/api/v1/admin/customers/{customerId}/erasure',
+    summary: 'Delete every record of a customer from every tier, as a job; refused while anything is held',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    params: CustomerPath,
+    body: { schema: ErasureBody, contentTypes: [JSON_TYPE], validate: true, optional: true },
+    responses: {
+      202: JobStarted,
+      409: { description: 'LEGAL_HOLD: the customer or one of its records is held' },
+      ...adminResponses,
+    },
+    async handle(request, services) {
+      const { jobId } = await services.erasure.start(
+        {
+          customerId: request.params.customerId,
+          ...(request.body.dryRun !== undefined ? { dryRun: request.body.dryRun } : {}),
+        },
+        jobActor(request),
+      );
+      return json(202, { jobId }, `/api/v1/admin/jobs/${jobId}`);
     },
   }),
   defineRoute({

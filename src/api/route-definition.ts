@@ -6,7 +6,9 @@ import type { AuditAction } from '../domain/audit-event.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { ArchivalService } from '../archival/archival-service.ts';
 import type { CostReport } from '../costs/cost-report.ts';
-import type { JobService } from '../jobs/job-service.ts';
+import type { JobService, JobStarter } from '../jobs/job-service.ts';
+import type { ErasureRequest } from '../records/customer-erasure.ts';
+import type { RetentionRequest } from '../records/retention.ts';
 import type { BulkRehydrationRequest } from '../records/bulk-rehydration.ts';
 import type { CustomerLegalHolds } from '../records/customer-legal-holds.ts';
 import type { RecordService } from '../records/record-service.ts';
@@ -42,6 +44,9 @@ export interface ApiServices {
   readonly jobs: Pick<JobService, 'get'>;
   /** Bulk rehydration (the rollback of archival), started as a job. */
   readonly rehydrations: { start(request: BulkRehydrationRequest): Promise<{ jobId: string }> };
+  /** Retention runs (RETENTION_PERIOD) and customer erasure, as jobs; each deletion audited with `by`. */
+  readonly retention: Pick<JobStarter<RetentionRequest>, 'start'>;
+  readonly erasure: Pick<JobStarter<ErasureRequest>, 'start'>;
   /** A customer's records as NDJSON lines, streamed (GET /api/v1/admin/customers/{customerId}/export). */
   exportCustomer(customerId: string): AsyncIterable<string>;
   /** The audit trail: events written by the pipeline, queried and verified by the admin routes. */

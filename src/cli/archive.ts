@@ -2,6 +2,7 @@
 // Each command parses its options, calls one use case (the same as the admin API's), and prints a
 // progress bar (stderr) and a summary table.
 import { createWriteStream } from 'node:fs';
+import { userInfo } from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import cliProgress from 'cli-progress';
@@ -370,6 +371,129 @@ program
           );
         return report.status === 'succeeded' ? 0 : 1;
       }),
+  );
+
+/**
+ * Runs a job in this process with a progress line (its counts so far), prints its report, and answers
+ * the exit code: 0 when it succeeded.
+ */
+async function runCliJob(
+  services: OpenedServices,
+  how: { readonly label: string; readonly shown: readonly string[]; readonly dryRunNote: string },
+  run: (options: { signal: AbortSignal; onProgress: (report: JobReport) => void }) => Promise<JobReport>,
+): Promise<number> {
+  const bar = new cliProgress.SingleBar({
+    format: `${how.label} | ${how.shown.map((name) => `${name} {${name}}`).join(' | ')} | {duration_formatted}`,
+    noTTYOutput: true,
+    notTTYSchedule: 5_000,
+  });
+  const zero = Object.fromEntries(how.shown.map((name) => [name, 0]));
+  bar.start(1, 0, zero);
+  let report: JobReport;
+  try {
+    report = await run({
+      signal: signalOf(services),
+      onProgress: (progress) => bar.update(0, { ...zero, ...progress.counts }),
+    });
+  } finally {
+    bar.stop();
+  }
+  printJobReport(report);
+  if (report.dryRun) console.log(`Dry run: ${how.dryRunNote}`);
+  return report.status === 'succeeded' ? 0 : 1;
+}
+
+const cliActor = (reason: string | undefined) => ({
+  actor: { sub: `os:${userInfo().username}`, roles: ['cli'] },
+  ...(reason !== undefined ? { reason } : {}),
+});
+
+program
+  .command('retention')
+  .description('Delete records issued before RETENTION_PERIOD from every tier (held records stay), as a job')
+  .option('--dry-run', 'count what would be deleted and what is held, change nothing')
+  .option('--as-of <instant>', 'evaluate expiry as of this instant', asInstant)
+  .option('--sweep', 'look at every expired record again, not only those past the watermark')
+  .option('--reason <text>', 'why: recorded in the audit trail with each deletion')
+  .action((options: { dryRun?: boolean; asOf?: string; sweep?: boolean; reason?: string }) =>
+    withServices(async (services) => {
+      await auditCli(services, 'retention.run', { reason: options.reason });
+      return runCliJob(
+        services,
+        {
+          label: 'retention',
+          shown: ['candidates', 'deleted', 'held', 'failed'],
+          dryRunNote: '"deleted" counts the records a real run would delete.',
+        },
+        (jobOptions) =>
+          services.retention.run(
+            {
+              ...(options.dryRun === true ? { dryRun: true } : {}),
+              ...(options.asOf !== undefined ? { asOf: options.asOf } : {}),
+              ...(options.sweep === true ? { sweep: true } : {}),
+            },
+            cliActor(options.reason),
+            jobOptions,
+          ),
+      );
+    }),
+  );
+
+program
+  .command('erase')
+  .description(
+    'Delete every record of a customer from every tier (refused while anything of it is held), as a job',
+  )
+  .argument('<customerId>')
+  .option('--dry-run', 'count what would be deleted, change nothing')
+  .option('--reason <text>', 'why (the request, the ticket): recorded in the audit trail with each deletion')
+  .action((customerId: string, options: { dryRun?: boolean; reason?: string }) =>
+    withServices(async (services) => {
+      await auditCli(services, 'erasure', { customerId, reason: options.reason });
+      return runCliJob(
+        services,
+        {
+          label: 'erase',
+          shown: ['candidates', 'deleted', 'blobs', 'failed'],
+          dryRunNote: '"deleted" counts the records a real run would delete.',
+        },
+        (jobOptions) =>
+          services.erasure.run(
+            { customerId, ...(options.dryRun === true ? { dryRun: true } : {}) },
+            cliActor(options.reason),
+            jobOptions,
+          ),
+      );
+    }),
+  );
+
+program
+  .command('rebuild')
+  .description(
+    'Recreate the stub of every archived record from the archive alone (after the hot store was lost)',
+  )
+  .option('--dry-run', 'count what would be restored, change nothing')
+  .option('--reason <text>', 'why: recorded in the audit trail')
+  .action((options: { dryRun?: boolean; reason?: string }) =>
+    withServices(async (services) => {
+      await auditCli(services, 'rehydrate', {
+        reason: `rebuild: ${options.reason ?? 'hot store rebuilt from the archive'}`,
+      });
+      return runCliJob(
+        services,
+        {
+          label: 'rebuild',
+          shown: ['blobs', 'restored', 'current', 'tombstoned', 'failed'],
+          dryRunNote: '"restored" counts the stubs a real run would write.',
+        },
+        (jobOptions) =>
+          services.rebuild.run(
+            { ...(options.dryRun === true ? { dryRun: true } : {}) },
+            cliActor(options.reason),
+            jobOptions,
+          ),
+      );
+    }),
   );
 
 program

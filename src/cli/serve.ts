@@ -1,6 +1,7 @@
 // Shared by `npm start` and `npm run demo`: load the config, open the services, listen, print how to
 // use it, and shut down cleanly on SIGINT/SIGTERM.
 import { readFileSync } from 'node:fs';
+import { SYSTEM_ACTOR } from '../audit/operation-audit.ts';
 import { buildHttpServer } from '../api/http-server.ts';
 import { type AppConfig, ConfigError, loadConfig } from '../config/app-config.ts';
 import { consoleSignIn } from '../composition/console-sign-in.ts';
@@ -9,6 +10,8 @@ import { startArchivalScheduler } from '../composition/archival-scheduler.ts';
 import { openServices, type OpenedServices } from '../composition/open-services.ts';
 import { startTracing } from '../composition/telemetry.ts';
 import { systemClock } from '../composition/system-clock.ts';
+
+/** The actor of scheduled jobs in the audit trail. */
 
 export function loadConfigOrExit(): AppConfig {
   try {
@@ -77,6 +80,12 @@ export async function serve(
           { archival: config.archival.schedule, collector: config.archival.collectorSchedule },
           logger.child({ component: 'scheduler' }),
           { trail: services.audit, clock: systemClock },
+          config.retention.schedule === undefined
+            ? undefined
+            : {
+                schedule: config.retention.schedule,
+                run: () => services.retention.run({}, { actor: SYSTEM_ACTOR }),
+              },
         );
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;

@@ -1,10 +1,11 @@
 // The in-process scheduler of `npm start` (ARCHIVE_SCHEDULE, cron): runs archival, and the collector on
-// its own schedule. A run still going when the next tick comes is not doubled (croner's `protect`).
+// its own schedule, and retention runs (RETENTION_SCHEDULE) when RETENTION_PERIOD is set. A run still going when the next tick comes is not doubled (croner's `protect`).
 import { Cron } from 'croner';
 import type { ArchivalService } from '../archival/archival-service.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import { auditOperation, SYSTEM_ACTOR } from '../audit/operation-audit.ts';
 import type { Clock } from '../ports/clock.ts';
+import type { JobReport } from '../jobs/job-service.ts';
 import type { Logger } from '../ports/logger.ts';
 
 export interface ArchivalScheduler {
@@ -19,6 +20,7 @@ export function startArchivalScheduler(
   log: Logger,
   /** Each tick's run is the system's act, audited before it starts (not run when the trail refuses it). */
   audit: { readonly trail: Pick<AuditTrail, 'recordNow'>; readonly clock: Clock },
+  retention?: { readonly schedule: string; run(): Promise<JobReport> },
 ): ArchivalScheduler {
   const auditTick = (action: 'archival.run' | 'archive.gc', name: string, schedule: string) =>
     auditOperation(audit.trail, audit.clock.now(), SYSTEM_ACTOR, action, {
@@ -53,6 +55,21 @@ export function startArchivalScheduler(
           log.info({ counts: await track(archival.collect()) }, 'scheduled collection finished');
         } catch (error) {
           log.error({ err: error }, 'scheduled collection failed');
+        }
+      }),
+    );
+  }
+  if (retention !== undefined) {
+    jobs.push(
+      new Cron(retention.schedule, { protect: true, name: 'retention' }, async () => {
+        try {
+          const report = await track(retention.run());
+          log.info(
+            { jobId: report.jobId, status: report.status, counts: report.counts },
+            'scheduled retention run finished',
+          );
+        } catch (error) {
+          log.error({ err: error }, 'scheduled retention run failed');
         }
       }),
     );

@@ -79,6 +79,7 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
         archiveAfterMonths: config.archival.after.months + 12 * config.archival.after.years,
       },
       metrics,
+      ...(config.retention.period !== undefined ? { retentionPeriod: config.retention.period } : {}),
     },
   );
   // Probed when metrics are read (a scrape, an evaluation): the archive down is an alert of its own.
@@ -143,6 +144,8 @@ export function apiServices(
     archival: wired.archival,
     jobs: wired.jobs,
     rehydrations: wired.rehydrations,
+    retention: wired.retention,
+    erasure: wired.erasure,
     exportCustomer: (customerId) => wired.exportCustomer(customerId),
     audit: wired.audit,
     legalHolds: wired.legalHolds,

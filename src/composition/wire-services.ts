@@ -14,7 +14,7 @@ import { tierCountersOf } from '../costs/tier-counters.ts';
 import { tierRecountJob } from '../costs/tier-recount.ts';
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
 import { DEFAULT_PRICES } from '../domain/cost-model.ts';
-import { JobService, type JobReport } from '../jobs/job-service.ts';
+import { type JobActor, JobService, type JobReport, type JobStarter } from '../jobs/job-service.ts';
 import { customerHoldMarkingJob, type HoldMarkingRequest } from '../records/customer-hold-marking.ts';
 import type { ArchiveLedger } from '../ports/archive-ledger.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
@@ -34,6 +34,13 @@ import { exportCustomer } from '../records/customer-export.ts';
 import { CustomerLegalHolds } from '../records/customer-legal-holds.ts';
 import { ReadSpikeDetector } from '../records/read-spike-detector.ts';
 import { RecordService } from '../records/record-service.ts';
+import { rebuildJob, type RebuildRequest } from '../records/archive-rebuild.ts';
+import { erasureJob, type ErasureRequest, refuseHeldCustomer } from '../records/customer-erasure.ts';
+import { PinRegister } from '../records/record-pins.ts';
+import type { RecordRemovalDependencies, RemovalAudit } from '../records/record-removal.ts';
+import { RecordTombstones } from '../records/record-tombstones.ts';
+import { retentionJob, type RetentionRequest } from '../records/retention.ts';
+import type { IsoDuration } from '../domain/iso-duration.ts';
 import { createServiceMetrics, type ServiceMetrics } from './service-metrics.ts';
 
 /** The adapters the use cases work over. */
@@ -78,6 +85,8 @@ export interface WiringOptions {
   readonly auditChain?: string;
   /** Read events are written within this long (1 s by default). */
   readonly auditFlushIntervalMs?: number;
+  /** RETENTION_PERIOD: records issued longer ago are removed by retention runs; absent: kept for ever. */
+  readonly retentionPeriod?: IsoDuration;
 }
 
 export interface WiredServices {
@@ -97,6 +106,12 @@ export interface WiredServices {
       options?: { signal?: AbortSignal; onProgress?: (report: JobReport) => void },
     ): Promise<JobReport>;
   };
+  /** Retention runs (RETENTION_PERIOD); `enabled` is false when the period is empty (then they refuse). */
+  readonly retention: JobStarter<RetentionRequest> & { readonly enabled: boolean };
+  /** Erasure of a customer; refused with LEGAL_HOLD before the job starts while anything of it is held. */
+  readonly erasure: JobStarter<ErasureRequest>;
+  /** The stubs of every archived record recreated from the archive alone. */
+  readonly rebuild: JobStarter<RebuildRequest>;
   /** A customer's records as NDJSON lines, both tiers, ascending issuedAt then id, streamed. */
   exportCustomer(customerId: string, options?: OperationOptions): AsyncIterable<string>;
   costReport(): Promise<CostReport>;
@@ -162,12 +177,16 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
   });
   const tierCounters = tierCountersOf(ports.control, log);
   const spikes = options.readSpikes;
+  const tombstones = new RecordTombstones(ports.archive);
+  const pins = new PinRegister(ports.control);
   const records = new RecordService({
     store: ports.store,
     clock,
     tierCounters,
     archive: reader,
     holds,
+    tombstones,
+    pins,
     ...(archiveHolds !== undefined ? { archiveHolds } : {}),
     ...(options.newId !== undefined ? { newId: options.newId } : {}),
     ...(spikes !== undefined && spikes.threshold > 0
@@ -234,6 +253,42 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
       { store: ports.store, rehydrate: (key, callOptions) => records.rehydrate(key, callOptions) },
       request,
     );
+  const removal: RecordRemovalDependencies = {
+    store: ports.store,
+    ledger: ports.ledger,
+    archive: ports.archive,
+    holds,
+    control: ports.control,
+    reader,
+    tombstones,
+    tierCounters,
+  };
+  const removalAudit = (by: JobActor, why: string): RemovalAudit => {
+    const reason = by.reason !== undefined ? `${why}; ${by.reason}` : why;
+    return {
+      reason,
+      record: (key) =>
+        audit.recordNow({
+          at: clock.now().toISOString(),
+          actor: by.actor,
+          action: 'record.delete',
+          customerId: key.customerId,
+          recordId: key.id,
+          status: 204,
+          requestId: null,
+          reason,
+        }),
+    };
+  };
+  const retentionOf = (request: RetentionRequest, by: JobActor) => {
+    return retentionJob({ ...removal, clock, period: options.retentionPeriod }, request, (reason) =>
+      removalAudit(by, reason),
+    );
+  };
+  const erasureOf = (request: ErasureRequest, by: JobActor) =>
+    erasureJob(removal, request, removalAudit(by, `erasure of customer ${request.customerId}`));
+  const rebuildOf = (request: RebuildRequest) =>
+    rebuildJob({ store: ports.store, archive: ports.archive, holds, pins, tombstones }, request);
   return {
     ports,
     metrics,
@@ -244,6 +299,25 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
     audit,
     legalHolds,
     tierCounters,
+    retention: {
+      enabled: options.retentionPeriod !== undefined,
+      start: (request, by) => jobs.start(retentionOf(request, by)),
+      run: (request, by, runOptions) => jobs.run(retentionOf(request, by), runOptions),
+    },
+    erasure: {
+      async start(request, by) {
+        await refuseHeldCustomer(removal, request.customerId);
+        return jobs.start(erasureOf(request, by));
+      },
+      async run(request, by, runOptions) {
+        await refuseHeldCustomer(removal, request.customerId);
+        return jobs.run(erasureOf(request, by), runOptions);
+      },
+    },
+    rebuild: {
+      start: (request) => jobs.start(rebuildOf(request)),
+      run: (request, _by, runOptions) => jobs.run(rebuildOf(request), runOptions),
+    },
     rehydrations: {
       start: (request) => jobs.start(rehydrationJob(request)),
       run: (request, runOptions) => jobs.run(rehydrationJob(request), runOptions),

@@ -147,9 +147,16 @@ export interface AppConfig {
   /** The operations console (GET /console): its Entra ID app, for MSAL sign-in. */
   readonly console: { readonly clientId: string | undefined };
   /** The Azure Functions timer triggers (NCRONTAB, with seconds), and the queue of admin-started runs. */
+  readonly retention: {
+    /** Undefined: every record is kept (the default). */
+    readonly period: IsoDuration | undefined;
+    /** The in-process schedule of `npm start`; undefined when it is off. */
+    readonly schedule: string | undefined;
+  };
   readonly functions: {
     readonly archiveTimerSchedule: string;
     readonly collectorTimerSchedule: string;
+    readonly retentionTimerSchedule: string;
     readonly runQueueName: string;
     /** Only under Functions: there, admin-started runs go through this queue instead of running in process. */
     readonly runQueue?: RunQueueConfig;
@@ -447,6 +454,13 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       rehydrateAfterReads: settings.REHYDRATE_AFTER_READS,
       rehydrateWindowMs: milliseconds(settings.REHYDRATE_READS_WINDOW),
     },
+    retention: {
+      period: settings.RETENTION_PERIOD === undefined ? undefined : duration(settings.RETENTION_PERIOD),
+      schedule:
+        schedule === undefined || settings.RETENTION_PERIOD === undefined
+          ? undefined
+          : settings.RETENTION_SCHEDULE,
+    },
     telemetry: { connectionString: settings.APPLICATIONINSIGHTS_CONNECTION_STRING },
     alerts: {
       webhookUrl: settings.ALERT_WEBHOOK_URL,
@@ -456,6 +470,7 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     functions: {
       archiveTimerSchedule: settings.ARCHIVE_TIMER_SCHEDULE,
       collectorTimerSchedule: settings.ARCHIVE_GC_TIMER_SCHEDULE,
+      retentionTimerSchedule: settings.RETENTION_TIMER_SCHEDULE,
       runQueueName: settings.ARCHIVE_QUEUE_NAME,
       ...(runQueue !== undefined ? { runQueue } : {}),
     },

@@ -110,7 +110,11 @@ function choice<const Values extends string[]>(
   return Type.Enum(values, { default: doc.default, ...annotations(doc) });
 }
 
-export const TIMER_SCHEDULE_DEFAULTS = { archival: '0 0 3 * * *', collector: '0 0 4 * * 0' } as const;
+export const TIMER_SCHEDULE_DEFAULTS = {
+  archival: '0 0 3 * * *',
+  collector: '0 0 4 * * 0',
+  retention: '0 0 5 * * *',
+} as const;
 export const DEFAULT_RUN_QUEUE_NAME = RESOURCE_NAMES.runQueue;
 
 const MiB = 1024 * 1024;
@@ -325,6 +329,23 @@ export const SettingsSchema = Type.Object({
     default: TIMER_SCHEDULE_DEFAULTS.collector,
     description: 'Functions timer trigger of the collector (NCRONTAB, with seconds)',
     example: '0 30 4 * * *',
+  }),
+  RETENTION_PERIOD: optionalText('iso-duration', {
+    unset: 'keep every record',
+    description:
+      'records issued longer ago than this are deleted from every tier by retention runs (held ones stay)',
+    example: 'P10Y',
+  }),
+  RETENTION_SCHEDULE: text('cron', {
+    default: '0 5 * * *',
+    description:
+      'cron of scheduled retention runs in `npm start`, when `ARCHIVE_SCHEDULE` and `RETENTION_PERIOD` are set',
+    example: '0 6 * * 1',
+  }),
+  RETENTION_TIMER_SCHEDULE: text('ncrontab', {
+    default: TIMER_SCHEDULE_DEFAULTS.retention,
+    description: 'Functions timer trigger of retention runs, when `RETENTION_PERIOD` is set (NCRONTAB)',
+    example: '0 0 6 * * 1',
   }),
   ARCHIVE_QUEUE__QUEUESERVICEURI: optionalText('http-url', {
     unset: 'runs in process',

@@ -3,6 +3,7 @@
 // status and cost report (about 1M RU at 2,000,000 records on Cosmos DB), so it runs only when asked
 // (`npm run archive -- recount`), or once when a cost report finds no baseline. A job: progress, a
 // report, cancellation between pages.
+import { parseArchivePath } from '../domain/archive-artifact.ts';
 import type { TierTotals } from '../domain/tier-totals.ts';
 import type { JobContext, JobDefinition } from '../jobs/job-service.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
@@ -97,6 +98,8 @@ async function sumArchive(
   do {
     const page = await archive.list('', { pageSize: 5000, ...(continuation ? { continuation } : {}) }, call);
     for (const blob of page.items) {
+      // Records' blobs only: tombstones (a few hundred bytes each) are not in the totals the counters keep.
+      if (parseArchivePath(blob.path) === undefined) continue;
       count += 1;
       bytes += blob.size;
     }

@@ -15,6 +15,11 @@ export const ERROR_CODES = {
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', retryable: false },
   ALREADY_EXISTS: { status: 409, title: 'The record already exists', retryable: false },
   LEGAL_HOLD: { status: 409, title: 'The record is under legal hold', retryable: false },
+  RETENTION_DISABLED: {
+    status: 409,
+    title: 'Retention is off: RETENTION_PERIOD is empty',
+    retryable: false,
+  },
   PRECONDITION_FAILED: { status: 412, title: 'The record has changed', retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large', retryable: false },
   RECORD_TOO_LARGE: {

@@ -21,6 +21,7 @@ import { ConfigError, loadConfig } from '../config/app-config.ts';
 import { DEFAULT_RUN_QUEUE_NAME, TIMER_SCHEDULE_DEFAULTS } from '../config/settings-schema.ts';
 import type { AuditAction } from '../domain/audit-event.ts';
 import { AppError } from '../domain/errors.ts';
+import type { JobReport } from '../jobs/job-service.ts';
 import type { QueuedArchivalRun } from '../ports/archival-run-queue.ts';
 import { type RegisterHttpFunction, registerHttpFunctions } from './http-functions.ts';
 
@@ -29,6 +30,8 @@ export interface OpenedApplication {
   readonly archival: ArchivalService;
   /** Where the timers record that the system started a run (the requests audit through the pipeline). */
   readonly audit: Pick<AuditTrail, 'recordNow'>;
+  /** Retention runs of the `retentionRun` timer (registered only when RETENTION_PERIOD is set). */
+  readonly retention?: { run(): Promise<JobReport> };
   close(): Promise<void>;
 }
 
@@ -52,7 +55,7 @@ export function registerAll(
   open: () => Promise<OpenedApplication>,
   timers?: {
     readonly register: RegisterTimerFunction;
-    readonly schedules?: { archival?: string; collector?: string };
+    readonly schedules?: { archival?: string; collector?: string; retention?: string };
     /** Admin-started runs, queued by `POST /api/v1/admin/archival/runs`, each run in its own invocation. */
     readonly runQueue?: { readonly register: RegisterQueueFunction; readonly queueName: string };
   },
@@ -94,6 +97,21 @@ export function registerAll(
         context.log('archive collector', await services.archival.collect());
       },
     });
+    const retentionSchedule = timers.schedules?.retention;
+    if (retentionSchedule !== undefined) {
+      timers.register('retentionRun', {
+        schedule: retentionSchedule,
+        useMonitor: true,
+        handler: async (_timer: Timer, context: InvocationContext) => {
+          const retention = (await opened()).retention;
+          if (retention === undefined) return;
+          const report = await retention.run();
+          context.log(`retention job ${report.jobId}: ${report.status}`, report.counts);
+          if (report.status === 'failed')
+            throw new Error(`retention job ${report.jobId} failed: ${report.stoppedBecause ?? ''}`);
+        },
+      });
+    }
   }
   const runQueue = timers?.runQueue;
   if (runQueue !== undefined) {
@@ -134,6 +152,7 @@ export async function openFromEnvironment(
     application: services.application,
     archival: services.archival,
     audit: services.audit,
+    retention: { run: () => services.retention.run({}, { actor: SYSTEM_ACTOR }) },
     close: () => services.close(),
   };
 }
@@ -180,10 +199,15 @@ app.hook.appTerminate(() => functions.close());
 function timerSchedules(
   env: Readonly<Record<string, string | undefined>>,
   cwd: string,
-): { archival?: string; collector?: string } {
+): { archival?: string; collector?: string; retention?: string } {
   try {
-    const { archiveTimerSchedule, collectorTimerSchedule } = loadConfig(env, cwd).functions;
-    return { archival: archiveTimerSchedule, collector: collectorTimerSchedule };
+    const config = loadConfig(env, cwd);
+    const { archiveTimerSchedule, collectorTimerSchedule, retentionTimerSchedule } = config.functions;
+    return {
+      archival: archiveTimerSchedule,
+      collector: collectorTimerSchedule,
+      ...(config.retention.period !== undefined ? { retention: retentionTimerSchedule } : {}),
+    };
   } catch (error) {
     if (error instanceof ConfigError) return {};
     throw error;

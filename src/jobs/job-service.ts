@@ -3,6 +3,7 @@
 // heartbeats while it runs (a job whose process died reads failed or partial once they lapse), a dry
 // run flag, cancellation, and the same work run in the foreground by the CLI.
 import { randomBytes } from 'node:crypto';
+import type { AuditActor } from '../domain/audit-event.ts';
 import { AppError, isAppError } from '../domain/errors.ts';
 import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -46,6 +47,22 @@ export interface JobDefinition {
   readonly counts: readonly string[];
   /** The work; counts that show progress (not only `failed`) decide between failed and partial. */
   work(context: JobContext): Promise<void>;
+}
+
+/** Who started a job (an API principal, the CLI's operator, the scheduler), and why: its audit events say so. */
+export interface JobActor {
+  readonly actor: AuditActor;
+  readonly reason?: string;
+}
+
+/** A kind of job, started in the background (API) or run in this call (CLI, scheduler). */
+export interface JobStarter<R> {
+  start(request: R, by: JobActor): Promise<{ jobId: string }>;
+  run(
+    request: R,
+    by: JobActor,
+    options?: { signal?: AbortSignal; onProgress?: (report: JobReport) => void },
+  ): Promise<JobReport>;
 }
 
 /** A running report whose heartbeat is older than this belongs to a process that is gone. */

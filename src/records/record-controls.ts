@@ -10,6 +10,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { LegalHoldStore } from '../ports/legal-hold-store.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import { type ConditionalUpdateDependencies, updateRecord } from './conditional-update.ts';
+import type { PinRegister } from './record-pins.ts';
 
 export interface HoldRequest {
   readonly reason: string;
@@ -30,6 +31,8 @@ export interface RecordControlsDependencies extends ConditionalUpdateDependencie
   readonly holds?: LegalHoldStore;
   /** The archive's blob hold markers, where it has them. */
   readonly archiveHolds?: ArchiveLegalHolds;
+  /** The register of pins a rebuild of the hot store restores them from. */
+  readonly pins?: PinRegister;
 }
 
 export function createRecordControls(dependencies: RecordControlsDependencies): RecordControls {
@@ -79,7 +82,15 @@ export function createRecordControls(dependencies: RecordControlsDependencies): 
       if (!customerHeld) await markBlob(document, false, options);
       return sys;
     },
-    pin: async (key, options) => (await change(key, (sys) => ({ ...sys, pinned: true }), options)).sys,
-    unpin: async (key, options) => (await change(key, (sys) => without(sys, 'pinned'), options)).sys,
+    async pin(key, options) {
+      const { sys } = await change(key, (current) => ({ ...current, pinned: true }), options);
+      await dependencies.pins?.set(key, true, options);
+      return sys;
+    },
+    async unpin(key, options) {
+      const { sys } = await change(key, (current) => without(current, 'pinned'), options);
+      await dependencies.pins?.set(key, false, options);
+      return sys;
+    },
   };
 }

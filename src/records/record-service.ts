@@ -36,6 +36,8 @@ import {
   updateRecord,
 } from './conditional-update.ts';
 import { createRecordControls, type HoldRequest, type RecordControls } from './record-controls.ts';
+import type { PinRegister } from './record-pins.ts';
+import type { RecordTombstones, TombstoneMark } from './record-tombstones.ts';
 import { rehydrateRecord, type RehydrationResult } from './rehydration.ts';
 import type { ReadSpikeDetector } from './read-spike-detector.ts';
 import { inSpan } from '../telemetry/spans.ts';
@@ -63,6 +65,10 @@ export interface RecordServiceDependencies {
   readonly archiveHolds?: ArchiveLegalHolds;
   /** The tier totals: every create, change and delete adds what it moved. */
   readonly tierCounters?: TierChangeSink;
+  /** Tombstones for deleted records, where there is an archive a rebuild could bring them back from. */
+  readonly tombstones?: RecordTombstones;
+  /** The pin register that outlives the hot store. */
+  readonly pins?: PinRegister;
   /** Records read often after archival are rehydrated in the background. */
   readonly readSpikes?: {
     readonly detector: ReadSpikeDetector;
@@ -85,6 +91,7 @@ export class RecordService implements RecordControls {
   readonly #controls: RecordControls;
   readonly #holds: LegalHoldStore | undefined;
   readonly #tierCounters: TierChangeSink | undefined;
+  readonly #tombstones: RecordTombstones | undefined;
   readonly #background = new Set<Promise<unknown>>();
 
   constructor(dependencies: RecordServiceDependencies) {
@@ -95,11 +102,13 @@ export class RecordService implements RecordControls {
     this.#readSpikes = dependencies.readSpikes;
     this.#holds = dependencies.holds;
     this.#tierCounters = dependencies.tierCounters;
+    this.#tombstones = dependencies.tombstones;
     this.#controls = createRecordControls({
       ...this.#updateDependencies(),
       clock: this.#clock,
       ...(dependencies.holds !== undefined ? { holds: dependencies.holds } : {}),
       ...(dependencies.archiveHolds !== undefined ? { archiveHolds: dependencies.archiveHolds } : {}),
+      ...(dependencies.pins !== undefined ? { pins: dependencies.pins } : {}),
     });
   }
 
@@ -239,15 +248,29 @@ export class RecordService implements RecordControls {
 
   async delete(key: RecordKey, preconditions: WritePreconditions, options?: OperationOptions): Promise<void> {
     await this.#refuseCustomerHold(key, 'deleted', options);
-    await updateRecord(
-      this.#updateDependencies(),
-      key,
-      ({ stored }) => {
-        checkWritable(key, stored.document, preconditions, 'deleted');
-        return { delete: true, result: undefined };
-      },
-      options,
-    );
+    // The tombstone goes first (a rebuild from the archive must not bring the record back), once the
+    // request is known to be allowed; it is taken back if the delete does not happen after all.
+    let mark: TombstoneMark | undefined;
+    if (this.#tombstones !== undefined) {
+      const current = await this.#store.get(key, options);
+      if (current === undefined) throw notFound(key);
+      checkWritable(key, current.document, preconditions, 'deleted');
+      mark = await this.#tombstones.mark(key, 'record.delete', options);
+    }
+    try {
+      await updateRecord(
+        this.#updateDependencies(),
+        key,
+        ({ stored }) => {
+          checkWritable(key, stored.document, preconditions, 'deleted');
+          return { delete: true, result: undefined };
+        },
+        options,
+      );
+    } catch (error) {
+      if (mark !== undefined) await this.#tombstones?.unmark(mark, options).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Brings an archived record back to the hot store (same version and ETag); a hot one is left alone. */

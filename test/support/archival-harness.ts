@@ -19,6 +19,7 @@ import { sha256Hex } from '../../src/domain/archive-artifact.ts';
 import type { ArchivalPolicy } from '../../src/domain/archival-policy.ts';
 import { type BillingRecord, serializeRecord } from '../../src/domain/billing-record.ts';
 import { parseIsoDuration } from '../../src/domain/iso-duration.ts';
+import { TOMBSTONE_PREFIX } from '../../src/domain/tombstone.ts';
 import type { ArchiveLedger } from '../../src/ports/archive-ledger.ts';
 import type { ArchiveStore } from '../../src/ports/archive-store.ts';
 import type { ArchivalControlStore } from '../../src/ports/archival-control-store.ts';
@@ -60,7 +61,7 @@ export interface ArchivalWorld {
   readonly control: ArchivalControlStore;
   readonly adapters: WorldAdapters;
   readonly policy: ArchivalPolicy;
-  /** Every blob path the archive holds, in path order (listed through the port). */
+  /** Every record blob the archive holds, in path order (listed through the port); tombstones left out. */
   archivePaths(): Promise<string[]>;
   stores(injector?: FaultInjector): {
     store: RecordStore;
@@ -142,7 +143,7 @@ export function createArchivalWorld(
         paths.push(...page.items.map((item) => item.path));
         continuation = page.continuation;
       } while (continuation !== undefined);
-      return paths;
+      return paths.filter((path) => !path.startsWith(TOMBSTONE_PREFIX));
     },
     stores,
     services,

@@ -220,6 +220,7 @@ describe('configuration', () => {
     expect(loadConfig({}, '/srv').functions).toEqual({
       archiveTimerSchedule: '0 0 3 * * *',
       collectorTimerSchedule: '0 0 4 * * 0',
+      retentionTimerSchedule: '0 0 5 * * *',
       runQueueName: 'archival-runs',
     });
     expect(
@@ -230,8 +231,21 @@ describe('configuration', () => {
     ).toEqual({
       archiveTimerSchedule: '0 */30 * * * *',
       collectorTimerSchedule: '0 0 5 * * 6',
+      retentionTimerSchedule: '0 0 5 * * *',
       runQueueName: 'archival-runs',
     });
+  });
+
+  it('reads RETENTION_PERIOD (empty keeps every record) and schedules retention only with archival', () => {
+    expect(loadConfig({}, '/srv').retention).toEqual({ period: undefined, schedule: undefined });
+    expect(loadConfig({ RETENTION_PERIOD: 'P7Y' }, '/srv').retention).toMatchObject({
+      period: { years: 7, text: 'P7Y' },
+      schedule: undefined,
+    });
+    expect(
+      loadConfig({ RETENTION_PERIOD: 'P7Y', ARCHIVE_SCHEDULE: '0 3 * * *' }, '/srv').retention.schedule,
+    ).toBe('0 5 * * *');
+    expect(() => loadConfig({ RETENTION_PERIOD: '7 years' }, '/srv')).toThrow(/RETENTION_PERIOD/);
   });
 
   it('refuses dev keys when a real Cosmos account is configured', () => {

@@ -7,8 +7,15 @@ import { archivalStatus } from '../../src/archival/archival-status.ts';
 import { measureStores } from '../../src/costs/measure-stores.ts';
 import { recountTiers } from '../../src/costs/tier-recount.ts';
 import { TierCounters } from '../../src/costs/tier-counters.ts';
+import { wireServices } from '../../src/composition/wire-services.ts';
+import { parseIsoDuration } from '../../src/domain/iso-duration.ts';
 import { emptyTierTotals } from '../../src/domain/tier-totals.ts';
-import { type ArchivalWorld, createArchivalWorld, policyOf } from '../support/archival-harness.ts';
+import {
+  type ArchivalWorld,
+  createArchivalWorld,
+  policyOf,
+  silentLogger,
+} from '../support/archival-harness.ts';
 import { makeInput } from '../support/record-fixtures.ts';
 
 const DAY = 86_400_000;
@@ -72,6 +79,49 @@ describe('the tier counters', () => {
     expect(recounted.estimated).toEqual([]);
     expect(kept?.totals).toEqual(recounted.totals);
     expect(recounted.totals).toMatchObject({ hotRecords: 4, archivedRecords: 3, blobs: 3 });
+  });
+
+  it('lose what retention and erasure remove, documents and blobs, and equal a full recount afterwards', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    const services = wireServices(world.stores(), {
+      clock: world.clock,
+      log: silentLogger,
+      policy: world.policy,
+      archival: { batchSize: 4 },
+      retentionPeriod: parseIsoDuration('P1Y'),
+    });
+    try {
+      expect((await services.tierRecount.run()).status).toBe('succeeded');
+      await seed(4, 18, 'expired'); // past the year: retention takes them, archived or hot
+      await seed(3, 6, 'old');
+      await seed(2, 1, 'new');
+      await services.records.create(
+        'cust-gone',
+        makeInput({ id: 'g-1', issuedAt: '2025-07-01T00:00:00.000Z' }),
+      );
+      await services.records.create(
+        'cust-gone',
+        makeInput({ id: 'g-2', issuedAt: '2025-12-20T00:00:00.000Z' }),
+      );
+      world.clock.advance(2 * DAY);
+      const run = await services.archival.run({ asOf: world.clock.now().toISOString() });
+      expect(run.counts.purged).toBeGreaterThan(0);
+      // One expired record rewritten after archival: a superseded blob of it stays until the collector.
+      await services.records.patch({ customerId: 'cust-t', id: 'expired-0' }, { status: 'void' }, {});
+      const system = { actor: { sub: 'test', roles: ['system'] } };
+      const retention = await services.retention.run({ asOf: world.clock.now().toISOString() }, system);
+      expect(retention.counts).toMatchObject({ deleted: 4 });
+      const erasure = await services.erasure.run({ customerId: 'cust-gone' }, system);
+      expect(erasure.status).toBe('succeeded');
+
+      await services.tierCounters.flush();
+      const kept = await services.tierCounters.read();
+      const recounted = await recountTiers({ ...world, counters: new TierCounters(world.control) });
+      expect(kept?.totals).toEqual(recounted.totals);
+      expect(recounted.totals).toMatchObject({ hotRecords: 2, archivedRecords: 3, blobs: 3 });
+    } finally {
+      await services.shutdown();
+    }
   });
 
   it('add up the changes of several writers without losing one', async () => {
