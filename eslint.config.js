@@ -97,7 +97,7 @@ export default tseslint.config(
               message: 'records/ owns every change of a record; archival/ works through the ports',
             },
             {
-              target: ['./src/api', './src/functions', './src/cli'],
+              target: ['./src/api', './src/functions', './src/cli', './src/library'],
               from: './src/adapters',
               message: 'edges reach adapters only through the composition (src/composition)',
             },
@@ -113,6 +113,7 @@ export default tseslint.config(
                 './src/api',
                 './src/functions',
                 './src/cli',
+                './src/library',
               ],
               message: 'adapters implement ports; they know no use case and no edge',
             },

@@ -124,13 +124,21 @@ export class CosmosConnection {
   /** Aborts whatever is in flight when the adapter closes, so shutdown never waits on a hung request. */
   readonly #closing = new AbortController();
 
+  /** False for a caller's ready container: its client is the caller's to dispose. */
+  readonly #ownsClient: boolean;
+
   private constructor(
     client: CosmosClient,
     agent: Agent | undefined,
-    options: CosmosConnectionOptions,
+    options: Pick<
+      CosmosConnectionOptions,
+      'databaseId' | 'allowInsecureTls' | 'retryPolicy' | 'sleep' | 'estimateRequestCharges'
+    >,
     spec: ContainerSpec,
+    ownsClient = true,
   ) {
     this.#client = client;
+    this.#ownsClient = ownsClient;
     this.#agent = agent;
     this.#adapter = spec.adapter;
     this.database = client.database(options.databaseId);
@@ -175,6 +183,37 @@ export class CosmosConnection {
       await connection.close();
       throw error;
     }
+    return connection;
+  }
+
+  /**
+   * Works on a container the caller already holds (an existing service's own client): nothing is
+   * created, the partition key is checked, and closing leaves the caller's client open.
+   */
+  static async fromContainer(
+    container: Container,
+    spec: Omit<ContainerSpec, 'containerId'>,
+    options: Pick<CosmosConnectionOptions, 'retryPolicy' | 'sleep' | 'estimateRequestCharges'> = {},
+  ): Promise<CosmosConnection> {
+    const connection = new CosmosConnection(
+      container.database.client,
+      undefined,
+      { ...options, databaseId: container.database.id, allowInsecureTls: false },
+      { ...spec, containerId: container.id },
+      false,
+    );
+    await connection.call(
+      `read container ${container.database.id}/${container.id}`,
+      undefined,
+      async (state) => {
+        const { resource } = await connection.container.read({ abortSignal: state.signal });
+        checkPartitionKey(
+          container.database.id,
+          { ...spec, containerId: container.id },
+          resource?.partitionKey?.paths,
+        );
+      },
+    );
     return connection;
   }
 
@@ -309,7 +348,7 @@ export class CosmosConnection {
   close(): Promise<void> {
     if (!this.#closing.signal.aborted) {
       this.#closing.abort();
-      this.#client.dispose();
+      if (this.#ownsClient) this.#client.dispose();
       this.#agent?.destroy();
     }
     return Promise.resolve();
@@ -335,14 +374,22 @@ export class CosmosConnection {
       const { resource } = await this.container.read({ abortSignal });
       partitionKeyPaths = resource?.partitionKey?.paths;
     }
-    // Point reads and conditional writes address items by their partition key: any other would misroute them.
-    if (partitionKeyPaths?.length !== 1 || partitionKeyPaths[0] !== spec.partitionKeyPath) {
-      throw new AppError(
-        'UNAVAILABLE',
-        `Container ${databaseId}/${spec.containerId} is partitioned by ${JSON.stringify(partitionKeyPaths)}, not ${spec.partitionKeyPath}`,
-        { retryable: false },
-      );
-    }
+    checkPartitionKey(databaseId, spec, partitionKeyPaths);
+  }
+}
+
+/** Point reads and conditional writes address items by their partition key: any other would misroute them. */
+function checkPartitionKey(
+  databaseId: string,
+  spec: ContainerSpec,
+  partitionKeyPaths: readonly string[] | undefined,
+): void {
+  if (partitionKeyPaths?.length !== 1 || partitionKeyPaths[0] !== spec.partitionKeyPath) {
+    throw new AppError(
+      'UNAVAILABLE',
+      `Container ${databaseId}/${spec.containerId} is partitioned by ${JSON.stringify(partitionKeyPaths)}, not ${spec.partitionKeyPath}`,
+      { retryable: false },
+    );
   }
 }
 
