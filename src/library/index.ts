@@ -15,6 +15,17 @@ import type { RecordService } from '../records/record-service.ts';
 export type { DataAccessHooks, DataAccessSource } from '../composition/open-data-access.ts';
 export type { ReadyClients } from '../composition/open-adapters.ts';
 export { ConfigError } from '../config/app-config.ts';
+/** The policies the engine's queries need (create containers with them, or check yours: `indexingGaps`). */
+export {
+  RECORDS_INDEXING_POLICY,
+  LEDGER_INDEXING_POLICY,
+  indexingGaps,
+  describeGap,
+  type IndexingGap,
+} from '../composition/check-indexing.ts';
+/** The HTTP API's bytes and ETag of a record: identical whatever tier served it. */
+export { serializeRecord } from '../domain/billing-record.ts';
+export { etagOf } from '../domain/etag.ts';
 export { AppError, isAppError, hasCode, ERROR_CODES, type ErrorCode } from '../domain/errors.ts';
 export type { RecordKey } from '../domain/record-rules.ts';
 export type { BillingRecord, RecordInput, RecordSummary, ListQuery } from '../domain/billing-record.ts';

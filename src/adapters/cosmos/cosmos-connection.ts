@@ -154,27 +154,8 @@ export class CosmosConnection {
    * UNAVAILABLE when Cosmos DB cannot be reached or the container is partitioned otherwise.
    */
   static async connect(options: CosmosConnectionOptions, spec: ContainerSpec): Promise<CosmosConnection> {
-    // Only the emulator's self-signed certificate needs this; keep-alive as the SDK's own agent does.
-    const agent = options.allowInsecureTls
-      ? new Agent({ keepAlive: true, rejectUnauthorized: false })
-      : undefined;
-    const throttle = options.throttleRetry ?? DEFAULT_THROTTLE_RETRY;
-    const clientOptions: CosmosClientOptions = {
-      endpoint: options.endpoint,
-      ...(options.key !== undefined
-        ? { key: options.key }
-        : { aadCredentials: options.credential ?? new DefaultAzureCredential() }),
-      ...(agent !== undefined ? { agent } : {}),
-      connectionPolicy: {
-        requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
-        retryOptions: {
-          maxRetryAttemptCount: throttle.maxRetries,
-          maxWaitTimeInSeconds: throttle.maxWaitSeconds,
-        },
-      },
-      userAgentSuffix: 'billing-archive',
-    };
-    const connection = new CosmosConnection(new CosmosClient(clientOptions), agent, options, spec);
+    const { client, agent } = createCosmosClient(options);
+    const connection = new CosmosConnection(client, agent, options, spec);
     try {
       await connection.call(`open container ${options.databaseId}/${spec.containerId}`, undefined, (state) =>
         connection.#ensureContainer(options.databaseId, spec, state.signal),
@@ -376,6 +357,34 @@ export class CosmosConnection {
     }
     checkPartitionKey(databaseId, spec, partitionKeyPaths);
   }
+}
+
+/** A client as every adapter makes it: the account's key or Entra ID, bounded throttling retries, a deadline. */
+export function createCosmosClient(options: CosmosConnectionOptions): {
+  client: CosmosClient;
+  agent: Agent | undefined;
+} {
+  // Only the emulator's self-signed certificate needs this; keep-alive as the SDK's own agent does.
+  const agent = options.allowInsecureTls
+    ? new Agent({ keepAlive: true, rejectUnauthorized: false })
+    : undefined;
+  const throttle = options.throttleRetry ?? DEFAULT_THROTTLE_RETRY;
+  const clientOptions: CosmosClientOptions = {
+    endpoint: options.endpoint,
+    ...(options.key !== undefined
+      ? { key: options.key }
+      : { aadCredentials: options.credential ?? new DefaultAzureCredential() }),
+    ...(agent !== undefined ? { agent } : {}),
+    connectionPolicy: {
+      requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      retryOptions: {
+        maxRetryAttemptCount: throttle.maxRetries,
+        maxWaitTimeInSeconds: throttle.maxWaitSeconds,
+      },
+    },
+    userAgentSuffix: 'billing-archive',
+  };
+  return { client: new CosmosClient(clientOptions), agent };
 }
 
 /** Point reads and conditional writes address items by their partition key: any other would misroute them. */
