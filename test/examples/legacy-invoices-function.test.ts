@@ -8,6 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInvoice, getInvoice } from '../../examples/legacy-invoices-function/src/invoice-handlers.ts';
 import { type DataAccess, openDataAccess } from '../../src/library/index.ts';
 
+/** Past the default cool-down (P1D) of the record just written; a far asOf means many slices to sweep. */
+const twoDaysAhead = () => new Date(Date.now() + 2 * 86_400_000).toISOString();
+
 const folder = mkdtempSync(join(tmpdir(), 'legacy-invoices-'));
 let layer: DataAccess;
 
@@ -65,7 +68,7 @@ describe('an existing Functions app on the library', () => {
     const hot = await get('acme', invoice.number);
     expect(hot).toEqual({ status: 200, jsonBody: { ...invoice, customer: 'acme' } });
 
-    const report = await layer.archival.run({ asOf: '2099-01-01T00:00:00.000Z' });
+    const report = await layer.archival.run({ asOf: twoDaysAhead() });
     expect(report.counts).toMatchObject({ copied: 1, purged: 1 });
     expect(await layer.records.countByTier()).toMatchObject({ archived: 1 });
 

@@ -13,7 +13,7 @@ import {
   RECORDS_INDEXING_POLICY,
   serializeRecord,
 } from 'billing-archive';
-import { sampleInvoice } from './sample-invoice.mjs';
+import { sampleInvoice, twoDaysAhead } from './sample-invoice.mjs';
 
 const cosmos = new CosmosClient({
   endpoint: process.env.COSMOS_ENDPOINT,
@@ -21,7 +21,9 @@ const cosmos = new CosmosClient({
   // The emulator's self-signed certificate only.
   agent: new Agent({ rejectUnauthorized: false }),
 });
-const { database } = await cosmos.databases.createIfNotExists({ id: 'billing' });
+// One database and set of containers per Node version: the test runs this program on each against one emulator.
+const run = `node${process.versions.node.split('.')[0]}`;
+const { database } = await cosmos.databases.createIfNotExists({ id: `billing-${run}` });
 // The engine's queries need these policies (an existing container: `npm run archive -- check-indexing`).
 const container = async (id, indexingPolicy) =>
   (
@@ -40,9 +42,9 @@ const blobContainer = async (name) => {
 const clients = {
   records: await container('records', RECORDS_INDEXING_POLICY),
   ledger: await container('archive-ledger', LEDGER_INDEXING_POLICY),
-  archive: await blobContainer('archive'),
-  control: await blobContainer('archive-control'),
-  audit: await blobContainer('audit'),
+  archive: await blobContainer(`archive-${run}`),
+  control: await blobContainer(`archive-control-${run}`),
+  audit: await blobContainer(`audit-${run}`),
 };
 
 assert.deepEqual(indexingGaps((await clients.records.read()).resource.indexingPolicy), []);
@@ -58,7 +60,7 @@ try {
   const created = await layer.records.create('cust-clients', sampleInvoice('INV-000002', 'EUR'));
   const key = { customerId: 'cust-clients', id: created.id };
   hot = await layer.records.get(key);
-  report = await layer.archival.run({ asOf: '2099-01-01T00:00:00.000Z' });
+  report = await layer.archival.run({ asOf: twoDaysAhead() });
   assert.equal(report.status, 'succeeded', JSON.stringify(report));
   archived = await layer.records.get(key);
   assert.equal(hot.tier, 'hot');

@@ -2,7 +2,7 @@
 // (SQLite and the file archive in DATA_DIR), create, read, archive with asOf ahead, read back identical.
 import assert from 'node:assert/strict';
 import { etagOf, openDataAccess, serializeRecord } from 'billing-archive';
-import { sampleInvoice } from './sample-invoice.mjs';
+import { sampleInvoice, twoDaysAhead } from './sample-invoice.mjs';
 
 const layer = await openDataAccess({
   settings: {
@@ -17,7 +17,7 @@ try {
   const key = { customerId: 'cust-consumer', id: created.id };
   const hot = await layer.records.get(key);
   assert.equal(hot.tier, 'hot');
-  const report = await layer.archival.run({ asOf: '2099-01-01T00:00:00.000Z' });
+  const report = await layer.archival.run({ asOf: twoDaysAhead() });
   assert.equal(report.status, 'succeeded', JSON.stringify(report));
   const archived = await layer.records.get(key);
   assert.notEqual(archived.tier, 'hot');

@@ -1,4 +1,4 @@
-// The record both consumer programs write: a valid billing record of API.md.
+// What both consumer programs share: a valid billing record of API.md, and the asOf of their run.
 export function sampleInvoice(invoiceNumber, currency) {
   return {
     invoiceNumber,
@@ -14,4 +14,9 @@ export function sampleInvoice(invoiceNumber, currency) {
     totalMinor: 13680,
     metadata: { region: 'eastus' },
   };
+}
+
+/** Past the default cool-down (P1D) of a record just written; a far asOf means many slices to sweep. */
+export function twoDaysAhead() {
+  return new Date(Date.now() + 2 * 86_400_000).toISOString();
 }
