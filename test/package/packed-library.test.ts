@@ -64,8 +64,9 @@ describe('the packed library in a clean consumer project', () => {
   afterAll(async () => {
     await cosmos?.stop();
     await azurite?.stop();
+    // The consumer's node_modules is hundreds of packages: removing it takes minutes on a loaded machine.
     rmSync(work, { recursive: true, force: true });
-  });
+  }, 600_000);
 
   it('ships compiled JavaScript and declarations only, with an exports map', async () => {
     const { stdout } = await run('npm', ['pack', '--dry-run', '--json'], { cwd: root });
