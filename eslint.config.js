@@ -4,7 +4,18 @@ import tseslint from 'typescript-eslint';
 import importX, { createNodeResolver } from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.data/**', 'coverage/**', 'bench/results/**', '.package/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      '.data/**',
+      'coverage/**',
+      'bench/results/**',
+      '.package/**',
+      // A consumer's plain JavaScript, run against the packed tarball by test/package/packed-library.test.ts.
+      'test/package/*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -97,7 +108,7 @@ export default tseslint.config(
               message: 'records/ owns every change of a record; archival/ works through the ports',
             },
             {
-              target: ['./src/api', './src/functions', './src/cli'],
+              target: ['./src/api', './src/functions', './src/cli', './src/library'],
               from: './src/adapters',
               message: 'edges reach adapters only through the composition (src/composition)',
             },
@@ -113,6 +124,7 @@ export default tseslint.config(
                 './src/api',
                 './src/functions',
                 './src/cli',
+                './src/library',
               ],
               message: 'adapters implement ports; they know no use case and no edge',
             },

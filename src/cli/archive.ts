@@ -1,4 +1,5 @@
-// `npm run archive -- <command>`: run | status | verify | gc | rehydrate | export | unpark | recount | cost-report | runs.
+// `npm run archive -- <command>`: run | status | verify | gc | rehydrate | export | unpark | recount | cost-report
+// | runs | retention | erase | rebuild | check-indexing.
 // Each command parses its options, calls one use case (the same as the admin API's), and prints a
 // progress bar (stderr) and a summary table.
 import { createWriteStream } from 'node:fs';
@@ -10,6 +11,7 @@ import Table from 'cli-table3';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { RunReport } from '../archival/run-reports.ts';
 import type { JobReport } from '../jobs/job-service.ts';
+import { checkRecordsIndexing, describeGap } from '../composition/check-indexing.ts';
 import { createLogger } from '../composition/create-logger.ts';
 import { openServices, type OpenedServices } from '../composition/open-services.ts';
 import { isAppError } from '../domain/errors.ts';
@@ -178,6 +180,32 @@ program
             : 1;
       }),
   );
+
+program
+  .command('check-indexing')
+  .description(
+    "Read the records container's indexing policy and report what the engine's queries need that it lacks (changes nothing)",
+  )
+  .option('--json', 'print the gaps as JSON')
+  .action(async (options: { json?: boolean }) => {
+    const config = loadConfigOrExit();
+    try {
+      const report = await checkRecordsIndexing(config);
+      if (options.json === true) console.log(JSON.stringify(report, null, 2));
+      else if (report.gaps.length === 0)
+        console.log(`${report.container}: the indexing policy has everything the engine's queries need.`);
+      else {
+        console.log(`${report.container}: the indexing policy lacks what the engine's queries need:`);
+        for (const gap of report.gaps) console.log(`  - ${describeGap(gap)}`);
+        console.log('Add these to the policy in your infrastructure code, then run this again.');
+      }
+      process.exit(report.gaps.length === 0 ? 0 : 2);
+    } catch (error) {
+      console.error(isAppError(error) ? `${error.code}: ${error.message}` : (error as Error).message);
+      console.error('Check the COSMOS_* settings and that the account answers, then run this again.');
+      process.exit(1);
+    }
+  });
 
 program
   .command('status')

@@ -1,6 +1,6 @@
 // Opening the adapters the configuration names: the hot store and ledger (SQLite or Cosmos DB), the
 // archive and control store (files and SQLite in the data folder, embedded Azurite, or Blob Storage), the cache (in-process LRU or Redis)
-// and the token verifier. Everything opened is closed, in reverse order, even when opening fails halfway.
+// and the token verifier; or the same adapters over clients the caller already holds. Everything opened is closed, in reverse order, even when opening fails halfway.
 import type { Logger } from 'pino';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,8 +29,11 @@ import type { ArchiveStore } from '../ports/archive-store.ts';
 import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
 import type { ArchivalRunQueue } from '../ports/archival-run-queue.ts';
 import type { AuditLog } from '../ports/audit-log.ts';
-import type { Cache } from '../ports/cache.ts';
+import type { Cache, CacheErrorListener } from '../ports/cache.ts';
 import type { RecordStore } from '../ports/record-store.ts';
+import type { Container } from '@azure/cosmos';
+import type { ContainerClient } from '@azure/storage-blob';
+import type { Redis } from 'ioredis';
 
 export interface OpenedAdapters {
   readonly store: RecordStore;
@@ -41,7 +44,6 @@ export interface OpenedAdapters {
   /** Under Azure Functions only: where admin-started archival runs wait for their queue trigger. */
   readonly runQueue?: ArchivalRunQueue;
   readonly audit: AuditLog;
-  readonly verifyToken: TokenVerifier;
   /** One line per part, for the start banner. */
   readonly description: readonly string[];
   close(): Promise<void>;
@@ -50,38 +52,16 @@ export interface OpenedAdapters {
 export async function openAdapters(
   config: AppConfig,
   logger: Logger,
-  hooks: { onCacheError?: (operation: string, error: unknown) => void } = {},
+  hooks: AdapterHooks = {},
 ): Promise<OpenedAdapters> {
   const closers: Array<() => Promise<void>> = [];
   const description: string[] = [];
-  const close = async (): Promise<void> => {
-    for (const closer of closers.reverse()) {
-      try {
-        await closer();
-      } catch (error) {
-        logger.warn({ err: error }, 'error while closing');
-      }
-    }
-  };
+  const close = closeInReverse(closers, logger);
   try {
-    // Auth first: a bad AUTH_* setting stops the start before any store is opened.
-    const verifyToken = await openTokenVerifier(config, description);
     const { recordStore, ledger } = await openHotStores(config, description, closers);
     const { archiveStore, controlStore, account } = await openArchiveStores(config, description, closers);
     const audit = await openAuditLog(config, account, description, closers);
-    const onCacheError = (operation: string, error: unknown): void => {
-      hooks.onCacheError?.(operation, error);
-      logger.debug({ err: error, operation }, 'cache failed open');
-    };
-    const cache: Cache =
-      config.cache.kind === 'redis'
-        ? new RedisCache(config.cache.url, {
-            onError: onCacheError,
-            ...(config.cache.entraObjectId !== undefined
-              ? { entraAuth: redisEntraAuth(config.cache.entraObjectId) }
-              : {}),
-          })
-        : new LruMemoryCache({ maxBytes: config.cache.maxBytes });
+    const cache = openCache(config.cache, logger, hooks);
     closers.push(() => cache.close());
     description.push(
       config.cache.kind === 'redis'
@@ -97,7 +77,6 @@ export async function openAdapters(
       cache,
       ...(runQueue !== undefined ? { runQueue } : {}),
       audit,
-      verifyToken,
       description,
       close,
     };
@@ -105,6 +84,98 @@ export async function openAdapters(
     await close();
     throw error;
   }
+}
+
+/** The containers and client an existing service already holds; the library works inside them. */
+export interface ReadyClients {
+  /** The records, partitioned by /customerId. */
+  readonly records: Container;
+  /** The archive ledger, partitioned by /customerId (the archiver's small bookkeeping documents). */
+  readonly ledger: Container;
+  /** The archive (Cold tier). */
+  readonly archive: ContainerClient;
+  /** The archiver's control documents: checkpoints, leases, run reports, holds. */
+  readonly control: ContainerClient;
+  /** The audit trail's append blobs (put it under a time-based immutability policy). */
+  readonly audit: ContainerClient;
+  /** The shared cache of archived reads; without it, the in-process LRU of the settings. */
+  readonly redis?: Redis;
+}
+
+/**
+ * Adapters over clients the caller opened (its credentials, its retry settings): nothing is created in
+ * Cosmos DB, and closing closes the adapters, never the caller's clients.
+ */
+export async function openClientAdapters(
+  clients: ReadyClients,
+  config: Pick<AppConfig, 'cache'>,
+  logger: Logger,
+  hooks: AdapterHooks = {},
+): Promise<OpenedAdapters> {
+  const closers: Array<() => Promise<void>> = [];
+  const close = closeInReverse(closers, logger);
+  try {
+    const store = await CosmosRecordStore.fromContainer(clients.records);
+    closers.push(() => store.close());
+    const ledger = await CosmosArchiveLedger.fromContainer(clients.ledger);
+    closers.push(() => ledger.close());
+    const archive = await BlobArchiveStore.connect({ containerClient: clients.archive });
+    closers.push(() => archive.close());
+    const control = await BlobControlStore.connect({ containerClient: clients.control });
+    closers.push(() => control.close());
+    const audit = await BlobAuditLog.connect({ containerClient: clients.audit });
+    closers.push(() => audit.close());
+    const cache = openCache(config.cache, logger, hooks, clients.redis);
+    closers.push(() => cache.close());
+    const name = (container: { readonly containerName: string }) => container.containerName;
+    return {
+      store,
+      ledger,
+      archive,
+      control,
+      cache,
+      audit,
+      description: [
+        `Hot store: Cosmos DB container ${clients.records.database.id}/${clients.records.id} (ledger ${clients.ledger.id}), the caller's client`,
+        `Archive: Blob containers ${name(clients.archive)}, ${name(clients.control)} (audit ${name(clients.audit)}), the caller's clients`,
+        clients.redis !== undefined ? "Cache: Redis, the caller's client" : `Cache: ${config.cache.kind}`,
+      ],
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+export interface AdapterHooks {
+  onCacheError?: (operation: string, error: unknown) => void;
+}
+
+/** Redis (the caller's client, or REDIS_URL), else the in-process LRU. */
+function openCache(settings: AppConfig['cache'], logger: Logger, hooks: AdapterHooks, client?: Redis): Cache {
+  const onError = (operation: Parameters<CacheErrorListener>[0], error: unknown): void => {
+    hooks.onCacheError?.(operation, error);
+    logger.debug({ err: error, operation }, 'cache failed open');
+  };
+  if (client !== undefined) return new RedisCache(client, { onError });
+  if (settings.kind === 'memory') return new LruMemoryCache({ maxBytes: settings.maxBytes });
+  return new RedisCache(settings.url, {
+    onError,
+    ...(settings.entraObjectId !== undefined ? { entraAuth: redisEntraAuth(settings.entraObjectId) } : {}),
+  });
+}
+
+function closeInReverse(closers: Array<() => Promise<void>>, logger: Logger): () => Promise<void> {
+  return async () => {
+    for (const closer of closers.reverse()) {
+      try {
+        await closer();
+      } catch (error) {
+        logger.warn({ err: error }, 'error while closing');
+      }
+    }
+  };
 }
 
 /** Under Functions, the Storage queue admin-started runs go through; elsewhere none (they run in process). */
@@ -248,7 +319,8 @@ function redisEntraAuth(objectId: string) {
   };
 }
 
-async function openTokenVerifier(config: AppConfig, description: string[]): Promise<TokenVerifier> {
+/** The verifier of the API's bearer tokens (the server and Functions; the library has none). */
+export async function openTokenVerifier(config: AppConfig, description: string[]): Promise<TokenVerifier> {
   const auth = config.auth;
   const common = { issuer: auth.issuer, audience: auth.audience };
   if (auth.kind === 'dev-keys') {

@@ -9,15 +9,15 @@ import { createHttpMetrics, type HttpMetrics } from '../api/http-metrics.ts';
 import { createRateLimiter } from '../api/rate-limits.ts';
 import type { ApiServices } from '../api/route-definition.ts';
 import type { AppConfig } from '../config/app-config.ts';
-import type { ArchivalPolicy } from '../domain/archival-policy.ts';
 import type { Clock } from '../ports/clock.ts';
-import { openAdapters } from './open-adapters.ts';
+import { openTokenVerifier } from './open-adapters.ts';
+import { openDataAccess } from './open-data-access.ts';
 import { type Alerting, startAlerting } from './alerting.ts';
 import { cachedReadiness, checkReadiness } from './readiness.ts';
 import { createServiceMetrics } from './service-metrics.ts';
 import { systemClock } from './system-clock.ts';
 import { createMetricsPipeline, loadAzureMonitorMetrics, type MetricsPipeline } from './telemetry.ts';
-import { wireServices, type WiredServices } from './wire-services.ts';
+import type { WiredServices } from './wire-services.ts';
 
 export interface OpenedServices extends WiredServices {
   readonly application: ApiApplication;
@@ -43,45 +43,25 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
       liveLatency.record(seconds * 1000);
     },
   };
-  const adapters = await openAdapters(config, logger, {
-    onCacheError: (operation) => metrics.cacheErrors.add(1, { operation }),
-  });
-  const { store, ledger, archive, control, cache, audit, runQueue } = adapters;
+  // Auth first: a bad AUTH_* setting stops the start before any store is opened.
+  const description: string[] = [];
+  const verifyToken = await openTokenVerifier(config, description);
+  // The one data-access layer, the same the library entry opens.
+  const dataAccess = await openDataAccess(
+    { config },
+    {
+      logger,
+      metrics,
+      liveLatency,
+      onCacheError: (operation) => metrics.cacheErrors.add(1, { operation }),
+    },
+  );
+  description.push(...dataAccess.adapters.description);
   for (const endpoint of config.security.insecureEndpoints) {
     // Accepted through ALLOW_INSECURE_ENDPOINTS: said at every start, so nobody forgets it is on.
     logger.warn({ setting: endpoint.split(' ')[0] }, `INSECURE: ${endpoint} (ALLOW_INSECURE_ENDPOINTS=true)`);
   }
-  const wired = wireServices(
-    { store, ledger, archive, control, cache, audit, ...(runQueue !== undefined ? { runQueue } : {}) },
-    {
-      clock: systemClock,
-      log: logger,
-      policy: archivalPolicy(config),
-      liveLatency,
-      archival: {
-        batchSize: config.archival.batchSize,
-        concurrency: config.archival.concurrency,
-        timeBudgetMs: config.archival.timeBudgetMs,
-        requestUnitsPerSecond: config.archival.requestUnitsPerSecond,
-        throughputShare: config.archival.throughputShare,
-      },
-      collectorSafetyWindowMs: config.archival.collectorSafetyWindowMs,
-      cacheTtlMs: config.cache.ttlMs,
-      decodedCacheBytes: config.cache.decodedMaxBytes,
-      readSpikes: {
-        threshold: config.archival.rehydrateAfterReads,
-        windowMs: config.archival.rehydrateWindowMs,
-        // Counted in Redis, so every instance sees every read; the in-process LRU adds nothing there.
-        shared: config.cache.kind === 'redis',
-      },
-      cost: {
-        ...config.cost,
-        archiveAfterMonths: config.archival.after.months + 12 * config.archival.after.years,
-      },
-      metrics,
-      ...(config.retention.period !== undefined ? { retentionPeriod: config.retention.period } : {}),
-    },
-  );
+  const wired = dataAccess.services;
   // Probed when metrics are read (a scrape, an evaluation): the archive down is an alert of its own.
   telemetry.meter
     .createObservableGauge('dependency_up', { description: 'Whether each store answers (1) or not (0)' })
@@ -106,21 +86,20 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
     ...wired,
     application: createApiApplication(
       apiServices(wired, telemetry, alerting, { readinessClock: systemClock }),
-      adapters.verifyToken,
+      verifyToken,
       {
         clock: systemClock,
         onAuthDenied: (reason) => metrics.authDenied.add(1, { reason }),
-        rateLimiter: createRateLimiter(cache, systemClock, config.rateLimits),
+        rateLimiter: createRateLimiter(dataAccess.adapters.cache, systemClock, config.rateLimits),
       },
     ),
     httpMetrics,
     telemetry,
     alerting,
-    description: adapters.description,
+    description,
     async close() {
       await alerting.close();
-      await wired.shutdown();
-      await adapters.close();
+      await dataAccess.close();
       await telemetry.shutdown();
     },
   };
@@ -154,13 +133,5 @@ export function apiServices(
     metricsText: () => telemetry.prometheusText(),
     alerts: () => alerting.alerts(),
     refreshArchivalGauges: () => wired.refreshArchivalGauges(),
-  };
-}
-
-export function archivalPolicy(config: AppConfig): ArchivalPolicy {
-  return {
-    archiveAfter: config.archival.after,
-    gracePeriod: config.archival.gracePeriod,
-    coolDown: config.archival.coolDown,
   };
 }

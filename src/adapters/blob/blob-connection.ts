@@ -1,7 +1,12 @@
 // One Blob container and how every port call reaches it: the SDK's bounded retries, a client-side
 // deadline, the caller's cancellation and the store's close, with every failure mapped to an AppError.
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import { BlobServiceClient, type ContainerClient, StorageRetryPolicyType } from '@azure/storage-blob';
+import {
+  BlobServiceClient,
+  type ContainerClient,
+  type StoragePipelineOptions,
+  StorageRetryPolicyType,
+} from '@azure/storage-blob';
 import { AppError } from '../../domain/errors.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
 import { hasStatus, toAppError } from './blob-errors.ts';
@@ -32,7 +37,9 @@ interface CommonConnectOptions {
 
 export type BlobConnectOptions =
   | (CommonConnectOptions & { readonly connectionString: string })
-  | (CommonConnectOptions & { readonly accountUrl: string; readonly credential?: TokenCredential });
+  | (CommonConnectOptions & { readonly accountUrl: string; readonly credential?: TokenCredential })
+  /** A container client the caller already holds: its own pipeline (retries, credential) applies. */
+  | { readonly containerClient: ContainerClient; readonly timeouts?: Partial<BlobTimeouts> };
 
 export class BlobConnection {
   readonly container: ContainerClient;
@@ -63,21 +70,9 @@ export class BlobConnection {
         tryTimeoutInMs: Math.max(1_000, timeouts.operationTimeoutMs),
       },
     };
-    const service =
-      'connectionString' in options
-        ? BlobServiceClient.fromConnectionString(options.connectionString, pipeline)
-        : new BlobServiceClient(
-            options.accountUrl,
-            options.credential ?? new DefaultAzureCredential(),
-            pipeline,
-          );
-    const connection = new BlobConnection(
-      service.getContainerClient(options.containerName),
-      timeouts,
-      storeName,
-    );
+    const connection = new BlobConnection(containerClientOf(options, pipeline), timeouts, storeName);
     const container = connection.container;
-    await connection.call(`create container ${options.containerName}`, undefined, async (abortSignal) => {
+    await connection.call(`create container ${container.containerName}`, undefined, async (abortSignal) => {
       try {
         await container.createIfNotExists({ abortSignal });
       } catch (error) {
@@ -121,6 +116,19 @@ export class BlobConnection {
   close(): void {
     this.#closing.abort(new AppError('UNAVAILABLE', `${this.#storeName} is closed`, { retryable: false }));
   }
+}
+
+function containerClientOf(options: BlobConnectOptions, pipeline: StoragePipelineOptions): ContainerClient {
+  if ('containerClient' in options) return options.containerClient;
+  const service =
+    'connectionString' in options
+      ? BlobServiceClient.fromConnectionString(options.connectionString, pipeline)
+      : new BlobServiceClient(
+          options.accountUrl,
+          options.credential ?? new DefaultAzureCredential(),
+          pipeline,
+        );
+  return service.getContainerClient(options.containerName);
 }
 
 /** Properties carry `"0x…"` but list items carry `0x…`; the ports always speak the quoted form. */

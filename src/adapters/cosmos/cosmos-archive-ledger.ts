@@ -1,7 +1,7 @@
 // The archival ledger in its own Cosmos DB container, partitioned by /customerId like the records: one
 // small item per record between its copy and its purge, so the purge never reads a 300 KB document again.
 import { isDeepStrictEqual } from 'node:util';
-import type { IndexingPolicy, ItemDefinition, SqlParameter, SqlQuerySpec } from '@azure/cosmos';
+import type { Container, IndexingPolicy, ItemDefinition, SqlParameter, SqlQuerySpec } from '@azure/cosmos';
 import { estimateDeleteUnits, LEDGER_INDEXED_TERMS } from '../../domain/request-unit-model.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
@@ -95,6 +95,12 @@ export const LEDGER_QUERY_ORDERS: ReadonlyArray<readonly string[]> = [
   [...RETRY_ORDER],
 ];
 
+const LEDGER_SPEC = {
+  adapter: 'archive ledger',
+  partitionKeyPath: LEDGER_PARTITION_KEY_PATH,
+  indexingPolicy: LEDGER_INDEXING_POLICY,
+} as const;
+
 export class CosmosArchiveLedger implements ArchiveLedger {
   readonly #connection: CosmosConnection;
 
@@ -105,12 +111,15 @@ export class CosmosArchiveLedger implements ArchiveLedger {
   /** Connects, creating the database and container when absent; UNAVAILABLE when Cosmos DB cannot be reached. */
   static async connect(options: CosmosArchiveLedgerOptions): Promise<CosmosArchiveLedger> {
     const connection = await CosmosConnection.connect(options, {
-      adapter: 'archive ledger',
+      ...LEDGER_SPEC,
       containerId: options.containerId ?? LEDGER_CONTAINER_ID,
-      partitionKeyPath: LEDGER_PARTITION_KEY_PATH,
-      indexingPolicy: LEDGER_INDEXING_POLICY,
     });
     return new CosmosArchiveLedger(connection);
+  }
+
+  /** Over a container the caller already holds; closing leaves its client open. */
+  static async fromContainer(container: Container): Promise<CosmosArchiveLedger> {
+    return new CosmosArchiveLedger(await CosmosConnection.fromContainer(container, LEDGER_SPEC));
   }
 
   get(key: RecordKey, options?: OperationOptions): Promise<StoredLedgerEntry | undefined> {

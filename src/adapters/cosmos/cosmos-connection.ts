@@ -124,13 +124,21 @@ export class CosmosConnection {
   /** Aborts whatever is in flight when the adapter closes, so shutdown never waits on a hung request. */
   readonly #closing = new AbortController();
 
+  /** False for a caller's ready container: its client is the caller's to dispose. */
+  readonly #ownsClient: boolean;
+
   private constructor(
     client: CosmosClient,
     agent: Agent | undefined,
-    options: CosmosConnectionOptions,
+    options: Pick<
+      CosmosConnectionOptions,
+      'databaseId' | 'allowInsecureTls' | 'retryPolicy' | 'sleep' | 'estimateRequestCharges'
+    >,
     spec: ContainerSpec,
+    ownsClient = true,
   ) {
     this.#client = client;
+    this.#ownsClient = ownsClient;
     this.#agent = agent;
     this.#adapter = spec.adapter;
     this.database = client.database(options.databaseId);
@@ -146,27 +154,8 @@ export class CosmosConnection {
    * UNAVAILABLE when Cosmos DB cannot be reached or the container is partitioned otherwise.
    */
   static async connect(options: CosmosConnectionOptions, spec: ContainerSpec): Promise<CosmosConnection> {
-    // Only the emulator's self-signed certificate needs this; keep-alive as the SDK's own agent does.
-    const agent = options.allowInsecureTls
-      ? new Agent({ keepAlive: true, rejectUnauthorized: false })
-      : undefined;
-    const throttle = options.throttleRetry ?? DEFAULT_THROTTLE_RETRY;
-    const clientOptions: CosmosClientOptions = {
-      endpoint: options.endpoint,
-      ...(options.key !== undefined
-        ? { key: options.key }
-        : { aadCredentials: options.credential ?? new DefaultAzureCredential() }),
-      ...(agent !== undefined ? { agent } : {}),
-      connectionPolicy: {
-        requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
-        retryOptions: {
-          maxRetryAttemptCount: throttle.maxRetries,
-          maxWaitTimeInSeconds: throttle.maxWaitSeconds,
-        },
-      },
-      userAgentSuffix: 'billing-archive',
-    };
-    const connection = new CosmosConnection(new CosmosClient(clientOptions), agent, options, spec);
+    const { client, agent } = createCosmosClient(options);
+    const connection = new CosmosConnection(client, agent, options, spec);
     try {
       await connection.call(`open container ${options.databaseId}/${spec.containerId}`, undefined, (state) =>
         connection.#ensureContainer(options.databaseId, spec, state.signal),
@@ -175,6 +164,37 @@ export class CosmosConnection {
       await connection.close();
       throw error;
     }
+    return connection;
+  }
+
+  /**
+   * Works on a container the caller already holds (an existing service's own client): nothing is
+   * created, the partition key is checked, and closing leaves the caller's client open.
+   */
+  static async fromContainer(
+    container: Container,
+    spec: Omit<ContainerSpec, 'containerId'>,
+    options: Pick<CosmosConnectionOptions, 'retryPolicy' | 'sleep' | 'estimateRequestCharges'> = {},
+  ): Promise<CosmosConnection> {
+    const connection = new CosmosConnection(
+      container.database.client,
+      undefined,
+      { ...options, databaseId: container.database.id, allowInsecureTls: false },
+      { ...spec, containerId: container.id },
+      false,
+    );
+    await connection.call(
+      `read container ${container.database.id}/${container.id}`,
+      undefined,
+      async (state) => {
+        const { resource } = await connection.container.read({ abortSignal: state.signal });
+        checkPartitionKey(
+          container.database.id,
+          { ...spec, containerId: container.id },
+          resource?.partitionKey?.paths,
+        );
+      },
+    );
     return connection;
   }
 
@@ -309,7 +329,7 @@ export class CosmosConnection {
   close(): Promise<void> {
     if (!this.#closing.signal.aborted) {
       this.#closing.abort();
-      this.#client.dispose();
+      if (this.#ownsClient) this.#client.dispose();
       this.#agent?.destroy();
     }
     return Promise.resolve();
@@ -335,14 +355,50 @@ export class CosmosConnection {
       const { resource } = await this.container.read({ abortSignal });
       partitionKeyPaths = resource?.partitionKey?.paths;
     }
-    // Point reads and conditional writes address items by their partition key: any other would misroute them.
-    if (partitionKeyPaths?.length !== 1 || partitionKeyPaths[0] !== spec.partitionKeyPath) {
-      throw new AppError(
-        'UNAVAILABLE',
-        `Container ${databaseId}/${spec.containerId} is partitioned by ${JSON.stringify(partitionKeyPaths)}, not ${spec.partitionKeyPath}`,
-        { retryable: false },
-      );
-    }
+    checkPartitionKey(databaseId, spec, partitionKeyPaths);
+  }
+}
+
+/** A client as every adapter makes it: the account's key or Entra ID, bounded throttling retries, a deadline. */
+export function createCosmosClient(options: CosmosConnectionOptions): {
+  client: CosmosClient;
+  agent: Agent | undefined;
+} {
+  // Only the emulator's self-signed certificate needs this; keep-alive as the SDK's own agent does.
+  const agent = options.allowInsecureTls
+    ? new Agent({ keepAlive: true, rejectUnauthorized: false })
+    : undefined;
+  const throttle = options.throttleRetry ?? DEFAULT_THROTTLE_RETRY;
+  const clientOptions: CosmosClientOptions = {
+    endpoint: options.endpoint,
+    ...(options.key !== undefined
+      ? { key: options.key }
+      : { aadCredentials: options.credential ?? new DefaultAzureCredential() }),
+    ...(agent !== undefined ? { agent } : {}),
+    connectionPolicy: {
+      requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      retryOptions: {
+        maxRetryAttemptCount: throttle.maxRetries,
+        maxWaitTimeInSeconds: throttle.maxWaitSeconds,
+      },
+    },
+    userAgentSuffix: 'billing-archive',
+  };
+  return { client: new CosmosClient(clientOptions), agent };
+}
+
+/** Point reads and conditional writes address items by their partition key: any other would misroute them. */
+function checkPartitionKey(
+  databaseId: string,
+  spec: ContainerSpec,
+  partitionKeyPaths: readonly string[] | undefined,
+): void {
+  if (partitionKeyPaths?.length !== 1 || partitionKeyPaths[0] !== spec.partitionKeyPath) {
+    throw new AppError(
+      'UNAVAILABLE',
+      `Container ${databaseId}/${spec.containerId} is partitioned by ${JSON.stringify(partitionKeyPaths)}, not ${spec.partitionKeyPath}`,
+      { retryable: false },
+    );
   }
 }
 

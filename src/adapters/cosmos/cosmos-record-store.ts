@@ -77,6 +77,12 @@ export const READINESS_PROBE_ID = '__readiness-probe__';
 export const RECORDS_INDEXING_POLICY: IndexingPolicy = cosmosContainers.records
   .indexingPolicy as IndexingPolicy;
 
+const RECORD_STORE_SPEC = {
+  adapter: 'record store',
+  partitionKeyPath: PARTITION_KEY_PATH,
+  indexingPolicy: RECORDS_INDEXING_POLICY,
+} as const;
+
 export interface CosmosRecordStoreOptions extends CosmosConnectionOptions {
   readonly containerId: string;
 }
@@ -110,12 +116,15 @@ export class CosmosRecordStore implements RecordStore {
   /** Connects, creating the database and container when absent; UNAVAILABLE when Cosmos DB cannot be reached. */
   static async connect(options: CosmosRecordStoreOptions): Promise<CosmosRecordStore> {
     const connection = await CosmosConnection.connect(options, {
-      adapter: 'record store',
+      ...RECORD_STORE_SPEC,
       containerId: options.containerId,
-      partitionKeyPath: PARTITION_KEY_PATH,
-      indexingPolicy: RECORDS_INDEXING_POLICY,
     });
     return new CosmosRecordStore(connection);
+  }
+
+  /** Over a container the caller already holds; closing leaves its client open. */
+  static async fromContainer(container: Container): Promise<CosmosRecordStore> {
+    return new CosmosRecordStore(await CosmosConnection.fromContainer(container, RECORD_STORE_SPEC));
   }
 
   get(key: RecordKey, options?: OperationOptions): Promise<StoredDocument | undefined> {

@@ -60,11 +60,16 @@ export class RedisCache implements Cache {
   #closed = false;
   #tokenTimer: NodeJS.Timeout | undefined;
 
-  constructor(url: string, options: RedisCacheOptions = {}) {
+  /**
+   * `server` is a URL, or a client the caller already holds: its connection settings (host, TLS,
+   * credentials) are copied into a connection of the cache's own, so the fail-open settings below apply
+   * and closing the cache leaves the caller's client open.
+   */
+  constructor(server: string | Redis, options: RedisCacheOptions = {}) {
     this.#onError = options.onError;
     this.#timeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
-    this.#client = new Redis(url, {
+    const settings = {
       keyPrefix: options.keyPrefix ?? DEFAULT_KEY_PREFIX,
       lazyConnect: true,
       connectTimeout: CONNECT_TIMEOUT_MS,
@@ -75,7 +80,8 @@ export class RedisCache implements Cache {
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
       retryStrategy: reconnectDelayMs,
-    });
+    };
+    this.#client = typeof server === 'string' ? new Redis(server, settings) : server.duplicate(settings);
     // Connection errors arrive here while ioredis reconnects in the background; they are kept as
     // the cause of the next failed operation rather than reported once per reconnect attempt.
     this.#client.on('error', (error: unknown) => {

@@ -1,17 +1,32 @@
 // Opening an embedded SQLite file the same way for every table, and mapping SQLite's own errors.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { AppError } from '../../domain/errors.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
 
 /** A file path, or `:memory:` (a private database per connection). */
 export function openSqliteDatabase(path: string): DatabaseSync {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new DatabaseSync(path);
+  const db = new (sqliteModule().DatabaseSync)(path);
   // WAL lets readers run beside the writer; FULL sync makes every acknowledged write survive a power cut.
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
   return db;
+}
+
+/**
+ * node:sqlite is loaded when a database is first opened, not when this module is imported: on Node 20
+ * (no node:sqlite) the library still loads and serves its Cosmos DB and Blob Storage adapters.
+ */
+function sqliteModule(): typeof import('node:sqlite') {
+  const loaded = process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite') | undefined;
+  if (loaded === undefined) {
+    // Not retryable: a setup error, not an outage.
+    throw new Error(
+      `The embedded SQLite stores need Node 22.5 or later (this is ${process.version}): run on Node 22, or open the library with Cosmos DB and Blob Storage`,
+    );
+  }
+  return loaded;
 }
 
 /** Runs synchronous statements; SQLite's own errors (a closed or locked file) become UNAVAILABLE. */

@@ -1,0 +1,121 @@
+// The data-access layer as one call: the adapters (from settings, or over clients the caller holds), the
+// one wiring of the use cases over them, and a close that stops background work before the adapters.
+// The library entry (src/library/index.ts) exports it; the HTTP server, the Functions edge and the CLI
+// open their services through it too (open-services.ts), so there is one data-access layer.
+import type { Logger } from 'pino';
+import { type AppConfig, loadConfig } from '../config/app-config.ts';
+import type { ArchivalPolicy } from '../domain/archival-policy.ts';
+import { createLogger } from './create-logger.ts';
+import { openAdapters, openClientAdapters, type OpenedAdapters, type ReadyClients } from './open-adapters.ts';
+import type { ServiceMetrics } from './service-metrics.ts';
+import { systemClock } from './system-clock.ts';
+import { wireServices, type WiredServices, type WiringOptions } from './wire-services.ts';
+
+type Settings = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Where the stores come from: the settings of the README's table (`process.env`, or an object of
+ * them), an already validated configuration, or ready clients (with settings for the archival policy,
+ * the cache and the rest; defaults when absent).
+ */
+export type DataAccessSource =
+  | { readonly settings: Settings; readonly cwd?: string }
+  | { readonly config: AppConfig }
+  | { readonly clients: ReadyClients; readonly settings?: Settings; readonly cwd?: string };
+
+export interface DataAccessHooks {
+  /** JSON logs (pino); one at LOG_LEVEL on stdout when absent. */
+  readonly logger?: Logger;
+  /** Instruments to feed; a private registry when absent. */
+  readonly metrics?: ServiceMetrics;
+  readonly onCacheError?: (operation: string, error: unknown) => void;
+  /** The latency callers see (the API's requests): the archiver slows down when it rises. */
+  readonly liveLatency?: WiringOptions['liveLatency'];
+}
+
+export interface OpenedDataAccess {
+  readonly config: AppConfig;
+  readonly services: WiredServices;
+  readonly adapters: OpenedAdapters;
+  /** Stops background work (runs, jobs, audit flushes), then closes the adapters it opened. */
+  close(): Promise<void>;
+}
+
+export async function openDataAccess(
+  source: DataAccessSource,
+  hooks: DataAccessHooks = {},
+): Promise<OpenedDataAccess> {
+  const config =
+    'config' in source
+      ? source.config
+      : loadConfig(source.settings ?? {}, ('cwd' in source ? source.cwd : undefined) ?? process.cwd());
+  const logger = hooks.logger ?? createLogger(config);
+  const adapterHooks = hooks.onCacheError !== undefined ? { onCacheError: hooks.onCacheError } : {};
+  const adapters =
+    'clients' in source
+      ? await openClientAdapters(source.clients, config, logger, adapterHooks)
+      : await openAdapters(config, logger, adapterHooks);
+  const { store, ledger, archive, control, cache, audit, runQueue } = adapters;
+  const services = wireServices(
+    { store, ledger, archive, control, cache, audit, ...(runQueue !== undefined ? { runQueue } : {}) },
+    wiringOptions(config, logger, hooks, {
+      sharedCache:
+        config.cache.kind === 'redis' || ('clients' in source && source.clients.redis !== undefined),
+    }),
+  );
+  return {
+    config,
+    services,
+    adapters,
+    async close() {
+      await services.shutdown();
+      await adapters.close();
+    },
+  };
+}
+
+/** The wiring the settings describe. */
+function wiringOptions(
+  config: AppConfig,
+  logger: Logger,
+  hooks: Pick<DataAccessHooks, 'metrics' | 'liveLatency'>,
+  cache: { readonly sharedCache: boolean },
+): WiringOptions {
+  const { metrics, liveLatency } = hooks;
+  return {
+    clock: systemClock,
+    log: logger,
+    policy: archivalPolicy(config),
+    archival: {
+      batchSize: config.archival.batchSize,
+      concurrency: config.archival.concurrency,
+      timeBudgetMs: config.archival.timeBudgetMs,
+      requestUnitsPerSecond: config.archival.requestUnitsPerSecond,
+      throughputShare: config.archival.throughputShare,
+    },
+    collectorSafetyWindowMs: config.archival.collectorSafetyWindowMs,
+    cacheTtlMs: config.cache.ttlMs,
+    decodedCacheBytes: config.cache.decodedMaxBytes,
+    readSpikes: {
+      threshold: config.archival.rehydrateAfterReads,
+      windowMs: config.archival.rehydrateWindowMs,
+      // Counted in Redis, so every instance sees every read; the in-process LRU adds nothing there.
+      shared: cache.sharedCache,
+    },
+    cost: {
+      ...config.cost,
+      archiveAfterMonths: config.archival.after.months + 12 * config.archival.after.years,
+    },
+    ...(metrics !== undefined ? { metrics } : {}),
+    ...(liveLatency !== undefined ? { liveLatency } : {}),
+    ...(config.retention.period !== undefined ? { retentionPeriod: config.retention.period } : {}),
+  };
+}
+
+export function archivalPolicy(config: AppConfig): ArchivalPolicy {
+  return {
+    archiveAfter: config.archival.after,
+    gracePeriod: config.archival.gracePeriod,
+    coolDown: config.archival.coolDown,
+  };
+}
