@@ -5,7 +5,6 @@ import type { Logger } from 'pino';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
-import { shareOrStartEmbeddedAzurite } from '../adapters/azurite/embedded-azurite.ts';
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobArchiveStore } from '../adapters/blob/blob-archive-store.ts';
 import { BlobAuditLog } from '../adapters/blob/blob-audit-log.ts';
@@ -252,7 +251,9 @@ async function openArchiveStores(
   }
   let account: BlobAccount;
   if (archive.kind === 'azurite') {
-    const azurite = await shareOrStartEmbeddedAzurite({ folder: archive.folder, port: archive.port });
+    const azurite = await (
+      await loadEmbeddedAzurite()
+    ).shareOrStartEmbeddedAzurite({ folder: archive.folder, port: archive.port });
     closers.push(() => azurite.stop());
     description.push(
       `Archive: Azurite (Blob) at ${azurite.blobEndpoint}, data in ${archive.folder}${azurite.shared ? ' (shared with the running server)' : ''}`,
@@ -351,6 +352,20 @@ function readJwksFile(path: string): JSONWebKeySet {
   } catch (error) {
     throw new ConfigError([
       `AUTH_JWKS_PATH must name a readable JWKS file with a "keys" array (${path}: ${(error as Error).message})`,
+    ]);
+  }
+}
+
+/**
+ * Azurite is an emulator for development: a devDependency, loaded only when EMBEDDED_ARCHIVE=azurite asks
+ * for it, so the Functions package and the library's consumers do not carry it.
+ */
+async function loadEmbeddedAzurite(): Promise<typeof import('../adapters/azurite/embedded-azurite.ts')> {
+  try {
+    return await import('../adapters/azurite/embedded-azurite.ts');
+  } catch (error) {
+    throw new ConfigError([
+      `EMBEDDED_ARCHIVE=azurite needs the azurite package, a development dependency that is not installed here (${(error as Error).message}). Install the development dependencies (npm ci), or use EMBEDDED_ARCHIVE=files.`,
     ]);
   }
 }
