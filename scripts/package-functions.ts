@@ -66,7 +66,11 @@ if (!existsSync(join(root, main)))
 step('2/4 staging .package/app: dist/, host.json, package.json, package-lock.json');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
-cpSync(join(root, 'dist'), join(stage, 'dist'), { recursive: true });
+// The library's type declarations are for npm consumers; the Functions host runs the JavaScript only.
+cpSync(join(root, 'dist'), join(stage, 'dist'), {
+  recursive: true,
+  filter: (source) => !source.endsWith('.d.ts'),
+});
 for (const file of ROOT_FILES) cpSync(join(root, file), join(stage, file));
 
 step('3/4 installing production dependencies only (npm ci --omit=dev)');

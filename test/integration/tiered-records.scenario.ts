@@ -2,6 +2,7 @@
 // driven with inject(). The hot store is SQLite or Cosmos DB (@vercel/cosmosdb-server), the archive an
 // in-memory Azurite started here, the cache in-process or Redis. The reads, writes and lists of issue 4
 // run against both hot stores; the deployment helpers also serve the Redis and failure files.
+import { TOMBSTONE_PREFIX } from '../../src/domain/tombstone.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -344,7 +345,7 @@ export async function listPages(
   return pages;
 }
 
-/** Every blob in the archive container. */
+/** Every record blob in the archive container (the tombstones of deleted records beside them left out). */
 export async function blobPaths(deployment: Deployment): Promise<string[]> {
   const paths: string[] = [];
   let continuation: string | undefined;
@@ -356,7 +357,7 @@ export async function blobPaths(deployment: Deployment): Promise<string[]> {
     paths.push(...page.items.map((item) => item.path));
     continuation = page.continuation;
   } while (continuation !== undefined);
-  return paths;
+  return paths.filter((path) => !path.startsWith(TOMBSTONE_PREFIX));
 }
 
 /** The blob path of every stub in the hot store. */
