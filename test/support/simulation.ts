@@ -443,8 +443,13 @@ const CUSTOMER = 'cust-sim';
 /** Short, so an hour's advance lets a written or rehydrated record be archived again: more churn per step. */
 const COOL_DOWN = 'PT1H';
 const COOL_DOWN_MS = HOUR;
-/** Waits up to this long inside an action (retry-after) move the clock by themselves. */
-const RETRY_AFTER_SKIP_MS = 5_000;
+/**
+ * Waits up to this long inside an action (a 429's retry-after: 50 ms from the fault injector) move the
+ * clock by themselves. Below the lease renewal's period (a third of the 15 s lease): a renewal that
+ * skipped its wait would renew, skip and renew again without ever leaving the microtask queue, starving
+ * the file archive's I/O (seed 1 hung on the embedded files).
+ */
+const RETRY_AFTER_SKIP_MS = 1_000;
 const keyText = (index: number): string => `${CUSTOMER}/rec-${index}`;
 const recordKey = (index: number): RecordKey => ({ customerId: CUSTOMER, id: `rec-${index}` });
 const codeOf = (error: unknown): string =>
