@@ -151,6 +151,8 @@ class Run {
   readonly #failures: string[] = [];
   /** Records the retry pass took up, so a sweep of their slice in the same run does not count them again. */
   readonly #retried = new Set<string>();
+  /** The last report save queued: saves run one after another (see #save). */
+  #saving: Promise<unknown> = Promise.resolve();
   #stoppedBecause: string | undefined;
 
   constructor(deps: ArchivalEngineDependencies, settings: ArchivalSettings, options: RunOptions) {
@@ -634,15 +636,23 @@ class Run {
     };
   }
 
-  async #save(status: RunStatus): Promise<RunReport> {
-    const report = this.#report(status);
-    try {
-      await saveRunReport(this.#deps.control, report);
-    } catch (error) {
-      // The run's work is safe without its report; say so and go on.
-      this.#deps.log.warn({ runId: this.#runId, err: error }, 'could not save the run report');
-    }
-    return report;
+  /**
+   * One save at a time, each report made when its turn comes: slices save side by side, and two writes
+   * in flight could land out of order, leaving an older report (or a `running` one after the last) stored.
+   */
+  #save(status: RunStatus): Promise<RunReport> {
+    const saved = this.#saving.then(async () => {
+      const report = this.#report(status);
+      try {
+        await saveRunReport(this.#deps.control, report);
+      } catch (error) {
+        // The run's work is safe without its report; say so and go on.
+        this.#deps.log.warn({ runId: this.#runId, err: error }, 'could not save the run report');
+      }
+      return report;
+    });
+    this.#saving = saved;
+    return saved;
   }
 }
 

@@ -88,6 +88,45 @@ describe('copy, grace, purge', () => {
     expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
   });
 
+  it('stores its reports in the order it made them: what it stored never goes back, even when a save is slow', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    await seed(6, 6);
+    // The control store answers the first report write made while slices work late (a slow request).
+    let reportWrites = 0;
+    const stored: number[] = []; // the work the stored report shows, after each write lands
+    const control = new Proxy(world.control, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        if (property !== 'write') return (value as (...a: unknown[]) => unknown).bind(target);
+        return async (...args: unknown[]) => {
+          const report = String(args[0]).startsWith('runs/');
+          if (report && ++reportWrites === 2) await new Promise((resolve) => setTimeout(resolve, 100));
+          const written = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          if (report) {
+            const now = (await target.read<{ counts: { copied: number; purged: number } }>(String(args[0])))
+              ?.value;
+            stored.push((now?.counts.copied ?? 0) + (now?.counts.purged ?? 0));
+          }
+          return written;
+        };
+      },
+    });
+    const engine = new ArchivalEngine({
+      ...world.stores(),
+      control,
+      clock: world.clock,
+      log: silentLogger,
+      policy: world.policy,
+      settings: { batchSize: 2 },
+    });
+    const run = await engine.run({ asOf: world.clock.now().toISOString() });
+    expect(run.counts).toMatchObject({ copied: 6, purged: 6 });
+    expect(stored.length).toBeGreaterThan(3);
+    expect(stored).toEqual([...stored].sort((a, b) => a - b));
+    expect(stored.at(-1)).toBe(12);
+  });
+
   it('with asOf and grace 0 archives and purges in one run, and a re-run does nothing', async () => {
     world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
     await seed(6, 6);
