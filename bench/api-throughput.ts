@@ -63,6 +63,8 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
       PORT: '0',
       RATE_LIMIT_PER_PRINCIPAL: '10000000',
       RATE_LIMIT_PER_CUSTOMER: '10000000',
+      // The archived world is written to an embedded Azurite (openArchiveStack): the server reads it there.
+      EMBEDDED_ARCHIVE: 'azurite',
     };
     const measure = async (
       name: string,
