@@ -489,6 +489,7 @@ export const adminRoutes: readonly RouteDefinition[] = [
   }),
   defineRoute({
     operationId: 'exportCustomer',
+    audit: 'export',
     method: 'GET',
     path: '/api/v1/admin/customers/{customerId}/export',
     summary:

@@ -531,8 +531,11 @@ program
   )
   .argument('<customerId>')
   .option('-o, --out <file>', 'write to this file (default: standard output)')
-  .action((customerId: string, options: { out?: string }) =>
+  .option('--reason <text>', 'why (recorded in the audit trail)')
+  .action((customerId: string, options: { out?: string; reason?: string }) =>
     withServices(async (services) => {
+      // Who took a customer's data out, before any of it leaves.
+      await auditCli(services, 'export', { customerId, reason: options.reason });
       const { hot, archived } = await services.records.countByTier();
       const bar = new cliProgress.SingleBar({
         format: 'export | {value} records | {mb} MB | {duration_formatted}',

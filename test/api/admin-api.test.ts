@@ -379,5 +379,16 @@ describe('customer export', () => {
     expect(empty.body).toBe('');
     const forbidden = await api.call({ method: 'GET', url: '/api/v1/admin/customers/cust-export/export' });
     expect(forbidden.statusCode).toBe(403);
+    // Who took the customer's data out is on record, by name.
+    await api.test.wired.audit.flush();
+    const trail = await api.call({
+      method: 'GET',
+      url: '/api/v1/admin/audit?customerId=cust-export&action=export',
+      roles: ADMIN,
+    });
+    expect(trail.statusCode).toBe(200);
+    expect((trail.json() as { items: Array<{ status: number }> }).items.map((event) => event.status)).toEqual(
+      [200],
+    );
   });
 });
