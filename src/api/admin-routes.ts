@@ -387,6 +387,7 @@ export const adminRoutes: readonly RouteDefinition[] = [
   }),
   defineRoute({
     operationId: 'getAlerts',
+    audit: 'alerts.read',
     method: 'GET',
     path: '/api/v1/admin/alerts',
     summary: 'Every alert of ops/alerts/alert-rules.yaml and its state in this process',

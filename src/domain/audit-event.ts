@@ -25,6 +25,7 @@ export const AUDIT_ACTIONS = [
   'rehydrate',
   'job.read',
   'cost-report.read',
+  'alerts.read',
   'retention.run',
   'erasure',
   'export',

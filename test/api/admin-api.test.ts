@@ -379,6 +379,10 @@ describe('customer export', () => {
     expect(empty.body).toBe('');
     const forbidden = await api.call({ method: 'GET', url: '/api/v1/admin/customers/cust-export/export' });
     expect(forbidden.statusCode).toBe(403);
+    // Every admin read is on record too: the alert state as well.
+    expect((await api.call({ method: 'GET', url: '/api/v1/admin/alerts', roles: ADMIN })).statusCode).toBe(
+      200,
+    );
     // Who took the customer's data out is on record, by name.
     await api.test.wired.audit.flush();
     const trail = await api.call({
@@ -390,5 +394,11 @@ describe('customer export', () => {
     expect((trail.json() as { items: Array<{ status: number }> }).items.map((event) => event.status)).toEqual(
       [200],
     );
+    const alertReads = await api.call({
+      method: 'GET',
+      url: '/api/v1/admin/audit?action=alerts.read',
+      roles: ADMIN,
+    });
+    expect((alertReads.json() as { items: unknown[] }).items).toHaveLength(1);
   });
 });
