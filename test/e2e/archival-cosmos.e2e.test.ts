@@ -69,4 +69,6 @@ describeArchivalScenario({
   // The emulator reports estimated request charges, so the RU budget (a token bucket) paces the killed run.
   slowRunSettings: { ARCHIVE_MAX_RU_PER_SECOND: '200' },
   runTimeoutMs: 90_000,
+  // The control store is the in-process Azurite here: its metadata is saved every 5 s.
+  controlWritesDurableAfterMs: 5_000,
 });
