@@ -12,11 +12,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { RunReport } from '../archival/run-reports.ts';
 import type { JobReport } from '../jobs/job-service.ts';
 import { checkRecordsIndexing, describeGap } from '../composition/check-indexing.ts';
-import { createLogger } from '../composition/create-logger.ts';
-import { openServices, type OpenedServices } from '../composition/open-services.ts';
 import { isAppError } from '../domain/errors.ts';
 import { parseIsoDuration, addDuration } from '../domain/iso-duration.ts';
 import { auditCli } from './cli-audit.ts';
+import { type CliServices, withCliServices } from './cli-services.ts';
 import { loadConfigOrExit } from './serve.ts';
 
 const program = new Command()
@@ -45,45 +44,6 @@ function asFixedDurationMs(value: string): number {
   }
   return addDuration(new Date(0), duration).getTime();
 }
-
-/** Opens the services, runs the command, closes them, and turns known failures into a message and exit code. */
-async function withServices(work: (services: OpenedServices) => Promise<number>): Promise<void> {
-  const config = loadConfigOrExit();
-  const logger = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel });
-  let services: OpenedServices;
-  try {
-    services = await openServices(config, logger);
-  } catch (error) {
-    console.error(`Could not open the stores: ${(error as Error).message}`);
-    console.error(
-      'Check the store settings (COSMOS_*, BLOB_*) and that the services answer, then try again.',
-    );
-    process.exit(1);
-  }
-  const controller = new AbortController();
-  process.once('SIGINT', () => {
-    console.error('\nStopping after the current batch (Ctrl+C again to quit now) ...');
-    controller.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
-  let code: number;
-  try {
-    code = await work({ ...services, abortSignal: controller.signal } as OpenedServices & {
-      abortSignal: AbortSignal;
-    });
-  } catch (error) {
-    console.error(isAppError(error) ? `${error.code}: ${error.message}` : (error as Error).message);
-    if (isAppError(error) && error.retryable)
-      console.error('The failure is transient: try again in a moment.');
-    code = 1;
-  } finally {
-    await services.close();
-  }
-  process.exit(code);
-}
-
-const signalOf = (services: OpenedServices): AbortSignal =>
-  (services as OpenedServices & { abortSignal: AbortSignal }).abortSignal;
 
 function table(head: string[], rows: Array<Array<string | number>>): string {
   const output = new Table({ head, style: { head: [], border: [] } });
@@ -152,7 +112,7 @@ program
       full?: boolean;
       reason?: string;
     }) =>
-      withServices(async (services) => {
+      withCliServices(async (services) => {
         await auditCli(services, 'archival.run', { customerId: options.customer, reason: options.reason });
         const bar = new cliProgress.SingleBar({
           format:
@@ -167,7 +127,7 @@ program
           ...(options.limit !== undefined ? { limit: options.limit } : {}),
           ...(options.customer !== undefined ? { customerId: options.customer } : {}),
           ...(options.full === true ? { full: true } : {}),
-          abortSignal: signalOf(services),
+          abortSignal: services.abortSignal,
           onProgress: (progress) =>
             bar.update(0, { ...progress.counts, ru: progress.requestCharge.requestUnits.toFixed(0) }),
         });
@@ -211,7 +171,7 @@ program
   .command('status')
   .description('How many records are hot, copied (in grace), archived, stuck and failed')
   .action(() =>
-    withServices(async (services) => {
+    withCliServices(async (services) => {
       const status = await services.archival.status();
       console.log(table(Object.keys(status.counts), [Object.values(status.counts)]));
       for (const [title, items] of [
@@ -261,7 +221,7 @@ program
   .description("Read every stub's blob and check its hash; exits non-zero on any mismatch")
   .option('--customer <customerId>', 'only this customer')
   .action((options: { customer?: string }) =>
-    withServices(async (services) => {
+    withCliServices(async (services) => {
       const { archived } = await services.records.countByTier();
       const bar = new cliProgress.SingleBar({
         format: 'verify |{bar}| {value}/{total} stubs | {mismatches} mismatches | ETA {eta_formatted}',
@@ -271,7 +231,7 @@ program
       bar.start(Math.max(archived, 1), 0, { mismatches: 0 });
       const result = await services.archival.verify({
         ...(options.customer !== undefined ? { customerId: options.customer } : {}),
-        abortSignal: signalOf(services),
+        abortSignal: services.abortSignal,
         onProgress: (checked, mismatches) => bar.update(checked, { mismatches }),
       });
       bar.stop();
@@ -307,7 +267,7 @@ program
   )
   .option('--reason <text>', 'why (kept in the audit trail)')
   .action((options: { dryRun?: boolean; safetyWindow?: number; reason?: string }) =>
-    withServices(async (services) => {
+    withCliServices(async (services) => {
       await auditCli(services, 'archive.gc', {
         reason: options.reason ?? (options.dryRun === true ? 'gc dry run' : 'gc'),
       });
@@ -329,7 +289,7 @@ program
       const counts = await services.archival.collect({
         ...(options.dryRun === true ? { dryRun: true } : {}),
         ...(options.safetyWindow !== undefined ? { safetyWindowMs: options.safetyWindow } : {}),
-        abortSignal: signalOf(services),
+        abortSignal: services.abortSignal,
         onProgress: (progress) => bar.update(0, progress),
       });
       bar.stop();
@@ -355,7 +315,7 @@ program
       recordId: string | undefined,
       options: { all?: boolean; dryRun?: boolean; reason?: string },
     ) =>
-      withServices(async (services) => {
+      withCliServices(async (services) => {
         await auditCli(services, 'rehydrate', { customerId, recordId, reason: options.reason });
         if (options.all !== true) {
           if (customerId === undefined || recordId === undefined) {
@@ -381,7 +341,7 @@ program
             ...(options.dryRun === true ? { dryRun: true } : {}),
           },
           {
-            signal: signalOf(services),
+            signal: services.abortSignal,
             onProgress: (progress) =>
               bar.update(progress.counts.candidates ?? 0, {
                 rehydrated: progress.counts.rehydrated ?? 0,
@@ -406,7 +366,7 @@ program
  * the exit code: 0 when it succeeded.
  */
 async function runCliJob(
-  services: OpenedServices,
+  services: CliServices,
   how: { readonly label: string; readonly shown: readonly string[]; readonly dryRunNote: string },
   run: (options: { signal: AbortSignal; onProgress: (report: JobReport) => void }) => Promise<JobReport>,
 ): Promise<number> {
@@ -420,7 +380,7 @@ async function runCliJob(
   let report: JobReport;
   try {
     report = await run({
-      signal: signalOf(services),
+      signal: services.abortSignal,
       onProgress: (progress) => bar.update(0, { ...zero, ...progress.counts }),
     });
   } finally {
@@ -444,7 +404,7 @@ program
   .option('--sweep', 'look at every expired record again, not only those past the watermark')
   .option('--reason <text>', 'why: recorded in the audit trail with each deletion')
   .action((options: { dryRun?: boolean; asOf?: string; sweep?: boolean; reason?: string }) =>
-    withServices(async (services) => {
+    withCliServices(async (services) => {
       await auditCli(services, 'retention.run', { reason: options.reason });
       return runCliJob(
         services,
@@ -476,7 +436,7 @@ program
   .option('--dry-run', 'count what would be deleted, change nothing')
   .option('--reason <text>', 'why (the request, the ticket): recorded in the audit trail with each deletion')
   .action((customerId: string, options: { dryRun?: boolean; reason?: string }) =>
-    withServices(async (services) => {
+    withCliServices(async (services) => {
       await auditCli(services, 'erasure', { customerId, reason: options.reason });
       return runCliJob(
         services,
@@ -503,7 +463,7 @@ program
   .option('--dry-run', 'count what would be restored, change nothing')
   .option('--reason <text>', 'why: recorded in the audit trail')
   .action((options: { dryRun?: boolean; reason?: string }) =>
-    withServices(async (services) => {
+    withCliServices(async (services) => {
       await auditCli(services, 'rehydrate', {
         reason: `rebuild: ${options.reason ?? 'hot store rebuilt from the archive'}`,
       });
@@ -533,7 +493,7 @@ program
   .option('-o, --out <file>', 'write to this file (default: standard output)')
   .option('--reason <text>', 'why (recorded in the audit trail)')
   .action((customerId: string, options: { out?: string; reason?: string }) =>
-    withServices(async (services) => {
+    withCliServices(async (services) => {
       // Who took a customer's data out, before any of it leaves.
       await auditCli(services, 'export', { customerId, reason: options.reason });
       const { hot, archived } = await services.records.countByTier();
@@ -556,7 +516,7 @@ program
         }
       };
       await pipeline(
-        Readable.from(counted(services.exportCustomer(customerId, { abortSignal: signalOf(services) }))),
+        Readable.from(counted(services.exportCustomer(customerId, { abortSignal: services.abortSignal }))),
         out,
         { end: options.out !== undefined },
       );
@@ -575,7 +535,7 @@ program
   .argument('[recordId]')
   .option('--reason <text>', 'why (kept in the audit trail)')
   .action((customerId: string | undefined, recordId: string | undefined, options: { reason?: string }) =>
-    withServices(async (services) => {
+    withCliServices(async (services) => {
       const key =
         customerId !== undefined && recordId !== undefined ? { customerId, id: recordId } : undefined;
       if (customerId !== undefined && recordId === undefined) {
@@ -596,7 +556,7 @@ program
     'Recount the per-tier totals that status and the cost report read (scans every stub and lists the whole archive: run it rarely)',
   )
   .action(() =>
-    withServices(async (services) => {
+    withCliServices(async (services) => {
       const bar = new cliProgress.SingleBar({
         format: 'recount | stubs {stubs} | blobs {blobs} | {duration_formatted}',
         noTTYOutput: true,
@@ -604,7 +564,7 @@ program
       });
       bar.start(1, 0, { stubs: 0, blobs: 0 });
       const report = await services.tierRecount.run({
-        signal: signalOf(services),
+        signal: services.abortSignal,
         onProgress: (progress) =>
           bar.update(0, { stubs: progress.counts.stubs ?? 0, blobs: progress.counts.blobs ?? 0 }),
       });
@@ -630,7 +590,7 @@ program
   )
   .option('--json', 'print the report as JSON')
   .action((options: { json?: boolean }) =>
-    withServices(async (services) => {
+    withCliServices(async (services) => {
       const report = await services.costReport();
       if (options.json === true) {
         console.log(JSON.stringify(report, null, 2));
@@ -695,7 +655,7 @@ program
   .description('The most recent archival runs')
   .addOption(new Option('--limit <n>', 'how many').argParser(asPositiveInteger).default(10))
   .action((options: { limit: number }) =>
-    withServices(async (services) => {
+    withCliServices(async (services) => {
       const runs = await services.archival.listRuns(options.limit);
       console.log(
         table(

@@ -2,46 +2,21 @@
 // CLI's own verification is audited too, its actor the operating-system user.
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createLogger } from '../composition/create-logger.ts';
-import { openServices, type OpenedServices } from '../composition/open-services.ts';
 import { AUDIT_ACTIONS, type AuditAction } from '../domain/audit-event.ts';
-import { describeError } from '../domain/errors.ts';
 import { auditCli } from './cli-audit.ts';
-import { loadConfigOrExit } from './serve.ts';
+import { withCliServices } from './cli-services.ts';
 
 const program = new Command()
   .name('audit')
   .description('Verify and read the audit trail (the same use cases as GET /api/v1/admin/audit)')
   .showHelpAfterError();
 
-async function withServices(work: (services: OpenedServices) => Promise<number>): Promise<void> {
-  const config = loadConfigOrExit();
-  const logger = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel });
-  let services: OpenedServices;
-  try {
-    services = await openServices(config, logger);
-  } catch (error) {
-    console.error(`Could not open the stores: ${(error as Error).message}`);
-    process.exit(1);
-  }
-  let code: number;
-  try {
-    code = await work(services);
-  } catch (error) {
-    console.error(describeError(error));
-    code = 1;
-  } finally {
-    await services.close();
-  }
-  process.exit(code);
-}
-
 program
   .command('verify')
   .description('Re-compute every hash chain; exits 1 naming the first broken link')
   .option('--json', 'print the result as JSON')
   .action((options: { json?: boolean }) =>
-    withServices(async (services) => {
+    withCliServices(async (services) => {
       const result = await services.audit.verify();
       await auditCli(services, 'audit.verify', {
         status: result.ok ? 200 : 409,
@@ -91,7 +66,7 @@ program
       to?: string;
       limit: number;
     }) =>
-      withServices(async (services) => {
+      withCliServices(async (services) => {
         const page = await services.audit.query({
           limit: options.limit,
           ...(options.customer !== undefined ? { customerId: options.customer } : {}),

@@ -9,6 +9,25 @@ export interface AuditCursorPosition {
   readonly seq: number;
 }
 
+/**
+ * A page from the events a query matched, in position order and read one past the page (`limit + 1`):
+ * the first `limit`, and where the next page starts when there is more.
+ */
+export function auditPageOf<E extends AuditCursorPosition>(
+  matching: readonly E[],
+  limit: number,
+): { items: E[]; next: AuditCursorPosition | undefined } {
+  const items = matching.slice(0, limit);
+  const last = items.at(-1);
+  return {
+    items,
+    next:
+      matching.length > limit && last !== undefined
+        ? { at: last.at, chain: last.chain, seq: last.seq }
+        : undefined,
+  };
+}
+
 function fingerprint(filters: object): string {
   const sorted = Object.entries(filters)
     .filter(([, value]) => value !== undefined)

@@ -6,6 +6,7 @@
 import { text } from 'node:stream/consumers';
 import type { AppendBlobClient } from '@azure/storage-blob';
 import type { AuditEvent, ChainHead } from '../../domain/audit-event.ts';
+import { auditPageOf } from '../../domain/audit-cursor.ts';
 import { AppError } from '../../domain/errors.ts';
 import {
   type AuditLog,
@@ -170,15 +171,7 @@ export class BlobAuditLog implements AuditLog {
       }
     }
     matching.sort(compareAuditPositions);
-    const items = matching.slice(0, query.limit);
-    const last = items.at(-1);
-    return {
-      items,
-      next:
-        matching.length > query.limit && last !== undefined
-          ? { at: last.at, chain: last.chain, seq: last.seq }
-          : undefined,
-    };
+    return auditPageOf(matching, query.limit);
   }
 
   async *chains(options?: OperationOptions): AsyncIterable<StoredChain> {

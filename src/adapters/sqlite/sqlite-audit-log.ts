@@ -2,6 +2,7 @@
 // each chain's head anchored in a second table updated in the same transaction.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { AuditEvent, ChainHead } from '../../domain/audit-event.ts';
+import { auditPageOf } from '../../domain/audit-cursor.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { AuditLog, AuditPage, AuditQuery, StoredChain } from '../../ports/audit-log.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
@@ -113,15 +114,10 @@ export class SqliteAuditLog implements AuditLog {
       const rows = this.#db
         .prepare(`SELECT event FROM audit_events WHERE ${where.toString()} ORDER BY at, chain, seq LIMIT ?`)
         .all(...where.params, query.limit + 1) as Array<{ event: string }>;
-      const items = rows.slice(0, query.limit).map((row) => JSON.parse(row.event) as AuditEvent);
-      const last = items.at(-1);
-      return {
-        items,
-        next:
-          rows.length > query.limit && last !== undefined
-            ? { at: last.at, chain: last.chain, seq: last.seq }
-            : undefined,
-      };
+      return auditPageOf(
+        rows.map((row) => JSON.parse(row.event) as AuditEvent),
+        query.limit,
+      );
     });
   }
 
