@@ -266,6 +266,26 @@ const recordKey = ({ customerId, recordId }: { customerId: string; recordId: str
   id: recordId,
 });
 
+const HoldSchema = Type.Union([
+  Type.Object({ reason: Type.String(), setAt: Instant, setBy: Type.Optional(Type.String()) }),
+  Type.Null(),
+]);
+
+const RecordControlStateSchema = Type.Object({
+  customerId: Type.String(),
+  recordId: Type.String(),
+  tier: Type.Union([Type.Literal('hot'), Type.Literal('archived')]),
+  version: Type.Integer(),
+  legalHold: HoldSchema,
+  customerLegalHold: HoldSchema,
+  pinned: Type.Boolean(),
+  rehydratedAt: Type.Union([Instant, Type.Null()]),
+  archive: Type.Union([
+    Type.Object({ blobPath: Type.String(), archivedAt: Instant, size: Type.Integer() }),
+    Type.Null(),
+  ]),
+});
+
 /** What the legal-hold and pin routes share: an admin route on one record, answering its system fields. */
 const recordControl = {
   tags: ['operations'],
@@ -553,6 +573,24 @@ export const adminRoutes: readonly RouteDefinition[] = [
     },
     async handle(_request, services) {
       return json(200, await services.costReport());
+    },
+  }),
+  defineRoute({
+    operationId: 'inspectRecord',
+    audit: 'record.inspect',
+    method: 'GET',
+    path: adminRecordPath,
+    summary: 'Where a record lives and what holds it: tier, version, legal holds, pin, archive location',
+    tags: ['operations'],
+    access: 'Billing.Admin',
+    params: RecordPath,
+    responses: {
+      200: { description: 'The record’s controls now', schema: RecordControlStateSchema },
+      404: { description: 'No such record' },
+      ...adminResponses,
+    },
+    async handle({ params }, services) {
+      return json(200, await services.records.inspect(recordKey(params)));
     },
   }),
   defineRoute({

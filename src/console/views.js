@@ -413,7 +413,6 @@ export function recordsScreen(context) {
   const result = h('div', { 'aria-live': 'polite', 'data-testid': 'record-result' });
   const holds = h('div');
   let current;
-  let pinned = 'unknown (set or clear it to see)';
 
   const lookup = h(
     'form',
@@ -440,23 +439,26 @@ export function recordsScreen(context) {
           });
         id = page.items[0].id;
       }
-      pinned = 'unknown (set or clear it to see)';
       await show(customerId, id);
     });
   });
 
   async function show(customerId, id) {
-    const response = await context.api.raw(
-      'GET',
-      `/api/v1/customers/${path(customerId, 'billing-records', id)}`,
-    );
+    const recordPath = path(customerId, 'billing-records', id);
+    const [response, controls] = await Promise.all([
+      context.api.raw('GET', `/api/v1/customers/${recordPath}`),
+      context.api.json('GET', `${ADMIN}/customers/${recordPath}`),
+    ]);
     const record = await response.json();
-    const allHolds = (await context.api.json('GET', `${ADMIN}/legal-holds`)).items;
-    const hold = allHolds.find(
-      (item) => item.customerId === customerId && (item.recordId === id || item.recordId === null),
-    );
     current = { customerId, id };
     const reason = h('input', { type: 'text', autocomplete: 'off' });
+    const holdText = (hold) => `${hold.reason} (by ${hold.setBy ?? 'unknown'}, ${formatInstant(hold.setAt)})`;
+    const holdLines = [
+      controls.legalHold === null ? undefined : `held: ${holdText(controls.legalHold)}`,
+      controls.customerLegalHold === null
+        ? undefined
+        : `customer hold: ${holdText(controls.customerLegalHold)}`,
+    ].filter((text) => text !== undefined);
     replaceChildren(
       result,
       h(
@@ -469,21 +471,28 @@ export function recordsScreen(context) {
         'dl',
         { class: 'pairs wide' },
         h('dt', {}, 'Tier'),
-        h('dd', { 'data-testid': 'record-tier' }, response.headers.get('x-storage-tier') ?? '–'),
+        h('dd', { 'data-testid': 'record-tier' }, controls.tier),
+        h('dt', {}, 'Served from'),
+        h('dd', {}, response.headers.get('x-storage-tier') ?? '–'),
         h('dt', {}, 'Version'),
-        h('dd', { 'data-testid': 'record-version' }, String(record.version)),
+        h('dd', { 'data-testid': 'record-version' }, String(controls.version)),
         h('dt', {}, 'Issued'),
         h('dd', {}, formatInstant(record.issuedAt)),
+        ...(controls.archive === null
+          ? []
+          : [
+              h('dt', {}, 'Archived'),
+              h(
+                'dd',
+                {},
+                `${formatInstant(controls.archive.archivedAt)} · `,
+                h('code', {}, controls.archive.blobPath),
+              ),
+            ]),
         h('dt', {}, 'Legal hold'),
-        h(
-          'dd',
-          { 'data-testid': 'record-hold' },
-          hold === undefined
-            ? 'none'
-            : `${hold.recordId === null ? 'customer hold' : 'held'}: ${hold.reason} (by ${hold.setBy}, ${formatInstant(hold.setAt)})`,
-        ),
+        h('dd', { 'data-testid': 'record-hold' }, holdLines.length === 0 ? 'none' : holdLines.join('; ')),
         h('dt', {}, 'Pinned'),
-        h('dd', { 'data-testid': 'record-pin' }, pinned),
+        h('dd', { 'data-testid': 'record-pin' }, controls.pinned ? 'yes: never archived' : 'no'),
       ),
       h(
         'form',
@@ -502,12 +511,11 @@ export function recordsScreen(context) {
   }
 
   async function control(method, what, body) {
-    const sys = await context.api.json(
+    await context.api.json(
       method,
       `${ADMIN}/customers/${path(current.customerId, 'billing-records', current.id)}/${what}`,
       body,
     );
-    pinned = sys.pinned === true ? 'yes: never archived' : 'no';
     context.announce(`${current.id}: ${what} ${method === 'PUT' ? 'set' : 'cleared'}`);
     await show(current.customerId, current.id);
     await refreshHolds();

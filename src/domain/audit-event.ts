@@ -18,6 +18,7 @@ export const AUDIT_ACTIONS = [
   'legal-hold.list',
   'pin.set',
   'pin.clear',
+  'record.inspect',
   'archival.run',
   'archival.read',
   'archival.unpark',

@@ -3,13 +3,18 @@
 // pinned record is never archived. Each change goes through the one conditional-update path. A record
 // hold is also registered (with who set it) where holds are listed, and an archived record's blob
 // carries a hold marker where the archive supports one.
-import type { RecordDocument, SystemFields } from '../domain/record-document.ts';
+import {
+  type LegalHold,
+  type RecordDocument,
+  type SystemFields,
+  versionOf,
+} from '../domain/record-document.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
 import type { ArchiveLegalHolds } from '../ports/archive-store.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { LegalHoldStore } from '../ports/legal-hold-store.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
-import { type ConditionalUpdateDependencies, updateRecord } from './conditional-update.ts';
+import { type ConditionalUpdateDependencies, notFound, updateRecord } from './conditional-update.ts';
 import type { PinRegister } from './record-pins.ts';
 
 export interface HoldRequest {
@@ -18,7 +23,24 @@ export interface HoldRequest {
   readonly setBy: string;
 }
 
+/** Where a record lives and what holds it there: what an operator looks up before acting on it. */
+export interface RecordControlState {
+  readonly customerId: string;
+  readonly recordId: string;
+  readonly tier: 'hot' | 'archived';
+  readonly version: number;
+  /** The record's own hold. */
+  readonly legalHold: LegalHold | null;
+  /** The customer's hold, which covers this record too. */
+  readonly customerLegalHold: LegalHold | null;
+  readonly pinned: boolean;
+  readonly rehydratedAt: string | null;
+  /** Where an archived record's bytes are. */
+  readonly archive: { readonly blobPath: string; readonly archivedAt: string; readonly size: number } | null;
+}
+
 export interface RecordControls {
+  inspect(key: RecordKey, options?: OperationOptions): Promise<RecordControlState>;
   setLegalHold(key: RecordKey, hold: HoldRequest, options?: OperationOptions): Promise<SystemFields>;
   clearLegalHold(key: RecordKey, options?: OperationOptions): Promise<SystemFields>;
   pin(key: RecordKey, options?: OperationOptions): Promise<SystemFields>;
@@ -60,6 +82,35 @@ export function createRecordControls(dependencies: RecordControlsDependencies): 
     await dependencies.archiveHolds.setLegalHold(document.archive.blobPath, held, options);
   };
   return {
+    async inspect(key, options) {
+      const [stored, customerHold] = await Promise.all([
+        dependencies.store.get(key, options),
+        dependencies.holds?.get(key.customerId, null, options),
+      ]);
+      if (stored === undefined) throw notFound(key);
+      const { document } = stored;
+      return {
+        customerId: document.customerId,
+        recordId: document.id,
+        tier: document.tier,
+        version: versionOf(document),
+        legalHold: document.sys.legalHold ?? null,
+        customerLegalHold:
+          customerHold === undefined
+            ? null
+            : { reason: customerHold.reason, setAt: customerHold.setAt, setBy: customerHold.setBy },
+        pinned: document.sys.pinned === true,
+        rehydratedAt: document.sys.rehydratedAt ?? null,
+        archive:
+          document.tier === 'archived'
+            ? {
+                blobPath: document.archive.blobPath,
+                archivedAt: document.archive.archivedAt,
+                size: document.archive.size,
+              }
+            : null,
+      };
+    },
     async setLegalHold(key, hold, options) {
       const setAt = dependencies.clock.now().toISOString();
       const { sys, document } = await change(

@@ -35,7 +35,12 @@ import {
   notFound,
   updateRecord,
 } from './conditional-update.ts';
-import { createRecordControls, type HoldRequest, type RecordControls } from './record-controls.ts';
+import {
+  createRecordControls,
+  type HoldRequest,
+  type RecordControls,
+  type RecordControlState,
+} from './record-controls.ts';
 import type { PinRegister } from './record-pins.ts';
 import type { RecordTombstones, TombstoneMark } from './record-tombstones.ts';
 import { rehydrateRecord, type RehydrationResult } from './rehydration.ts';
@@ -276,6 +281,11 @@ export class RecordService implements RecordControls {
   /** Brings an archived record back to the hot store (same version and ETag); a hot one is left alone. */
   rehydrate(key: RecordKey, options?: OperationOptions): Promise<RehydrationResult> {
     return rehydrateRecord({ ...this.#updateDependencies(), clock: this.#clock }, key, options);
+  }
+
+  /** The record's tier, version, holds and pin (what an operator looks up before acting). */
+  inspect(key: RecordKey, options?: OperationOptions): Promise<RecordControlState> {
+    return this.#controls.inspect(key, options);
   }
 
   setLegalHold(key: RecordKey, hold: HoldRequest, options?: OperationOptions): Promise<SystemFields> {

@@ -1,4 +1,4 @@
-// The operations endpoints of API.md through inject(): runs, status, rehydrate, legal hold, pin.
+// The operations endpoints of API.md through inject(): runs, status, rehydrate, legal hold, pin, inspect.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, startApiHarness } from '../support/api-harness.ts';
 import { policyOf } from '../support/archival-harness.ts';
@@ -189,6 +189,59 @@ describe('archival through the API', () => {
     await api.call({ method: 'DELETE', url: `${admin('cust-adm-5', 'r1')}/pin`, roles: ADMIN });
     const unpinned = await runArchival({ customerId: 'cust-adm-5' });
     expect(unpinned).toMatchObject({ counts: { copied: 1, purged: 1 } });
+  });
+});
+
+describe('a record’s controls', () => {
+  it('shows tier, version, own and customer hold, pin and archive location as they change', async () => {
+    await createOld('cust-adm-6', 'r1');
+    const inspect = async () => {
+      const response = await api.call({ method: 'GET', url: admin('cust-adm-6', 'r1'), roles: ADMIN });
+      expect(response.statusCode).toBe(200);
+      return response.json<Record<string, unknown>>();
+    };
+    expect(await inspect()).toEqual({
+      customerId: 'cust-adm-6',
+      recordId: 'r1',
+      tier: 'hot',
+      version: 1,
+      legalHold: null,
+      customerLegalHold: null,
+      pinned: false,
+      rehydratedAt: null,
+      archive: null,
+    });
+    await api.call({ method: 'PUT', url: `${admin('cust-adm-6', 'r1')}/pin`, roles: ADMIN });
+    expect(await inspect()).toMatchObject({ pinned: true });
+    await api.call({ method: 'DELETE', url: `${admin('cust-adm-6', 'r1')}/pin`, roles: ADMIN });
+    api.clock.advance(2 * DAY);
+    await runArchival({ customerId: 'cust-adm-6' });
+    const archived = await inspect();
+    expect(archived).toMatchObject({ tier: 'archived', version: 1, pinned: false });
+    expect(archived.archive).toMatchObject({
+      blobPath: expect.stringContaining('/cust-adm-6/r1/v1.json.gz'),
+    });
+    await api.call({
+      method: 'PUT',
+      url: '/api/v1/admin/customers/cust-adm-6/legal-hold',
+      payload: { reason: 'audit 2026' },
+      roles: ADMIN,
+    });
+    await api.call({
+      method: 'PUT',
+      url: `${admin('cust-adm-6', 'r1')}/legal-hold`,
+      payload: { reason: 'litigation 7' },
+      roles: ADMIN,
+    });
+    expect(await inspect()).toMatchObject({
+      legalHold: { reason: 'litigation 7' },
+      customerLegalHold: { reason: 'audit 2026' },
+    });
+    const missing = await api.call({ method: 'GET', url: admin('cust-adm-6', 'nope'), roles: ADMIN });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toMatchObject({ code: 'NOT_FOUND' });
+    const reader = await api.call({ method: 'GET', url: admin('cust-adm-6', 'r1') });
+    expect(reader.statusCode).toBe(403);
   });
 });
 

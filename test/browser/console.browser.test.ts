@@ -232,6 +232,42 @@ describe('the operations console in Chromium', () => {
     await screenshot('records');
   });
 
+  it('shows a record’s pin and holds as the API holds them, and clears a pin from the console', async () => {
+    // Pinned through the API, not the console: what the console shows is read back, not remembered.
+    expect((await api('PUT', '/api/v1/admin/customers/cust-new/billing-records/cust-new-3/pin')).status).toBe(
+      200,
+    );
+    const lookup = page.getByRole('form', { name: 'Look a record up' });
+    await lookup.getByLabel('Customer').fill('cust-new');
+    await lookup.getByLabel('Record id').fill('cust-new-3');
+    await lookup.getByRole('button', { name: 'Look up' }).click();
+    await expect.poll(() => page.getByTestId('record-pin').textContent()).toBe('yes: never archived');
+    await page.getByRole('button', { name: 'Unpin' }).click();
+    await expect.poll(() => page.getByTestId('record-pin').textContent()).toBe('no');
+    const controls = (await (
+      await api('GET', '/api/v1/admin/customers/cust-new/billing-records/cust-new-3')
+    ).json()) as Record<string, unknown>;
+    expect(controls).toMatchObject({ pinned: false, tier: 'hot' });
+    // An archived record, found by its invoice number, under its customer's hold.
+    const archived = (await (
+      await api('GET', '/api/v1/customers/cust-old/billing-records/cust-old-4')
+    ).json()) as { invoiceNumber: string; version: number };
+    expect(
+      (await api('PUT', '/api/v1/admin/customers/cust-old/legal-hold', { reason: 'tax audit 2026' })).status,
+    ).toBe(200);
+    await lookup.getByLabel('Record id').fill('');
+    await lookup.getByLabel('Customer').fill('cust-old');
+    await lookup.getByLabel('or invoice number').fill(archived.invoiceNumber);
+    await lookup.getByRole('button', { name: 'Look up' }).click();
+    await expect.poll(() => page.getByTestId('record-tier').textContent()).toBe('archived');
+    expect(await page.getByTestId('record-version').textContent()).toBe(String(archived.version));
+    expect(await page.getByTestId('record-hold').textContent()).toContain('customer hold: tax audit 2026');
+    expect(await page.getByTestId('record-pin').textContent()).toBe('no');
+    await screenshot('records-archived');
+    expect((await api('DELETE', '/api/v1/admin/customers/cust-old/legal-hold')).status).toBe(204);
+    await lookup.getByLabel('or invoice number').fill('');
+  });
+
   it('asks for a typed confirmation before an erasure, and follows a rollback job', async () => {
     const customer = page.getByRole('form', { name: 'Customer actions' });
     await customer.getByLabel('Customer', { exact: true }).fill('cust-old');
