@@ -1,7 +1,8 @@
 // The operations console in a real browser: Debian's Chromium, headless, driven by playwright-core,
 // against the API started here on loopback over real in-memory adapters and seeded records. Each
 // screen is saved as a picture in .data/console-screenshots/ (not committed).
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,8 @@ const CHROMIUM_ARGS = [
 ];
 const SCREENSHOTS = resolve(import.meta.dirname, '../../.data/console-screenshots');
 const ADMIN = ['Billing.Read', 'Billing.Write', 'Billing.Admin'];
+/** axe-core, the accessibility rule checker, evaluated in the page (DevTools evaluation is outside the CSP). */
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const DAY = 24 * 3600_000;
 const MINUTE = 60_000;
 
@@ -53,6 +56,21 @@ async function seed(customerId: string, count: number, ageDays: number): Promise
 
 async function screenshot(name: string): Promise<void> {
   await page.screenshot({ path: resolve(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** WCAG 2 A and AA violations axe-core finds on the page as it stands, as `rule: targets`. */
+async function accessibilityViolations(): Promise<string[]> {
+  await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run: (...args: unknown[]) => Promise<unknown> } }).axe;
+    const result = (await axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa'] })) as {
+      violations: { id: string; nodes: { target: string[] }[] }[];
+    };
+    return result.violations.map(
+      (violation) => `${violation.id}: ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`,
+    );
+  });
+  return violations;
 }
 
 async function signIn(as: 'admin' | 'reader'): Promise<void> {
@@ -286,6 +304,30 @@ describe('the operations console in Chromium', () => {
       true,
     );
     await screenshot('jobs');
+  });
+
+  it('passes axe-core’s WCAG 2 A/AA rules on every screen, and is driven by the keyboard', async () => {
+    const found: string[] = [];
+    for (const [screen, name] of [
+      ['overview', 'Overview'],
+      ['runs', 'Runs'],
+      ['review', 'Needs review'],
+      ['records', 'Records'],
+      ['jobs', 'Jobs'],
+    ] as const) {
+      // Keyboard only: focus the screen's link and press Enter.
+      await page.getByRole('link', { name, exact: true }).focus();
+      await page.keyboard.press('Enter');
+      await expect.poll(() => page.evaluate(() => location.hash)).toBe(`#${screen}`);
+      await expect.poll(() => page.locator('#main h2').first().textContent()).toBeTruthy();
+      found.push(...(await accessibilityViolations()).map((violation) => `${screen} ${violation}`));
+    }
+    // The skip link takes keyboard users past the navigation.
+    await page.keyboard.press('Home');
+    await page.locator('a.skip').focus();
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => location.hash)).toBe('#main');
+    expect(found).toEqual([]);
   });
 
   it('loaded nothing the CSP refused, and its scripts threw nothing', () => {
