@@ -6,6 +6,11 @@ export interface BlobTierPrices {
   readonly storagePerGbMonth: number;
   readonly writePer10k: number;
   readonly readPer10k: number;
+  /**
+   * "All other operations": Get Blob Properties (the purge's HEAD) among them, on general-purpose v2
+   * accounts (Azure's "Map each REST operation to a price"). Delete is free.
+   */
+  readonly otherPer10k: number;
   /** Data retrieval, per GB read. */
   readonly retrievalPerGb: number;
   /** Deleting (or re-tiering) a blob earlier than this is charged as if it stayed. */
@@ -53,6 +58,7 @@ export const DEFAULT_PRICES: PriceTable = {
       storagePerGbMonth: 0.0184,
       writePer10k: 0.05,
       readPer10k: 0.004,
+      otherPer10k: 0.004,
       retrievalPerGb: 0,
       earlyDeletionDays: 0,
     },
@@ -60,6 +66,7 @@ export const DEFAULT_PRICES: PriceTable = {
       storagePerGbMonth: 0.01,
       writePer10k: 0.1,
       readPer10k: 0.01,
+      otherPer10k: 0.004,
       retrievalPerGb: 0.01,
       earlyDeletionDays: 30,
     },
@@ -67,6 +74,7 @@ export const DEFAULT_PRICES: PriceTable = {
       storagePerGbMonth: 0.0036,
       writePer10k: 0.18,
       readPer10k: 0.1,
+      otherPer10k: 0.0052,
       retrievalPerGb: 0.03,
       earlyDeletionDays: 90,
     },
@@ -74,6 +82,7 @@ export const DEFAULT_PRICES: PriceTable = {
       storagePerGbMonth: 0.00099,
       writePer10k: 0.1,
       readPer10k: 5,
+      otherPer10k: 0.004,
       retrievalPerGb: 0.02,
       earlyDeletionDays: 180,
     },
@@ -172,8 +181,8 @@ export function monthlyCost(input: CostInput, prices: PriceTable = DEFAULT_PRICE
 
   const before = breakdown(prices, input, allHotBytes / GB, 0, 0, 0, 0, 0);
   const blobOperations =
-    // The HEAD is priced as a read, the dearer of the two classes it could fall in.
-    (input.monthly.recordsArchived * (tier.writePer10k + tier.readPer10k)) / 10_000 +
+    // The upload, and the purge's HEAD (an "other" operation).
+    (input.monthly.recordsArchived * (tier.writePer10k + tier.otherPer10k)) / 10_000 +
     (input.monthly.archivedBlobReads * tier.readPer10k) / 10_000 +
     (input.monthly.archivedBlobReads * avgStored * tier.retrievalPerGb) / GB;
   const after = breakdown(
