@@ -366,6 +366,7 @@ function defaultCostSettings(policy: ArchivalPolicy): CostSettings {
   return {
     prices: DEFAULT_PRICES,
     throughput: { mode: 'provisioned', workloadRuPerSecond: 0 },
+    peakToMean: 3,
     cacheTier: 'none',
     archiveAfterMonths: policy.archiveAfter.months + 12 * policy.archiveAfter.years,
   };

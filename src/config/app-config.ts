@@ -83,6 +83,8 @@ export type AuthConfig =
 export interface CostConfig {
   readonly prices: PriceTable;
   readonly throughput: CostInput['throughput'];
+  /** Peak RU/s over mean: how the advice compares the throughput modes. */
+  readonly peakToMean: number;
   readonly cacheTier: string;
 }
 
@@ -413,6 +415,7 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       settings.COST_THROUGHPUT_MODE === 'serverless'
         ? { mode: 'serverless', workloadRuPerMonth: workloadRu }
         : { mode: settings.COST_THROUGHPUT_MODE, workloadRuPerSecond: workloadRu },
+    peakToMean: settings.COST_WORKLOAD_PEAK_TO_MEAN,
     cacheTier,
   };
 

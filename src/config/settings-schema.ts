@@ -386,6 +386,12 @@ export const SettingsSchema = Type.Object({
     description: 'RU/s the workload needs (`provisioned`, `autoscale`), or RU a month (`serverless`)',
     example: '400',
   }),
+  COST_WORKLOAD_PEAK_TO_MEAN: integer(1, 100, {
+    default: 3,
+    description:
+      "the workload's peak RU/s over its mean: how the cost report's advice turns RU/s into RU a month and back",
+    example: '5',
+  }),
   COST_CACHE_TIER: optionalText(undefined, {
     unset: 'by `REDIS_URL`',
     description:

@@ -33,6 +33,12 @@ export interface PriceTable {
     readonly minimumRuPerSecond: number;
     /** ... nor below this many RU/s per GB stored. */
     readonly minimumRuPerSecondPerGb: number;
+    /** Autoscale: the maximum RU/s is set in steps of this, and never below it ... */
+    readonly autoscaleMinimumMaxRuPerSecond: number;
+    /** ... nor below this many RU/s per GB stored. */
+    readonly autoscaleMinimumMaxRuPerSecondPerGb: number;
+    /** Autoscale bills each hour the highest RU/s it scaled to, never below this share of the maximum. */
+    readonly autoscaleFloorShare: number;
   };
   readonly blob: Readonly<Record<AccessTier, BlobTierPrices>>;
   /** Cache options for archived reads, monthly. */
@@ -52,6 +58,9 @@ export const DEFAULT_PRICES: PriceTable = {
     serverlessPerMillionRu: 0.25,
     minimumRuPerSecond: 400,
     minimumRuPerSecondPerGb: 1,
+    autoscaleMinimumMaxRuPerSecond: 1000,
+    autoscaleMinimumMaxRuPerSecondPerGb: 10,
+    autoscaleFloorShare: 0.1,
   },
   blob: {
     Hot: {
@@ -116,7 +125,13 @@ export interface CostInput {
   /** Bytes the archive stores (gzip). */
   readonly archivedStoredBytes: Figure;
   readonly throughput:
-    | { readonly mode: 'provisioned' | 'autoscale'; readonly workloadRuPerSecond: number }
+    | {
+        readonly mode: 'provisioned' | 'autoscale';
+        /** The peak the workload needs: what provisioned throughput must carry, the autoscale maximum. */
+        readonly workloadRuPerSecond: number;
+        /** Its mean over the month (autoscale bills near it); the peak when absent. */
+        readonly meanRuPerSecond?: number;
+      }
     | { readonly mode: 'serverless'; readonly workloadRuPerMonth: number };
   /** Traffic that changes with tiering (zero where unknown). */
   readonly monthly: {
@@ -253,6 +268,22 @@ function breakdown(
   if (input.throughput.mode === 'serverless') {
     cosmosThroughput =
       ((input.throughput.workloadRuPerMonth + extraRuPerMonth) / 1e6) * prices.cosmos.serverlessPerMillionRu;
+  } else if (input.throughput.mode === 'autoscale') {
+    // The maximum is set for the peak, in steps, above what storage forces; each hour bills the highest
+    // RU/s reached, at least a tenth of the maximum (the month's mean stands in for each hour's peak).
+    const { cosmos } = prices;
+    const least = Math.max(
+      cosmos.autoscaleMinimumMaxRuPerSecond,
+      Math.ceil(cosmosGb * cosmos.autoscaleMinimumMaxRuPerSecondPerGb),
+    );
+    const step = cosmos.autoscaleMinimumMaxRuPerSecond;
+    const maximum = Math.ceil(Math.max(least, input.throughput.workloadRuPerSecond) / step) * step;
+    const secondsPerMonth = prices.hoursPerMonth * 3600;
+    const mean =
+      (input.throughput.meanRuPerSecond ?? input.throughput.workloadRuPerSecond) +
+      extraRuPerMonth / secondsPerMonth;
+    billedRuPerSecond = Math.min(maximum, Math.max(maximum * cosmos.autoscaleFloorShare, mean));
+    cosmosThroughput = (billedRuPerSecond / 100) * cosmos.autoscalePer100RuHour * prices.hoursPerMonth;
   } else {
     // The archiver runs inside the provisioned throughput (its RU budget); only the floor moves with GB.
     const floor = Math.max(
@@ -260,11 +291,8 @@ function breakdown(
       Math.ceil(cosmosGb * prices.cosmos.minimumRuPerSecondPerGb),
     );
     billedRuPerSecond = Math.ceil(Math.max(floor, input.throughput.workloadRuPerSecond) / 100) * 100;
-    const per100 =
-      input.throughput.mode === 'autoscale'
-        ? prices.cosmos.autoscalePer100RuHour
-        : prices.cosmos.provisionedPer100RuHour;
-    cosmosThroughput = (billedRuPerSecond / 100) * per100 * prices.hoursPerMonth;
+    cosmosThroughput =
+      (billedRuPerSecond / 100) * prices.cosmos.provisionedPer100RuHour * prices.hoursPerMonth;
   }
   const total = cosmosStorage + cosmosThroughput + blobStorage + blobOperations + blobEarlyDeletion + cache;
   return {
@@ -278,6 +306,62 @@ function breakdown(
     billedRuPerSecond,
     cosmosGb,
   };
+}
+
+export type ThroughputMode = CostInput['throughput']['mode'];
+export const THROUGHPUT_MODES: readonly ThroughputMode[] = ['provisioned', 'autoscale', 'serverless'];
+
+/** One workload in the terms of every mode: the peak RU/s and the RU consumed in a month. */
+export interface WorkloadRates {
+  readonly peakRuPerSecond: number;
+  readonly ruPerMonth: number;
+  /** Peak RU/s over mean RU/s: how the one is had from the other. */
+  readonly peakToMean: number;
+}
+
+export function workloadRates(
+  throughput: CostInput['throughput'],
+  peakToMean: number,
+  prices: PriceTable = DEFAULT_PRICES,
+): WorkloadRates {
+  const secondsPerMonth = prices.hoursPerMonth * 3600;
+  if (throughput.mode === 'serverless') {
+    const mean = throughput.workloadRuPerMonth / secondsPerMonth;
+    return { peakRuPerSecond: mean * peakToMean, ruPerMonth: throughput.workloadRuPerMonth, peakToMean };
+  }
+  const mean = throughput.meanRuPerSecond ?? throughput.workloadRuPerSecond / peakToMean;
+  return { peakRuPerSecond: throughput.workloadRuPerSecond, ruPerMonth: mean * secondsPerMonth, peakToMean };
+}
+
+/** The workload as a mode takes it. */
+export function throughputIn(
+  mode: ThroughputMode,
+  rates: WorkloadRates,
+  prices: PriceTable = DEFAULT_PRICES,
+): CostInput['throughput'] {
+  if (mode === 'serverless') return { mode, workloadRuPerMonth: rates.ruPerMonth };
+  return {
+    mode,
+    workloadRuPerSecond: rates.peakRuPerSecond,
+    meanRuPerSecond: rates.ruPerMonth / (prices.hoursPerMonth * 3600),
+  };
+}
+
+export interface ModeCost {
+  readonly mode: ThroughputMode;
+  readonly comparison: CostComparison;
+}
+
+/** The same tiered store and workload priced in each throughput mode, cheapest after tiering first. */
+export function costByThroughputMode(
+  input: CostInput,
+  rates: WorkloadRates,
+  prices: PriceTable = DEFAULT_PRICES,
+): ModeCost[] {
+  return THROUGHPUT_MODES.map((mode) => ({
+    mode,
+    comparison: monthlyCost({ ...input, throughput: throughputIn(mode, rates, prices) }, prices),
+  })).sort((a, b) => a.comparison.after.total - b.comparison.after.total);
 }
 
 /**

@@ -3,14 +3,19 @@
 import {
   type CostBreakdown,
   type CostInput,
+  costByThroughputMode,
   type Figure,
   monthlyCost,
   type PriceTable,
+  type ThroughputMode,
+  workloadRates,
 } from './cost-model.ts';
 
 export interface CostSettings {
   readonly prices: PriceTable;
   readonly throughput: CostInput['throughput'];
+  /** The workload's peak RU/s over its mean (COST_WORKLOAD_PEAK_TO_MEAN). */
+  readonly peakToMean: number;
   readonly cacheTier: string;
   /** Archive age the service runs with, in months (ARCHIVE_AFTER). */
   readonly archiveAfterMonths: number;
@@ -50,6 +55,25 @@ export interface CostReport {
     readonly afterToBefore: number;
     readonly how: string;
   }>;
+  /** The cost advisor: the same store and workload in each throughput mode, cheapest first. */
+  readonly throughputModes: {
+    readonly workload: {
+      readonly peakRuPerSecond: number;
+      readonly ruPerMonth: number;
+      readonly peakToMean: number;
+      readonly how: string;
+    };
+    readonly cheapest: ThroughputMode;
+    readonly modes: ReadonlyArray<{
+      readonly mode: ThroughputMode;
+      readonly afterMonthly: number;
+      readonly floorMonthly: number;
+      readonly afterToFloor: number;
+      readonly beforeMonthly: number;
+      /** RU/s billed after tiering (provisioned: the floor or the peak; autoscale: the hourly mean billed). */
+      readonly billedRuPerSecond: number;
+    }>;
+  };
 }
 
 const WHAT_IF_MONTHS = [1, 3, 6, 12] as const;
@@ -93,6 +117,34 @@ export function priceCostReport(measured: CostMeasurements, settings: CostSettin
       afterToBefore: round(priced.ratio, 4),
     },
     whatIf: whatIfArchiveAge(input, measured, compression, settings.prices, now),
+    throughputModes: adviseThroughputMode(input, settings),
+  };
+}
+
+/** Prices the measured store and the configured workload in every throughput mode. */
+function adviseThroughputMode(input: CostInput, settings: CostSettings): CostReport['throughputModes'] {
+  const rates = workloadRates(settings.throughput, settings.peakToMean, settings.prices);
+  const modes = costByThroughputMode(input, rates, settings.prices).map(({ mode, comparison }) => ({
+    mode,
+    afterMonthly: round(comparison.after.total),
+    floorMonthly: round(comparison.floor.total),
+    afterToFloor:
+      comparison.floor.total === 0 ? 0 : round(comparison.after.total / comparison.floor.total, 4),
+    beforeMonthly: round(comparison.before.total),
+    billedRuPerSecond: round(comparison.after.billedRuPerSecond),
+  }));
+  return {
+    workload: {
+      peakRuPerSecond: round(rates.peakRuPerSecond),
+      ruPerMonth: Math.round(rates.ruPerMonth),
+      peakToMean: rates.peakToMean,
+      how:
+        settings.throughput.mode === 'serverless'
+          ? 'COST_WORKLOAD_RU (RU a month); the peak is the mean times COST_WORKLOAD_PEAK_TO_MEAN'
+          : 'COST_WORKLOAD_RU (peak RU/s); RU a month is the peak over COST_WORKLOAD_PEAK_TO_MEAN, all month',
+    },
+    cheapest: modes[0]!.mode,
+    modes,
   };
 }
 

@@ -2,10 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   type CostInput,
+  costByThroughputMode,
   DEFAULT_PRICES,
   type Figure,
   mergePrices,
   monthlyCost,
+  workloadRates,
 } from '../../src/domain/cost-model.ts';
 
 const GB = 1024 ** 3;
@@ -115,6 +117,79 @@ describe('cost model', () => {
     );
     expect(() => mergePrices(DEFAULT_PRICES, { cosmos: { storagePerGbMonth: 'cheap' } })).toThrow(
       /must be a number/,
+    );
+  });
+});
+
+describe('throughput modes', () => {
+  const HOURS = 730;
+  const SECONDS = HOURS * 3600;
+  // A small store: 4 GB in Cosmos after tiering, so no storage minimum beyond the modes' own.
+  const small = (throughput: CostInput['throughput']): CostInput =>
+    input({
+      hotBytes: measured(3 * GB),
+      archivedRecords: measured(1_000_000),
+      stubBytes: measured(GB),
+      archivedJsonBytes: measured(20 * GB),
+      archivedStoredBytes: measured(3 * GB),
+      throughput,
+    });
+
+  it('autoscale bills a tenth of its maximum while idle, and the mean above it, at its own price', () => {
+    const idle = monthlyCost(small({ mode: 'autoscale', workloadRuPerSecond: 0 })).after;
+    // Maximum 1,000 RU/s (the least settable); idle, each hour bills 100 RU/s at $0.012 per 100 an hour.
+    expect(idle.billedRuPerSecond).toBe(100);
+    expect(idle.cosmosThroughput).toBeCloseTo(1 * 0.012 * HOURS, 6);
+    const busy = monthlyCost(
+      small({ mode: 'autoscale', workloadRuPerSecond: 2_500, meanRuPerSecond: 800 }),
+    ).after;
+    // Maximum 3,000 (steps of 1,000); the mean, 800, is over its tenth.
+    expect(busy.billedRuPerSecond).toBe(800);
+    expect(busy.cosmosThroughput).toBeCloseTo(8 * 0.012 * HOURS, 6);
+  });
+
+  it('raises the autoscale maximum with storage: 10 RU/s per GB', () => {
+    const large = monthlyCost(input({ throughput: { mode: 'autoscale', workloadRuPerSecond: 0 } }));
+    // Before: 600 GB → a maximum of 6,000 RU/s, so 600 billed at least.
+    expect(large.before.billedRuPerSecond).toBe(600);
+  });
+
+  it('turns a peak into RU a month and back by the peak-to-mean ratio', () => {
+    expect(workloadRates({ mode: 'provisioned', workloadRuPerSecond: 900 }, 3)).toEqual({
+      peakRuPerSecond: 900,
+      ruPerMonth: 300 * SECONDS,
+      peakToMean: 3,
+    });
+    const serverless = workloadRates({ mode: 'serverless', workloadRuPerMonth: 100 * SECONDS }, 4);
+    expect(serverless.peakRuPerSecond).toBeCloseTo(400, 9);
+  });
+
+  it('names the cheapest mode: serverless for a quiet store, autoscale for a bursty one, provisioned for a steady busy one', () => {
+    const quiet = costByThroughputMode(
+      small({ mode: 'provisioned', workloadRuPerSecond: 15 }),
+      workloadRates({ mode: 'provisioned', workloadRuPerSecond: 15 }, 3),
+    );
+    expect(quiet.map((mode) => mode.mode)).toEqual(['serverless', 'autoscale', 'provisioned']);
+    // Serverless: 4 GB of storage and 5 RU/s all month at $0.25 per million; autoscale bills 100 RU/s.
+    expect(quiet[0]!.comparison.after.total).toBeCloseTo(
+      4 * 0.25 + (5 * SECONDS * 0.25) / 1e6 + 3 * 0.0036,
+      6,
+    );
+    const bursty = costByThroughputMode(
+      small({ mode: 'provisioned', workloadRuPerSecond: 900 }),
+      workloadRates({ mode: 'provisioned', workloadRuPerSecond: 900 }, 10),
+    );
+    // 90 RU/s on average, under autoscale's tenth of 1,000: $8.76; provisioned 900 RU/s $52.56; serverless $59.13.
+    expect(bursty.map((mode) => mode.mode)).toEqual(['autoscale', 'provisioned', 'serverless']);
+    const steady = costByThroughputMode(
+      small({ mode: 'provisioned', workloadRuPerSecond: 5_000 }),
+      workloadRates({ mode: 'provisioned', workloadRuPerSecond: 5_000 }, 1),
+    );
+    expect(steady[0]!.mode).toBe('provisioned');
+    // Autoscale at a steady 5,000: the same RU/s at 1.5 times the price.
+    expect(steady.find((mode) => mode.mode === 'autoscale')!.comparison.after.cosmosThroughput).toBeCloseTo(
+      1.5 * steady[0]!.comparison.after.cosmosThroughput,
+      6,
     );
   });
 });

@@ -38,6 +38,7 @@ function settings(overrides: Partial<CostSettings> = {}): CostSettings {
   return {
     prices: DEFAULT_PRICES,
     throughput: { mode: 'provisioned', workloadRuPerSecond: 0 },
+    peakToMean: 3,
     cacheTier: 'none',
     archiveAfterMonths: 3,
     ...overrides,
@@ -82,6 +83,33 @@ describe('cost report pricing', () => {
     expect(report.floor.billedRuPerSecond).toBe(400);
     expect(report.floor.cosmosThroughput).toBeCloseTo(4 * 0.008 * 730, 3);
     expect(report.throughput).toEqual({ mode: 'provisioned', workloadRuPerSecond: 1_000 });
+  });
+
+  it('advises the cheapest throughput mode for the configured workload, with each mode’s monthly figures', () => {
+    const report = priceCostReport(
+      measurements(),
+      settings({ throughput: { mode: 'provisioned', workloadRuPerSecond: 1_000 }, peakToMean: 4 }),
+      NOW,
+    );
+    const { workload, cheapest, modes } = report.throughputModes;
+    expect(workload).toMatchObject({ peakRuPerSecond: 1_000, ruPerMonth: 250 * 730 * 3600, peakToMean: 4 });
+    expect(modes.map((mode) => mode.mode).sort()).toEqual(['autoscale', 'provisioned', 'serverless']);
+    expect(cheapest).toBe(modes[0]!.mode);
+    const after = modes.map((mode) => mode.afterMonthly);
+    expect(after).toEqual([...after].sort((a, b) => a - b));
+    // The configured mode's figures are the report's own.
+    const provisioned = modes.find((mode) => mode.mode === 'provisioned')!;
+    expectCents(provisioned.afterMonthly, report.after.total);
+    expectCents(provisioned.floorMonthly, report.floor.total);
+    // Autoscale: 51 GB of Cosmos after tiering → a maximum of 1,000 RU/s; the mean, 250, is billed at $0.012.
+    const autoscale = modes.find((mode) => mode.mode === 'autoscale')!;
+    expect(autoscale.billedRuPerSecond).toBe(250);
+    const storage = report.after.total - report.after.cosmosThroughput;
+    expectCents(autoscale.afterMonthly, storage + 2.5 * 0.012 * 730);
+    // Serverless: 250 RU/s all month at $0.25 per million.
+    const serverless = modes.find((mode) => mode.mode === 'serverless')!;
+    expectCents(serverless.afterMonthly, storage + (250 * 730 * 3600 * 0.25) / 1e6);
+    expect(cheapest).toBe('autoscale');
   });
 
   it('reports the measurements as given, with the mean stub and the compression derived from them', () => {

@@ -15,6 +15,7 @@ const DAY = 86_400_000;
 const SETTINGS: CostSettings = {
   prices: DEFAULT_PRICES,
   throughput: { mode: 'provisioned', workloadRuPerSecond: 0 },
+  peakToMean: 3,
   cacheTier: 'none',
   archiveAfterMonths: 3,
 };
