@@ -9,6 +9,7 @@ import { loadOrCreateDevKeyPair } from '../../src/adapters/dev-identity/dev-key-
 import { buildHttpServer } from '../../src/api/http-server.ts';
 import { createLogger } from '../../src/composition/create-logger.ts';
 import { openServices } from '../../src/composition/open-services.ts';
+import { startTracing } from '../../src/composition/telemetry.ts';
 import { loadConfig } from '../../src/config/app-config.ts';
 
 const bare = process.argv.includes('--bare');
@@ -37,6 +38,8 @@ if (bare) {
   });
 } else {
   const config = loadConfig(process.env, process.cwd());
+  // As serve() does: the tracer provider first, so every request is traced as under `npm start`.
+  await startTracing({ connectionString: config.telemetry.connectionString });
   const logger = createLogger(config);
   const services = await openServices(config, logger);
   const app = await buildHttpServer({ ...services.application, logger, metrics: services.httpMetrics });
