@@ -20,6 +20,7 @@ export {
   RECORDS_INDEXING_POLICY,
   LEDGER_INDEXING_POLICY,
   indexingGaps,
+  recordsIndexingPolicy,
   describeGap,
   type IndexingGap,
 } from '../composition/check-indexing.ts';
@@ -28,6 +29,9 @@ export { serializeRecord } from '../domain/billing-record.ts';
 export { etagOf } from '../domain/etag.ts';
 export { AppError, isAppError, hasCode, ERROR_CODES, type ErrorCode } from '../domain/errors.ts';
 export type { RecordKey } from '../domain/record-rules.ts';
+/** Record profiles: the built-in billing record, or an existing container's own documents. */
+export { BILLING_PROFILE } from '../domain/billing-profile.ts';
+export type { RecordProfile, AgeFormat } from '../domain/record-profile.ts';
 export type { BillingRecord, RecordInput, RecordSummary, ListQuery } from '../domain/billing-record.ts';
 export type {
   RecordRead,
