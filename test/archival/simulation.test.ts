@@ -29,6 +29,12 @@ const replay: { seed?: number; path?: string } =
         ...(process.env.SIM_PATH !== undefined ? { path: process.env.SIM_PATH } : {}),
       };
 
+/**
+ * 500 scenarios take about 75 s of CPU on one core; on a shared machine (2 cores, several agents) the
+ * default 120 s ran out before any violation. A limit, not a speed goal.
+ */
+const SIMULATION_TIMEOUT_MS = 600_000;
+
 /** `runs` seeded scenarios; the faults must fire and archived records must be read, or they prove little. */
 async function simulate(options: {
   adapters: WorldAdapters;
@@ -59,13 +65,19 @@ async function simulate(options: {
 
 // Over the in-memory archive and control store, and over the embedded default's (files, SQLite).
 describe.each(WORLD_ADAPTERS)('deterministic simulation (%s archive)', (adapters) => {
-  it('500 seeded scenarios: every read is an acknowledged state, and the invariants hold after recovery', () =>
-    simulate({ adapters, profile: 'billing', runs: 500 }));
+  it(
+    '500 seeded scenarios: every read is an acknowledged state, and the invariants hold after recovery',
+    () => simulate({ adapters, profile: 'billing', runs: 500 }),
+    SIMULATION_TIMEOUT_MS,
+  );
 
   // The profile dimension (issue 19): the same scenarios over a foreign profile's documents (another
   // partition key, an epoch age, no version, nested data), half of them written before adoption.
-  it('200 seeded scenarios over a foreign record profile, documents written before adoption among them', () =>
-    simulate({ adapters, profile: 'foreign', runs: 200 }));
+  it(
+    '200 seeded scenarios over a foreign record profile, documents written before adoption among them',
+    () => simulate({ adapters, profile: 'foreign', runs: 200 }),
+    SIMULATION_TIMEOUT_MS,
+  );
 
   // Found by the simulation (`npm run sim -- --seeds 1 --seed 346` on the engine before the fix): the
   // purge checked the blob's metadata (sha256) but not its bytes, so a blob rewritten during the grace
