@@ -309,3 +309,34 @@ describe('a container of foreign documents adopted with a record profile', () =>
     ).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 });
+
+describe('the same profile over the embedded stores (SQLite + file archive), opened from settings', () => {
+  it('creates, archives and reads back the owner bytes; the billing list filters are refused', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'brownfield-embedded-'));
+    const embedded = await openDataAccess<LegacyDocument>({
+      settings: {
+        DATA_DIR: dataDir,
+        EMBEDDED_ARCHIVE: 'files',
+        ARCHIVE_GRACE_PERIOD: 'PT0S',
+        LOG_LEVEL: 'silent',
+      },
+      profile: PROFILE,
+    });
+    try {
+      const document = legacyDocument(7, OLD);
+      const created = await embedded.records.create('t-south', document);
+      expect(bytesOf(created)).toBe(bytesOf(document));
+      const report = await embedded.archival.run({ asOf: inDays(2) });
+      expect(report.counts).toMatchObject({ copied: 1, purged: 1 });
+      const read = await embedded.records.get(keyOf(document));
+      expect(read.tier).not.toBe('hot');
+      expect(bytesOf(read.record)).toBe(bytesOf(document));
+      await expect(embedded.records.list('t-south', { status: 'paid' })).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+      });
+    } finally {
+      await embedded.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
