@@ -1,6 +1,6 @@
 // `archive verify`: reads every stub's blob and checks it against the stub (present, sha256 of the
 // canonical JSON, same record). Memory stays flat: stubs are scanned page by page.
-import { decodeArchivedBody } from '../domain/archive-artifact.ts';
+import { ARCHIVE_METADATA, decodeArchivedBody } from '../domain/archive-artifact.ts';
 import { describeError } from './archival-context.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
@@ -66,8 +66,21 @@ export async function verifyArchive(
           continue;
         }
         const raw = decodeArchivedBody(blob.body, pointer);
-        if (raw.id !== item.id || raw.customerId !== item.customerId || raw.version !== item.version) {
-          mismatch(`the blob holds ${String(raw.customerId)}/${String(raw.id)} v${String(raw.version)}`);
+        // A billing record says who it is; a foreign profile's document (the owner's bytes) may not name
+        // a customerId or version: the blob's metadata does, and its hash was just checked.
+        const metadata = blob.properties.metadata;
+        const holds =
+          'customerId' in raw
+            ? { customerId: raw.customerId, id: raw.id, version: raw.version }
+            : {
+                customerId: metadata[ARCHIVE_METADATA.customerId],
+                id: metadata[ARCHIVE_METADATA.recordId],
+                version: Number(metadata[ARCHIVE_METADATA.recordVersion]),
+              };
+        if (holds.id !== item.id || holds.customerId !== item.customerId || holds.version !== item.version) {
+          mismatch(
+            `the blob holds ${String(holds.customerId)}/${String(holds.id)} v${String(holds.version)}`,
+          );
         }
       } catch (error) {
         mismatch(describeError(error));

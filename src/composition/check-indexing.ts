@@ -3,7 +3,7 @@
 import { type IndexingGap, indexingGaps, readIndexingPolicy } from '../adapters/cosmos/indexing-check.ts';
 import { type AppConfig, ConfigError } from '../config/app-config.ts';
 
-export { type IndexingGap, indexingGaps } from '../adapters/cosmos/indexing-check.ts';
+export { type IndexingGap, indexingGaps, recordsIndexingPolicy } from '../adapters/cosmos/indexing-check.ts';
 export { RECORDS_INDEXING_POLICY } from '../adapters/cosmos/cosmos-record-store.ts';
 export { LEDGER_INDEXING_POLICY } from '../adapters/cosmos/cosmos-archive-ledger.ts';
 

@@ -30,6 +30,7 @@ import type { ArchivalRunQueue } from '../ports/archival-run-queue.ts';
 import type { AuditLog } from '../ports/audit-log.ts';
 import type { Cache, CacheErrorListener } from '../ports/cache.ts';
 import type { RecordStore } from '../ports/record-store.ts';
+import type { RecordProfile } from '../domain/record-profile.ts';
 import type { Container } from '@azure/cosmos';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { Redis } from 'ioredis';
@@ -57,7 +58,7 @@ export async function openAdapters(
   const description: string[] = [];
   const close = closeInReverse(closers, logger);
   try {
-    const { recordStore, ledger } = await openHotStores(config, description, closers);
+    const { recordStore, ledger } = await openHotStores(config, description, closers, hooks.profile);
     const { archiveStore, controlStore, account } = await openArchiveStores(config, description, closers);
     const audit = await openAuditLog(config, account, description, closers);
     const cache = openCache(config.cache, logger, hooks);
@@ -114,7 +115,7 @@ export async function openClientAdapters(
   const closers: Array<() => Promise<void>> = [];
   const close = closeInReverse(closers, logger);
   try {
-    const store = await CosmosRecordStore.fromContainer(clients.records);
+    const store = await CosmosRecordStore.fromContainer(clients.records, hooks.profile);
     closers.push(() => store.close());
     const ledger = await CosmosArchiveLedger.fromContainer(clients.ledger);
     closers.push(() => ledger.close());
@@ -149,6 +150,8 @@ export async function openClientAdapters(
 
 export interface AdapterHooks {
   onCacheError?: (operation: string, error: unknown) => void;
+  /** What the hot store's documents are (the billing record when absent): the stores query its fields. */
+  profile?: RecordProfile;
 }
 
 /** Redis (the caller's client, or REDIS_URL), else the in-process LRU. */
@@ -200,11 +203,13 @@ async function openHotStores(
   config: AppConfig,
   description: string[],
   closers: Array<() => Promise<void>>,
+  profile: RecordProfile | undefined,
 ): Promise<{ recordStore: RecordStore; ledger: ArchiveLedger }> {
+  const withProfile = profile !== undefined ? { profile } : {};
   const hot = config.hotStore;
   if (hot.kind === 'sqlite') {
     description.push(`Hot store: SQLite at ${hot.path}`);
-    const recordStore = new SqliteRecordStore({ path: hot.path });
+    const recordStore = new SqliteRecordStore({ path: hot.path, ...withProfile });
     closers.push(() => recordStore.close());
     const ledger = new SqliteArchiveLedger({ path: hot.path });
     closers.push(() => ledger.close());
@@ -219,7 +224,11 @@ async function openHotStores(
     ...(hot.key !== undefined ? { key: hot.key } : {}),
     allowInsecureTls: hot.allowInsecureTls,
   };
-  const recordStore = await CosmosRecordStore.connect({ ...connection, containerId: hot.container });
+  const recordStore = await CosmosRecordStore.connect({
+    ...connection,
+    containerId: hot.container,
+    ...withProfile,
+  });
   closers.push(() => recordStore.close());
   const ledger = await CosmosArchiveLedger.connect({ ...connection, containerId: hot.ledgerContainer });
   closers.push(() => ledger.close());

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { type AppConfig, loadConfig } from '../config/app-config.ts';
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
+import { checkProfile, type RecordProfile } from '../domain/record-profile.ts';
 import { createLogger } from './create-logger.ts';
 import { openAdapters, openClientAdapters, type OpenedAdapters, type ReadyClients } from './open-adapters.ts';
 import type { ServiceMetrics } from './service-metrics.ts';
@@ -18,10 +19,17 @@ type Settings = Readonly<Record<string, string | undefined>>;
  * them), an already validated configuration, or ready clients (with settings for the archival policy,
  * the cache and the rest; defaults when absent).
  */
-export type DataAccessSource =
+export type DataAccessSource = (
   | { readonly settings: Settings; readonly cwd?: string }
   | { readonly config: AppConfig }
-  | { readonly clients: ReadyClients; readonly settings?: Settings; readonly cwd?: string };
+  | { readonly clients: ReadyClients; readonly settings?: Settings; readonly cwd?: string }
+) & {
+  /**
+   * What the records are: the billing record of API.md when absent, or an existing container's own
+   * documents (record-profile.ts), which are read and written as their owner wrote them.
+   */
+  readonly profile?: RecordProfile;
+};
 
 export interface DataAccessHooks {
   /** JSON logs (pino); one at LOG_LEVEL on stdout when absent. */
@@ -50,7 +58,11 @@ export async function openDataAccess(
       ? source.config
       : loadConfig(source.settings ?? {}, ('cwd' in source ? source.cwd : undefined) ?? process.cwd());
   const logger = hooks.logger ?? createLogger(config);
-  const adapterHooks = hooks.onCacheError !== undefined ? { onCacheError: hooks.onCacheError } : {};
+  const profile = source.profile === undefined ? undefined : checkProfile(source.profile);
+  const adapterHooks = {
+    ...(hooks.onCacheError !== undefined ? { onCacheError: hooks.onCacheError } : {}),
+    ...(profile !== undefined ? { profile } : {}),
+  };
   const adapters =
     'clients' in source
       ? await openClientAdapters(source.clients, config, logger, adapterHooks)
@@ -58,10 +70,13 @@ export async function openDataAccess(
   const { store, ledger, archive, control, cache, audit, runQueue } = adapters;
   const services = wireServices(
     { store, ledger, archive, control, cache, audit, ...(runQueue !== undefined ? { runQueue } : {}) },
-    wiringOptions(config, logger, hooks, {
-      sharedCache:
-        config.cache.kind === 'redis' || ('clients' in source && source.clients.redis !== undefined),
-    }),
+    {
+      ...wiringOptions(config, logger, hooks, {
+        sharedCache:
+          config.cache.kind === 'redis' || ('clients' in source && source.clients.redis !== undefined),
+      }),
+      ...(profile !== undefined ? { profile } : {}),
+    },
   );
   return {
     config,

@@ -27,6 +27,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import type { RecordStore } from '../ports/record-store.ts';
+import type { RecordProfile } from '../domain/record-profile.ts';
 import type { TierCounterStore } from '../ports/tier-counter-store.ts';
 import { ArchivedRecordReader } from '../records/archived-record-reader.ts';
 import { bulkRehydrationJob, type BulkRehydrationRequest } from '../records/bulk-rehydration.ts';
@@ -61,6 +62,8 @@ export interface ServicePorts {
 
 export interface WiringOptions {
   readonly clock: Clock;
+  /** What the records are (record-profile.ts); the billing record of API.md when absent. */
+  readonly profile?: RecordProfile;
   readonly log: Logger;
   readonly policy: ArchivalPolicy;
   readonly archival?: Partial<ArchivalSettings>;
@@ -182,6 +185,7 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
   const records = new RecordService({
     store: ports.store,
     clock,
+    ...(options.profile !== undefined ? { profile: options.profile } : {}),
     tierCounters,
     archive: reader,
     holds,

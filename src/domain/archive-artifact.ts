@@ -3,9 +3,9 @@
 // self-describing (the stubs can be rebuilt from it).
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { type BillingRecord, serializeRecord } from './billing-record.ts';
+import type { BillingRecord } from './billing-record.ts';
 import { AppError } from './errors.ts';
-import { CURRENT_SCHEMA_VERSION, type ArchivePointer } from './record-document.ts';
+import { CURRENT_SCHEMA_VERSION, type ArchivePointer, serializeAnyRecord } from './record-document.ts';
 import type { RecordKey } from './record-rules.ts';
 
 export const ARCHIVE_CONTENT_TYPE = 'application/json';
@@ -67,7 +67,8 @@ export function md5Base64(bytes: Uint8Array): string {
 }
 
 export function buildArchiveArtifact(record: BillingRecord): ArchiveArtifact {
-  const json = serializeRecord(record);
+  // A foreign profile's record is archived as its owner's bytes (canonical only if the profile asks).
+  const json = serializeAnyRecord(record);
   const raw = Buffer.from(json, 'utf8');
   // Level 6 is zlib's default: deterministic for the same input, so a re-copy yields the same bytes.
   const body = gzipSync(raw, { level: 6 });

@@ -1,6 +1,16 @@
 // What the hot store keeps for a record: the full record, or (after archival) a stub with the summary
 // fields and a pointer to the archived blob. System fields never leave through the API.
-import type { BillingRecord, RecordSummary } from './billing-record.ts';
+import { type BillingRecord, type RecordSummary, serializeRecord } from './billing-record.ts';
+import {
+  isBillingProfile,
+  isOwnerRecord,
+  type OwnerRecord,
+  ownerRecordOf,
+  ownerSummaryOf,
+  ownerSysOf,
+  type RecordProfile,
+  serializeOwnerRecord,
+} from './record-profile.ts';
 
 export const CURRENT_SCHEMA_VERSION = 2;
 
@@ -61,8 +71,25 @@ export function fullDocument(record: BillingRecord, sys: SystemFields = {}): Ful
 
 export function summaryOf(document: RecordDocument): RecordSummary {
   if (document.tier === 'archived') return document.summary;
+  // A foreign profile's record: its stub fields (an owner record is carried as a BillingRecord).
+  if (isOwnerRecord(document.record)) return ownerSummaryOf(document.record) as unknown as RecordSummary;
   const { lineItems: _l, metadata: _m, ...summary } = document.record;
   return summary;
+}
+
+/** The bytes a read answers and the archive keeps, whatever the record's profile. */
+export function serializeAnyRecord(record: BillingRecord): string {
+  return isOwnerRecord(record) ? serializeOwnerRecord(record) : serializeRecord(record);
+}
+
+/** What a caller is given: the billing record, or the owner's document of a foreign profile. */
+export function presentRecord(record: BillingRecord): BillingRecord {
+  return isOwnerRecord(record) ? (record.ownerDocument as unknown as BillingRecord) : record;
+}
+
+/** A list item as a caller is given it: the summary, or the stub fields of the owner's document. */
+export function presentSummary(summary: RecordSummary): RecordSummary {
+  return isOwnerRecord(summary) ? (summary.ownerDocument as unknown as RecordSummary) : summary;
 }
 
 export function versionOf(document: RecordDocument): number {
@@ -75,6 +102,10 @@ export function versionOf(document: RecordDocument): number {
 export interface PersistedSys extends SystemFields {
   readonly tier: 'hot' | 'archived';
   readonly archive?: ArchivePointer;
+  /** Foreign profiles: the version (when the owner's document has none) and the engine's timestamps. */
+  readonly version?: number;
+  readonly createdAt?: string;
+  readonly updatedAt?: string;
 }
 
 export type PersistedDocument = Record<string, unknown> & {
@@ -85,6 +116,15 @@ export type PersistedDocument = Record<string, unknown> & {
 };
 
 export function toPersisted(document: RecordDocument): PersistedDocument {
+  const owner = ownerOf(document);
+  if (owner !== undefined) {
+    // A foreign profile's document: the owner's fields as they are, the engine's under `sys` only.
+    const sys: PersistedSys =
+      document.tier === 'hot'
+        ? { ...document.sys, ...ownerSysOf(owner), tier: 'hot' }
+        : { ...document.sys, ...ownerSysOf(owner), tier: 'archived', archive: document.archive };
+    return { ...owner.ownerDocument, sys } as unknown as PersistedDocument;
+  }
   const fields = document.tier === 'hot' ? document.record : document.summary;
   const sys: PersistedSys =
     document.tier === 'hot'
@@ -99,8 +139,23 @@ export function toPersisted(document: RecordDocument): PersistedDocument {
   };
 }
 
-/** Reads a persisted document of any schema version (upcasting it first). */
-export function fromPersisted(raw: Record<string, unknown>): RecordDocument {
+function ownerOf(document: RecordDocument): OwnerRecord | undefined {
+  const fields: object = document.tier === 'hot' ? document.record : document.summary;
+  return isOwnerRecord(fields) ? fields : undefined;
+}
+
+/**
+ * Reads a persisted document: of any schema version (upcasting it first) for the billing profile; as
+ * the owner wrote it for another profile, where a document without the system property (written before
+ * adoption) is a hot full document. `modifiedAtMs` is when the store last wrote it (Cosmos `_ts`).
+ */
+export function fromPersisted(
+  raw: Record<string, unknown>,
+  profile?: RecordProfile,
+  modifiedAtMs?: number,
+): RecordDocument {
+  if (profile !== undefined && !isBillingProfile(profile))
+    return fromOwnerDocument(raw, profile, modifiedAtMs);
   const persisted = upcast(raw);
   const { schemaVersion: _s, sys, ...fields } = persisted;
   const { tier, archive, ...systemFields } = sys;
@@ -123,6 +178,31 @@ export function fromPersisted(raw: Record<string, unknown>): RecordDocument {
     record: fields as unknown as BillingRecord,
     sys: systemFields,
   };
+}
+
+function fromOwnerDocument(
+  raw: Record<string, unknown>,
+  profile: RecordProfile,
+  modifiedAtMs: number | undefined,
+): RecordDocument {
+  const { sys: persistedSys, ...ownerDocument } = raw as Record<string, unknown> & {
+    sys?: PersistedSys;
+  };
+  const { tier, archive, version, createdAt, updatedAt, ...sys } = persistedSys ?? { tier: 'hot' };
+  const record = ownerRecordOf(
+    profile,
+    ownerDocument,
+    {
+      ...(version !== undefined ? { version } : {}),
+      ...(createdAt !== undefined ? { createdAt } : {}),
+      ...(updatedAt !== undefined ? { updatedAt } : {}),
+    },
+    modifiedAtMs,
+  );
+  const base = { id: record.id, customerId: record.customerId, sys };
+  if (tier !== 'archived') return { ...base, tier: 'hot', record: record as unknown as BillingRecord };
+  if (archive === undefined) throw new Error(`stub ${record.customerId}/${record.id} has no archive pointer`);
+  return { ...base, tier: 'archived', summary: record as unknown as RecordSummary, archive };
 }
 
 // ---- Upcasters: each turns a document of schema version N into N + 1. ----

@@ -7,6 +7,7 @@ import { LRUCache } from 'lru-cache';
 import type { BillingRecord } from '../domain/billing-record.ts';
 import { ARCHIVE_METADATA, decodeArchivedBody } from '../domain/archive-artifact.ts';
 import { AppError } from '../domain/errors.ts';
+import { isOwnerRecord, ownerRecordOf } from '../domain/record-profile.ts';
 import { CURRENT_SCHEMA_VERSION, fromPersisted, type StubDocument } from '../domain/record-document.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
 import type { Cache } from '../ports/cache.ts';
@@ -159,6 +160,16 @@ export class ArchivedRecordReader {
   ): BillingRecord | undefined {
     try {
       const raw = decodeArchivedBody(body, stub.archive);
+      // A foreign profile's blob is the owner's document; the stub has its version and timestamps.
+      if (isOwnerRecord(stub.summary)) {
+        const { profile, version, createdAt, updatedAt } = stub.summary;
+        return ownerRecordOf(
+          profile,
+          raw,
+          { version, createdAt, updatedAt },
+          undefined,
+        ) as unknown as BillingRecord;
+      }
       const document = fromPersisted({
         ...raw,
         schemaVersion,

@@ -10,12 +10,21 @@ import { decodeCursor, encodeCursor, type CursorFilters } from '../domain/list-c
 import { applyMergePatch } from '../domain/merge-patch.ts';
 import {
   fullDocument,
+  presentRecord,
+  presentSummary,
   type RecordDocument,
   type StoredDocument,
   summaryOf,
   type SystemFields,
 } from '../domain/record-document.ts';
 import { buildRecord, parseRecordInput, type RecordKey, toInput } from '../domain/record-rules.ts';
+import { BILLING_PROFILE } from '../domain/billing-profile.ts';
+import {
+  buildOwnerRecord,
+  isBillingProfile,
+  isOwnerRecord,
+  type RecordProfile,
+} from '../domain/record-profile.ts';
 import {
   addTierTotals,
   documentTotals,
@@ -62,6 +71,8 @@ export interface WritePreconditions {
 export interface RecordServiceDependencies {
   readonly store: RecordStore;
   readonly clock: Clock;
+  /** What the records are; the billing record of API.md (with its validation rules) when absent. */
+  readonly profile?: RecordProfile;
   readonly archive?: ArchivedRecordReader;
   readonly newId?: () => string;
   /** Customer holds and the register of record holds; none: only a record's own hold is consulted. */
@@ -90,6 +101,7 @@ export interface RecordPageResult {
 export class RecordService implements RecordControls {
   readonly #store: RecordStore;
   readonly #clock: Clock;
+  readonly #profile: RecordProfile;
   readonly #archive: ArchivedRecordReader | undefined;
   readonly #newId: () => string;
   readonly #readSpikes: RecordServiceDependencies['readSpikes'];
@@ -102,6 +114,7 @@ export class RecordService implements RecordControls {
   constructor(dependencies: RecordServiceDependencies) {
     this.#store = dependencies.store;
     this.#clock = dependencies.clock;
+    this.#profile = dependencies.profile ?? BILLING_PROFILE;
     this.#archive = dependencies.archive;
     this.#newId = dependencies.newId ?? (() => `rec-${randomUUID()}`);
     this.#readSpikes = dependencies.readSpikes;
@@ -130,10 +143,10 @@ export class RecordService implements RecordControls {
     });
     if (stored === undefined) throw notFound(key);
     // A hot record needs nothing more: the most frequent read is kept to this one await.
-    if (stored.document.tier === 'hot') return { record: stored.document.record, tier: 'hot' };
+    if (stored.document.tier === 'hot') return { record: presentRecord(stored.document.record), tier: 'hot' };
     const read = await this.#readArchived(key, stored, options);
     if (read.tier !== 'hot') this.#noteArchivedRead(key);
-    return read;
+    return { record: presentRecord(read.record), tier: read.tier };
   }
 
   #noteArchivedRead(key: RecordKey): void {
@@ -176,13 +189,11 @@ export class RecordService implements RecordControls {
   }
 
   async create(customerId: string, body: unknown, options?: OperationOptions): Promise<BillingRecord> {
-    const input = parseRecordInput(body, { customerId });
-    const key = { customerId, id: input.id ?? this.#newId() };
-    const record = buildRecord(input, key, this.#clock.now());
+    const record = this.#build(body, { customerId });
     const document = fullDocument(record);
     await this.#store.create(document, options);
     this.#tierCounters?.add(documentTotals(document));
-    return record;
+    return presentRecord(record);
   }
 
   /**
@@ -227,10 +238,13 @@ export class RecordService implements RecordControls {
     preconditions: WritePreconditions,
     options?: OperationOptions,
   ): Promise<BillingRecord> {
-    const input = parseRecordInput(body, key);
-    return this.#write(key, preconditions, options, (current) =>
-      buildRecord(input, key, this.#clock.now(), current),
-    );
+    if (isBillingProfile(this.#profile)) {
+      const input = parseRecordInput(body, key);
+      return this.#write(key, preconditions, options, (current) =>
+        buildRecord(input, key, this.#clock.now(), current),
+      );
+    }
+    return this.#write(key, preconditions, options, (current) => this.#build(body, key, current));
   }
 
   /** JSON Merge Patch (PATCH) applied to the client-writable part of the record. */
@@ -246,6 +260,8 @@ export class RecordService implements RecordControls {
       });
     }
     return this.#write(key, preconditions, options, (current) => {
+      if (isOwnerRecord(current))
+        return this.#build(applyMergePatch(current.ownerDocument, patch), key, current);
       const merged = applyMergePatch(toInput(current), patch);
       return buildRecord(parseRecordInput(merged, key), key, this.#clock.now(), current);
     });
@@ -310,6 +326,19 @@ export class RecordService implements RecordControls {
   }
 
   async list(customerId: string, query: ListQuery, options?: OperationOptions): Promise<RecordPageResult> {
+    if (
+      !isBillingProfile(this.#profile) &&
+      (query.status !== undefined || query.invoiceNumber !== undefined)
+    ) {
+      throw new AppError('VALIDATION_FAILED', `Profile ${this.#profile.name} lists by age only`, {
+        errors: [
+          {
+            field: query.status !== undefined ? '/status' : '/invoiceNumber',
+            message: 'is a billing filter',
+          },
+        ],
+      });
+    }
     const filters: CursorFilters = {
       customerId,
       issuedFrom: query.issuedFrom === undefined ? undefined : new Date(query.issuedFrom).toISOString(),
@@ -331,7 +360,7 @@ export class RecordService implements RecordControls {
       options,
     );
     return {
-      items: page.items.map((item) => item.summary),
+      items: page.items.map((item) => presentSummary(item.summary)),
       nextCursor: page.next === undefined ? null : encodeCursor(page.next, filters),
     };
   }
@@ -369,10 +398,32 @@ export class RecordService implements RecordControls {
           stored.document.tier === 'archived'
             ? { ...stored.document.sys, rehydratedAt: next.updatedAt }
             : stored.document.sys;
-        return { replace: fullDocument(next, sys), result: next };
+        return { replace: fullDocument(next, sys), result: presentRecord(next) };
       },
       { ...options, needsRecord: true },
     );
+  }
+
+  /**
+   * A caller's body → the record to store, by the profile's rules: the billing record's validation and
+   * money rules, or (another profile) the owner's document with the engine's few checks.
+   */
+  #build(body: unknown, key: { customerId: string; id?: string }, current?: BillingRecord): BillingRecord {
+    const now = this.#clock.now();
+    if (isBillingProfile(this.#profile)) {
+      const input = parseRecordInput(body, key);
+      return buildRecord(input, { customerId: key.customerId, id: input.id ?? this.#newId() }, now, current);
+    }
+    const ownId = typeof body === 'object' && body !== null ? (body as { id?: unknown }).id : undefined;
+    const id = key.id ?? (typeof ownId === 'string' ? ownId : this.#newId());
+    // An owner record travels through the engine as a BillingRecord (record-profile.ts says why).
+    return buildOwnerRecord(
+      this.#profile,
+      body,
+      { customerId: key.customerId, id },
+      now,
+      current,
+    ) as unknown as BillingRecord;
   }
 
   #updateDependencies(): ConditionalUpdateDependencies {

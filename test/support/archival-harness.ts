@@ -18,6 +18,8 @@ import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
 import { sha256Hex } from '../../src/domain/archive-artifact.ts';
 import type { ArchivalPolicy } from '../../src/domain/archival-policy.ts';
 import { type BillingRecord, serializeRecord } from '../../src/domain/billing-record.ts';
+import { BILLING_PROFILE } from '../../src/domain/billing-profile.ts';
+import { isBillingProfile, type RecordProfile } from '../../src/domain/record-profile.ts';
 import { parseIsoDuration } from '../../src/domain/iso-duration.ts';
 import { TOMBSTONE_PREFIX } from '../../src/domain/tombstone.ts';
 import type { ArchiveLedger } from '../../src/ports/archive-ledger.ts';
@@ -54,6 +56,10 @@ function defaultAdapters(): WorldAdapters {
 
 export interface ArchivalWorld {
   readonly clock: ManualClock;
+  /** What the records are: the billing record (default), or a foreign profile's owner documents. */
+  readonly profile: RecordProfile;
+  /** The bytes a read answers for a record as the layer returned it (the API's, or the owner's). */
+  text(record: BillingRecord): string;
   /** The real stores; `stores(injector)` wraps them for a run that may crash. */
   readonly store: SqliteRecordStore;
   readonly ledger: SqliteArchiveLedger;
@@ -83,10 +89,16 @@ export interface ArchivalWorld {
 const HARNESS_METRICS = createServiceMetrics();
 
 export function createArchivalWorld(
-  options: { policy?: ArchivalPolicy; start?: string; adapters?: WorldAdapters } = {},
+  options: {
+    policy?: ArchivalPolicy;
+    start?: string;
+    adapters?: WorldAdapters;
+    profile?: RecordProfile;
+  } = {},
 ): ArchivalWorld {
   const clock = new ManualClock(options.start ?? '2026-01-15T12:00:00.000Z');
-  const store = new SqliteRecordStore({ path: ':memory:', nowMs: () => clock.now().getTime() });
+  const profile = options.profile ?? BILLING_PROFILE;
+  const store = new SqliteRecordStore({ path: ':memory:', nowMs: () => clock.now().getTime(), profile });
   const ledger = new SqliteArchiveLedger({ path: ':memory:' });
   const adapters = options.adapters ?? defaultAdapters();
   // Files on tmpfs where there is one: the same code paths (fsync included), without the disk's latency.
@@ -122,6 +134,7 @@ export function createArchivalWorld(
       policy,
       archival: { batchSize: 4, ...settings },
       metrics: HARNESS_METRICS,
+      profile,
     });
     wirings.push(wired);
     if (injector === undefined && settings === undefined) plain = wired;
@@ -129,6 +142,9 @@ export function createArchivalWorld(
   };
   return {
     clock,
+    profile,
+    // A foreign profile's record is the owner's document: its bytes are its JSON (canonical: false).
+    text: (record) => (isBillingProfile(profile) ? serializeRecord(record) : JSON.stringify(record)),
     store,
     ledger,
     archive,
@@ -183,12 +199,12 @@ export async function checkInvariants(
     const [customerId, id] = key.split('/') as [string, string];
     let actual: string;
     try {
-      actual = serializeRecord((await records.get({ customerId, id })).record);
+      actual = world.text((await records.get({ customerId, id })).record);
     } catch (error) {
       actual =
         (error as { code?: string }).code === 'NOT_FOUND' ? 'deleted' : `error ${(error as Error).message}`;
     }
-    const wanted = expected === 'deleted' ? 'deleted' : serializeRecord(expected);
+    const wanted = expected === 'deleted' ? 'deleted' : world.text(expected);
     if (actual !== wanted)
       violations.push(
         `invariant 1: ${key} reads ${actual.slice(0, 80)} but ${wanted.slice(0, 80)} was acknowledged`,

@@ -2,13 +2,14 @@
 // scenario per seed, the same one every time), prints each violating seed with its trace, and ends with
 // `simulation: S seeds, C crash points, V violations`; the exit code is 1 when V > 0.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { runScenario, scenarioOfSeed } from './simulation.ts';
+import { runScenario, scenarioOfSeed, SIMULATED_PROFILES, type SimulatedProfile } from './simulation.ts';
 
 interface SimOptions {
   readonly seeds: number;
   readonly seed: number;
   readonly trace: boolean;
   readonly adapters: 'memory' | 'files';
+  readonly profile: SimulatedProfile;
 }
 
 const options = new Command()
@@ -27,6 +28,11 @@ const options = new Command()
       .choices(['memory', 'files'])
       .default('memory'),
   )
+  .addOption(
+    new Option('-p, --profile <kind>', "the records: the billing record, or a foreign profile's documents")
+      .choices([...SIMULATED_PROFILES])
+      .default('billing'),
+  )
   .parse()
   .opts<SimOptions>();
 
@@ -34,7 +40,10 @@ let crashes = 0;
 let violations = 0;
 const tally: Record<string, number> = {};
 for (let seed = options.seed; seed < options.seed + options.seeds; seed++) {
-  const result = await runScenario(scenarioOfSeed(seed), { adapters: options.adapters });
+  const result = await runScenario(scenarioOfSeed(seed), {
+    adapters: options.adapters,
+    profile: options.profile,
+  });
   // Back to the event loop between seeds: objects kept alive for the current job (the targets of WeakRefs
   // that AbortSignal.any makes, and all they reach) are only released when a macrotask ends, and a seed
   // on in-memory stores never leaves the microtask queue.
@@ -55,7 +64,7 @@ console.log(
     .join(', ')}`,
 );
 console.log(
-  `simulation (${options.adapters}): ${options.seeds} seeds, ${crashes} crash points, ${violations} violations`,
+  `simulation (${options.adapters}, ${options.profile} profile): ${options.seeds} seeds, ${crashes} crash points, ${violations} violations`,
 );
 process.exitCode = violations > 0 ? 1 : 0;
 

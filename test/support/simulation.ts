@@ -13,9 +13,10 @@ import { LruMemoryCache } from '../../src/adapters/lru/lru-memory-cache.ts';
 import { createServiceMetrics } from '../../src/composition/service-metrics.ts';
 import { wireServices, type WiredServices } from '../../src/composition/wire-services.ts';
 import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
-import { type BillingRecord, type RecordInput, serializeRecord } from '../../src/domain/billing-record.ts';
+import type { BillingRecord, RecordInput } from '../../src/domain/billing-record.ts';
 import { isAppError } from '../../src/domain/errors.ts';
-import type { RecordDocument } from '../../src/domain/record-document.ts';
+import { presentRecord, type RecordDocument } from '../../src/domain/record-document.ts';
+import type { RecordProfile } from '../../src/domain/record-profile.ts';
 import type { RecordKey } from '../../src/domain/record-rules.ts';
 import type { ArchiveLedger } from '../../src/ports/archive-ledger.ts';
 import type { ArchiveStore, BlobContent } from '../../src/ports/archive-store.ts';
@@ -265,7 +266,8 @@ export function scenarioOfSeed(seed: number): Scenario {
 // ---- The client's view: what each record may be, given what callers were told ----
 
 type State = BillingRecord | 'deleted';
-const textOf = (state: State): string => (state === 'deleted' ? 'deleted' : serializeRecord(state));
+/** The bytes callers get for a record: the API's canonical JSON, or a foreign profile's owner JSON. */
+type RecordText = (record: BillingRecord) => string;
 
 /**
  * A write that failed may or may not have applied (a lost answer, a crash after the commit): the record
@@ -274,10 +276,14 @@ const textOf = (state: State): string => (state === 'deleted' ? 'deleted' : seri
 class ClientModel {
   readonly #candidates = new Map<string, State[]>();
   readonly violations: string[] = [];
+  readonly #text: RecordText;
 
-  constructor(initial: ReadonlyMap<string, BillingRecord>) {
+  constructor(initial: ReadonlyMap<string, BillingRecord>, text: RecordText) {
+    this.#text = text;
     for (const [key, record] of initial) this.#candidates.set(key, [record]);
   }
+
+  readonly #textOf = (state: State): string => (state === 'deleted' ? 'deleted' : this.#text(state));
 
   /** A successful write: the record is this now. */
   acknowledge(key: string, state: State): void {
@@ -287,12 +293,14 @@ class ClientModel {
   /** A failed write: the record may also be any of these now. */
   maybe(key: string, states: readonly State[]): void {
     const current = this.#candidates.get(key)!;
+    const textOf = this.#textOf;
     for (const state of states) if (!current.some((c) => textOf(c) === textOf(state))) current.push(state);
   }
 
   /** Something a caller saw: it must be a candidate (else a lost update or a resurrection), and is the one now. */
   observe(key: string, seen: State, context: string): void {
     const current = this.#candidates.get(key)!;
+    const textOf = this.#textOf;
     const match = current.find((c) => textOf(c) === textOf(seen));
     if (match === undefined) {
       const seenText = textOf(seen);
@@ -412,7 +420,9 @@ function newProcess(world: ArchivalWorld, action: Action): SimProcess {
 /** What a failed API write may have left behind: each hot-store write it sent. */
 function statesSent(process: SimProcess): State[] {
   return process.sent.map(({ method, args }) =>
-    method === 'delete' ? 'deleted' : ((args[0] as RecordDocument & { tier: 'hot' }).record as BillingRecord),
+    method === 'delete'
+      ? 'deleted'
+      : presentRecord((args[0] as RecordDocument & { tier: 'hot' }).record as BillingRecord),
   );
 }
 
@@ -455,11 +465,52 @@ const recordKey = (index: number): RecordKey => ({ customerId: CUSTOMER, id: `re
 const codeOf = (error: unknown): string =>
   isAppError(error) ? error.code : error instanceof Error ? error.name : String(error);
 
+/**
+ * The profile dimension: `foreign` runs the same scenarios over an existing container's own documents
+ * (partition key /tenant, an epoch-ms age, no version, nested data), half of them written before adoption.
+ */
+export type SimulatedProfile = 'billing' | 'foreign';
+export const SIMULATED_PROFILES: readonly SimulatedProfile[] = ['billing', 'foreign'];
+
+export const FOREIGN_PROFILE: RecordProfile = {
+  name: 'simulated-foreign',
+  idPath: '/id',
+  partitionKeyPath: '/tenant',
+  agePath: '/createdMs',
+  ageFormat: 'epoch-ms',
+  stubFields: ['state', 'total'],
+  canonical: false,
+};
+
+/** A document in the foreign shape, from its index only (a seed replays). `version` is nested: corruptBlob edits it. */
+export function foreignDocument(
+  index: number,
+  fields: { readonly issuedAt: string; readonly status?: Status },
+): Record<string, unknown> {
+  return {
+    tenant: CUSTOMER,
+    id: `rec-${index}`,
+    state: fields.status ?? 'issued',
+    createdMs: Date.parse(fields.issuedAt),
+    total: { amount: 16698 + index, currency: 'USD' },
+    detail: {
+      version: 2,
+      lines: [
+        { sku: 'vm-d4s', hours: 720 },
+        { sku: `disk-${index}`, note: null },
+      ],
+    },
+  };
+}
+
 export async function runScenario(
   scenario: Scenario,
-  options: { readonly adapters?: WorldAdapters } = {},
+  options: { readonly adapters?: WorldAdapters; readonly profile?: SimulatedProfile } = {},
 ): Promise<SimulationResult> {
-  const world = createArchivalWorld(options.adapters !== undefined ? { adapters: options.adapters } : {});
+  const world = createArchivalWorld({
+    ...(options.adapters !== undefined ? { adapters: options.adapters } : {}),
+    ...(options.profile === 'foreign' ? { profile: FOREIGN_PROFILE } : {}),
+  });
   try {
     return await new Simulation(world, scenario).run();
   } finally {
@@ -484,16 +535,33 @@ class Simulation {
     this.#scenario = scenario;
   }
 
+  get #foreign(): boolean {
+    return this.#world.profile === FOREIGN_PROFILE;
+  }
+
+  /** A create's body in the world's profile. */
+  #body(index: number, issuedAt: string, status?: Status): unknown {
+    const fields = { issuedAt, ...(status !== undefined ? { status } : {}) };
+    return this.#foreign ? foreignDocument(index, fields) : simulatedInput(index, fields);
+  }
+
   async run(): Promise<SimulationResult> {
     const world = this.#world;
     const initial = new Map<string, BillingRecord>();
     for (const [index, issuedAt] of this.#scenario.records.entries()) {
-      const record = await world.records().create(CUSTOMER, simulatedInput(index, { issuedAt }));
+      if (this.#foreign && index % 2 === 0) {
+        // Written before adoption: the owner's document, no system property; it reads back as written.
+        const document = foreignDocument(index, { issuedAt });
+        world.store.insertRaw(document as Record<string, unknown> & { id: string });
+        initial.set(keyText(index), document as unknown as BillingRecord);
+        continue;
+      }
+      const record = await world.records().create(CUSTOMER, this.#body(index, issuedAt));
       initial.set(keyText(index), record);
     }
     // Past the cool-down: the first archival run finds work.
     world.clock.advance(COOL_DOWN_MS);
-    this.#model = new ClientModel(initial);
+    this.#model = new ClientModel(initial, (record) => world.text(record));
     for (const [number, step] of this.#scenario.steps.entries()) await this.#step(number, step);
     await this.#recover();
     return {
@@ -588,6 +656,7 @@ class Simulation {
           policy,
           archival: { batchSize: 3, concurrency: 2, leaseSeconds: 15 },
           metrics: SIMULATION_METRICS,
+          profile: world.profile,
         },
       );
       opened.push(wired);
@@ -624,13 +693,14 @@ class Simulation {
           }
           const record =
             action.kind === 'patch'
-              ? await api.patch(recordKey(action.record), { status: action.status }, {})
+              ? await api.patch(
+                  recordKey(action.record),
+                  this.#foreign ? { state: action.status } : { status: action.status },
+                  {},
+                )
               : await api.create(
                   CUSTOMER,
-                  simulatedInput(action.record, {
-                    issuedAt: this.#scenario.records[action.record]!,
-                    status: 'draft',
-                  }),
+                  this.#body(action.record, this.#scenario.records[action.record]!, 'draft'),
                 );
           this.#model.acknowledge(key, record);
           this.#count(`${action.kind} acknowledged`);
@@ -769,6 +839,7 @@ class Simulation {
       policy: policyOf('P3M', 'P0D', COOL_DOWN),
       archival: { batchSize: 3 },
       metrics: SIMULATION_METRICS,
+      profile: world.profile,
     });
     const report = await recovery.archival.run({
       runId: 'sim-recovery',

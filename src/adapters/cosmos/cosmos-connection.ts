@@ -408,13 +408,15 @@ function checkPartitionKey(
  */
 export function afterKeyset(
   leading: string,
-  position: { readonly leading: string; readonly customerId: string; readonly id: string },
+  position: { readonly leading: string | number; readonly customerId: string; readonly id: string },
+  partitionKey = 'customerId',
 ): { readonly clause: string; readonly parameters: SqlParameter[] } {
+  const pk = partitionKey;
   return {
     clause:
       `(c.${leading} > @afterLeading` +
-      ` OR (c.${leading} = @afterLeading AND c.customerId > @afterCustomerId)` +
-      ` OR (c.${leading} = @afterLeading AND c.customerId = @afterCustomerId AND c.id > @afterId))`,
+      ` OR (c.${leading} = @afterLeading AND c.${pk} > @afterCustomerId)` +
+      ` OR (c.${leading} = @afterLeading AND c.${pk} = @afterCustomerId AND c.id > @afterId))`,
     parameters: [
       { name: '@afterLeading', value: position.leading },
       { name: '@afterCustomerId', value: position.customerId },

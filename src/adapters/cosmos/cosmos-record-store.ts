@@ -18,6 +18,7 @@ import {
 import { AppError } from '../../domain/errors.ts';
 import {
   fromPersisted,
+  summaryOf,
   type PersistedDocument,
   type PersistedSys,
   type RecordDocument,
@@ -26,6 +27,14 @@ import {
   upcast,
 } from '../../domain/record-document.ts';
 import type { RecordSummary } from '../../domain/billing-record.ts';
+import { BILLING_PROFILE } from '../../domain/billing-profile.ts';
+import {
+  ageInstantOf,
+  ageValueOf,
+  isBillingProfile,
+  propertyOf,
+  type RecordProfile,
+} from '../../domain/record-profile.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
 import {
@@ -85,6 +94,13 @@ const RECORD_STORE_SPEC = {
 
 export interface CosmosRecordStoreOptions extends CosmosConnectionOptions {
   readonly containerId: string;
+  /** What the container's documents are; the billing record when absent. */
+  readonly profile?: RecordProfile;
+}
+
+/** The spec of a profile's container: its partition key (the billing profile's is cosmos-containers.json's). */
+function storeSpec(profile: RecordProfile): typeof RECORD_STORE_SPEC {
+  return { ...RECORD_STORE_SPEC, partitionKeyPath: profile.partitionKeyPath };
 }
 
 /** Cosmos DB's system properties: never part of the persisted layout. */
@@ -107,30 +123,39 @@ interface ScanRow {
 export class CosmosRecordStore implements RecordStore {
   readonly #connection: CosmosConnection;
   readonly #container: Container;
+  readonly #profile: RecordProfile;
 
-  private constructor(connection: CosmosConnection) {
+  private constructor(connection: CosmosConnection, profile: RecordProfile) {
     this.#connection = connection;
     this.#container = connection.container;
+    this.#profile = profile;
   }
 
   /** Connects, creating the database and container when absent; UNAVAILABLE when Cosmos DB cannot be reached. */
   static async connect(options: CosmosRecordStoreOptions): Promise<CosmosRecordStore> {
+    const profile = options.profile ?? BILLING_PROFILE;
     const connection = await CosmosConnection.connect(options, {
-      ...RECORD_STORE_SPEC,
+      ...storeSpec(profile),
       containerId: options.containerId,
     });
-    return new CosmosRecordStore(connection);
+    return new CosmosRecordStore(connection, profile);
   }
 
   /** Over a container the caller already holds; closing leaves its client open. */
-  static async fromContainer(container: Container): Promise<CosmosRecordStore> {
-    return new CosmosRecordStore(await CosmosConnection.fromContainer(container, RECORD_STORE_SPEC));
+  static async fromContainer(
+    container: Container,
+    profile: RecordProfile = BILLING_PROFILE,
+  ): Promise<CosmosRecordStore> {
+    return new CosmosRecordStore(
+      await CosmosConnection.fromContainer(container, storeSpec(profile)),
+      profile,
+    );
   }
 
   get(key: RecordKey, options?: OperationOptions): Promise<StoredDocument | undefined> {
     return this.#connection.call(`read ${key.customerId}/${key.id}`, options, async (state) => {
       const raw = await this.#readRaw(key, state);
-      return raw === undefined ? undefined : toStored(raw);
+      return raw === undefined ? undefined : toStored(raw, this.#profile);
     });
   }
 
@@ -226,6 +251,7 @@ export class CosmosRecordStore implements RecordStore {
 
   list(request: ListRequest, options?: OperationOptions): Promise<ListResult> {
     return this.#connection.call(`list ${request.customerId}`, options, async (state) => {
+      if (!isBillingProfile(this.#profile)) return this.#ownerList(request, state);
       const resources = await this.#connection.queryAll<Record<string, unknown>>(state, listQuery(request), {
         maxItemCount: request.limit + 1,
         partitionKey: request.customerId,
@@ -248,18 +274,19 @@ export class CosmosRecordStore implements RecordStore {
 
   scan(request: ScanRequest, options?: OperationOptions): Promise<ScanPage> {
     return this.#connection.call(`scan ${request.tier} documents`, options, async (state) => {
-      const where = ['c.sys.tier = @tier'];
+      const f = scanFields(this.#profile);
+      const where = [f.tier(request.tier)];
       const parameters: SqlParameter[] = [
         { name: '@tier', value: request.tier },
         { name: '@n', value: request.limit + 1 },
       ];
       if (request.issuedFrom !== undefined) {
-        where.push('c.issuedAt >= @issuedFrom');
-        parameters.push({ name: '@issuedFrom', value: request.issuedFrom });
+        where.push(`c.${f.age} >= @issuedFrom`);
+        parameters.push({ name: '@issuedFrom', value: f.ageValue(request.issuedFrom) });
       }
       if (request.issuedBefore !== undefined) {
-        where.push('c.issuedAt < @issuedBefore');
-        parameters.push({ name: '@issuedBefore', value: request.issuedBefore });
+        where.push(`c.${f.age} < @issuedBefore`);
+        parameters.push({ name: '@issuedBefore', value: f.ageValue(request.issuedBefore) });
       }
       if (request.modifiedSinceMs !== undefined) {
         // _ts has second precision; rounding down may return a document written up to 1 s early, never miss one.
@@ -267,19 +294,19 @@ export class CosmosRecordStore implements RecordStore {
         parameters.push({ name: '@modifiedSince', value: Math.floor(request.modifiedSinceMs / 1000) });
       }
       if (request.customerId !== undefined) {
-        where.push('c.customerId = @customerId');
+        where.push(`c.${f.pk} = @customerId`);
         parameters.push({ name: '@customerId', value: request.customerId });
       }
       if (request.after !== undefined) {
         const { issuedAt, customerId, id } = request.after;
-        const keyset = afterKeyset('issuedAt', { leading: issuedAt, customerId, id });
+        const keyset = afterKeyset(f.age, { leading: f.ageValue(issuedAt), customerId, id }, f.pk);
         where.push(keyset.clause);
         parameters.push(...keyset.parameters);
       }
       // A projection: a query is charged for every byte it loads, and scans never need record bodies.
       const query =
-        'SELECT TOP @n c.customerId, c.id, c.issuedAt, c.updatedAt, c.version, c._etag, c._ts, c.sys FROM c ' +
-        `WHERE ${where.join(' AND ')} ORDER BY c.sys.tier ASC, c.issuedAt ASC, c.customerId ASC, c.id ASC`;
+        `SELECT TOP @n ${f.projection}, c._etag, c._ts, c.sys FROM c ` +
+        `WHERE ${where.join(' AND ')} ORDER BY ${f.orderBy}`;
       const rows = await this.#connection.queryAll<ScanRow>(
         state,
         { query, parameters },
@@ -291,16 +318,7 @@ export class CosmosRecordStore implements RecordStore {
       return pageOf(
         rows,
         request.limit,
-        (row): ScanItem => ({
-          customerId: row.customerId,
-          id: row.id,
-          issuedAt: row.issuedAt,
-          updatedAt: row.updatedAt,
-          version: row.version,
-          etag: row._etag,
-          modifiedAtMs: row._ts * 1000,
-          sys: row.sys,
-        }),
+        (row): ScanItem => f.item(row),
         (last) => ({ issuedAt: last.issuedAt, customerId: last.customerId, id: last.id }),
       );
     });
@@ -310,7 +328,7 @@ export class CosmosRecordStore implements RecordStore {
   countByTier(options?: OperationOptions): Promise<TierCounts> {
     return this.#connection.call('count documents by tier', options, async (state) => {
       const count = (tier: 'hot' | 'archived'): Promise<number> =>
-        this.#connection.count(state, 'c.sys.tier = @tier', [{ name: '@tier', value: tier }]);
+        this.#connection.count(state, scanFields(this.#profile).tier(tier), [{ name: '@tier', value: tier }]);
       const [hot, archived] = await Promise.all([count('hot'), count('archived')]);
       return { hot, archived };
     });
@@ -411,6 +429,25 @@ export class CosmosRecordStore implements RecordStore {
     return { document, etag: etagOf(current._etag, document) };
   }
 
+  /** A list page of a foreign profile's documents: the stub fields, in (age desc, id desc) order. */
+  async #ownerList(request: ListRequest, state: AttemptState): Promise<ListResult> {
+    const profile = this.#profile;
+    const resources = await this.#connection.queryAll<Record<string, unknown>>(
+      state,
+      ownerListQuery(request, profile),
+      { maxItemCount: request.limit + 1, partitionKey: request.customerId },
+    );
+    return pageOf(
+      resources,
+      request.limit,
+      (row): ListItem => {
+        const document = fromPersisted(row, profile);
+        return { summary: summaryOf(document), tier: document.tier };
+      },
+      ({ summary }) => ({ issuedAt: summary.issuedAt, id: summary.id }),
+    );
+  }
+
   #item(key: RecordKey): ReturnType<Container['item']> {
     return this.#container.item(key.id, key.customerId);
   }
@@ -499,8 +536,9 @@ function persist(document: RecordDocument): PersistedDocument {
   return persisted;
 }
 
-function toStored(raw: RawItem): StoredDocument {
-  const document = fromPersisted(withoutSystemProperties(raw));
+function toStored(raw: RawItem, profile: RecordProfile): StoredDocument {
+  const modifiedAtMs = typeof raw._ts === 'number' ? raw._ts * 1000 : undefined;
+  const document = fromPersisted(withoutSystemProperties(raw), profile, modifiedAtMs);
   return { document, etag: etagOf(raw._etag, document) };
 }
 
@@ -526,4 +564,97 @@ function throughputOf(offer: OfferDefinition, scope: 'container' | 'database'): 
   if (provisioned !== undefined && provisioned > 0)
     return { kind: 'provisioned', requestUnitsPerSecond: provisioned, scope };
   return { kind: 'unknown', reason: `the ${scope}'s offer names no throughput` };
+}
+
+/**
+ * How scan() and countByTier() name a profile's fields. The billing profile's queries are the ones the
+ * shipped indexing policy serves; a foreign profile's documents written before adoption have no system
+ * property, so "hot" is also "no `sys`", and the ORDER BY cannot lead with the tier.
+ */
+function scanFields(profile: RecordProfile) {
+  if (isBillingProfile(profile)) {
+    return {
+      pk: 'customerId',
+      age: 'issuedAt',
+      tier: (_tier: string) => 'c.sys.tier = @tier',
+      ageValue: (instant: string): string | number => instant,
+      projection: 'c.customerId, c.id, c.issuedAt, c.updatedAt, c.version',
+      orderBy: 'c.sys.tier ASC, c.issuedAt ASC, c.customerId ASC, c.id ASC',
+      item: (row: ScanRow): ScanItem => ({
+        customerId: row.customerId,
+        id: row.id,
+        issuedAt: row.issuedAt,
+        updatedAt: row.updatedAt,
+        version: row.version,
+        etag: row._etag,
+        modifiedAtMs: row._ts * 1000,
+        sys: row.sys,
+      }),
+    };
+  }
+  const pk = propertyOf(profile.partitionKeyPath);
+  const age = propertyOf(profile.agePath);
+  const version =
+    profile.versionPath === undefined ? 'c.sys.version' : `c.${propertyOf(profile.versionPath)}`;
+  return {
+    pk,
+    age,
+    tier: (tier: string) =>
+      tier === 'hot' ? '(NOT IS_DEFINED(c.sys) OR c.sys.tier = @tier)' : 'c.sys.tier = @tier',
+    ageValue: (instant: string) => ageValueOf(profile, instant),
+    projection: `c.${pk} AS customerId, c.id, c.${age} AS issuedAt, c.sys.updatedAt AS updatedAt, ${version} AS version`,
+    orderBy: `c.${age} ASC, c.${pk} ASC, c.id ASC`,
+    item: (row: Partial<ScanRow> & Pick<ScanRow, 'id' | '_etag' | '_ts'>): ScanItem => {
+      const modifiedAtMs = row._ts * 1000;
+      return {
+        customerId: String(row.customerId),
+        id: row.id,
+        issuedAt: ageInstantOf(profile, row.issuedAt) ?? '',
+        // Written before adoption: last written when Cosmos DB says, version 1.
+        updatedAt: row.updatedAt ?? new Date(modifiedAtMs).toISOString(),
+        version: typeof row.version === 'number' ? row.version : 1,
+        etag: row._etag,
+        modifiedAtMs,
+        sys: row.sys ?? { tier: 'hot' },
+      };
+    },
+  };
+}
+
+/** The list query of a foreign profile: the partition key, the age window, the keyset; stub fields only. */
+export function ownerListQuery(request: ListRequest, profile: RecordProfile): SqlQuerySpec {
+  const pk = propertyOf(profile.partitionKeyPath);
+  const age = propertyOf(profile.agePath);
+  const where = [`c.${pk} = @pk`];
+  const parameters: SqlParameter[] = [
+    { name: '@pk', value: request.customerId },
+    { name: '@n', value: request.limit + 1 },
+  ];
+  if (request.issuedFrom !== undefined) {
+    where.push(`c.${age} >= @issuedFrom`);
+    parameters.push({ name: '@issuedFrom', value: ageValueOf(profile, request.issuedFrom) });
+  }
+  if (request.issuedTo !== undefined) {
+    where.push(`c.${age} < @issuedTo`);
+    parameters.push({ name: '@issuedTo', value: ageValueOf(profile, request.issuedTo) });
+  }
+  if (request.after !== undefined) {
+    where.push(`(c.${age} < @afterAge OR (c.${age} = @afterAge AND c.id < @afterId))`);
+    parameters.push({ name: '@afterAge', value: ageValueOf(profile, request.after.issuedAt) });
+    parameters.push({ name: '@afterId', value: request.after.id });
+  }
+  const fields = [
+    'id',
+    pk,
+    age,
+    ...(profile.versionPath !== undefined ? [propertyOf(profile.versionPath)] : []),
+    ...profile.stubFields,
+    'sys',
+  ];
+  return {
+    query:
+      `SELECT TOP @n ${fields.map((field) => `c.${field}`).join(', ')} FROM c ` +
+      `WHERE ${where.join(' AND ')} ORDER BY c.${pk} ASC, c.${age} DESC, c.id DESC`,
+    parameters,
+  };
 }

@@ -7,6 +7,7 @@ import { AppError } from '../../domain/errors.ts';
 import { type CosmosConnectionOptions, createCosmosClient } from './cosmos-connection.ts';
 import { toAppError } from './cosmos-error-mapping.ts';
 import { RECORDS_INDEXING_POLICY } from './cosmos-record-store.ts';
+import { isBillingProfile, propertyOf, type RecordProfile } from '../../domain/record-profile.ts';
 
 export type IndexingGap =
   | { readonly kind: 'indexing-mode'; readonly actual: string; readonly needed: 'consistent' }
@@ -36,6 +37,34 @@ export function indexingGaps(
       gaps.push({ kind: 'composite-index', paths });
   }
   return gaps;
+}
+
+/**
+ * What the engine's queries need of a profile's container: the billing profile's shipped policy, or for
+ * another profile its partition key, age field and system property indexed, and the composite indexes of
+ * the list (partition key, age desc, id desc) and scan (age, partition key, id) ORDER BYs.
+ */
+export function recordsIndexingPolicy(profile: RecordProfile): IndexingPolicy {
+  if (isBillingProfile(profile)) return RECORDS_INDEXING_POLICY;
+  const pk = `/${propertyOf(profile.partitionKeyPath)}`;
+  const age = `/${propertyOf(profile.agePath)}`;
+  return {
+    indexingMode: 'consistent',
+    automatic: true,
+    includedPaths: [pk, age, '/sys/tier', '/sys/pinned'].map((path) => ({ path: `${path}/?` })),
+    compositeIndexes: [
+      [
+        { path: pk, order: 'ascending' },
+        { path: age, order: 'descending' },
+        { path: '/id', order: 'descending' },
+      ],
+      [
+        { path: age, order: 'ascending' },
+        { path: pk, order: 'ascending' },
+        { path: '/id', order: 'ascending' },
+      ],
+    ],
+  };
 }
 
 /** Reads the container's policy (Cosmos SDK `container.read()`); UNAVAILABLE when it cannot. */

@@ -12,6 +12,8 @@ import {
   toPersisted,
 } from '../../domain/record-document.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
+import { BILLING_PROFILE } from '../../domain/billing-profile.ts';
+import { isBillingProfile, propertyOf, type RecordProfile } from '../../domain/record-profile.ts';
 import {
   type ContainerThroughput,
   type CreateManyResult,
@@ -41,6 +43,8 @@ export interface SqliteRecordStoreOptions {
   readonly path: string;
   /** The store's own write clock (Cosmos `_ts`); tests with a manual clock pass theirs. */
   readonly nowMs?: () => number;
+  /** What the documents are; the billing record when absent. */
+  readonly profile?: RecordProfile;
 }
 
 const TABLE = `
@@ -95,6 +99,7 @@ function addInvoiceNumberColumn(db: DatabaseSync): void {
 interface Row {
   etag: string;
   doc: string;
+  modified_ms: number;
 }
 
 interface ScanRow {
@@ -103,14 +108,15 @@ interface ScanRow {
   issued_at: string;
   etag: string;
   modified_ms: number;
-  updated_at: string;
-  version: number;
-  sys: string;
+  updated_at: string | null;
+  version: number | null;
+  sys: string | null;
 }
 
 export class SqliteRecordStore implements RecordStore {
   readonly #db: DatabaseSync;
   readonly #nowMs: () => number;
+  readonly #profile: RecordProfile;
   readonly #statements: {
     get: StatementSync;
     insert: StatementSync;
@@ -125,13 +131,14 @@ export class SqliteRecordStore implements RecordStore {
   constructor(options: SqliteRecordStoreOptions) {
     this.#db = openSqliteDatabase(options.path);
     this.#nowMs = options.nowMs ?? Date.now;
+    this.#profile = options.profile ?? BILLING_PROFILE;
     this.#db.exec(TABLE);
     addInvoiceNumberColumn(this.#db);
     this.#db.exec(INDEXES);
     const columns =
       'etag = ?, issued_at = ?, status = ?, invoice_number = ?, tier = ?, modified_ms = ?, doc = ?';
     this.#statements = {
-      get: this.#db.prepare('SELECT etag, doc FROM records WHERE customer_id = ? AND id = ?'),
+      get: this.#db.prepare('SELECT etag, doc, modified_ms FROM records WHERE customer_id = ? AND id = ?'),
       insert: this.#db.prepare(
         'INSERT INTO records (customer_id, id, etag, issued_at, status, invoice_number, tier, modified_ms, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
       ),
@@ -152,7 +159,7 @@ export class SqliteRecordStore implements RecordStore {
     return this.#run(() => {
       const row = this.#statements.get.get(key.customerId, key.id) as Row | undefined;
       charge(options, () => estimateReadUnits(row === undefined ? 0 : Buffer.byteLength(row.doc)));
-      return row === undefined ? undefined : toStored(row);
+      return row === undefined ? undefined : toStored(row, this.#profile);
     });
   }
 
@@ -224,7 +231,7 @@ export class SqliteRecordStore implements RecordStore {
         estimateQueryUnits(rows.reduce((sum, row) => sum + Buffer.byteLength(row.doc), 0)),
       );
       const items = rows.slice(0, request.limit).map((row): ListItem => {
-        const { document } = toStored(row);
+        const { document } = toStored(row, this.#profile);
         return { summary: summaryOf(document), tier: document.tier };
       });
       const last = items.at(-1)?.summary;
@@ -256,8 +263,9 @@ export class SqliteRecordStore implements RecordStore {
         );
       }
       // json_extract keeps the projection light: the body never leaves SQLite.
+      const facts = scanFacts(this.#profile);
       const sql = `SELECT customer_id, id, issued_at, etag, modified_ms,
-          json_extract(doc, '$.updatedAt') AS updated_at, json_extract(doc, '$.version') AS version,
+          json_extract(doc, '${facts.updatedAt}') AS updated_at, json_extract(doc, '${facts.version}') AS version,
           json_extract(doc, '$.sys') AS sys
         FROM records WHERE ${where.toString()} ORDER BY issued_at, customer_id, id LIMIT ?`;
       const rows = this.#db.prepare(sql).all(...where.params, request.limit + 1) as unknown as ScanRow[];
@@ -266,11 +274,12 @@ export class SqliteRecordStore implements RecordStore {
         customerId: row.customer_id,
         id: row.id,
         issuedAt: row.issued_at,
-        updatedAt: row.updated_at,
-        version: row.version,
+        // A foreign profile's document written before adoption has no system property: hot, version 1.
+        updatedAt: row.updated_at ?? new Date(row.modified_ms).toISOString(),
+        version: row.version ?? 1,
         etag: row.etag,
         modifiedAtMs: row.modified_ms,
-        sys: JSON.parse(row.sys) as PersistedSys,
+        sys: row.sys === null ? { tier: 'hot' } : (JSON.parse(row.sys) as PersistedSys),
       }));
       const last = items.at(-1);
       const next =
@@ -327,8 +336,9 @@ export class SqliteRecordStore implements RecordStore {
     return [
       `"${randomUUID()}"`,
       summary.issuedAt,
-      summary.status,
-      summary.invoiceNumber,
+      // A foreign profile's summary has neither: the billing list filters are refused for it.
+      summary.status ?? '',
+      summary.invoiceNumber ?? '',
       document.tier,
       this.#nowMs(),
       doc,
@@ -346,8 +356,22 @@ export class SqliteRecordStore implements RecordStore {
     return runSqlite('hot store', work);
   }
 
-  /** For tests of old schema versions: writes a raw persisted document as an older release would have. */
-  insertRaw(raw: Record<string, unknown> & { id: string; customerId: string }): void {
+  /**
+   * For tests of old schema versions: writes a raw persisted document as an older release would have.
+   * With a foreign profile: a document as its owner wrote it before adoption (no system property).
+   */
+  insertRaw(raw: Record<string, unknown> & { id: string; customerId?: string }): void {
+    if (!isBillingProfile(this.#profile)) {
+      const document = fromPersisted(raw, this.#profile, this.#nowMs());
+      const [etag, issuedAt] = this.#row(document);
+      this.#db
+        .prepare(
+          "INSERT INTO records (customer_id, id, etag, issued_at, status, invoice_number, tier, modified_ms, doc) VALUES (?, ?, ?, ?, '', '', 'hot', ?, ?)",
+        )
+        .run(document.customerId, document.id, etag, issuedAt, this.#nowMs(), JSON.stringify(raw));
+      return;
+    }
+    if (raw.customerId === undefined) throw new Error('A billing document needs a customerId');
     const summary = raw as { issuedAt?: string; status?: string; invoiceNumber?: string };
     this.#db
       .prepare(
@@ -393,11 +417,21 @@ function listStatement(request: ListRequest): { sql: string; params: SQLInputVal
   const from =
     request.invoiceNumber !== undefined ? 'records INDEXED BY records_by_customer_invoice' : 'records';
   return {
-    sql: `SELECT etag, doc FROM ${from} WHERE ${where.toString()} ORDER BY issued_at DESC, id DESC LIMIT ?`,
+    sql: `SELECT etag, doc, modified_ms FROM ${from} WHERE ${where.toString()} ORDER BY issued_at DESC, id DESC LIMIT ?`,
     params: [...where.params, request.limit + 1],
   };
 }
 
-function toStored(row: Row): StoredDocument {
-  return { document: fromPersisted(JSON.parse(row.doc) as Record<string, unknown>), etag: row.etag };
+function toStored(row: Row, profile: RecordProfile): StoredDocument {
+  const raw = JSON.parse(row.doc) as Record<string, unknown>;
+  return { document: fromPersisted(raw, profile, row.modified_ms), etag: row.etag };
+}
+
+/** Where scan() finds a document's last write and version: its own fields, or the system property. */
+function scanFacts(profile: RecordProfile): { readonly updatedAt: string; readonly version: string } {
+  if (isBillingProfile(profile)) return { updatedAt: '$.updatedAt', version: '$.version' };
+  return {
+    updatedAt: '$.sys.updatedAt',
+    version: profile.versionPath === undefined ? '$.sys.version' : `$.${propertyOf(profile.versionPath)}`,
+  };
 }
