@@ -27,7 +27,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { LegalHoldStore } from '../ports/legal-hold-store.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import type { CreateManyResult, RecordStore, TierCounts } from '../ports/record-store.ts';
-import type { ArchivedRecordReader } from './archived-record-reader.ts';
+import type { ArchivedReadOptions, ArchivedRecordReader } from './archived-record-reader.ts';
 import {
   type ConditionalUpdateDependencies,
   type CurrentDocument,
@@ -117,7 +117,8 @@ export class RecordService implements RecordControls {
     while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
   }
 
-  async get(key: RecordKey, options?: OperationOptions): Promise<RecordRead> {
+  /** A `bulk` read (an export) fills no cache and does not count toward rehydration on reads. */
+  async get(key: RecordKey, options?: ArchivedReadOptions): Promise<RecordRead> {
     const stored = await inSpan('record-store.get', { 'billing.record_id': key.id }, async (span) => {
       const found = await this.#store.get(key, options);
       span.setAttribute('billing.tier', found?.document.tier ?? 'absent');
@@ -127,7 +128,7 @@ export class RecordService implements RecordControls {
     // A hot record needs nothing more: the most frequent read is kept to this one await.
     if (stored.document.tier === 'hot') return { record: stored.document.record, tier: 'hot' };
     const read = await this.#readArchived(key, stored, options);
-    if (read.tier !== 'hot') this.#noteArchivedRead(key);
+    if (read.tier !== 'hot' && options?.bulk !== true) this.#noteArchivedRead(key);
     return read;
   }
 
@@ -156,7 +157,7 @@ export class RecordService implements RecordControls {
   async #readArchived(
     key: RecordKey,
     stored: StoredDocument,
-    options?: OperationOptions,
+    options?: ArchivedReadOptions,
   ): Promise<RecordRead> {
     try {
       return await this.#materialise(stored, options);
@@ -373,7 +374,7 @@ export class RecordService implements RecordControls {
     };
   }
 
-  async #materialise(stored: StoredDocument, options?: OperationOptions): Promise<RecordRead> {
+  async #materialise(stored: StoredDocument, options?: ArchivedReadOptions): Promise<RecordRead> {
     const { document } = stored;
     if (document.tier === 'hot') return { record: document.record, tier: 'hot' };
     if (this.#archive === undefined) throw noArchive(document);
