@@ -2,6 +2,7 @@
 // tier holds it. Changes take the one conditional-update path (conditional-update.ts), so a concurrent
 // writer (or the archiver) can never be overwritten silently; the API's If-Match is checked against
 // the record version.
+import { archiveFolder } from '../domain/archive-artifact.ts';
 import { randomUUID } from 'node:crypto';
 import { type BillingRecord, type ListQuery, type RecordSummary } from '../domain/billing-record.ts';
 import { AppError, hasCode } from '../domain/errors.ts';
@@ -256,7 +257,8 @@ export class RecordService implements RecordControls {
       const current = await this.#store.get(key, options);
       if (current === undefined) throw notFound(key);
       checkWritable(key, current.document, preconditions, 'deleted');
-      mark = await this.#tombstones.mark(key, 'record.delete', options);
+      const folder = archiveFolder(key, summaryOf(current.document).issuedAt);
+      mark = await this.#tombstones.mark(key, 'record.delete', folder, options);
     }
     try {
       await updateRecord(
