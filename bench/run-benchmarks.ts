@@ -33,6 +33,7 @@ const BENCHMARKS = [
   'ops-scale',
   'list-cost',
   'embedded-scale',
+  'export-memory',
 ] as const;
 
 /** The figures the issue asks summary.json to hold, at least. */
@@ -59,6 +60,7 @@ const REQUIRED = [
   'ops.costReportRu',
   'live.hotThroughputDuringArchivalRatio',
   'live.hotP99DuringArchivalRatio',
+  'export.rssGrowthMiB',
 ] as const;
 
 const DOC = join(REPO_DIR, 'docs', 'performance.md');

@@ -1,6 +1,7 @@
 // The archival use cases behind every edge (admin API, CLI, scheduler, Functions timer): start a run in
 // the background or run one to the end, read reports and status, unpark, verify, collect. Changes of a
 // record (rehydration, hold, pin) belong to the data-access layer in records/.
+import type { BlobProperties } from '../ports/archive-store.ts';
 import { AppError } from '../domain/errors.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
 import type { LedgerPosition } from '../ports/archive-ledger.ts';
@@ -25,6 +26,8 @@ import {
 
 export interface ArchivalServiceDependencies extends ArchivalEngineDependencies {
   readonly collectorSafetyWindowMs?: number;
+  /** Told of each tombstone the collector removes (the audit trail). */
+  readonly onTombstoneRemoved?: (key: RecordKey, tombstone: BlobProperties) => Promise<void>;
   /**
    * Under Azure Functions: started runs go to this queue and run in a queue-triggered invocation
    * (`runQueued`), never in the background of the HTTP invocation that started them. Absent (the

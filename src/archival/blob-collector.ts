@@ -2,7 +2,12 @@
 // abandoned after a 412, records rehydrated or deleted), month by month, only once a blob has been
 // left alone for a safety window, and only with If-Match on the etag it judged. The archiver touches a
 // blob it re-uses (new etag), so of a collector and an archiver racing for one blob, one loses cleanly.
+// Tombstones (domain/tombstone.ts) go too, once none of their record's blobs written at or before them is
+// left: they are listed after every month folder (`tombstones/` sorts last), so by then this pass has
+// collected what it could of the record's unreferenced blobs; a tombstone that still hides a blob stays.
 import { parseArchivePath } from '../domain/archive-artifact.ts';
+import type { RecordKey } from '../domain/record-rules.ts';
+import { parseTombstonePath, TOMBSTONE_METADATA, tombstoneStillHides } from '../domain/tombstone.ts';
 import type { TierChangeSink } from '../domain/tier-totals.ts';
 import type { ArchiveLedger } from '../ports/archive-ledger.ts';
 import type { ArchiveStore, BlobProperties } from '../ports/archive-store.ts';
@@ -14,6 +19,8 @@ import { isCode } from './archival-context.ts';
 export interface CollectorOptions {
   /** A blob modified more recently than this is never collected (default one day). */
   readonly safetyWindowMs?: number;
+  /** A tombstone is removed only once older than the safety window plus this (default seven days). */
+  readonly tombstoneMarginMs?: number;
   readonly dryRun?: boolean;
   readonly pageSize?: number;
   readonly abortSignal?: AbortSignal;
@@ -27,9 +34,14 @@ export interface CollectorCounts {
   deleted: number;
   /** Unreferenced, but left alone: changed under us, or outside the archive layout. */
   kept: number;
+  /** Tombstones removed: no blob they hide is left. */
+  tombstonesRemoved: number;
+  /** Tombstones left: too recent, still hiding a blob, or from before tombstones named their folder. */
+  tombstonesKept: number;
 }
 
 export const DEFAULT_COLLECTOR_SAFETY_WINDOW_MS = 24 * 3600_000;
+export const DEFAULT_TOMBSTONE_MARGIN_MS = 7 * 24 * 3600_000;
 
 export async function collectUnreferencedBlobs(
   dependencies: {
@@ -38,6 +50,8 @@ export async function collectUnreferencedBlobs(
     readonly archive: ArchiveStore;
     readonly clock: Clock;
     readonly tierCounters?: TierChangeSink;
+    /** Told of each tombstone removed (the audit trail), before the pass goes on. */
+    readonly onTombstoneRemoved?: (key: RecordKey, tombstone: BlobProperties) => Promise<void>;
   },
   options: CollectorOptions = {},
 ): Promise<CollectorCounts> {
@@ -46,8 +60,17 @@ export async function collectUnreferencedBlobs(
     priority: 'low',
     ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
   };
-  const counts: CollectorCounts = { examined: 0, referenced: 0, tooRecent: 0, deleted: 0, kept: 0 };
+  const counts: CollectorCounts = {
+    examined: 0,
+    referenced: 0,
+    tooRecent: 0,
+    deleted: 0,
+    kept: 0,
+    tombstonesRemoved: 0,
+    tombstonesKept: 0,
+  };
   const horizon = clock.now().getTime() - (options.safetyWindowMs ?? DEFAULT_COLLECTOR_SAFETY_WINDOW_MS);
+  const tombstoneHorizon = horizon - (options.tombstoneMarginMs ?? DEFAULT_TOMBSTONE_MARGIN_MS);
   let continuation: string | undefined;
   do {
     const page = await archive.list(
@@ -67,6 +90,8 @@ export async function collectUnreferencedBlobs(
   return counts;
 
   async function judge(blob: BlobProperties): Promise<keyof CollectorCounts> {
+    const tombstoned = parseTombstonePath(blob.path);
+    if (tombstoned !== undefined) return judgeTombstone(blob, tombstoned);
     const parsed = parseArchivePath(blob.path);
     if (parsed === undefined) return 'kept';
     if (blob.lastModified.getTime() > horizon) return 'tooRecent';
@@ -86,5 +111,36 @@ export async function collectUnreferencedBlobs(
       if (isCode(error, 'PRECONDITION_FAILED')) return 'kept';
       throw error;
     }
+  }
+
+  /**
+   * A tombstone goes when it is old enough that no removal or archival copy of its time is still under
+   * way, it names its record's folder, and that folder holds no blob written at or before it (one the
+   * tombstone still hides from a rebuild). Conditional on its etag: a deletion of the same id since keeps it.
+   */
+  async function judgeTombstone(blob: BlobProperties, key: RecordKey): Promise<keyof CollectorCounts> {
+    const folder = blob.metadata[TOMBSTONE_METADATA.folder];
+    if (blob.lastModified.getTime() > tombstoneHorizon || folder === undefined) return 'tombstonesKept';
+    const written: Date[] = [];
+    let continuation: string | undefined;
+    do {
+      const page = await archive.list(
+        folder,
+        { pageSize: 100, ...(continuation !== undefined ? { continuation } : {}) },
+        call,
+      );
+      written.push(...page.items.map((item) => item.lastModified));
+      continuation = page.continuation;
+    } while (continuation !== undefined);
+    if (tombstoneStillHides(blob.lastModified, written)) return 'tombstonesKept';
+    if (options.dryRun === true) return 'tombstonesRemoved';
+    try {
+      if (!(await archive.delete(blob.path, { ifMatch: blob.etag }, call))) return 'tombstonesKept';
+    } catch (error) {
+      if (isCode(error, 'PRECONDITION_FAILED')) return 'tombstonesKept';
+      throw error;
+    }
+    await dependencies.onTombstoneRemoved?.(key, blob);
+    return 'tombstonesRemoved';
   }
 }

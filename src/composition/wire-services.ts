@@ -44,6 +44,9 @@ import { retentionJob, type RetentionRequest } from '../records/retention.ts';
 import type { IsoDuration } from '../domain/iso-duration.ts';
 import { createServiceMetrics, type ServiceMetrics } from './service-metrics.ts';
 
+/** Who removes a tombstone: the collector, whoever started its pass (that start is audited on its own). */
+const COLLECTOR_ACTOR = { sub: 'system:collector', roles: ['system'] } as const;
+
 /** The adapters the use cases work over. */
 export interface ServicePorts {
   readonly store: RecordStore;
@@ -242,6 +245,18 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
     ...(options.collectorSafetyWindowMs !== undefined
       ? { collectorSafetyWindowMs: options.collectorSafetyWindowMs }
       : {}),
+    // Each tombstone removed is a deletion on record, as each record removed is.
+    onTombstoneRemoved: (key, tombstone) =>
+      audit.recordNow({
+        at: clock.now().toISOString(),
+        actor: COLLECTOR_ACTOR,
+        action: 'archive.gc',
+        customerId: key.customerId,
+        recordId: key.id,
+        status: 204,
+        requestId: null,
+        reason: `tombstone of ${key.customerId}/${key.id} (written ${tombstone.lastModified.toISOString()}) removed: no blob it hides is left`,
+      }),
   });
   const refreshAttention = async (): Promise<void> => {
     try {

@@ -40,9 +40,12 @@ export interface ArchiveArtifact {
 
 /** `{yyyy}/{mm}/{customerId}/{recordId}/v{version}.json.gz`, by the month of issuedAt. */
 export function archivePath(key: RecordKey, issuedAt: string, version: number): string {
-  const yyyy = issuedAt.slice(0, 4);
-  const mm = issuedAt.slice(5, 7);
-  return `${yyyy}/${mm}/${key.customerId}/${key.id}/v${version}.json.gz`;
+  return `${archiveFolder(key, issuedAt)}v${version}.json.gz`;
+}
+
+/** The folder of a record's versions (they sit side by side under the month of issuedAt). */
+export function archiveFolder(key: RecordKey, issuedAt: string): string {
+  return `${issuedAt.slice(0, 4)}/${issuedAt.slice(5, 7)}/${key.customerId}/${key.id}/`;
 }
 
 /** Parses an archive path back into its parts; undefined for paths outside the layout. */

@@ -19,6 +19,15 @@ export interface ArchivedRead {
   readonly source: 'archive' | 'cache';
 }
 
+/** An archived read's options. */
+export interface ArchivedReadOptions extends OperationOptions {
+  /**
+   * One of many records read once each (an export): answered from the caches when they hold it, but
+   * filling neither, so a bulk read neither evicts the working set nor grows the process by what it reads.
+   */
+  readonly bulk?: boolean;
+}
+
 export interface ArchivedReadEvents {
   /** A blob failed its integrity check: never served, listed for review. */
   onIntegrityFailure?(stub: StubDocument, error: AppError): void;
@@ -69,7 +78,7 @@ export class ArchivedRecordReader {
   }
 
   /** The record behind a stub. Callers that arrive while a read is in flight share it. */
-  read(stub: StubDocument, options?: OperationOptions): Promise<ArchivedRead> {
+  read(stub: StubDocument, options?: ArchivedReadOptions): Promise<ArchivedRead> {
     const key = cacheKey(stub);
     const started = this.#timer();
     const decoded = this.#decoded?.get(key);
@@ -101,7 +110,8 @@ export class ArchivedRecordReader {
     await this.#cache?.delete(key);
   }
 
-  async #readOnce(stub: StubDocument, key: string, options?: OperationOptions): Promise<ArchivedRead> {
+  async #readOnce(stub: StubDocument, key: string, options?: ArchivedReadOptions): Promise<ArchivedRead> {
+    const keep = options?.bulk !== true;
     const cache = this.#cache;
     const cached =
       cache === undefined
@@ -115,7 +125,7 @@ export class ArchivedRecordReader {
       const record = this.#decode(stub, cached.body, cached.schemaVersion, false);
       if (record !== undefined) {
         this.#events.onCacheHit?.(stub);
-        return { record: this.#remember(key, stub, record), source: 'cache' };
+        return { record: keep ? this.#remember(key, stub, record) : record, source: 'cache' };
       }
     }
     const blob = await inSpan('blob.get', { 'billing.blob_path': stub.archive.blobPath }, () =>
@@ -135,12 +145,12 @@ export class ArchivedRecordReader {
       Promise.resolve(this.#decode(stub, blob.body, schemaVersion, true)!),
     );
     // The stored gzip bytes are cached as they are: compressed, and checked again on every hit.
-    if (cache !== undefined) {
+    if (cache !== undefined && keep) {
       await inSpan('cache.set', {}, () =>
         cache.set(key, cacheEntry(schemaVersion, blob.body), this.#cacheTtlMs),
       );
     }
-    return { record: this.#remember(key, stub, record), source: 'archive' };
+    return { record: keep ? this.#remember(key, stub, record) : record, source: 'archive' };
   }
 
   /** Keeps a verified record for later hits; frozen, since every later reader shares the object. */

@@ -1,7 +1,7 @@
 // Everything of one customer, both tiers, as NDJSON: one record a line, the same bytes a GET returns,
 // ascending issuedAt then id. The hot documents and the stubs are two ordered scans merged page by
 // page, and each record is read through the normal read path (archived ones with their integrity
-// checks), so memory stays bounded by two pages whatever the customer's size. The scans are not one
+// checks, filling no cache), so memory stays bounded by two pages whatever the customer's size. The scans are not one
 // snapshot: a record that moves between tiers in the instant between two page reads may be seen twice
 // (written once) or, rarely, not at all; run the export when no archival or rehydration is running for
 // the customer to rule that out.
@@ -10,11 +10,12 @@ import { hasCode } from '../domain/errors.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import type { RecordStore, ScanItem, ScanPosition } from '../ports/record-store.ts';
+import type { ArchivedReadOptions } from './archived-record-reader.ts';
 import type { RecordRead } from './record-service.ts';
 
 export interface CustomerExportDependencies {
   readonly store: RecordStore;
-  get(key: RecordKey, options?: OperationOptions): Promise<RecordRead>;
+  get(key: RecordKey, options?: ArchivedReadOptions): Promise<RecordRead>;
   /** Documents per scan page of each tier. */
   readonly pageSize?: number;
 }
@@ -42,7 +43,8 @@ export async function* exportCustomer(
     if (last !== undefined && last.id === item.id && last.issuedAt === item.issuedAt) continue;
     last = item;
     try {
-      const { record } = await dependencies.get(item, options);
+      // Bulk: each record is read once, so caching it would only evict the working set and grow the process.
+      const { record } = await dependencies.get(item, { ...options, bulk: true });
       yield `${serializeRecord(record)}\n`;
     } catch (error) {
       if (!hasCode(error, 'NOT_FOUND')) throw error;

@@ -3,7 +3,7 @@
 // (full or stub, conditioned on the etag the decision was made on), then its cached copy, then every
 // blob of it that the plan found. A batch's plans are journalled in the control store before any of
 // this, so a job cut short by a crash finishes (or takes back) exactly those records on its next run.
-import { archivePath } from '../domain/archive-artifact.ts';
+import { archiveFolder } from '../domain/archive-artifact.ts';
 import { describeError, hasCode } from '../domain/errors.ts';
 import type { RecordDocument, StubDocument } from '../domain/record-document.ts';
 import { summaryOf } from '../domain/record-document.ts';
@@ -45,6 +45,8 @@ export interface RemovalPlan {
   /** The document's store etag the decision was made on. */
   readonly etag: string;
   readonly tier: 'hot' | 'archived';
+  /** The record's archive folder (issuedAt's month), named in its tombstone; absent in older journals. */
+  readonly folder?: string;
   /** Every blob of the record found: the stub's, the ledger entries', the versions beside them. */
   readonly blobPaths: readonly string[];
   /** The stub, for its cached copy. */
@@ -89,7 +91,7 @@ export async function planRemoval(
   const entry = await dependencies.ledger.get(key, options);
   if (entry !== undefined && entry.entry.blobPath !== '') paths.add(entry.entry.blobPath);
   // Superseded versions sit beside the current one, under the month of issuedAt.
-  const folder = archivePath(key, summaryOf(document).issuedAt, 0).replace(/v0\.json\.gz$/, '');
+  const folder = archiveFolder(key, summaryOf(document).issuedAt);
   let continuation: string | undefined;
   do {
     const page = await dependencies.archive.list(
@@ -108,6 +110,7 @@ export async function planRemoval(
     id: key.id,
     etag: stored.etag,
     tier: document.tier,
+    folder,
     blobPaths: [...paths],
     ...(document.tier === 'archived' ? { stub: document } : {}),
     totals: documentTotals(document),
@@ -127,7 +130,7 @@ export async function carryOutRemoval(
   options?: OperationOptions,
 ): Promise<'deleted' | 'changed'> {
   const key = { customerId: plan.customerId, id: plan.id };
-  const mark = await dependencies.tombstones.mark(key, reason, options);
+  const mark = await dependencies.tombstones.mark(key, reason, plan.folder, options);
   try {
     await dependencies.store.delete(key, { ifMatch: plan.etag }, options);
     // Only the delete that happened here takes the document off the totals (a writer's own delete counted its).

@@ -2,6 +2,7 @@
 // tier holds it. Changes take the one conditional-update path (conditional-update.ts), so a concurrent
 // writer (or the archiver) can never be overwritten silently; the API's If-Match is checked against
 // the record version.
+import { archiveFolder } from '../domain/archive-artifact.ts';
 import { randomUUID } from 'node:crypto';
 import { type BillingRecord, type ListQuery, type RecordSummary } from '../domain/billing-record.ts';
 import { AppError, hasCode } from '../domain/errors.ts';
@@ -36,7 +37,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { LegalHoldStore } from '../ports/legal-hold-store.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import type { CreateManyResult, RecordStore, TierCounts } from '../ports/record-store.ts';
-import type { ArchivedRecordReader } from './archived-record-reader.ts';
+import type { ArchivedReadOptions, ArchivedRecordReader } from './archived-record-reader.ts';
 import {
   type ConditionalUpdateDependencies,
   type CurrentDocument,
@@ -135,7 +136,8 @@ export class RecordService implements RecordControls {
     while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
   }
 
-  async get(key: RecordKey, options?: OperationOptions): Promise<RecordRead> {
+  /** A `bulk` read (an export) fills no cache and does not count toward rehydration on reads. */
+  async get(key: RecordKey, options?: ArchivedReadOptions): Promise<RecordRead> {
     const stored = await inSpan('record-store.get', { 'billing.record_id': key.id }, async (span) => {
       const found = await this.#store.get(key, options);
       span.setAttribute('billing.tier', found?.document.tier ?? 'absent');
@@ -145,7 +147,7 @@ export class RecordService implements RecordControls {
     // A hot record needs nothing more: the most frequent read is kept to this one await.
     if (stored.document.tier === 'hot') return { record: presentRecord(stored.document.record), tier: 'hot' };
     const read = await this.#readArchived(key, stored, options);
-    if (read.tier !== 'hot') this.#noteArchivedRead(key);
+    if (read.tier !== 'hot' && options?.bulk !== true) this.#noteArchivedRead(key);
     return { record: presentRecord(read.record), tier: read.tier };
   }
 
@@ -174,7 +176,7 @@ export class RecordService implements RecordControls {
   async #readArchived(
     key: RecordKey,
     stored: StoredDocument,
-    options?: OperationOptions,
+    options?: ArchivedReadOptions,
   ): Promise<RecordRead> {
     try {
       return await this.#materialise(stored, options);
@@ -276,7 +278,8 @@ export class RecordService implements RecordControls {
       const current = await this.#store.get(key, options);
       if (current === undefined) throw notFound(key);
       checkWritable(key, current.document, preconditions, 'deleted');
-      mark = await this.#tombstones.mark(key, 'record.delete', options);
+      const folder = archiveFolder(key, summaryOf(current.document).issuedAt);
+      mark = await this.#tombstones.mark(key, 'record.delete', folder, options);
     }
     try {
       await updateRecord(
@@ -434,7 +437,7 @@ export class RecordService implements RecordControls {
     };
   }
 
-  async #materialise(stored: StoredDocument, options?: OperationOptions): Promise<RecordRead> {
+  async #materialise(stored: StoredDocument, options?: ArchivedReadOptions): Promise<RecordRead> {
     const { document } = stored;
     if (document.tier === 'hot') return { record: document.record, tier: 'hot' };
     if (this.#archive === undefined) throw noArchive(document);

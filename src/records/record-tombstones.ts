@@ -3,7 +3,7 @@
 // deletion does not happen after all, so that a live record never has a tombstone newer than its blob.
 import { hasCode } from '../domain/errors.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
-import { tombstonePath } from '../domain/tombstone.ts';
+import { TOMBSTONE_METADATA, tombstonePath } from '../domain/tombstone.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 
@@ -20,8 +20,16 @@ export class RecordTombstones {
     this.#archive = archive;
   }
 
-  /** Writes (or refreshes) the record's tombstone; its lastModified is now, by the archive's clock. */
-  async mark(key: RecordKey, reason: string, options?: OperationOptions): Promise<TombstoneMark> {
+  /**
+   * Writes (or refreshes) the record's tombstone; its lastModified is now, by the archive's clock.
+   * `folder` (the record's archive folder) lets the collector remove it once no blob it hides is left.
+   */
+  async mark(
+    key: RecordKey,
+    reason: string,
+    folder: string | undefined,
+    options?: OperationOptions,
+  ): Promise<TombstoneMark> {
     const path = tombstonePath(key);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -30,7 +38,11 @@ export class RecordTombstones {
             path,
             body: Buffer.from(JSON.stringify({ customerId: key.customerId, id: key.id, reason }), 'utf8'),
             contentType: 'application/json',
-            metadata: { customerid: key.customerId, recordid: key.id },
+            metadata: {
+              [TOMBSTONE_METADATA.customerId]: key.customerId,
+              [TOMBSTONE_METADATA.recordId]: key.id,
+              ...(folder !== undefined ? { [TOMBSTONE_METADATA.folder]: folder } : {}),
+            },
             accessTier: 'Cool',
           },
           options,

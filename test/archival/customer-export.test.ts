@@ -1,9 +1,11 @@
 // A customer's export: both tiers merged in (issuedAt, id) order, each line the bytes a GET returns,
 // nobody else's records, paging across tier boundaries, and records deleted meanwhile left out.
 import { describe, expect, it } from 'vitest';
+import { LruMemoryCache } from '../../src/adapters/lru/lru-memory-cache.ts';
+import { wireServices } from '../../src/composition/wire-services.ts';
 import { serializeRecord } from '../../src/domain/billing-record.ts';
 import { exportCustomer } from '../../src/records/customer-export.ts';
-import { createArchivalWorld, policyOf } from '../support/archival-harness.ts';
+import { createArchivalWorld, policyOf, silentLogger } from '../support/archival-harness.ts';
 import { makeInput } from '../support/record-fixtures.ts';
 
 const DAY = 24 * 3600_000;
@@ -62,6 +64,36 @@ describe('customer export', () => {
       if (lines.length === 1) await records.delete({ customerId: 'cust-exp2', id: 'r2' }, {});
     }
     expect(lines.map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(['r1', 'r3']);
+    await world.close();
+  });
+
+  it('reads each archived record once, filling no cache and rehydrating nothing (bulk reads)', async () => {
+    const world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    for (const id of ['r1', 'r2', 'r3'])
+      await world
+        .services()
+        .records.create('cust-bulk', makeInput({ id, issuedAt: `2025-01-0${id.slice(1)}T00:00:00.000Z` }));
+    world.clock.advance(2 * DAY);
+    expect((await world.services().archival.run()).counts.purged).toBe(3);
+    // Every layer an archived read can fill, and rehydration after a single read.
+    const cache = new LruMemoryCache({ maxBytes: 16 * 1024 * 1024 });
+    const services = wireServices(
+      { ...world.stores(), cache },
+      {
+        clock: world.clock,
+        log: silentLogger,
+        policy: world.policy,
+        decodedCacheBytes: 1024 * 1024,
+        readSpikes: { threshold: 1, windowMs: DAY },
+      },
+    );
+    expect(await collect(services.exportCustomer('cust-bulk'))).toHaveLength(3);
+    await services.records.whenIdle();
+    expect(await world.store.countByTier()).toMatchObject({ hot: 0, archived: 3 });
+    // Nothing was kept: the next read goes to the archive.
+    const read = await services.records.get({ customerId: 'cust-bulk', id: 'r1' });
+    expect(read.tier).toBe('archive');
+    await services.shutdown();
     await world.close();
   });
 });

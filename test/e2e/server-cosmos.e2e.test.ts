@@ -8,7 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEphemeralDevKeyPair, type DevKeyPair } from '../../src/adapters/dev-identity/dev-key-pair.ts';
-import { type CosmosEmulator, startCosmosEmulator } from '../support/cosmos-emulator.ts';
+import {
+  type CosmosEmulator,
+  cosmosDeploymentSettings,
+  startCosmosEmulator,
+} from '../support/cosmos-emulator.ts';
 import {
   killStartedProcesses,
   runScript,
@@ -54,18 +58,12 @@ beforeAll(async () => {
   writeFileSync(jwksPath, JSON.stringify(keys.jwks));
   env = {
     DATA_DIR: dataDir,
-    COSMOS_ENDPOINT: emulator.endpoint,
-    COSMOS_KEY: emulator.key,
-    COSMOS_DATABASE: 'billing-e2e',
-    COSMOS_ALLOW_INSECURE_TLS: 'true',
-    // The emulator cannot say its throughput (the default budget would fall back to 100 RU/s of
-    // estimated charges): runs here are unlimited unless a test sets a budget itself.
-    ARCHIVE_MAX_RU_PER_SECOND: '0',
-    AUTH_JWKS_PATH: jwksPath,
-    AUTH_ISSUER: ISSUER,
-    AUTH_AUDIENCE: AUDIENCE,
-    // The Blob SDK path end to end: the embedded default archive is files, Azurite is chosen here.
-    EMBEDDED_ARCHIVE: 'azurite',
+    ...cosmosDeploymentSettings(emulator, {
+      database: 'billing-e2e',
+      jwksPath,
+      issuer: ISSUER,
+      audience: AUDIENCE,
+    }),
   };
   server = await startServerProcess(env);
 });

@@ -133,3 +133,33 @@ function matches(fault: EmulatorFault, request: IncomingMessage): boolean {
     (fault.path ?? /\/docs(\/|$)/).test(path)
   );
 }
+
+/**
+ * The settings of a deployment on this emulator as the end-to-end files run it: its own database, auth
+ * from a JWKS file as an Entra ID deployment has it, and the archive (and control store) on the
+ * in-process Azurite in DATA_DIR, so the Blob SDK path runs end to end.
+ */
+export function cosmosDeploymentSettings(
+  emulator: Pick<CosmosEmulator, 'endpoint' | 'key'>,
+  options: {
+    readonly database: string;
+    readonly jwksPath: string;
+    readonly issuer: string;
+    readonly audience: string;
+  },
+): Record<string, string> {
+  return {
+    COSMOS_ENDPOINT: emulator.endpoint,
+    COSMOS_KEY: emulator.key,
+    COSMOS_DATABASE: options.database,
+    COSMOS_ALLOW_INSECURE_TLS: 'true',
+    // The emulator cannot say its throughput (the default budget would fall back to 100 RU/s of
+    // estimated charges): runs here are unlimited unless a test sets a budget itself.
+    ARCHIVE_MAX_RU_PER_SECOND: '0',
+    AUTH_JWKS_PATH: options.jwksPath,
+    AUTH_ISSUER: options.issuer,
+    AUTH_AUDIENCE: options.audience,
+    // The embedded default archive is files; Azurite is chosen here.
+    EMBEDDED_ARCHIVE: 'azurite',
+  };
+}

@@ -194,3 +194,21 @@ describe('ArchivedRecordReader, a record archived under an older schema', () => 
     expect(blobReads()).toBe(2);
   });
 });
+
+describe('ArchivedRecordReader, bulk reads (an export)', () => {
+  it('fills neither the shared cache nor process memory, and still answers from a cache that holds the record', async () => {
+    const { archive, cache, reader, blobReads } = setUp(1024 * 1024);
+    const record = makeRecord({ id: 'inv-bulk' });
+    const stub = await archived(archive, record);
+
+    expect(await reader.read(stub, { bulk: true })).toEqual({ record, source: 'archive' });
+    expect(await reader.read(stub, { bulk: true })).toEqual({ record, source: 'archive' });
+    expect(cache.keysSet).toEqual([]);
+    expect(blobReads()).toBe(2);
+    // A normal read fills both layers; a bulk read is then answered from process memory.
+    expect((await reader.read(stub)).source).toBe('archive');
+    expect(cache.keysSet).toHaveLength(1);
+    expect(await reader.read(stub, { bulk: true })).toEqual({ record, source: 'cache' });
+    expect(blobReads()).toBe(3);
+  });
+});
