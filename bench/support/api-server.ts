@@ -1,5 +1,5 @@
-// A child process serving the API exactly as `npm start` composes it (loadConfig, openServices,
-// buildHttpServer), on the data folder in DATA_DIR, for autocannon in the parent. With `--bare` it
+// A child process serving the API exactly as `npm start` composes it (loadConfig, openServices with its
+// archival worker, buildHttpServer), on the data folder in DATA_DIR, for autocannon in the parent. With `--bare` it
 // serves the baseline instead: Fastify answering a record's stored JSON from a direct SQLite read,
 // with no auth, validation or tiers. Prints one JSON line {port, token} once it listens.
 import { join } from 'node:path';
@@ -38,7 +38,9 @@ if (bare) {
 } else {
   const config = loadConfig(process.env, process.cwd());
   const logger = createLogger(config);
-  const services = await openServices(config, logger);
+  const services = await openServices(config, logger, {
+    archivalWorker: config.archival.worker === 'process',
+  });
   const app = await buildHttpServer({ ...services.application, logger, metrics: services.httpMetrics });
   await app.listen({ port: 0, host: '127.0.0.1' });
   if (config.auth.kind !== 'dev-keys') throw new Error('the benchmark server signs its own dev token');

@@ -31,6 +31,8 @@ export interface DataAccessHooks {
   readonly onCacheError?: (operation: string, error: unknown) => void;
   /** The latency callers see (the API's requests): the archiver slows down when it rises. */
   readonly liveLatency?: WiringOptions['liveLatency'];
+  /** Where archival runs execute, and where a worker's run events go (see WiringOptions). */
+  readonly archival?: Pick<WiringOptions, 'archivalRunner' | 'archivalEvents' | 'archivalExecutor'>;
 }
 
 export interface OpenedDataAccess {
@@ -78,7 +80,7 @@ export async function openDataAccess(
 function wiringOptions(
   config: AppConfig,
   logger: Logger,
-  hooks: Pick<DataAccessHooks, 'metrics' | 'liveLatency'>,
+  hooks: Pick<DataAccessHooks, 'metrics' | 'liveLatency' | 'archival'>,
   cache: { readonly sharedCache: boolean },
 ): WiringOptions {
   const { metrics, liveLatency } = hooks;
@@ -108,6 +110,7 @@ function wiringOptions(
     },
     ...(metrics !== undefined ? { metrics } : {}),
     ...(liveLatency !== undefined ? { liveLatency } : {}),
+    ...hooks.archival,
     ...(config.retention.period !== undefined ? { retentionPeriod: config.retention.period } : {}),
   };
 }

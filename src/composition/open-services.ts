@@ -13,6 +13,7 @@ import type { Clock } from '../ports/clock.ts';
 import { openTokenVerifier } from './open-adapters.ts';
 import { openDataAccess } from './open-data-access.ts';
 import { type Alerting, startAlerting } from './alerting.ts';
+import { ArchivalWorker } from './archival-worker.ts';
 import { cachedReadiness, checkReadiness } from './readiness.ts';
 import { createServiceMetrics } from './service-metrics.ts';
 import { systemClock } from './system-clock.ts';
@@ -29,7 +30,19 @@ export interface OpenedServices extends WiredServices {
   close(): Promise<void>;
 }
 
-export async function openServices(config: AppConfig, logger: Logger): Promise<OpenedServices> {
+export interface OpenServicesOptions {
+  /**
+   * Run archival in the worker process (archival-worker.ts) rather than on this process's event loop:
+   * the server of `npm start` does unless ARCHIVE_WORKER=in-process; never under Functions (the queue).
+   */
+  readonly archivalWorker?: boolean;
+}
+
+export async function openServices(
+  config: AppConfig,
+  logger: Logger,
+  options: OpenServicesOptions = {},
+): Promise<OpenedServices> {
   const connectionString = config.telemetry.connectionString;
   if (connectionString !== undefined) await loadAzureMonitorMetrics();
   const telemetry = createMetricsPipeline({ connectionString, runtimeMetrics: true });
@@ -46,6 +59,17 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
   // Auth first: a bad AUTH_* setting stops the start before any store is opened.
   const description: string[] = [];
   const verifyToken = await openTokenVerifier(config, description);
+  const worker =
+    options.archivalWorker === true && config.functions.runQueue === undefined
+      ? new ArchivalWorker({
+          config,
+          log: logger.child({ component: 'archival-worker' }),
+          liveLatencyRatio: () => liveLatency.ratio(),
+        })
+      : undefined;
+  // Started beside the opening of this process's stores; awaited once they are open.
+  const workerStarted = worker?.start();
+  workerStarted?.catch(() => undefined);
   // The one data-access layer, the same the library entry opens.
   const dataAccess = await openDataAccess(
     { config },
@@ -54,9 +78,20 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
       metrics,
       liveLatency,
       onCacheError: (operation) => metrics.cacheErrors.add(1, { operation }),
+      ...(worker !== undefined ? { archival: { archivalRunner: worker } } : {}),
     },
   );
   description.push(...dataAccess.adapters.description);
+  if (worker !== undefined) {
+    try {
+      await workerStarted;
+    } catch (error) {
+      await dataAccess.close();
+      await worker.close();
+      throw error;
+    }
+    description.push(`Archival: runs in a worker process (pid ${worker.pid}), off the API's event loop`);
+  }
   for (const endpoint of config.security.insecureEndpoints) {
     // Accepted through ALLOW_INSECURE_ENDPOINTS: said at every start, so nobody forgets it is on.
     logger.warn({ setting: endpoint.split(' ')[0] }, `INSECURE: ${endpoint} (ALLOW_INSECURE_ENDPOINTS=true)`);
@@ -99,7 +134,9 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
     description,
     async close() {
       await alerting.close();
+      // Cancels the runs in flight (in the worker too) and waits for their reports, then ends the worker.
       await dataAccess.close();
+      await worker?.close();
       await telemetry.shutdown();
     },
   };
