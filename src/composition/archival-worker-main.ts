@@ -1,7 +1,7 @@
 // The archival worker process (started by archival-worker.ts, in `npm start`): opens the stores of the
 // API's configuration, runs what the API's process asks, and answers with progress, the records handled
 // (for the API's instruments) and the final report. It ends when told to, when the API's process goes
-// (its IPC channel closes), or on SIGTERM; Ctrl+C in a terminal reaches it too, and is the API's to handle.
+// (its IPC channel closes: at once), or on SIGTERM; Ctrl+C in a terminal reaches it too, and is the API's to handle.
 import type { ArchivalRunEvents } from '../archival/archive-run.ts';
 import type { RunReport } from '../archival/run-reports.ts';
 import { describeError } from '../domain/errors.ts';
@@ -124,7 +124,10 @@ process.on('message', (message: ToWorker) => {
       return;
   }
 });
-// The API's process went (even killed): nobody is left to report to.
-process.on('disconnect', () => void close());
+// The API's process went without closing the worker (killed): stop at once, as a run in that process
+// would have. Every step is crash-safe, and the leases end with this pid.
+process.on('disconnect', () => {
+  if (closing === undefined) process.exit(1);
+});
 process.on('SIGTERM', () => void close());
 process.on('SIGINT', () => undefined);

@@ -9,7 +9,7 @@ import { createLogger } from './create-logger.ts';
 import { openAdapters, openClientAdapters, type OpenedAdapters, type ReadyClients } from './open-adapters.ts';
 import type { ServiceMetrics } from './service-metrics.ts';
 import { systemClock } from './system-clock.ts';
-import { wireServices, type WiredServices, type WiringOptions } from './wire-services.ts';
+import { type ServicePorts, wireServices, type WiredServices, type WiringOptions } from './wire-services.ts';
 
 type Settings = Readonly<Record<string, string | undefined>>;
 
@@ -31,6 +31,8 @@ export interface DataAccessHooks {
   readonly onCacheError?: (operation: string, error: unknown) => void;
   /** The latency callers see (the API's requests): the archiver slows down when it rises. */
   readonly liveLatency?: WiringOptions['liveLatency'];
+  /** Wraps the opened adapters before the wiring (the benchmarks' model of remote round trips and RU limits). */
+  readonly wrapPorts?: (ports: ServicePorts) => ServicePorts;
   /** Where archival runs execute, and where a worker's run events go (see WiringOptions). */
   readonly archival?: Pick<WiringOptions, 'archivalRunner' | 'archivalEvents' | 'archivalExecutor'>;
 }
@@ -57,9 +59,11 @@ export async function openDataAccess(
     'clients' in source
       ? await openClientAdapters(source.clients, config, logger, adapterHooks)
       : await openAdapters(config, logger, adapterHooks);
-  const { store, ledger, archive, control, cache, audit, runQueue } = adapters;
+  // The adapters are the ports, less what only their opener uses.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- left out, never called
+  const { description: _description, close: _close, ...ports } = adapters;
   const services = wireServices(
-    { store, ledger, archive, control, cache, audit, ...(runQueue !== undefined ? { runQueue } : {}) },
+    hooks.wrapPorts === undefined ? ports : hooks.wrapPorts(ports),
     wiringOptions(config, logger, hooks, {
       sharedCache:
         config.cache.kind === 'redis' || ('clients' in source && source.clients.redis !== undefined),

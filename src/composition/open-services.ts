@@ -11,7 +11,7 @@ import type { ApiServices } from '../api/route-definition.ts';
 import type { AppConfig } from '../config/app-config.ts';
 import type { Clock } from '../ports/clock.ts';
 import { openTokenVerifier } from './open-adapters.ts';
-import { openDataAccess } from './open-data-access.ts';
+import { type DataAccessHooks, openDataAccess } from './open-data-access.ts';
 import { type Alerting, startAlerting } from './alerting.ts';
 import { ArchivalWorker } from './archival-worker.ts';
 import { cachedReadiness, checkReadiness } from './readiness.ts';
@@ -36,6 +36,8 @@ export interface OpenServicesOptions {
    * the server of `npm start` does unless ARCHIVE_WORKER=in-process; never under Functions (the queue).
    */
   readonly archivalWorker?: boolean;
+  /** See DataAccessHooks.wrapPorts (benchmarks only); runs then stay in this process, beside the wrapped ports. */
+  readonly wrapPorts?: DataAccessHooks['wrapPorts'];
 }
 
 export async function openServices(
@@ -60,7 +62,9 @@ export async function openServices(
   const description: string[] = [];
   const verifyToken = await openTokenVerifier(config, description);
   const worker =
-    options.archivalWorker === true && config.functions.runQueue === undefined
+    options.archivalWorker === true &&
+    config.functions.runQueue === undefined &&
+    options.wrapPorts === undefined
       ? new ArchivalWorker({
           config,
           log: logger.child({ component: 'archival-worker' }),
@@ -79,6 +83,7 @@ export async function openServices(
       liveLatency,
       onCacheError: (operation) => metrics.cacheErrors.add(1, { operation }),
       ...(worker !== undefined ? { archival: { archivalRunner: worker } } : {}),
+      ...(options.wrapPorts !== undefined ? { wrapPorts: options.wrapPorts } : {}),
     },
   );
   description.push(...dataAccess.adapters.description);

@@ -11,6 +11,7 @@ import { openServices, type OpenedServices } from '../../src/composition/open-se
 import { loadConfig } from '../../src/config/app-config.ts';
 import type { RecordKey } from '../../src/domain/record-rules.ts';
 import { makeInput } from '../support/record-fixtures.ts';
+import { isProcessRunning } from '../support/server-process.ts';
 
 const silent = pino({ level: 'silent' });
 const AS_OF = new Date(Date.now() + 30 * 24 * 3600_000).toISOString();
@@ -62,15 +63,6 @@ async function placement(services: OpenedServices, keys: readonly RecordKey[]): 
         : `${key.id}: hot`;
     }),
   );
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('the archival worker of npm start', () => {
@@ -135,7 +127,7 @@ describe('the archival worker of npm start', () => {
     const report = await running;
     expect(report.status).toBe('partial');
     expect(report.stoppedBecause).toBe('cancelled');
-    expect(isRunning(workerPid!)).toBe(false);
+    expect(isProcessRunning(workerPid!)).toBe(false);
   });
 
   it('reports a run whose worker was killed, and the next run (a new worker) resumes it at once', async () => {
