@@ -2,6 +2,7 @@
 // API's configuration, runs what the API's process asks, and answers with progress, the records handled
 // (for the API's instruments) and the final report. It ends when told to, when the API's process goes
 // (its IPC channel closes: at once), or on SIGTERM; Ctrl+C in a terminal reaches it too, and is the API's to handle.
+import { setPriority } from 'node:os';
 import type { ArchivalRunEvents } from '../archival/archive-run.ts';
 import type { RunReport } from '../archival/run-reports.ts';
 import { describeError } from '../domain/errors.ts';
@@ -9,6 +10,14 @@ import type { FromWorker, ToWorker } from './archival-worker.ts';
 import { createLogger } from './create-logger.ts';
 import { openDataAccess, type OpenedDataAccess } from './open-data-access.ts';
 import { startTracing } from './telemetry.ts';
+
+/** The worker's CPU priority (nice): when the API and a run both want a core, the API gets it first. */
+const WORKER_NICE = 10;
+try {
+  setPriority(WORKER_NICE);
+} catch {
+  // Not permitted here (some containers): the run shares the CPU evenly, back-pressure still slows it.
+}
 
 const runs = new Map<string, { controller: AbortController; done: Promise<void> }>();
 let opened: Promise<OpenedDataAccess> | undefined;
