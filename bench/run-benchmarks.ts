@@ -59,6 +59,8 @@ const REQUIRED = [
   'ops.costReportRu',
   'live.hotThroughputDuringArchivalRatio',
   'live.hotP99DuringArchivalRatio',
+  'live.hotP99DuringArchivalRatioRemoteModel',
+  'live.throttledAtCallersRemoteModel',
 ] as const;
 
 const DOC = join(REPO_DIR, 'docs', 'performance.md');
