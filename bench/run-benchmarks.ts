@@ -61,6 +61,8 @@ const REQUIRED = [
   'live.hotThroughputDuringArchivalRatio',
   'live.hotP99DuringArchivalRatio',
   'export.rssGrowthMiB',
+  'live.hotP99DuringArchivalRatioRemoteModel',
+  'live.throttledAtCallersRemoteModel',
 ] as const;
 
 const DOC = join(REPO_DIR, 'docs', 'performance.md');

@@ -1,7 +1,8 @@
-// A child process serving the API exactly as `npm start` composes it (loadConfig, openServices,
-// buildHttpServer), on the data folder in DATA_DIR, for autocannon in the parent. With `--bare` it
+// A child process serving the API exactly as `npm start` composes it (loadConfig, openServices with its
+// archival worker, buildHttpServer), on the data folder in DATA_DIR, for autocannon in the parent. With `--bare` it
 // serves the baseline instead: Fastify answering a record's stored JSON from a direct SQLite read,
 // with no auth, validation or tiers. Prints one JSON line {port, token} once it listens.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import Fastify from 'fastify';
@@ -11,6 +12,7 @@ import { createLogger } from '../../src/composition/create-logger.ts';
 import { openServices } from '../../src/composition/open-services.ts';
 import { startTracing } from '../../src/composition/telemetry.ts';
 import { loadConfig } from '../../src/config/app-config.ts';
+import { ModelledThroughput, remoteModelPorts } from './remote-model.ts';
 
 const bare = process.argv.includes('--bare');
 const dataDir = process.env.DATA_DIR;
@@ -41,7 +43,14 @@ if (bare) {
   // As serve() does: the tracer provider first, so every request is traced as under `npm start`.
   await startTracing({ connectionString: config.telemetry.connectionString });
   const logger = createLogger(config);
-  const services = await openServices(config, logger);
+  // REMOTE_MODEL_RU_PER_SECOND: the stores behind the remote model, one RU/s limit for the API and the
+  // archiver (which then runs in this process, where the limit is).
+  const modelled = process.env.REMOTE_MODEL_RU_PER_SECOND;
+  const throughput = modelled === undefined ? undefined : new ModelledThroughput(Number(modelled));
+  const services = await openServices(config, logger, {
+    archivalWorker: config.archival.worker === 'process',
+    ...(throughput !== undefined ? { wrapPorts: (ports) => remoteModelPorts(ports, throughput) } : {}),
+  });
   const app = await buildHttpServer({ ...services.application, logger, metrics: services.httpMetrics });
   await app.listen({ port: 0, host: '127.0.0.1' });
   if (config.auth.kind !== 'dev-keys') throw new Error('the benchmark server signs its own dev token');
@@ -58,6 +67,12 @@ if (bare) {
     JSON.stringify({ port: typeof address === 'object' && address !== null ? address.port : 0, token }),
   );
   process.once('SIGTERM', () => {
+    // What the model refused and charged, for the parent (read after this process ends).
+    if (throughput !== undefined)
+      writeFileSync(
+        join(dataDir, 'remote-model.json'),
+        JSON.stringify({ refused: throughput.refused, spent: throughput.spent }),
+      );
     void app
       .close()
       .then(() => services.close())

@@ -66,6 +66,8 @@ const RunReportSchema = Type.Object({
       }),
     }),
   ),
+  /** The archival worker process of `npm start` that executed the run; absent: the process asked for it. */
+  executedBy: Type.Optional(Type.Object({ process: Type.String(), pid: Type.Integer() })),
 });
 
 const StatusItem = Type.Object({

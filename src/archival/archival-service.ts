@@ -13,13 +13,16 @@ import {
   attentionCounts,
   type AttentionCounts,
 } from './archival-status.ts';
+import { type ArchivalRunner, RunnerLostError } from './archival-runner.ts';
 import { ArchivalEngine, type ArchivalEngineDependencies, newRunId, type RunOptions } from './archive-run.ts';
 import { verifyArchive, type VerifyResult } from './archive-verify.ts';
 import { collectUnreferencedBlobs, type CollectorCounts, type CollectorOptions } from './blob-collector.ts';
 import {
+  endedReport,
   listRunReports,
   readRunReport,
   type RunReport,
+  runRequestOf,
   saveRunReport,
   startedRunReport,
 } from './run-reports.ts';
@@ -34,6 +37,8 @@ export interface ArchivalServiceDependencies extends ArchivalEngineDependencies 
    * server, the CLI): they run in this process.
    */
   readonly runQueue?: ArchivalRunQueue;
+  /** Where runs execute; absent: in this process. `npm start` gives its archival worker process. */
+  readonly runner?: ArchivalRunner;
 }
 
 export class ArchivalService {
@@ -55,17 +60,11 @@ export class ArchivalService {
   async startRun(options: Omit<RunOptions, 'runId' | 'abortSignal'>): Promise<{ runId: string }> {
     const now = this.#deps.clock.now();
     const runId = newRunId(now);
-    const { asOf, dryRun, limit, customerId } = options;
-    const request = {
-      ...(asOf !== undefined ? { asOf } : {}),
-      ...(dryRun !== undefined ? { dryRun } : {}),
-      ...(limit !== undefined ? { limit } : {}),
-      ...(customerId !== undefined ? { customerId } : {}),
-    };
+    const request = runRequestOf(options);
     await saveRunReport(this.#deps.control, startedRunReport(runId, request, now));
     const queue = this.#deps.runQueue;
     if (queue === undefined) {
-      this.#running.start(runId, (abortSignal) => this.#engine.run({ ...options, runId, abortSignal }));
+      this.#running.start(runId, (abortSignal) => this.#execute({ ...options, runId, abortSignal }));
       return { runId };
     }
     try {
@@ -85,7 +84,7 @@ export class ArchivalService {
 
   /** Runs a queued run to the end in this call (the queue-triggered function), under its own id. */
   runQueued(run: QueuedArchivalRun, abortSignal?: AbortSignal): Promise<RunReport> {
-    return this.#engine.run({
+    return this.#execute({
       runId: run.runId,
       ...(run.asOf !== undefined ? { asOf: run.asOf } : {}),
       ...(run.dryRun !== undefined ? { dryRun: run.dryRun } : {}),
@@ -101,7 +100,34 @@ export class ArchivalService {
 
   /** Runs to the end in this call (CLI, scheduler, Functions timer). */
   run(options: RunOptions = {}): Promise<RunReport> {
-    return this.#engine.run(options);
+    return this.#execute(options);
+  }
+
+  /** In this process, or by the runner; a run whose executor died is reported ended here, at once. */
+  async #execute(options: RunOptions): Promise<RunReport> {
+    const runner = this.#deps.runner;
+    if (runner === undefined) return this.#engine.run(options);
+    const started = this.#deps.clock.now();
+    const runId = options.runId ?? newRunId(started);
+    try {
+      return await runner.run({ ...options, runId }, this.#deps.events ?? {});
+    } catch (error) {
+      if (!(error instanceof RunnerLostError)) throw error;
+      // Its leases end with its process and its checkpoints stay: the next run resumes from them.
+      const last = error.lastReport ?? startedRunReport(runId, runRequestOf(options), started);
+      const now = this.#deps.clock.now();
+      const report = endedReport(
+        { ...last, durationMs: now.getTime() - Date.parse(last.startedAt) },
+        `${error.message}; the next run resumes from its checkpoints`,
+        now.toISOString(),
+      );
+      this.#deps.log.error({ runId, err: error }, 'archival run lost its worker');
+      await saveRunReport(this.#deps.control, report).catch((saveError: unknown) => {
+        this.#deps.log.warn({ runId, err: saveError }, 'could not save the run report');
+      });
+      this.#deps.events?.onRunFinished?.(report);
+      return report;
+    }
   }
 
   async getRun(runId: string): Promise<RunReport> {

@@ -40,6 +40,8 @@ import {
   type RunCounts,
   type RunReport,
   type RunRequest,
+  type RunExecutor,
+  runRequestOf,
   type RunStatus,
   saveRunReport,
 } from './run-reports.ts';
@@ -100,6 +102,8 @@ export interface ArchivalEngineDependencies extends ArchivalStores {
   readonly settings?: Partial<ArchivalSettings>;
   /** The live API's recent latency over its idle latency (back-pressure), where this process serves one. */
   readonly liveLatencyRatio?: () => number | undefined;
+  /** Set in the archival worker process: its reports say so (and which process it is). */
+  readonly executedBy?: RunExecutor;
 }
 
 export interface RunOptions extends RunRequest {
@@ -606,13 +610,7 @@ class Run {
   }
 
   #request(): RunRequest {
-    const { asOf, dryRun, limit, customerId } = this.#options;
-    return {
-      ...(asOf !== undefined ? { asOf } : {}),
-      ...(dryRun !== undefined ? { dryRun } : {}),
-      ...(limit !== undefined ? { limit } : {}),
-      ...(customerId !== undefined ? { customerId } : {}),
-    };
+    return runRequestOf(this.#options);
   }
 
   #report(status: RunStatus): RunReport {
@@ -632,6 +630,7 @@ class Run {
       ...(this.#throughput !== undefined
         ? { throughput: { ...this.#throughput, concurrency: this.#concurrency.report() } }
         : {}),
+      ...(this.#deps.executedBy !== undefined ? { executedBy: this.#deps.executedBy } : {}),
       durationMs: now.getTime() - this.#startedAt.getTime(),
     };
   }

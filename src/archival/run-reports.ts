@@ -38,7 +38,14 @@ export interface RunReport {
   readonly requestCharge: { readonly requestUnits: number; readonly estimated: boolean };
   /** The run's request-unit budget (and where it came from) and how its concurrency adapted. */
   readonly throughput?: ArchivalBudget & { readonly concurrency: ConcurrencyReport };
+  /** The archival worker process that executed the run (`npm start`); absent: the process that was asked. */
+  readonly executedBy?: RunExecutor;
   readonly durationMs: number;
+}
+
+export interface RunExecutor {
+  readonly process: 'archival-worker';
+  readonly pid: number;
 }
 
 /** A running report whose heartbeat is older than this belongs to a process that is gone. */
@@ -49,6 +56,16 @@ const runName = (runId: string): string => `runs/${runId}.json`;
 
 export function emptyCounts(): RunCounts {
   return { candidates: 0, copied: 0, purged: 0, skipped: 0, failed: 0 };
+}
+
+/** The request part of a run's options, without the absent ones. */
+export function runRequestOf({ asOf, dryRun, limit, customerId }: RunRequest): RunRequest {
+  return {
+    ...(asOf !== undefined ? { asOf } : {}),
+    ...(dryRun !== undefined ? { dryRun } : {}),
+    ...(limit !== undefined ? { limit } : {}),
+    ...(customerId !== undefined ? { customerId } : {}),
+  };
 }
 
 /** The report of a run that has just been started: saved before its id is handed out. */
@@ -86,13 +103,17 @@ export async function readRunReport(
 export function effectiveReport(report: RunReport, now: Date): RunReport {
   if (report.status !== 'running') return report;
   if (now.getTime() - Date.parse(report.heartbeatAt) <= RUN_HEARTBEAT_LAPSE_MS) return report;
+  return endedReport(
+    report,
+    'the run stopped reporting (its process ended); a new run resumes from its checkpoints',
+    report.heartbeatAt,
+  );
+}
+
+/** A run that ended without finishing its report: failed, or partial if it did work. */
+export function endedReport(report: RunReport, stoppedBecause: string, finishedAt: string): RunReport {
   const didWork = report.counts.copied + report.counts.purged > 0;
-  return {
-    ...report,
-    status: didWork ? 'partial' : 'failed',
-    finishedAt: report.heartbeatAt,
-    stoppedBecause: 'the run stopped reporting (its process ended); a new run resumes from its checkpoints',
-  };
+  return { ...report, status: didWork ? 'partial' : 'failed', finishedAt, stoppedBecause };
 }
 
 /** The most recent reports, newest first (run ids sort by start time). */

@@ -38,7 +38,7 @@ export async function serve(
   console.log('Starting the billing records API ...');
   let services: OpenedServices;
   try {
-    services = await openServices(config, logger);
+    services = await openServices(config, logger, { archivalWorker: config.archival.worker === 'process' });
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(

@@ -27,6 +27,8 @@ export function startArchivalScheduler(
       reason: `schedule ${name} (${schedule})`,
     });
   const jobs: Cron[] = [];
+  // Stopping cancels a scheduled run in flight: it stops after its batch, leaving its checkpoint.
+  const stopping = new AbortController();
   let running: Promise<unknown> = Promise.resolve();
   const track = <T>(work: Promise<T>): Promise<T> => {
     running = work.catch(() => undefined);
@@ -36,7 +38,7 @@ export function startArchivalScheduler(
     new Cron(schedules.archival, { protect: true, name: 'archival' }, async () => {
       try {
         await auditTick('archival.run', 'ARCHIVE_SCHEDULE', schedules.archival);
-        const report = await track(archival.run());
+        const report = await track(archival.run({ abortSignal: stopping.signal }));
         log.info(
           { runId: report.runId, status: report.status, counts: report.counts },
           'scheduled archival run finished',
@@ -78,6 +80,7 @@ export function startArchivalScheduler(
     nextRun: () => jobs[0]?.nextRun() ?? null,
     async stop() {
       for (const job of jobs) job.stop();
+      stopping.abort();
       await running;
     },
   };

@@ -10,7 +10,7 @@ import { createLogger } from './create-logger.ts';
 import { openAdapters, openClientAdapters, type OpenedAdapters, type ReadyClients } from './open-adapters.ts';
 import type { ServiceMetrics } from './service-metrics.ts';
 import { systemClock } from './system-clock.ts';
-import { wireServices, type WiredServices, type WiringOptions } from './wire-services.ts';
+import { type ServicePorts, wireServices, type WiredServices, type WiringOptions } from './wire-services.ts';
 
 type Settings = Readonly<Record<string, string | undefined>>;
 
@@ -39,6 +39,10 @@ export interface DataAccessHooks {
   readonly onCacheError?: (operation: string, error: unknown) => void;
   /** The latency callers see (the API's requests): the archiver slows down when it rises. */
   readonly liveLatency?: WiringOptions['liveLatency'];
+  /** Wraps the opened adapters before the wiring (the benchmarks' model of remote round trips and RU limits). */
+  readonly wrapPorts?: (ports: ServicePorts) => ServicePorts;
+  /** Where archival runs execute, and where a worker's run events go (see WiringOptions). */
+  readonly archival?: Pick<WiringOptions, 'archivalRunner' | 'archivalEvents' | 'archivalExecutor'>;
 }
 
 export interface OpenedDataAccess {
@@ -67,17 +71,16 @@ export async function openDataAccess(
     'clients' in source
       ? await openClientAdapters(source.clients, config, logger, adapterHooks)
       : await openAdapters(config, logger, adapterHooks);
-  const { store, ledger, archive, control, cache, audit, runQueue } = adapters;
-  const services = wireServices(
-    { store, ledger, archive, control, cache, audit, ...(runQueue !== undefined ? { runQueue } : {}) },
-    {
-      ...wiringOptions(config, logger, hooks, {
-        sharedCache:
-          config.cache.kind === 'redis' || ('clients' in source && source.clients.redis !== undefined),
-      }),
-      ...(profile !== undefined ? { profile } : {}),
-    },
-  );
+  // The adapters are the ports, less what only their opener uses.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- left out, never called
+  const { description: _description, close: _close, ...ports } = adapters;
+  const services = wireServices(hooks.wrapPorts === undefined ? ports : hooks.wrapPorts(ports), {
+    ...wiringOptions(config, logger, hooks, {
+      sharedCache:
+        config.cache.kind === 'redis' || ('clients' in source && source.clients.redis !== undefined),
+    }),
+    ...(profile !== undefined ? { profile } : {}),
+  });
   return {
     config,
     services,
@@ -93,7 +96,7 @@ export async function openDataAccess(
 function wiringOptions(
   config: AppConfig,
   logger: Logger,
-  hooks: Pick<DataAccessHooks, 'metrics' | 'liveLatency'>,
+  hooks: Pick<DataAccessHooks, 'metrics' | 'liveLatency' | 'archival'>,
   cache: { readonly sharedCache: boolean },
 ): WiringOptions {
   const { metrics, liveLatency } = hooks;
@@ -123,6 +126,7 @@ function wiringOptions(
     },
     ...(metrics !== undefined ? { metrics } : {}),
     ...(liveLatency !== undefined ? { liveLatency } : {}),
+    ...hooks.archival,
     ...(config.retention.period !== undefined ? { retentionPeriod: config.retention.period } : {}),
   };
 }

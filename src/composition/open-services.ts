@@ -11,8 +11,9 @@ import type { ApiServices } from '../api/route-definition.ts';
 import type { AppConfig } from '../config/app-config.ts';
 import type { Clock } from '../ports/clock.ts';
 import { openTokenVerifier } from './open-adapters.ts';
-import { openDataAccess } from './open-data-access.ts';
+import { type DataAccessHooks, openDataAccess } from './open-data-access.ts';
 import { type Alerting, startAlerting } from './alerting.ts';
+import { ArchivalWorker } from './archival-worker.ts';
 import { cachedReadiness, checkReadiness } from './readiness.ts';
 import { createServiceMetrics } from './service-metrics.ts';
 import { systemClock } from './system-clock.ts';
@@ -29,7 +30,21 @@ export interface OpenedServices extends WiredServices {
   close(): Promise<void>;
 }
 
-export async function openServices(config: AppConfig, logger: Logger): Promise<OpenedServices> {
+export interface OpenServicesOptions {
+  /**
+   * Run archival in the worker process (archival-worker.ts) rather than on this process's event loop:
+   * the server of `npm start` does unless ARCHIVE_WORKER=in-process; never under Functions (the queue).
+   */
+  readonly archivalWorker?: boolean;
+  /** See DataAccessHooks.wrapPorts (benchmarks only); runs then stay in this process, beside the wrapped ports. */
+  readonly wrapPorts?: DataAccessHooks['wrapPorts'];
+}
+
+export async function openServices(
+  config: AppConfig,
+  logger: Logger,
+  options: OpenServicesOptions = {},
+): Promise<OpenedServices> {
   const connectionString = config.telemetry.connectionString;
   if (connectionString !== undefined) await loadAzureMonitorMetrics();
   const telemetry = createMetricsPipeline({ connectionString, runtimeMetrics: true });
@@ -46,6 +61,19 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
   // Auth first: a bad AUTH_* setting stops the start before any store is opened.
   const description: string[] = [];
   const verifyToken = await openTokenVerifier(config, description);
+  const worker =
+    options.archivalWorker === true &&
+    config.functions.runQueue === undefined &&
+    options.wrapPorts === undefined
+      ? new ArchivalWorker({
+          config,
+          log: logger.child({ component: 'archival-worker' }),
+          liveLatencyRatio: () => liveLatency.ratio(),
+        })
+      : undefined;
+  // Started beside the opening of this process's stores; awaited once they are open.
+  const workerStarted = worker?.start();
+  workerStarted?.catch(() => undefined);
   // The one data-access layer, the same the library entry opens.
   const dataAccess = await openDataAccess(
     { config },
@@ -54,9 +82,21 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
       metrics,
       liveLatency,
       onCacheError: (operation) => metrics.cacheErrors.add(1, { operation }),
+      ...(worker !== undefined ? { archival: { archivalRunner: worker } } : {}),
+      ...(options.wrapPorts !== undefined ? { wrapPorts: options.wrapPorts } : {}),
     },
   );
   description.push(...dataAccess.adapters.description);
+  if (worker !== undefined) {
+    try {
+      await workerStarted;
+    } catch (error) {
+      await dataAccess.close();
+      await worker.close();
+      throw error;
+    }
+    description.push(`Archival: runs in a worker process (pid ${worker.pid}), off the API's event loop`);
+  }
   for (const endpoint of config.security.insecureEndpoints) {
     // Accepted through ALLOW_INSECURE_ENDPOINTS: said at every start, so nobody forgets it is on.
     logger.warn({ setting: endpoint.split(' ')[0] }, `INSECURE: ${endpoint} (ALLOW_INSECURE_ENDPOINTS=true)`);
@@ -99,7 +139,9 @@ export async function openServices(config: AppConfig, logger: Logger): Promise<O
     description,
     async close() {
       await alerting.close();
+      // Cancels the runs in flight (in the worker too) and waits for their reports, then ends the worker.
       await dataAccess.close();
+      await worker?.close();
       await telemetry.shutdown();
     },
   };

@@ -3,7 +3,9 @@
 // adapters (real, in memory, or wrapped by a fault injector), so none of them wires by hand.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { ArchivalSettings } from '../archival/archive-run.ts';
+import type { ArchivalRunEvents, ArchivalSettings } from '../archival/archive-run.ts';
+import type { ArchivalRunner } from '../archival/archival-runner.ts';
+import type { RunExecutor } from '../archival/run-reports.ts';
 import { ArchivalService } from '../archival/archival-service.ts';
 import type { LiveLatency } from '../archival/live-latency.ts';
 import { SqliteAuditLog } from '../adapters/sqlite/sqlite-audit-log.ts';
@@ -71,7 +73,16 @@ export interface WiringOptions {
   readonly policy: ArchivalPolicy;
   readonly archival?: Partial<ArchivalSettings>;
   /** The API's request latency, which slows the archiver when it rises (where this process serves the API). */
-  readonly liveLatency?: LiveLatency;
+  readonly liveLatency?: Pick<LiveLatency, 'ratio'>;
+  /** Where archival runs execute; absent: in this process (`npm start` gives its archival worker). */
+  readonly archivalRunner?: ArchivalRunner;
+  /**
+   * Where this process's archival run events go instead of its own instruments: the archival worker
+   * forwards them to the API's process, whose instruments /metrics reads.
+   */
+  readonly archivalEvents?: ArchivalRunEvents;
+  /** Set in the archival worker process: its run reports name it. */
+  readonly archivalExecutor?: RunExecutor;
   readonly collectorSafetyWindowMs?: number;
   readonly cacheTtlMs?: number;
   /** Decoded archived records kept in process in front of the cache; 0 (the default here) turns it off. */
@@ -222,7 +233,7 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
     clock,
     policy: options.policy,
     log,
-    events: {
+    events: options.archivalEvents ?? {
       onRecord: (step, outcome) => metrics.archivalRecords.add(1, { step, outcome }),
       onRunFinished: (report) => {
         metrics.archivalRuns.add(1, { status: report.status });
@@ -238,6 +249,8 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
       },
     },
     ...(ports.runQueue !== undefined ? { runQueue: ports.runQueue } : {}),
+    ...(options.archivalRunner !== undefined ? { runner: options.archivalRunner } : {}),
+    ...(options.archivalExecutor !== undefined ? { executedBy: options.archivalExecutor } : {}),
     ...(options.archival !== undefined ? { settings: options.archival } : {}),
     ...(options.liveLatency !== undefined
       ? { liveLatencyRatio: options.liveLatency.ratio.bind(options.liveLatency) }

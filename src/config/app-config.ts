@@ -132,6 +132,8 @@ export interface AppConfig {
     readonly throughputShare: number;
     readonly batchSize: number;
     readonly concurrency: number;
+    /** Where `npm start` runs archival: its worker process (off the API's event loop), or in process. */
+    readonly worker: 'process' | 'in-process';
     /** The collector leaves an unreferenced blob alone until it has been untouched this long. */
     readonly collectorSafetyWindowMs: number;
     /** Archived reads of one record within `rehydrateWindowMs` that bring it back hot; 0 turns this off. */
@@ -453,6 +455,7 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       throughputShare: settings.ARCHIVE_THROUGHPUT_SHARE_PERCENT / 100,
       batchSize: settings.ARCHIVE_BATCH_SIZE,
       concurrency: settings.ARCHIVE_CONCURRENCY,
+      worker: settings.ARCHIVE_WORKER,
       collectorSafetyWindowMs,
       rehydrateAfterReads: settings.REHYDRATE_AFTER_READS,
       rehydrateWindowMs: milliseconds(settings.REHYDRATE_READS_WINDOW),

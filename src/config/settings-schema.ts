@@ -315,6 +315,12 @@ export const SettingsSchema = Type.Object({
     description: 'records in flight per batch',
     example: '16',
   }),
+  ARCHIVE_WORKER: choice(['process', 'in-process'], {
+    default: 'process',
+    description:
+      "where `npm start` runs archival: `process` (a worker process it starts, off the API's event loop) or `in-process`",
+    example: 'in-process',
+  }),
   ARCHIVE_GC_SAFETY_WINDOW: text('fixed-duration', {
     default: 'P1D',
     description: 'the collector leaves a blob touched more recently alone; at least `ARCHIVE_TIME_BUDGET`',

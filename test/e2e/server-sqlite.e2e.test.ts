@@ -1,11 +1,13 @@
 // End to end on the embedded defaults: `npm start` (SQLite + the file archive) in a child process,
-// tokens from `npm run token`, the whole API over real HTTP, a SIGTERM restart, and bad settings.
+// tokens from `npm run token`, the whole API over real HTTP, archival in its worker process, a SIGTERM
+// restart (the worker stops with the server), and bad settings.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/config/app-config.ts';
 import {
+  isProcessRunning,
   killStartedProcesses,
   runScript,
   type ServerProcess,
@@ -68,7 +70,39 @@ describe('npm start on the embedded stores', () => {
     expect(existsSync(join(dataDir, 'hot-store.sqlite'))).toBe(true);
     expect(existsSync(join(dataDir, 'archive', 'index.sqlite'))).toBe(true);
   });
+
+  it("runs archival in its worker process, not the API's: the run report names the worker's pid", async () => {
+    const workerPid = bannerWorkerPid();
+    expect(workerPid).not.toBe(server.child.pid);
+    const headers = { authorization: `Bearer ${await token(['Billing.Admin'])}` };
+    const started = await fetch(`${server.baseUrl}/api/v1/admin/archival/runs`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(started.status).toBe(202);
+    const { runId } = (await started.json()) as { runId: string };
+    const report = await vi.waitFor(
+      async () => {
+        const run = (await (
+          await fetch(`${server.baseUrl}/api/v1/admin/archival/runs/${runId}`, { headers })
+        ).json()) as { status: string; executedBy?: { process: string; pid: number } };
+        if (run.status === 'running') throw new Error('still running');
+        return run;
+      },
+      { timeout: 30_000, interval: 50 },
+    );
+    expect(report.status).toBe('succeeded');
+    expect(report.executedBy).toEqual({ process: 'archival-worker', pid: workerPid });
+  });
 });
+
+/** The archival worker's pid, from the start banner. */
+function bannerWorkerPid(): number {
+  const match = /Archival: runs in a worker process \(pid (\d+)\)/.exec(server.output());
+  expect(match, server.output()).not.toBeNull();
+  return Number(match![1]);
+}
 
 describeApiScenario('sqlite', target);
 
@@ -77,11 +111,14 @@ describe('a restart on the same DATA_DIR', () => {
     const customerId = 'cust-sqlite-restart';
     const bearer = await token(['Billing.Read', 'Billing.Write']);
     const written = await writeRecordsForRestart(server.baseUrl, bearer, customerId);
+    const workerPid = bannerWorkerPid();
 
     const code = await server.stop('SIGTERM');
     expect(server.output()).toContain('SIGTERM received');
     expect(server.output()).toMatch(/^Stopped cleanly\.$/m);
     expect(code).toBe(0);
+    // The archival worker stopped with it.
+    expect(isProcessRunning(workerPid)).toBe(false);
 
     server = await startServerProcess(env);
     // The dev key pair lives in DATA_DIR too: a token from before the restart is still good.

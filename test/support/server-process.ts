@@ -153,3 +153,13 @@ export async function runScript(
   clearTimeout(killer);
   return { code, stdout, stderr };
 }
+
+/** Whether a process of this host still runs (a worker a server should have stopped, say). */
+export function isProcessRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
