@@ -31,6 +31,7 @@ import { type ArchivalBudget, archivalBudget, DEFAULT_THROUGHPUT_SHARE } from '.
 import { observeCongestion } from './congestion-observer.ts';
 import { LeaseRenewal } from './lease-renewal.ts';
 import { purgeEntry } from './purge-step.ts';
+import { QueryTally } from './query-tally.ts';
 import { RequestBudget } from './request-budget.ts';
 import { inRootSpan, inSpan } from '../telemetry/spans.ts';
 import { monthsBetween, planSlice, type SliceState } from './slice-plan.ts';
@@ -144,6 +145,7 @@ class Run {
   readonly #settings: ArchivalSettings;
   readonly #options: RunOptions;
   readonly #budget: RequestBudget;
+  readonly #queries = new QueryTally();
   readonly #concurrency: AdaptiveConcurrency;
   #throughput: ArchivalBudget | undefined;
   readonly #context: StepContext;
@@ -192,6 +194,7 @@ class Run {
       maxAttempts: settings.maxAttempts,
       callOptions: {
         onRequestCharge: this.#budget.charge,
+        onQueryPage: this.#queries.add,
         priority: 'low',
         ...(options.abortSignal !== undefined ? { abortSignal: options.abortSignal } : {}),
       },
@@ -627,6 +630,7 @@ class Run {
       skippedReasons: { ...this.#skipped },
       failures: [...this.#failures],
       requestCharge: this.#budget.spent,
+      ...(this.#queries.totals !== undefined ? { queries: this.#queries.totals } : {}),
       ...(this.#throughput !== undefined
         ? { throughput: { ...this.#throughput, concurrency: this.#concurrency.report() } }
         : {}),

@@ -4,6 +4,7 @@
 import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
 import type { ConcurrencyReport } from './adaptive-concurrency.ts';
 import type { ArchivalBudget } from './archival-budget.ts';
+import type { QueryTotals } from './query-tally.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'partial';
 
@@ -36,6 +37,8 @@ export interface RunReport {
   /** The first failures, with reasons (the rest are counted). */
   readonly failures: readonly string[];
   readonly requestCharge: { readonly requestUnits: number; readonly estimated: boolean };
+  /** How the run's queries fanned out over the store's partitions (absent where the store has none). */
+  readonly queries?: QueryTotals;
   /** The run's request-unit budget (and where it came from) and how its concurrency adapted. */
   readonly throughput?: ArchivalBudget & { readonly concurrency: ConcurrencyReport };
   /** The archival worker process that executed the run (`npm start`); absent: the process that was asked. */

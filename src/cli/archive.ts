@@ -84,6 +84,16 @@ function printRunReport(report: RunReport): void {
   );
   const reasons = Object.entries(report.skippedReasons);
   if (reasons.length > 0) console.log(table(['skipped because', 'records'], reasons));
+  const queries = report.queries;
+  if (queries !== undefined) {
+    // Queries without a partition key go to every physical partition: this is what that cost.
+    const loaded = queries.service
+      ? `; the service loaded ${queries.service.retrievedDocuments} documents (${queries.service.retrievedBytes} bytes) to return ${queries.service.outputDocuments}`
+      : '';
+    console.log(
+      `Queries: ${queries.pages} pages, ${queries.partitionRequests} partition requests (widest page: ${queries.maxPartitionRequestsPerPage})${loaded}`,
+    );
+  }
   if (report.stoppedBecause !== undefined) console.log(`Stopped early: ${report.stoppedBecause}`);
   for (const failure of report.failures.slice(0, 20)) console.log(`  failed: ${failure}`);
   if (report.counts.failed > 0)

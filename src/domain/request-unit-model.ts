@@ -90,7 +90,14 @@ export function estimateCountUnits(entries: number): number {
   return RU_MODEL.queryBase + Math.max(0, entries) * RU_MODEL.countPerIndexEntry;
 }
 
-/** `bytesLoaded`: what the query engine reads to answer (the documents it loads, not only what it returns). */
-export function estimateQueryUnits(bytesLoaded: number): number {
-  return RU_MODEL.queryBase + (bytesLoaded > 0 ? published(bytesLoaded, 1) - RU_MODEL.readMinimum : 0);
+/**
+ * `bytesLoaded`: what the query engine reads to answer (the documents it loads, not only what it returns).
+ * `partitionRequests`: the physical partitions the page went to; a query without a partition key goes to
+ * every one, and each pays the fixed part (and loads up to a page of its own, counted in `bytesLoaded`).
+ */
+export function estimateQueryUnits(bytesLoaded: number, partitionRequests = 1): number {
+  return (
+    RU_MODEL.queryBase * Math.max(1, partitionRequests) +
+    (bytesLoaded > 0 ? published(bytesLoaded, 1) - RU_MODEL.readMinimum : 0)
+  );
 }

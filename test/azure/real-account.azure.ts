@@ -3,6 +3,9 @@
 // deployment grants (Cosmos DB Built-in Data Contributor, Storage Blob Data Contributor). It proves what the
 // emulators cannot: Entra ID sign-in, the roles, real etags, throttling and indexing policies. Not part of
 // `npm test`; without its settings it fails, naming them, rather than passing by skipping.
+import { CosmosClient } from '@azure/cosmos';
+import { DefaultAzureCredential } from '@azure/identity';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobArchiveStore } from '../../src/adapters/blob/blob-archive-store.ts';
 import { BlobControlStore } from '../../src/adapters/blob/blob-control-store.ts';
 import { CosmosArchiveLedger } from '../../src/adapters/cosmos/cosmos-archive-ledger.ts';
@@ -11,6 +14,7 @@ import { describeArchiveLedgerContract } from '../contract/archive-ledger.contra
 import { describeArchiveStoreContract } from '../contract/archive-store.contract.ts';
 import { describeControlStoreContract } from '../contract/archival-control-store.contract.ts';
 import { describeRecordStoreContract } from '../contract/record-store.contract.ts';
+import type { QueryPageMetrics } from '../../src/ports/operation-options.ts';
 
 const env = process.env;
 const missing = ['COSMOS_ENDPOINT', 'BLOB_ACCOUNT_URL', 'AZURE_TEST_LEDGER_CONTAINER'].filter(
@@ -70,3 +74,41 @@ describeControlStoreContract(
   },
   { ownsClock: false },
 );
+
+// Issue 20, item 5: what the emulator cannot show. A scan without a partition key goes to every physical
+// partition (feed range) of the container, and the service reports its query metrics per partition; one
+// customer's scan goes to one. On a container with a single range both are one request.
+describe('query fan-out over the feed ranges (real account, Entra ID)', () => {
+  const containerId = env.COSMOS_CONTAINER ?? 'records';
+  let store: CosmosRecordStore;
+  let client: CosmosClient;
+  let ranges: number;
+
+  beforeAll(async () => {
+    store = await CosmosRecordStore.connect({ ...cosmos, containerId });
+    client = new CosmosClient({ endpoint: cosmos.endpoint, aadCredentials: new DefaultAzureCredential() });
+    ranges = (await client.database(cosmos.databaseId).container(containerId).getFeedRanges()).length;
+  });
+  afterAll(async () => {
+    await store?.close();
+    client?.dispose();
+  });
+
+  it('sends an unscoped scan page to every feed range, and a customer scan to one, with service metrics', async () => {
+    const unscoped: QueryPageMetrics[] = [];
+    await store.scan({ tier: 'hot', limit: 10 }, { onQueryPage: (page) => unscoped.push(page) });
+    expect(ranges).toBeGreaterThanOrEqual(1);
+    expect(unscoped[0]?.partitionRequests).toBe(ranges);
+    expect(unscoped[0]?.service?.partitions).toBe(ranges);
+    const scoped: QueryPageMetrics[] = [];
+    await store.scan(
+      { tier: 'hot', limit: 10, customerId: 'cust-fanout-probe' },
+      { onQueryPage: (page) => scoped.push(page) },
+    );
+    expect(scoped.map((page) => page.partitionRequests)).toEqual(scoped.map(() => 1));
+    if (ranges > 1) {
+      // The point of the measurement: the unscoped page paid the fixed part on each range.
+      expect(unscoped[0]!.partitionRequests).toBeGreaterThan(scoped[0]!.partitionRequests);
+    }
+  });
+});

@@ -1,5 +1,7 @@
 // The documented RU model, and stores without real charges reporting its estimates, labelled as such.
+import { type CosmosDiagnostics, FeedResponse, OperationType, QueryMetrics } from '@azure/cosmos';
 import { describe, expect, it } from 'vitest';
+import { queryPageMetrics, queryUnits } from '../../src/adapters/cosmos/cosmos-connection.ts';
 import { SqliteArchiveLedger } from '../../src/adapters/sqlite/sqlite-archive-ledger.ts';
 import { SqliteRecordStore } from '../../src/adapters/sqlite/sqlite-record-store.ts';
 import {
@@ -27,6 +29,58 @@ describe('request-unit model', () => {
       expect(estimateReadUnits((kb + 7) * 1024)).toBeGreaterThanOrEqual(estimateReadUnits(kb * 1024));
       expect(estimateWriteUnits((kb + 7) * 1024, 0)).toBeGreaterThanOrEqual(estimateWriteUnits(kb * 1024, 0));
     }
+  });
+
+  it('charges a query page the fixed part once per partition it went to', () => {
+    expect(estimateQueryUnits(0, 4)).toBe(10);
+    expect(estimateQueryUnits(64 * 1024, 4) - estimateQueryUnits(64 * 1024)).toBe(7.5);
+    expect(estimateQueryUnits(0, 0)).toBe(2.5);
+  });
+
+  it("sums a page's per-partition query metrics (as the SDK parses the service's header) and counts its requests", () => {
+    // The service's header, one per partition: the SDK parses each and keys them by partition key range id.
+    const header = (retrieved: number, bytes: number, output: number) =>
+      QueryMetrics.createFromDelimitedString(
+        `totalExecutionTimeInMs=1.00;retrievedDocumentCount=${retrieved};retrievedDocumentSize=${bytes};` +
+          `outputDocumentCount=${output};outputDocumentSize=${output * 300};indexUtilizationRatio=1.00`,
+      );
+    const request = { startTimeUTCInMs: 0, durationInMs: 1, requestPayloadLengthInBytes: 0 };
+    const diagnostics = {
+      clientSideRequestStatistics: {
+        gatewayStatistics: [0, 1, 2].map(() => ({
+          ...request,
+          operationType: OperationType.Query,
+          responsePayloadLengthInBytes: 10,
+        })),
+      },
+    } as unknown as CosmosDiagnostics;
+    const page = new FeedResponse(
+      [{ id: 'a' }],
+      {
+        'x-ms-documentdb-query-metrics': {
+          '0': header(101, 2_000_000, 101),
+          '1': header(101, 1_900_000, 101),
+          '2': header(40, 800_000, 40),
+        },
+      },
+      false,
+      diagnostics,
+    );
+    const metrics = queryPageMetrics(page, true);
+    expect(metrics).toEqual({
+      partitionRequests: 3,
+      service: {
+        partitions: 3,
+        retrievedDocuments: 242,
+        retrievedBytes: 4_700_000,
+        outputDocuments: 242,
+        outputBytes: 72_600,
+      },
+    });
+    // Untrusted (the emulator's placeholder): only the client's own count.
+    expect(queryPageMetrics(page, false)).toEqual({ partitionRequests: 3 });
+    // The model charges what the partitions loaded, and the fixed part three times.
+    expect(queryUnits([{ id: 'a' }], metrics)).toBe(estimateQueryUnits(4_700_000, 3));
   });
 
   it('a full 300 KB rewrite costs twenty times more than a ledger entry', () => {

@@ -9,8 +9,11 @@ import {
   type CosmosClientOptions,
   type Database,
   type FeedOptions,
+  type FeedResponse,
   type IndexingPolicy,
+  OperationType,
   PriorityLevel,
+  type QueryMetrics,
   type RequestOptions,
   type SqlParameter,
   type SqlQuerySpec,
@@ -26,7 +29,7 @@ import {
 import { AppError, isAppError } from '../../domain/errors.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from '../../domain/retry-policy.ts';
-import type { OperationOptions } from '../../ports/operation-options.ts';
+import type { OperationOptions, QueryPageMetrics } from '../../ports/operation-options.ts';
 import { isAmbiguousWriteFailure, statusOf, toAppError } from './cosmos-error-mapping.ts';
 
 export interface ThrottleRetryOptions {
@@ -88,8 +91,37 @@ export function writeUnits(body: unknown, indexedTerms: number = RECORD_INDEXED_
   return estimateWriteUnits(bytesOf(body), indexedTerms);
 }
 
-export function queryUnits(rows: readonly unknown[]): number {
-  return estimateQueryUnits(bytesOf(rows));
+/** A page's modelled charge: what it loaded (the service's figure where it gave one) on each partition it reached. */
+export function queryUnits(rows: readonly unknown[], page?: QueryPageMetrics): number {
+  return estimateQueryUnits(page?.service?.retrievedBytes ?? bytesOf(rows), page?.partitionRequests ?? 1);
+}
+
+/**
+ * How far a page fanned out (the SDK's own record of the requests it sent for it) and, where the service
+ * reports them and `serviceMetrics` trusts them, its query metrics summed over partitions.
+ */
+export function queryPageMetrics(page: FeedResponse<unknown>, serviceMetrics: boolean): QueryPageMetrics {
+  const requests = page.diagnostics?.clientSideRequestStatistics.gatewayStatistics ?? [];
+  const partitionRequests = requests.filter(
+    (request) => request.operationType === OperationType.Query,
+  ).length;
+  // Typed as the header's string, but the SDK has parsed it by then: QueryMetrics by partition key range id.
+  const byPartition = Object.values(
+    (page.queryMetrics ?? {}) as unknown as Readonly<Record<string, QueryMetrics>>,
+  );
+  if (!serviceMetrics || byPartition.length === 0) return { partitionRequests };
+  const sum = (field: (metrics: QueryMetrics) => number): number =>
+    byPartition.reduce((total, metrics) => total + field(metrics), 0);
+  return {
+    partitionRequests,
+    service: {
+      partitions: byPartition.length,
+      retrievedDocuments: sum((metrics) => metrics.retrievedDocumentCount),
+      retrievedBytes: sum((metrics) => metrics.retrievedDocumentSize),
+      outputDocuments: sum((metrics) => metrics.outputDocumentCount),
+      outputBytes: sum((metrics) => metrics.outputDocumentSize),
+    },
+  };
 }
 
 function bytesOf(value: unknown): number {
@@ -276,17 +308,23 @@ export class CosmosConnection {
       progress = { rows: [], continuation: undefined };
       state.queries.set(key, progress);
     }
+    const reportPage = state.options?.onQueryPage;
     const iterator = this.container.items.query<T>(spec, {
       ...this.feedOptions(state, options.maxItemCount),
       ...(options.partitionKey !== undefined ? { partitionKey: options.partitionKey } : {}),
       ...(progress.continuation !== undefined ? { continuationToken: progress.continuation } : {}),
+      // Asked for only when someone listens: the metrics lengthen every response's headers.
+      ...(reportPage !== undefined ? { populateQueryMetrics: true } : {}),
     });
     do {
       const page = await iterator.fetchNext();
       const rows = page.resources;
       progress.rows.push(...rows);
       progress.continuation = page.continuationToken === '' ? undefined : page.continuationToken;
-      this.charged(state, page.requestCharge, () => queryUnits(rows));
+      // The emulator answers a fixed placeholder for the service's metrics: only a real account's count.
+      const metrics = queryPageMetrics(page, !this.#estimateCharges);
+      reportPage?.(metrics);
+      this.charged(state, page.requestCharge, () => queryUnits(rows, metrics));
     } while (iterator.hasMoreResults());
     state.queries.delete(key);
     return progress.rows as T[];
