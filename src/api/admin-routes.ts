@@ -68,6 +68,23 @@ const RunReportSchema = Type.Object({
   ),
   /** The archival worker process of `npm start` that executed the run; absent: the process asked for it. */
   executedBy: Type.Optional(Type.Object({ process: Type.String(), pid: Type.Integer() })),
+  /** How the run's queries fanned out over the store's partitions, and what the service says they loaded. */
+  queries: Type.Optional(
+    Type.Object({
+      pages: Type.Integer(),
+      partitionRequests: Type.Integer(),
+      maxPartitionRequestsPerPage: Type.Integer(),
+      service: Type.Optional(
+        Type.Object({
+          pages: Type.Integer(),
+          retrievedDocuments: Type.Integer(),
+          retrievedBytes: Type.Integer(),
+          outputDocuments: Type.Integer(),
+          outputBytes: Type.Integer(),
+        }),
+      ),
+    }),
+  ),
 });
 
 const StatusItem = Type.Object({
