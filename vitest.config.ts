@@ -9,9 +9,6 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    // Two files at a time on the 2-core CI machine (the default is cores - 1): most suites wait on
-    // emulators, child processes and sockets, so a second file fills that wait.
-    maxWorkers: 2,
     reporters: ['default', 'json'],
     outputFile: { json: '.data/test-results.json' },
   },
