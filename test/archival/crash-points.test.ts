@@ -137,12 +137,12 @@ for (const adapters of WORLD_ADAPTERS) {
     it('a clean run writes remotely at these steps', () => {
       const steps: Record<string, number> = {};
       for (const write of cleanWrites) steps[write] = (steps[write] ?? 0) + 1;
-      // Per record: upload, ledger entry, stub swap, ledger delete. Per run: the slice lease and its
-      // heartbeat, the purge lease and its heartbeat, and the run report at start, per batch and at the end.
+      // Per record: upload, ledger entry, stub swap, ledger delete. Per run: the slice lease and the
+      // purge lease (a lease taken moments ago needs no renewal between batches), and the run report at
+      // start, per batch and at the end.
       expect(steps).toEqual({
         'control.write': 4,
         'control.acquireLease': 2,
-        'control.renewLease': 2,
         'control.releaseLease': 2,
         'archive.putIfAbsent': RECORDS,
         'ledger.put': RECORDS,
@@ -183,7 +183,8 @@ for (const adapters of WORLD_ADAPTERS) {
     it('covered every write of the clean run, alone and in pairs', () => {
       expect(singlePoints).toBe(2 * cleanWrites.length);
       expect(singlePoints).toBeGreaterThan(40);
-      expect(pairPoints).toBeGreaterThan(1500);
+      // 1,494 over the file archive since the two lease renewals left the clean run (1,560 in memory).
+      expect(pairPoints).toBeGreaterThan(1400);
       console.log(`crash points (${adapters}): ${singlePoints} single, ${pairPoints} pairs`);
     });
   });
