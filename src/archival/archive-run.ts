@@ -423,20 +423,7 @@ class Run {
     this.#counts.candidates += 1;
     if (this.#options.dryRun === true) return undefined;
     await this.#spend();
-    const outcome = await copyRecord(this.#context, key, ledger);
-    // Already past its grace (grace 0): purged now, in the same slot, instead of waiting for the purge
-    // phase to find the entry again. The purge step checks the blob and conditions its writes as ever.
-    if (
-      'stored' in outcome &&
-      outcome.stored.entry.purgeAfter <= this.#context.asOf.toISOString() &&
-      this.#options.abortSignal?.aborted !== true
-    ) {
-      this.#count('copy', outcome);
-      await this.#spend();
-      this.#count('purge', await purgeEntry(this.#context, outcome.stored));
-      return undefined;
-    }
-    return outcome;
+    return copyRecord(this.#context, key, ledger);
   }
 
   // ---- Phase 2: purge ----

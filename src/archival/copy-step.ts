@@ -54,15 +54,12 @@ export async function planCopies(context: StepContext, items: readonly ScanItem[
   });
 }
 
-/** A copy's outcome; a copy made now carries the ledger entry it wrote (its purge is conditioned on it). */
-export type CopyOutcome = StepOutcome | { readonly kind: 'copied'; readonly stored: StoredLedgerEntry };
-
 /** Copies one record. Every write here is idempotent, so a crash anywhere is repaired by running again. */
 export async function copyRecord(
   context: StepContext,
   key: RecordKey,
   ledger: StoredLedgerEntry | undefined,
-): Promise<CopyOutcome> {
+): Promise<StepOutcome> {
   // The body is read once: the floor of the protocol's cost.
   let stored: StoredDocument | undefined;
   try {
@@ -120,12 +117,12 @@ export async function copyRecord(
       attempts: 0,
     };
     // Invariant 2: the ledger entry (which allows the purge) is written only after the blob is verified.
-    const stored = await context.ledger.put(
+    await context.ledger.put(
       entry,
       ledger === undefined ? { ifNoneMatch: '*' } : { ifMatch: ledger.etag },
       context.callOptions,
     );
-    return { kind: 'copied', stored };
+    return { kind: 'copied' };
   } catch (error) {
     // Another worker wrote the entry first: its copy stands, ours is the same bytes at the same path.
     if (isCode(error, 'ALREADY_EXISTS', 'PRECONDITION_FAILED'))

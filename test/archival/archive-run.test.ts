@@ -207,24 +207,6 @@ describe('round trips per record', () => {
     expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
   });
 
-  it('with grace 0 purges each record right after its copy, not after a ledger query finds it again', async () => {
-    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
-    await seed(6, 6);
-    const calls: string[] = [];
-    const injector = new FaultInjector();
-    injector.plan = ({ port, method }) => {
-      calls.push(`${port}.${method}`);
-      return undefined;
-    };
-    const run = await world.engine({ injector }).run({ asOf: world.clock.now().toISOString() });
-    expect(run.counts).toMatchObject({ copied: 6, purged: 6, failed: 0 });
-    // The stubs are written during the copy phase, before the purge phase looks at the ledger.
-    expect(calls.lastIndexOf('store.replace')).toBeLessThan(calls.indexOf('ledger.query'));
-    // The purge still reads the blob back right before the body goes (invariant 2).
-    expect(calls.filter((call) => call === 'archive.getProperties')).toHaveLength(6);
-    expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
-  });
-
   it('a copy whose upload answer does not verify writes no copied entry and keeps the body', async () => {
     world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
     const [record] = await seed(1, 6);
