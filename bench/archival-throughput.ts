@@ -10,6 +10,7 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { SqliteRecordStore } from '../src/adapters/sqlite/sqlite-record-store.ts';
+import { DEFAULT_ARCHIVAL_SETTINGS } from '../src/archival/archive-run.ts';
 import { archiveCutoff } from '../src/domain/archival-policy.ts';
 import { fullDocument, toPersisted } from '../src/domain/record-document.ts';
 import {
@@ -198,10 +199,9 @@ await runBenchmark('archival-throughput', async ({ profile, log }) => {
       details: {
         records: count,
         rounds: profile.archivalRounds,
-        engineSettings: 'product defaults: batch 100, concurrency 8; grace P0D so one run copies and purges',
+        engineSettings: `product defaults (${JSON.stringify(DEFAULT_ARCHIVAL_SETTINGS)}); grace P0D so one run copies and purges`,
         seed: 'sequential; uncompressed JSON upload (overwrite allowed), download to verify, full-document flag write, later delete',
-        rawIo:
-          'create-only upload of the same gzip body, unconditional ledger put and stub replace; concurrency 8',
+        rawIo: `create-only upload of the same gzip body, unconditional ledger put and stub replace; concurrency ${DEFAULT_ARCHIVAL_SETTINGS.concurrency}`,
         floorRuPerRecord: floor,
         perMedium,
         runs,
