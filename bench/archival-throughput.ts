@@ -108,9 +108,6 @@ await runBenchmark('archival-throughput', async ({ profile, log }) => {
     // Request charges are the RU model's, whatever the medium: the median over every run of the variant.
     const ru = (variant: Variant) =>
       middle(runs.filter((run) => run.variant === variant).map((run) => run.requestUnitsPerRecord));
-    const disk = perMedium.disk;
-    const tmpfs = perMedium.tmpfs;
-    const remote = perMedium['remote-model'];
     const seedRu = ru('seed');
     const engineRu = ru('engine');
     const modelled = `Cosmos ${REMOTE_MODEL_MS.cosmosPoint} ms point / ${REMOTE_MODEL_MS.cosmosQuery} ms query, Blob ${REMOTE_MODEL_MS.blob} ms`;
@@ -144,54 +141,37 @@ await runBenchmark('archival-throughput', async ({ profile, log }) => {
           'engine RU per record / seed RU per record (the floor alone is about 0.75 x the seed here)',
       },
     };
-    if (remote !== undefined) {
-      figures['archive.throughputVsSeedRatioRemoteModel'] = {
-        value: remote.throughputVsSeedRatio,
-        unit: 'x',
-        description: `engine records/s / seed pseudocode records/s, both behind the same modelled round trips (${modelled}; Azurite in a process of its own): a model, not a measurement of Azure`,
-        target: { kind: 'min', value: 10, text: '>= 10' },
-      };
-      figures['archive.efficiencyVsRawIoRemoteModel'] = {
-        value: remote.efficiencyVsRawIo,
-        unit: 'x',
-        description: 'engine records/s / raw I/O records/s behind the same modelled round trips',
-      };
-      figures['archive.recordsPerSecondRemoteModel'] = {
-        value: remote.engineRecordsPerSecond,
-        unit: 'records/s',
-        description: 'engine throughput behind the modelled round trips',
-      };
-    }
     // On the embedded stack the seed makes no network round trip (every store answers in this process),
-    // so these ratios measure CPU per record, not what the issue's target is about: information only.
-    if (disk !== undefined) {
-      figures['archive.throughputVsSeedRatio'] = {
-        value: disk.throughputVsSeedRatio,
+    // so those ratios measure CPU per record, not what the issue's target is about: information only.
+    const where: Record<ArchivalMedium, { readonly suffix: string; readonly text: string }> = {
+      'remote-model': {
+        suffix: 'RemoteModel',
+        text: `both behind the same modelled round trips (${modelled}; Azurite in a process of its own): a model, not a measurement of Azure`,
+      },
+      disk: { suffix: '', text: 'embedded stack on disk (no round trips to overlap)' },
+      tmpfs: {
+        suffix: 'Tmpfs',
+        text: 'SQLite file and Azurite on tmpfs (no fsync, no round trips to overlap)',
+      },
+    };
+    for (const medium of mediums) {
+      const rates = perMedium[medium]!;
+      const { suffix, text } = where[medium];
+      figures[`archive.throughputVsSeedRatio${suffix}`] = {
+        value: rates.throughputVsSeedRatio,
         unit: 'x',
-        description:
-          'engine records/s / seed pseudocode records/s, embedded stack on disk (median of rounds); no round trips to overlap',
+        description: `engine records/s / seed pseudocode records/s (median of rounds), ${text}`,
+        ...(medium === 'remote-model' ? { target: { kind: 'min', value: 10, text: '>= 10' } as const } : {}),
       };
-      figures['archive.efficiencyVsRawIo'] = {
-        value: disk.efficiencyVsRawIo,
+      figures[`archive.efficiencyVsRawIo${suffix}`] = {
+        value: rates.efficiencyVsRawIo,
         unit: 'x',
-        description: 'engine records/s / raw I/O records/s (same uploads and writes, no protocol), on disk',
+        description: `engine records/s / raw I/O records/s (same uploads and writes, no protocol), ${text}`,
       };
-      figures['archive.recordsPerSecond'] = {
-        value: disk.engineRecordsPerSecond,
+      figures[`archive.recordsPerSecond${suffix}`] = {
+        value: rates.engineRecordsPerSecond,
         unit: 'records/s',
-        description: 'engine throughput, embedded stack on disk',
-      };
-    }
-    if (tmpfs !== undefined) {
-      figures['archive.throughputVsSeedRatioTmpfs'] = {
-        value: tmpfs.throughputVsSeedRatio,
-        unit: 'x',
-        description: 'as archive.throughputVsSeedRatio, with the SQLite file and Azurite on tmpfs (no fsync)',
-      };
-      figures['archive.efficiencyVsRawIoTmpfs'] = {
-        value: tmpfs.efficiencyVsRawIo,
-        unit: 'x',
-        description: 'as archive.efficiencyVsRawIo, on tmpfs (no fsync)',
+        description: `engine throughput, ${text}`,
       };
     }
     return {
