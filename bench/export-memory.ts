@@ -230,7 +230,13 @@ async function load(
     await services.records.importRecords([...customerRecords(WARM_CUSTOMER, WARM_RECORDS)]);
     const loadSeconds = (performance.now() - started) / 1000;
     const archiving = performance.now();
-    const report = await services.archival.run({ asOf: GENERATOR_NOW.toISOString() });
+    // A run stops at its time budget (partial: 14,400 of 87,781 purged in 9 minutes at 100,000 records);
+    // the next resumes where it stopped, as the scheduler's would.
+    let report = await services.archival.run({ asOf: GENERATOR_NOW.toISOString() });
+    for (let runs = 1; report.status === 'partial' && runs < 10; runs++) {
+      log(`archival run ${runs} stopped (${report.stoppedBecause ?? 'partial'}); running again`);
+      report = await services.archival.run({ asOf: GENERATOR_NOW.toISOString() });
+    }
     if (report.status !== 'succeeded') throw new Error(`archival: ${JSON.stringify(report)}`);
     const { hot, archived } = await services.records.countByTier();
     return {
