@@ -5,11 +5,15 @@
 // integrity checks). The server then runs in a child process exactly as `npm start` composes it
 // (bench/support/api-server.ts, default cache settings), and this process streams
 // GET /api/v1/admin/customers/{id}/export to nowhere, checking order and count, while it samples the
-// child's resident set (/proc/<pid>/status) and V8 heap (GET /metrics). The growth is the peak during the
-// export minus the level after a warm-up export of a small customer. Full: 100,000 records (10,000 of
-// 300 KB); quick: 10,000 (1,000 of 300 KB), the same shape at a tenth.
+// child's resident set (/proc/<pid>/status) and V8 heap (GET /metrics).
+// What the export makes the process keep is measured after a forced full GC in the server, before and after
+// the export (after a warm-up export of a small customer): the peak during the export is mostly garbage
+// not yet collected (each 300 KB record is parsed and serialised; what a scavenge finds alive is promoted
+// to the old generation and waits for V8's next major GC, which its heap-growing heuristics schedule), so
+// it is reported beside it, not as the growth. Full: 100,000 records (10,000 of 300 KB); quick: 10,000
+// (1,000 of 300 KB), the same shape at a tenth.
 //   node bench/export-memory.ts [--quick] [--records N]
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { openServices } from '../src/composition/open-services.ts';
@@ -95,6 +99,23 @@ class MemoryProbe {
   }
 }
 
+/**
+ * The server's memory after a forced full GC (bench/support/api-server.ts, BENCH_GC_ON_SIGNAL): what it
+ * retains. Its RSS is read from /proc once the collection is done.
+ */
+async function afterFullGc(
+  probe: MemoryProbe,
+  pid: number,
+  folder: string,
+  index: number,
+): Promise<MemorySample> {
+  const file = join(folder, `gc-${index}.json`);
+  process.kill(pid, 'SIGUSR2');
+  while (!existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 20));
+  const usage = JSON.parse(readFileSync(file, 'utf8')) as { heapUsed: number };
+  return { rss: probe.rss(), heapUsed: usage.heapUsed };
+}
+
 const recordsArg = process.argv.indexOf('--records');
 
 await runBenchmark('export-memory', async ({ profile, log }) => {
@@ -110,6 +131,7 @@ await runBenchmark('export-memory', async ({ profile, log }) => {
       PORT: '0',
       RATE_LIMIT_PER_PRINCIPAL: '10000000',
       RATE_LIMIT_PER_CUSTOMER: '10000000',
+      BENCH_GC_ON_SIGNAL: '1',
     });
     try {
       const pid = server.child.pid!;
@@ -118,8 +140,8 @@ await runBenchmark('export-memory', async ({ profile, log }) => {
       // Code paths, connections and pools warmed up on a small customer; then the level to grow from.
       await streamExport(port, token, WARM_CUSTOMER);
       await streamExport(port, token, WARM_CUSTOMER);
-      const before = await probe.sample();
-      log(`before: ${JSON.stringify(before)}`);
+      const before = await afterFullGc(probe, pid, folder, 0);
+      log(`before (after a full GC): ${JSON.stringify(before)}`);
       const sampling = probe.start();
       const started = performance.now();
       const exported = await streamExport(port, token, CUSTOMER, (lines) => {
@@ -129,17 +151,33 @@ await runBenchmark('export-memory', async ({ profile, log }) => {
       const peak = await sampling.stop();
       log(`peak: ${JSON.stringify(peak)}; ${JSON.stringify(exported)} in ${seconds.toFixed(1)} s`);
       if (exported.lines !== count) throw new Error(`exported ${exported.lines} of ${count} records`);
+      const after = await afterFullGc(probe, pid, folder, 1);
+      log(`after (after a full GC): ${JSON.stringify(after)}`);
+      const shape = `exporting ${count} records, ${count / LARGE_EVERY} of 300 KB, ${loaded.archived} archived`;
       const figures: Record<string, Figure> = {
         'export.rssGrowthMiB': {
-          value: round((peak.rss - before.rss) / MiB, 1),
+          value: round((after.rss - before.rss) / MiB, 1),
           unit: 'MiB',
-          description: `server RSS growth (peak during the export - level before) exporting ${count} records, ${count / LARGE_EVERY} of 300 KB, ${loaded.archived} archived`,
+          description: `server RSS kept by the export (after it and a full GC - after the warm-up and a full GC) ${shape}`,
           target: { kind: 'max', value: 16, text: '<= 16 ("a few MB")' },
         },
-        'export.heapGrowthMiB': {
+        'export.heapRetainedMiB': {
+          value: round((after.heapUsed - before.heapUsed) / MiB, 1),
+          unit: 'MiB',
+          description: 'server V8 heap used after the export and a full GC - before it, after a full GC',
+        },
+        'export.peakRssGrowthMiB': {
+          value: round((peak.rss - before.rss) / MiB, 1),
+          unit: 'MiB',
+          description:
+            "server RSS peak during the export - level before (after a full GC); mostly garbage awaiting V8's next major GC (not kept)",
+          // The issue's "growing by no more than a few MB" read plainly: the peak holds the target too.
+          target: { kind: 'max', value: 16, text: '<= 16 ("a few MB")' },
+        },
+        'export.peakHeapGrowthMiB': {
           value: round((peak.heapUsed - before.heapUsed) / MiB, 1),
           unit: 'MiB',
-          description: 'server V8 heap used growth during the same export (sampled from /metrics)',
+          description: 'server V8 heap used peak during the export (sampled from /metrics) - level before',
         },
         'export.recordsPerSecond': {
           value: Math.round(count / seconds),
@@ -157,6 +195,7 @@ await runBenchmark('export-memory', async ({ profile, log }) => {
           exportSeconds: round(seconds, 1),
           before,
           peak,
+          after,
           sampleEveryMs: SAMPLE_EVERY_MS,
         },
       };
@@ -193,7 +232,13 @@ async function load(
     await services.records.importRecords([...customerRecords(WARM_CUSTOMER, WARM_RECORDS)]);
     const loadSeconds = (performance.now() - started) / 1000;
     const archiving = performance.now();
-    const report = await services.archival.run({ asOf: GENERATOR_NOW.toISOString() });
+    // A run stops at its time budget (partial: 14,400 of 87,781 purged in 9 minutes at 100,000 records);
+    // the next resumes where it stopped, as the scheduler's would.
+    let report = await services.archival.run({ asOf: GENERATOR_NOW.toISOString() });
+    for (let runs = 1; report.status === 'partial' && runs < 10; runs++) {
+      log(`archival run ${runs} stopped (${report.stoppedBecause ?? 'partial'}); running again`);
+      report = await services.archival.run({ asOf: GENERATOR_NOW.toISOString() });
+    }
     if (report.status !== 'succeeded') throw new Error(`archival: ${JSON.stringify(report)}`);
     const { hot, archived } = await services.records.countByTier();
     return {

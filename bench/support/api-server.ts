@@ -2,9 +2,13 @@
 // archival worker, buildHttpServer), on the data folder in DATA_DIR, for autocannon in the parent. With `--bare` it
 // serves the baseline instead: Fastify answering a record's stored JSON from a direct SQLite read,
 // with no auth, validation or tiers. Prints one JSON line {port, token} once it listens.
-import { writeFileSync } from 'node:fs';
+// With BENCH_GC_ON_SIGNAL=1, SIGUSR2 forces a full garbage collection and then writes the process's memory
+// to gc-<n>.json in DATA_DIR: what the process retains, garbage left out (the export benchmark).
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import Fastify from 'fastify';
 import { loadOrCreateDevKeyPair } from '../../src/adapters/dev-identity/dev-key-pair.ts';
 import { buildHttpServer } from '../../src/api/http-server.ts';
@@ -17,6 +21,21 @@ import { ModelledThroughput, remoteModelPorts } from './remote-model.ts';
 const bare = process.argv.includes('--bare');
 const dataDir = process.env.DATA_DIR;
 if (dataDir === undefined) throw new Error('DATA_DIR is required');
+
+if (process.env.BENCH_GC_ON_SIGNAL === '1') {
+  // gc() without starting the process with --expose-gc: the flag set now, the function from a new context.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  let collections = 0;
+  process.on('SIGUSR2', () => {
+    // Twice: the first full GC may leave what only its finalizers release.
+    gc();
+    gc();
+    const file = join(dataDir, `gc-${collections++}.json`);
+    writeFileSync(`${file}.tmp`, JSON.stringify(process.memoryUsage()));
+    renameSync(`${file}.tmp`, file);
+  });
+}
 
 if (bare) {
   const db = new DatabaseSync(join(dataDir, 'hot-store.sqlite'), { readOnly: true });
