@@ -1,7 +1,7 @@
 // What a reviewer checks by eye in infra/, checked on every run: every parameter documented, no keys or
 // connection strings, and the app's identity given data-plane roles only.
 import { describe, expect, it } from 'vitest';
-import { bicepFiles, params, readBicep } from '../support/bicep-source.ts';
+import { bicepFiles, params, readBicep, resourceName, resources } from '../support/bicep-source.ts';
 
 /** The only role definitions the Bicep may assign: data plane, each named in the module that assigns it. */
 const DATA_PLANE_ROLES = new Map([
@@ -60,5 +60,25 @@ describe('infra/ Bicep', () => {
     expect(readBicep('infra/modules/redis.bicep')).toMatch(
       /publicNetworkAccess: 'Disabled'[\s\S]*accessKeysAuthentication: 'Disabled'/,
     );
+  });
+
+  it.each(files)('%s never reads a loop over items() by position (items() sorts by key)', (file) => {
+    const sorted = resources(file)
+      .filter((resource) => resource.loopSource?.startsWith('items(') === true)
+      .map((resource) => resource.symbol);
+    const source = readBicep(file);
+    const byPosition = sorted.filter((symbol) => new RegExp(`\\b${symbol}\\[\\d+\\]`).test(source));
+    expect(byPosition).toEqual([]);
+  });
+
+  it('names each Redis access policy assignment as the API allows: ^[A-Za-z0-9]{1,60}$', () => {
+    const assignments = files.flatMap((file) =>
+      resources(file).filter((resource) => resource.type.endsWith('/accessPolicyAssignments')),
+    );
+    expect(assignments.length).toBeGreaterThan(0);
+    for (const assignment of assignments) {
+      // uniqueString() is 13 letters and digits; guid() has hyphens and is refused.
+      expect(resourceName(assignment)).toMatch(/^(?:uniqueString\(|'[A-Za-z0-9]{1,60}'$)/);
+    }
   });
 });
