@@ -83,7 +83,13 @@ module alerts 'modules/alerts.bicep' = {
 module keyVault 'modules/key-vault.bicep' = if (customerManagedKeys) {
   scope: rg
   name: 'key-vault'
-  params: { name: 'kv-${token}', identityName: 'id-cmk-${token}', location: location, tags: tags }
+  params: {
+    name: 'kv-${token}'
+    identityName: 'id-cmk-${token}'
+    location: location
+    tags: tags
+    workspaceResourceId: monitoring.outputs.logAnalyticsWorkspaceResourceId
+  }
 }
 
 module cosmos 'modules/cosmos.bicep' = {
@@ -175,6 +181,18 @@ module roles 'modules/roles.bicep' = {
     cosmosAccountName: cosmos.outputs.name
     archiveStorageName: storage.outputs.name
     hostStorageName: functionApp.outputs.hostStorageName
+    redisName: redis.outputs.name
+  }
+}
+
+module diagnostics 'modules/diagnostics.bicep' = {
+  scope: rg
+  name: 'diagnostics'
+  params: {
+    workspaceResourceId: monitoring.outputs.logAnalyticsWorkspaceResourceId
+    cosmosAccountName: cosmos.outputs.name
+    archiveStorageName: storage.outputs.name
+    functionAppName: functionApp.outputs.name
     redisName: redis.outputs.name
   }
 }

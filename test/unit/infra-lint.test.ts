@@ -1,7 +1,19 @@
 // What a reviewer checks by eye in infra/, checked on every run: every parameter documented, no keys or
 // connection strings, and the app's identity given data-plane roles only.
+import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bicepFiles, params, readBicep, resourceName, resources } from '../support/bicep-source.ts';
+
+/** What a reviewer wants in Log Analytics: each service that holds data, runs the code or guards the key. */
+const DIAGNOSED_TYPES = [
+  'Microsoft.DocumentDB/databaseAccounts',
+  'Microsoft.Storage/storageAccounts/blobServices',
+  'Microsoft.Storage/storageAccounts/queueServices',
+  'Microsoft.Web/sites',
+  'Microsoft.Cache/redisEnterprise',
+  'Microsoft.Cache/redisEnterprise/databases',
+  'Microsoft.KeyVault/vaults',
+];
 
 /** The only role definitions the Bicep may assign: data plane, each named in the module that assigns it. */
 const DATA_PLANE_ROLES = new Map([
@@ -80,5 +92,27 @@ describe('infra/ Bicep', () => {
       // uniqueString() is 13 letters and digits; guid() has hyphens and is refused.
       expect(resourceName(assignment)).toMatch(/^(?:uniqueString\(|'[A-Za-z0-9]{1,60}'$)/);
     }
+  });
+
+  it('sends the logs and metrics of every data service, the app and the key vault to Log Analytics', () => {
+    const diagnosed = files.flatMap((file) => {
+      const declared = resources(file);
+      return declared
+        .filter((resource) => resource.type === 'Microsoft.Insights/diagnosticSettings')
+        .map((setting) => {
+          expect(setting.body).toMatch(/^ {4}workspaceId: workspaceResourceId$/m);
+          const scope = /^ {2}scope: (\w+)$/m.exec(setting.body)?.[1];
+          return declared.find((resource) => resource.symbol === scope)?.type;
+        });
+    });
+    expect(DIAGNOSED_TYPES.filter((type) => !diagnosed.includes(type))).toEqual([]);
+  });
+
+  it('deploys every module: each file under infra/modules/ is referenced by main.bicep or another module', () => {
+    const sources = files.map((file) => readBicep(file)).join('\n');
+    const unused = files
+      .filter((file) => file.startsWith('infra/modules/'))
+      .filter((file) => !new RegExp(`^module \\w+ '(?:modules/)?${basename(file)}'`, 'm').test(sources));
+    expect(unused).toEqual([]);
   });
 });
