@@ -76,6 +76,16 @@ describe('app settings of infra/main.bicep', () => {
     );
   });
 
+  it("disable only triggers the Functions entry registers (the staged rollout's switch must reach its timer)", () => {
+    const entry = readFileSync(join(ROOT, 'src/functions/main.ts'), 'utf8');
+    const registered = [...entry.matchAll(/\.register\('(\w+)'/g)].map((match) => match[1]);
+    const disabled = appSettingNames.flatMap(
+      (name) => /^AzureWebJobs\.(\w+)\.Disabled$/.exec(name)?.[1] ?? [],
+    );
+    expect(disabled).toEqual(['archivalRun']);
+    expect(registered).toEqual(expect.arrayContaining(disabled));
+  });
+
   it('take per-environment overrides (main.parameters.json) that are known settings with valid values', () => {
     expect(Object.keys(overrides).filter((name) => !isSettingName(name))).toEqual([]);
     expect(readSettings(overrides).problems).toEqual([]);
