@@ -115,4 +115,12 @@ describe('infra/ Bicep', () => {
       .filter((file) => !new RegExp(`^module \\w+ '(?:modules/)?${basename(file)}'`, 'm').test(sources));
     expect(unused).toEqual([]);
   });
+
+  it.each(files)('%s uses GA API versions (diagnosticSettings has none newer than its preview)', (file) => {
+    const previews = resources(file)
+      .filter((resource) => resource.type !== 'Microsoft.Insights/diagnosticSettings')
+      .filter((resource) => /@[\d-]+-preview'/.test(resource.body.split('\n', 1)[0]!))
+      .map((resource) => resource.type);
+    expect(previews).toEqual([]);
+  });
 });
