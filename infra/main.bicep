@@ -37,6 +37,9 @@ param archiveLegalHolds bool = false
 @description('Optional. Autoscale maximum RU/s of the records container.')
 param recordsMaxThroughput int = 4000
 
+@description('Optional. Name of the Cosmos DB account; empty: cosmos-<token>. Disaster recovery sets it to the account a point-in-time restore created, so the next provision gives that account the private endpoint, role assignment and settings.')
+param cosmosAccountName string = ''
+
 @description('Optional. Days each audit blob stays immutable.')
 param auditImmutabilityDays int = 2555
 
@@ -96,7 +99,7 @@ module cosmos 'modules/cosmos.bicep' = {
   scope: rg
   name: 'cosmos'
   params: {
-    name: 'cosmos-${token}'
+    name: empty(cosmosAccountName) ? 'cosmos-${token}' : cosmosAccountName
     location: location
     tags: tags
     databaseName: names.cosmosDatabase

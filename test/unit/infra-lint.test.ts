@@ -1,8 +1,9 @@
 // What a reviewer checks by eye in infra/, checked on every run: every parameter documented, no keys or
 // connection strings, and the app's identity given data-plane roles only.
-import { basename } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bicepFiles, params, readBicep, resourceName, resources } from '../support/bicep-source.ts';
+import { bicepFiles, params, readBicep, resourceName, resources, ROOT } from '../support/bicep-source.ts';
 
 /** What a reviewer wants in Log Analytics: each service that holds data, runs the code or guards the key. */
 const DIAGNOSED_TYPES = [
@@ -122,5 +123,17 @@ describe('infra/ Bicep', () => {
       .filter((resource) => /@[\d-]+-preview'/.test(resource.body.split('\n', 1)[0]!))
       .map((resource) => resource.type);
     expect(previews).toEqual([]);
+  });
+
+  it("main.parameters.json sets main.bicep's parameters only, and every one without a default", () => {
+    const file = JSON.parse(readFileSync(join(ROOT, 'infra/main.parameters.json'), 'utf8')) as {
+      parameters: Record<string, unknown>;
+    };
+    const given = Object.keys(file.parameters);
+    const declared = readBicep('infra/main.bicep').matchAll(/^param (\w+) \w+( =)?/gm);
+    const all = [...declared];
+    expect(given.filter((name) => !all.some((match) => match[1] === name))).toEqual([]);
+    const required = all.filter((match) => match[2] === undefined).map((match) => match[1]);
+    expect(required.filter((name) => !given.includes(name!))).toEqual([]);
   });
 });
