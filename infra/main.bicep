@@ -13,7 +13,9 @@ param environmentName string
 @description('Required. Azure region of every resource (one that offers Flex Consumption and Azure Managed Redis).')
 param location string
 
-@description('Required. The aud tokens must carry (AUTH_AUDIENCE): the Application ID URI of the API\'s Entra ID app.')
+// AUTH_ISSUER below is the v2.0 issuer, and a v2.0 access token's aud is always the API's client ID.
+@minLength(1)
+@description('Required. The aud tokens must carry (AUTH_AUDIENCE): the Application (client) ID of the API\'s Entra ID app registration, which must issue v2.0 access tokens (api.requestedAccessTokenVersion 2).')
 param authAudience string
 
 @description('Optional. Entra ID tenant that issues the tokens; default: the deployment\'s tenant.')

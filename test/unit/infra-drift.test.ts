@@ -15,9 +15,10 @@ import {
   RECORDS_INDEXING_POLICY,
 } from '../../src/adapters/cosmos/cosmos-record-store.ts';
 import { AZURE_MONITOR_RULES_PATH } from '../../src/alerts/alert-renderings.ts';
+import { ROLES } from '../../src/api/authentication.ts';
 import { ConfigError, loadConfig, readSettings } from '../../src/config/app-config.ts';
 import { describeSetting, type SettingName } from '../../src/config/settings-schema.ts';
-import { bicepFiles, loadedJsonFiles, ROOT } from '../support/bicep-source.ts';
+import { bicepFiles, loadedJsonFiles, readBicep, ROOT } from '../support/bicep-source.ts';
 import {
   appSettingsOverrides,
   bicepAppSettingNames,
@@ -33,6 +34,10 @@ const RESOURCE_NAMES = 'src/config/resource-names.json';
 const HOST_SETTING = /^(?:AzureWebJobsStorage__accountName|AzureWebJobs\.\w+\.Disabled)$/;
 
 const readJson = (file: string): unknown => JSON.parse(readFileSync(join(ROOT, file), 'utf8'));
+const mainParameter = (name: string): unknown =>
+  (readJson('infra/main.parameters.json') as { parameters: Record<string, { value: unknown }> }).parameters[
+    name
+  ]?.value;
 const appSettingNames = bicepAppSettingNames();
 const overrides = appSettingsOverrides();
 
@@ -173,5 +178,31 @@ describe('loadJsonContent', () => {
     const loaded = bicepFiles().flatMap((file) => loadedJsonFiles(file));
     expect(loaded.length).toBeGreaterThanOrEqual(3);
     expect(loaded.filter((file) => !existsSync(join(ROOT, file)))).toEqual([]);
+  });
+});
+
+describe("the API's Entra ID app registration (README, Deploy)", () => {
+  it('declares exactly the roles the routes check, each a role users and applications can hold', () => {
+    const roles = readJson('infra/entra-app-roles.json') as Array<{
+      value: string;
+      allowedMemberTypes: string[];
+      isEnabled: boolean;
+    }>;
+    expect(roles.map((role) => role.value)).toEqual([...ROLES]);
+    for (const role of roles) {
+      expect(role.allowedMemberTypes).toEqual(['User', 'Application']);
+      expect(role.isEnabled).toBe(true);
+    }
+  });
+
+  it('is what AUTH_AUDIENCE names: the client ID, the aud of the v2.0 tokens AUTH_ISSUER issues', () => {
+    expect(readBicep(MAIN)).toMatch(
+      /AUTH_ISSUER: '\$\{environment\(\)\.authentication\.loginEndpoint\}\$\{authTenantId\}\/v2\.0'/,
+    );
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain('--set api.requestedAccessTokenVersion=2');
+    expect(readme).toMatch(/azd env set AUTH_AUDIENCE "\$API_APP_ID"/);
+    // No default audience: azd asks for it rather than deploying one no Entra ID token carries.
+    expect(mainParameter('authAudience')).toBe('${AUTH_AUDIENCE}');
   });
 });
