@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import {
   LEDGER_CONTAINER_ID,
   LEDGER_INDEXING_POLICY,
@@ -204,5 +205,25 @@ describe("the API's Entra ID app registration (README, Deploy)", () => {
     expect(readme).toMatch(/azd env set AUTH_AUDIENCE "\$API_APP_ID"/);
     // No default audience: azd asks for it rather than deploying one no Entra ID token carries.
     expect(mainParameter('authAudience')).toBe('${AUTH_AUDIENCE}');
+  });
+});
+
+describe('azure.yaml', () => {
+  it('deploys the package `npm run package` stages, as built: node_modules in, no remote build', () => {
+    const project = parseYaml(readFileSync(join(ROOT, 'azure.yaml'), 'utf8')) as {
+      services: Record<
+        string,
+        { host: string; language: string; dist: string; remoteBuild?: boolean; hooks: unknown }
+      >;
+    };
+    const api = project.services.api!;
+    expect(api).toMatchObject({ host: 'function', language: 'js', dist: '.package/app' });
+    // azd zips a JavaScript Function App without node_modules and builds it remotely unless remoteBuild is false.
+    expect(api.remoteBuild).toBe(false);
+    expect(api.hooks).toEqual({ prepackage: { shell: 'sh', run: 'npm run package' } });
+    // The folder the package script stages (its --out default, then app/).
+    const script = readFileSync(join(ROOT, 'scripts/package-functions.ts'), 'utf8');
+    expect(script).toContain("default: '.package'");
+    expect(script).toContain("const stage = join(out, 'app');");
   });
 });
