@@ -13,7 +13,9 @@ param environmentName string
 @description('Required. Azure region of every resource (one that offers Flex Consumption and Azure Managed Redis).')
 param location string
 
-@description('Required. The aud tokens must carry (AUTH_AUDIENCE): the Application ID URI of the API\'s Entra ID app.')
+// AUTH_ISSUER below is the v2.0 issuer, and a v2.0 access token's aud is always the API's client ID.
+@minLength(1)
+@description('Required. The aud tokens must carry (AUTH_AUDIENCE): the Application (client) ID of the API\'s Entra ID app registration, which must issue v2.0 access tokens (api.requestedAccessTokenVersion 2).')
 param authAudience string
 
 @description('Optional. Entra ID tenant that issues the tokens; default: the deployment\'s tenant.')
@@ -36,6 +38,9 @@ param archiveLegalHolds bool = false
 
 @description('Optional. Autoscale maximum RU/s of the records container.')
 param recordsMaxThroughput int = 4000
+
+@description('Optional. Name of the Cosmos DB account; empty: cosmos-<token>. Disaster recovery sets it to the account a point-in-time restore created, so the next provision gives that account the private endpoint, role assignment and settings.')
+param cosmosAccountName string = ''
 
 @description('Optional. Days each audit blob stays immutable.')
 param auditImmutabilityDays int = 2555
@@ -83,14 +88,20 @@ module alerts 'modules/alerts.bicep' = {
 module keyVault 'modules/key-vault.bicep' = if (customerManagedKeys) {
   scope: rg
   name: 'key-vault'
-  params: { name: 'kv-${token}', identityName: 'id-cmk-${token}', location: location, tags: tags }
+  params: {
+    name: 'kv-${token}'
+    identityName: 'id-cmk-${token}'
+    location: location
+    tags: tags
+    workspaceResourceId: monitoring.outputs.logAnalyticsWorkspaceResourceId
+  }
 }
 
 module cosmos 'modules/cosmos.bicep' = {
   scope: rg
   name: 'cosmos'
   params: {
-    name: 'cosmos-${token}'
+    name: empty(cosmosAccountName) ? 'cosmos-${token}' : cosmosAccountName
     location: location
     tags: tags
     databaseName: names.cosmosDatabase
@@ -175,6 +186,18 @@ module roles 'modules/roles.bicep' = {
     cosmosAccountName: cosmos.outputs.name
     archiveStorageName: storage.outputs.name
     hostStorageName: functionApp.outputs.hostStorageName
+    redisName: redis.outputs.name
+  }
+}
+
+module diagnostics 'modules/diagnostics.bicep' = {
+  scope: rg
+  name: 'diagnostics'
+  params: {
+    workspaceResourceId: monitoring.outputs.logAnalyticsWorkspaceResourceId
+    cosmosAccountName: cosmos.outputs.name
+    archiveStorageName: storage.outputs.name
+    functionAppName: functionApp.outputs.name
     redisName: redis.outputs.name
   }
 }

@@ -35,7 +35,7 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
-resource rules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [
+resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
   for rule in alertRules: {
     name: '${namePrefix}-${rule.name}'
     location: location

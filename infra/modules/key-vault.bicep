@@ -17,6 +17,9 @@ param tags object = {}
 @description('Optional. Name of the key.')
 param keyName string = 'billing-cmk'
 
+@description('Required. Resource id of the Log Analytics workspace the vault\'s audit events go to.')
+param workspaceResourceId string
+
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: identityName
   location: location
@@ -63,6 +66,17 @@ resource unwrap 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', cryptoServiceEncryptionUser)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+// Every use of the key (wrap, unwrap by Cosmos DB and Storage) and every access decision, for audit.
+resource vaultDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: workspaceResourceId
+    logs: [{ category: 'AuditEvent', enabled: true }]
+    metrics: [{ category: 'AllMetrics', enabled: true }]
   }
 }
 

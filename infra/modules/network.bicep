@@ -79,10 +79,12 @@ output appSubnetId string = vnet.properties.subnets[0].id
 @description('Resource id of the subnet of the private endpoints.')
 output privateEndpointSubnetId string = vnet.properties.subnets[1].id
 
+// Looked up by name, never by position: items() returns the zones sorted by key (blob, cosmos, queue, redis),
+// so the first zone of the loop is not the first key written above.
 @description('Resource ids of the private DNS zones, by service: cosmos, blob, queue, redis.')
 output privateDnsZoneIds object = {
-  cosmos: zones[0].id
-  blob: zones[1].id
-  queue: zones[2].id
-  redis: zones[3].id
+  cosmos: resourceId('Microsoft.Network/privateDnsZones', privateDnsZoneNames.cosmos)
+  blob: resourceId('Microsoft.Network/privateDnsZones', privateDnsZoneNames.blob)
+  queue: resourceId('Microsoft.Network/privateDnsZones', privateDnsZoneNames.queue)
+  redis: resourceId('Microsoft.Network/privateDnsZones', privateDnsZoneNames.redis)
 }

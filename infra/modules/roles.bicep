@@ -89,10 +89,11 @@ resource hostBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// The built-in 'default' access policy: data commands on every key, no administrative commands.
+// The built-in 'default' access policy: data commands on every key, no administrative commands. The
+// assignment's name must match ^[A-Za-z0-9]{1,60}$: uniqueString, not guid (which has hyphens).
 resource cacheAccess 'Microsoft.Cache/redisEnterprise/databases/accessPolicyAssignments@2025-07-01' = {
   parent: redisDatabase
-  name: guid(redisDatabase.id, principalId, 'default')
+  name: uniqueString(redisDatabase.id, principalId, 'default')
   properties: {
     accessPolicyName: 'default'
     user: { objectId: principalId }

@@ -59,3 +59,32 @@ export function params(file: string): BicepParam[] {
   });
   return found;
 }
+
+export interface BicepResource {
+  readonly symbol: string;
+  /** The resource type without its API version, e.g. Microsoft.Storage/storageAccounts. */
+  readonly type: string;
+  /** The loop source when the resource is declared `= [for x in SOURCE: {`. */
+  readonly loopSource?: string;
+  /** The declaration up to its closing brace at column 0. */
+  readonly body: string;
+}
+
+/** Every top-level `resource` declaration of a file (each ends at the first `}` or `]` at column 0). */
+export function resources(file: string): BicepResource[] {
+  const source = readBicep(file);
+  const found: BicepResource[] = [];
+  for (const match of source.matchAll(/^resource (\w+) '([^@']+)@[^']+'[^\n]*$/gm)) {
+    const start = match.index;
+    const end = source.slice(start).search(/\n[}\]]\n/);
+    const body = end < 0 ? source.slice(start) : source.slice(start, start + end + 3);
+    const loopSource = /^\s*for\s+\S.*?\s+in\s+(.+?):\s*\{$/m.exec(body)?.[1];
+    found.push({ symbol: match[1]!, type: match[2]!, body, ...(loopSource && { loopSource }) });
+  }
+  return found;
+}
+
+/** The expression of a resource's own `name:` (the first property line two spaces in, or four in a loop). */
+export function resourceName(resource: BicepResource): string | undefined {
+  return /^ {2,4}name: (.+)$/m.exec(resource.body)?.[1];
+}

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import {
   LEDGER_CONTAINER_ID,
   LEDGER_INDEXING_POLICY,
@@ -15,9 +16,10 @@ import {
   RECORDS_INDEXING_POLICY,
 } from '../../src/adapters/cosmos/cosmos-record-store.ts';
 import { AZURE_MONITOR_RULES_PATH } from '../../src/alerts/alert-renderings.ts';
+import { ROLES } from '../../src/api/authentication.ts';
 import { ConfigError, loadConfig, readSettings } from '../../src/config/app-config.ts';
 import { describeSetting, type SettingName } from '../../src/config/settings-schema.ts';
-import { bicepFiles, loadedJsonFiles, ROOT } from '../support/bicep-source.ts';
+import { bicepFiles, loadedJsonFiles, readBicep, ROOT } from '../support/bicep-source.ts';
 import {
   appSettingsOverrides,
   bicepAppSettingNames,
@@ -33,6 +35,10 @@ const RESOURCE_NAMES = 'src/config/resource-names.json';
 const HOST_SETTING = /^(?:AzureWebJobsStorage__accountName|AzureWebJobs\.\w+\.Disabled)$/;
 
 const readJson = (file: string): unknown => JSON.parse(readFileSync(join(ROOT, file), 'utf8'));
+const mainParameter = (name: string): unknown =>
+  (readJson('infra/main.parameters.json') as { parameters: Record<string, { value: unknown }> }).parameters[
+    name
+  ]?.value;
 const appSettingNames = bicepAppSettingNames();
 const overrides = appSettingsOverrides();
 
@@ -74,6 +80,16 @@ describe('app settings of infra/main.bicep', () => {
         'AUTH_AUDIENCE',
       ]),
     );
+  });
+
+  it("disable only triggers the Functions entry registers (the staged rollout's switch must reach its timer)", () => {
+    const entry = readFileSync(join(ROOT, 'src/functions/main.ts'), 'utf8');
+    const registered = [...entry.matchAll(/\.register\('(\w+)'/g)].map((match) => match[1]);
+    const disabled = appSettingNames.flatMap(
+      (name) => /^AzureWebJobs\.(\w+)\.Disabled$/.exec(name)?.[1] ?? [],
+    );
+    expect(disabled).toEqual(['archivalRun']);
+    expect(registered).toEqual(expect.arrayContaining(disabled));
   });
 
   it('take per-environment overrides (main.parameters.json) that are known settings with valid values', () => {
@@ -163,5 +179,51 @@ describe('loadJsonContent', () => {
     const loaded = bicepFiles().flatMap((file) => loadedJsonFiles(file));
     expect(loaded.length).toBeGreaterThanOrEqual(3);
     expect(loaded.filter((file) => !existsSync(join(ROOT, file)))).toEqual([]);
+  });
+});
+
+describe("the API's Entra ID app registration (README, Deploy)", () => {
+  it('declares exactly the roles the routes check, each a role users and applications can hold', () => {
+    const roles = readJson('infra/entra-app-roles.json') as Array<{
+      value: string;
+      allowedMemberTypes: string[];
+      isEnabled: boolean;
+    }>;
+    expect(roles.map((role) => role.value)).toEqual([...ROLES]);
+    for (const role of roles) {
+      expect(role.allowedMemberTypes).toEqual(['User', 'Application']);
+      expect(role.isEnabled).toBe(true);
+    }
+  });
+
+  it('is what AUTH_AUDIENCE names: the client ID, the aud of the v2.0 tokens AUTH_ISSUER issues', () => {
+    expect(readBicep(MAIN)).toMatch(
+      /AUTH_ISSUER: '\$\{environment\(\)\.authentication\.loginEndpoint\}\$\{authTenantId\}\/v2\.0'/,
+    );
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain('--set api.requestedAccessTokenVersion=2');
+    expect(readme).toMatch(/azd env set AUTH_AUDIENCE "\$API_APP_ID"/);
+    // No default audience: azd asks for it rather than deploying one no Entra ID token carries.
+    expect(mainParameter('authAudience')).toBe('${AUTH_AUDIENCE}');
+  });
+});
+
+describe('azure.yaml', () => {
+  it('deploys the package `npm run package` stages, as built: node_modules in, no remote build', () => {
+    const project = parseYaml(readFileSync(join(ROOT, 'azure.yaml'), 'utf8')) as {
+      services: Record<
+        string,
+        { host: string; language: string; dist: string; remoteBuild?: boolean; hooks: unknown }
+      >;
+    };
+    const api = project.services.api!;
+    expect(api).toMatchObject({ host: 'function', language: 'js', dist: '.package/app' });
+    // azd zips a JavaScript Function App without node_modules and builds it remotely unless remoteBuild is false.
+    expect(api.remoteBuild).toBe(false);
+    expect(api.hooks).toEqual({ prepackage: { shell: 'sh', run: 'npm run package' } });
+    // The folder the package script stages (its --out default, then app/).
+    const script = readFileSync(join(ROOT, 'scripts/package-functions.ts'), 'utf8');
+    expect(script).toContain("default: '.package'");
+    expect(script).toContain("const stage = join(out, 'app');");
   });
 });

@@ -1,7 +1,20 @@
 // What a reviewer checks by eye in infra/, checked on every run: every parameter documented, no keys or
 // connection strings, and the app's identity given data-plane roles only.
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bicepFiles, params, readBicep } from '../support/bicep-source.ts';
+import { bicepFiles, params, readBicep, resourceName, resources, ROOT } from '../support/bicep-source.ts';
+
+/** What a reviewer wants in Log Analytics: each service that holds data, runs the code or guards the key. */
+const DIAGNOSED_TYPES = [
+  'Microsoft.DocumentDB/databaseAccounts',
+  'Microsoft.Storage/storageAccounts/blobServices',
+  'Microsoft.Storage/storageAccounts/queueServices',
+  'Microsoft.Web/sites',
+  'Microsoft.Cache/redisEnterprise',
+  'Microsoft.Cache/redisEnterprise/databases',
+  'Microsoft.KeyVault/vaults',
+];
 
 /** The only role definitions the Bicep may assign: data plane, each named in the module that assigns it. */
 const DATA_PLANE_ROLES = new Map([
@@ -60,5 +73,67 @@ describe('infra/ Bicep', () => {
     expect(readBicep('infra/modules/redis.bicep')).toMatch(
       /publicNetworkAccess: 'Disabled'[\s\S]*accessKeysAuthentication: 'Disabled'/,
     );
+  });
+
+  it.each(files)('%s never reads a loop over items() by position (items() sorts by key)', (file) => {
+    const sorted = resources(file)
+      .filter((resource) => resource.loopSource?.startsWith('items(') === true)
+      .map((resource) => resource.symbol);
+    const source = readBicep(file);
+    const byPosition = sorted.filter((symbol) => new RegExp(`\\b${symbol}\\[\\d+\\]`).test(source));
+    expect(byPosition).toEqual([]);
+  });
+
+  it('names each Redis access policy assignment as the API allows: ^[A-Za-z0-9]{1,60}$', () => {
+    const assignments = files.flatMap((file) =>
+      resources(file).filter((resource) => resource.type.endsWith('/accessPolicyAssignments')),
+    );
+    expect(assignments.length).toBeGreaterThan(0);
+    for (const assignment of assignments) {
+      // uniqueString() is 13 letters and digits; guid() has hyphens and is refused.
+      expect(resourceName(assignment)).toMatch(/^(?:uniqueString\(|'[A-Za-z0-9]{1,60}'$)/);
+    }
+  });
+
+  it('sends the logs and metrics of every data service, the app and the key vault to Log Analytics', () => {
+    const diagnosed = files.flatMap((file) => {
+      const declared = resources(file);
+      return declared
+        .filter((resource) => resource.type === 'Microsoft.Insights/diagnosticSettings')
+        .map((setting) => {
+          expect(setting.body).toMatch(/^ {4}workspaceId: workspaceResourceId$/m);
+          const scope = /^ {2}scope: (\w+)$/m.exec(setting.body)?.[1];
+          return declared.find((resource) => resource.symbol === scope)?.type;
+        });
+    });
+    expect(DIAGNOSED_TYPES.filter((type) => !diagnosed.includes(type))).toEqual([]);
+  });
+
+  it('deploys every module: each file under infra/modules/ is referenced by main.bicep or another module', () => {
+    const sources = files.map((file) => readBicep(file)).join('\n');
+    const unused = files
+      .filter((file) => file.startsWith('infra/modules/'))
+      .filter((file) => !new RegExp(`^module \\w+ '(?:modules/)?${basename(file)}'`, 'm').test(sources));
+    expect(unused).toEqual([]);
+  });
+
+  it.each(files)('%s uses GA API versions (diagnosticSettings has none newer than its preview)', (file) => {
+    const previews = resources(file)
+      .filter((resource) => resource.type !== 'Microsoft.Insights/diagnosticSettings')
+      .filter((resource) => /@[\d-]+-preview'/.test(resource.body.split('\n', 1)[0]!))
+      .map((resource) => resource.type);
+    expect(previews).toEqual([]);
+  });
+
+  it("main.parameters.json sets main.bicep's parameters only, and every one without a default", () => {
+    const file = JSON.parse(readFileSync(join(ROOT, 'infra/main.parameters.json'), 'utf8')) as {
+      parameters: Record<string, unknown>;
+    };
+    const given = Object.keys(file.parameters);
+    const declared = readBicep('infra/main.bicep').matchAll(/^param (\w+) \w+( =)?/gm);
+    const all = [...declared];
+    expect(given.filter((name) => !all.some((match) => match[1] === name))).toEqual([]);
+    const required = all.filter((match) => match[2] === undefined).map((match) => match[1]);
+    expect(required.filter((name) => !given.includes(name!))).toEqual([]);
   });
 });
