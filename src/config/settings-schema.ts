@@ -260,8 +260,9 @@ export const SettingsSchema = Type.Object({
   }),
   AUTH_AUDIENCE: optionalText(undefined, {
     unset: 'dev audience',
-    description: 'the `aud` tokens must carry; required with a JWKS',
-    example: 'api://billing-records',
+    description:
+      "the `aud` tokens must carry (Entra ID v2.0 tokens: the API app registration's client id); required with a JWKS",
+    example: '11111111-2222-3333-4444-555555555555',
   }),
 
   ARCHIVE_AFTER: text('iso-duration', {

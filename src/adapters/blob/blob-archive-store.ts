@@ -1,6 +1,8 @@
 // The archive in Azure Blob Storage (Azurite locally): create-only block blobs uploaded straight to
 // their tier with a service-checked Content-MD5. Every SDK error is mapped to an AppError here. Every
-// request stays within Storage Blob Data Contributor: no index tags, no immutability or legal hold.
+// request stays within Storage Blob Data Contributor (no index tags, no immutability policy) except the
+// opt-in blob legal holds (`legalHolds`, BLOB_LEGAL_HOLDS): whether that role may set one is documented
+// both ways; `npm run test:azure` with the IaC's roles is the check.
 import { createHash } from 'node:crypto';
 import type {
   BlobDownloadResponseParsed,
