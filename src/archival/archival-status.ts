@@ -37,7 +37,7 @@ export async function archivalStatus(
 ): Promise<ArchivalStatus> {
   const [tiers, ledgerCounts] = await Promise.all([
     tierCounts(dependencies, options),
-    dependencies.ledger.counts(options),
+    dependencies.ledger.counts({}, options),
   ]);
   const stuckBefore = new Date(
     now.getTime() - (options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS),
@@ -118,7 +118,7 @@ export async function attentionCounts(
   now: Date,
   options: { readonly stuckAfterMs?: number } & OperationOptions = {},
 ): Promise<AttentionCounts> {
-  const counts = await ledger.counts(options);
+  const counts = await ledger.counts({}, options);
   const stuckBefore = new Date(
     now.getTime() - (options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS),
   ).toISOString();

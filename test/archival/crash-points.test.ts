@@ -111,7 +111,7 @@ async function expectFullyArchived(scene: Scene, context: string): Promise<void>
   const { world, acknowledged } = scene;
   expect(await checkInvariants(world, acknowledged, { collect: true }), context).toEqual([]);
   expect(await world.store.countByTier(), context).toMatchObject({ hot: 0, archived: RECORDS });
-  expect(await world.ledger.counts(), context).toEqual({ copied: 0, failed: 0, parked: 0 });
+  expect(await world.ledger.counts(), context).toEqual({ copied: 0, failed: 0, parked: 0, archived: 0 });
   // Collection left exactly one blob per stub: the updated record's first copy is gone.
   expect(await world.archivePaths(), context).toHaveLength(RECORDS);
 }
