@@ -1,7 +1,7 @@
-// The archival ledger: one small entry per record between its copy and its purge (and per record
-// whose copy keeps failing). Writing it costs a few RU; flagging the 300 KB document would cost ~150.
-// The port can also keep a purged entry as migration history (isMigrationHistory, expiresAt); the
-// purge does not use it yet (issue 11).
+// The archival ledger: one small entry per record from its copy (and per record whose copy keeps
+// failing). Writing it costs a few RU; flagging the 300 KB document would cost ~150. After the purge
+// the entry stays, unwritten, as the record's migration history until its `expiresAt`: a delete would
+// cost as much as the write did. The purge's saved position tells history from copies still to purge.
 import type { RecordSummary } from '../domain/billing-record.ts';
 import type { SystemFields } from '../domain/record-document.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
