@@ -445,7 +445,11 @@ class Run {
       return;
     }
     await this.#underLease(lease, async (renewal) => {
-      const asOf = this.#context.asOf.toISOString();
+      // Due by asOf, or by now when asOf is earlier: a copy is due no earlier than its write (copy-step.ts),
+      // so a run as of a moment ago still purges its own copies with no grace period.
+      const asOf = new Date(
+        Math.max(this.#context.asOf.getTime(), this.#deps.clock.now().getTime()),
+      ).toISOString();
       // Past the saved position: what lies before it is history, not read again. A run for one customer
       // saves none (its pass says nothing of the others' entries); a run at another instant (asOf) may,
       // as the horizon keeps the position behind both that instant and the run's real start.
