@@ -9,6 +9,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Two files at a time (vitest's default on 2 cores is one): most suites wait on emulators and child
+    // processes. Tests that build share nothing: the package test compiles into its own --out folder.
+    maxWorkers: 2,
     reporters: ['default', 'json'],
     outputFile: { json: '.data/test-results.json' },
   },

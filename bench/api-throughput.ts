@@ -2,7 +2,7 @@
 // process, with a baseline in the same run: a bare Fastify route answering the stored JSON from a
 // direct SQLite read (no auth, validation, tiers or metrics). Scenarios: hot record, list page,
 // archived record with a warm cache, archived record with the cache off (CACHE_TTL=PT0S).
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { SqliteRecordStore } from '../src/adapters/sqlite/sqlite-record-store.ts';
@@ -26,6 +26,8 @@ const SERVER = join(BENCH_DIR, 'support', 'api-server.ts');
 
 interface Scenario {
   readonly requestsPerSecond: number;
+  /** The server process's CPU (user + system, all its threads) per answered request: steadier than req/s on a busy machine. */
+  readonly serverCpuMicrosecondsPerRequest: number;
   readonly latencyP50Ms: number;
   readonly latencyP99Ms: number;
   readonly requests: number;
@@ -86,7 +88,9 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
           const { port, token } = server.hello;
           if (run.warm === true) await warmUp(port, token, run.paths);
           await cannon(port, token, run.paths, Math.min(1, profile.apiSeconds / 2)); // JIT and connections: not recorded
-          scenarios[run.scenario] = summarize(await cannon(port, token, run.paths, profile.apiSeconds));
+          const cpuBefore = processCpuMicroseconds(server.child.pid!);
+          const result = await cannon(port, token, run.paths, profile.apiSeconds);
+          scenarios[run.scenario] = summarize(result, processCpuMicroseconds(server.child.pid!) - cpuBefore);
           log(`${name} ${run.scenario}: ${JSON.stringify(scenarios[run.scenario])}`);
         }
       } finally {
@@ -117,6 +121,7 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
     }
 
     const rps = (name: string) => scenarios[name]!.requestsPerSecond;
+    const cpu = (name: string) => scenarios[name]!.serverCpuMicrosecondsPerRequest;
     const figures: Record<string, Figure> = {
       'api.hotRequestsPerSecond': {
         value: rps('hotRead'),
@@ -127,6 +132,24 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
         value: round(rps('hotRead') / rps('bareHotRead')),
         unit: 'x',
         description: 'API hot-read throughput / bare Fastify + direct SQLite read throughput',
+        target: { kind: 'min', value: 0.75, text: '>= 0.75' },
+      },
+      'api.hotServerCpuMicrosecondsPerRequest': {
+        value: cpu('hotRead'),
+        unit: 'µs',
+        description: 'server CPU (user + system) per hot GET through the full API, from /proc',
+      },
+      'api.bareServerCpuMicrosecondsPerRequest': {
+        value: cpu('bareHotRead'),
+        unit: 'µs',
+        description:
+          'server CPU per GET of the bare baseline (Fastify + direct SQLite read, stored text sent as is)',
+      },
+      'api.hotVsBareCpuRatio': {
+        value: round(cpu('hotRead') / cpu('bareHotRead'), 2),
+        unit: 'x',
+        description:
+          'server CPU per request, full API / bare baseline: what bounds api.hotVsBareRatio once the server is the bottleneck',
       },
       'api.archivedCachedRequestsPerSecond': {
         value: rps('archivedCachedRead'),
@@ -201,9 +224,17 @@ async function warmUp(port: number, token: string, paths: readonly string[]): Pr
   await Promise.all(Array.from({ length: 8 }, worker));
 }
 
-function summarize(result: autocannon.Result): Scenario {
+/** utime + stime of a process (/proc/<pid>/stat, in clock ticks of 10 ms on Linux), in microseconds. */
+function processCpuMicroseconds(pid: number): number {
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+function summarize(result: autocannon.Result, serverCpuMicroseconds: number): Scenario {
   return {
     requestsPerSecond: Math.round(result['2xx'] / result.duration),
+    serverCpuMicrosecondsPerRequest: Math.round(serverCpuMicroseconds / Math.max(1, result['2xx'])),
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
     requests: result['2xx'],

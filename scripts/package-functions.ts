@@ -1,7 +1,9 @@
-// `npm run package`: the run-from-package zip of the Functions app. Compiled JavaScript (`npm run build`),
-// host.json, package.json and production dependencies only, staged in .package/app (azure.yaml's dist,
-// which azd deploys) and zipped to .package/billing-archive.zip (for `az functionapp deployment` or a
-// pipeline). The entry is package.json `main`, never a path written here.
+// `npm run package`: the run-from-package zip of the Functions app. Compiled JavaScript (tsc with
+// tsconfig.build.json, as `npm run build`), host.json, package.json and production dependencies only,
+// staged in .package/app (azure.yaml's dist, which azd deploys) and zipped to .package/billing-archive.zip
+// (for `az functionapp deployment` or a pipeline). The entry is package.json `main`, never a path written
+// here. `--out <folder>` stages and zips elsewhere; the project's own dist/ is never touched, so a package
+// and `npm run build` (the library's) can run at once.
 import { spawnSync } from 'node:child_process';
 import {
   cpSync,
@@ -14,12 +16,14 @@ import {
   statSync,
 } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
+import { parseArgs } from 'node:util';
 import { finished } from 'node:stream/promises';
 import cliProgress from 'cli-progress';
 import yazl from 'yazl';
 
 const root = resolve(import.meta.dirname, '..');
-const out = join(root, '.package');
+const { values: options } = parseArgs({ options: { out: { type: 'string', default: '.package' } } });
+const out = resolve(root, options.out);
 const stage = join(out, 'app');
 const zipPath = join(out, 'billing-archive.zip');
 /** Files at the package root besides dist/ and node_modules/. */
@@ -58,19 +62,26 @@ if (main === undefined || !main.startsWith('dist/') || !main.endsWith('.js')) {
   fail(`package.json main must name the compiled Functions entry under dist/ (got ${String(main)})`);
 }
 
-step('1/4 compiling TypeScript to dist/ (npm run build)');
-npm(['run', 'build'], root, 'fix the type errors it prints, then npm run package again');
-if (!existsSync(join(root, main)))
-  fail(`${main} (package.json main) was not built: check tsconfig.build.json`);
-
-step('2/4 staging .package/app: dist/, host.json, package.json, package-lock.json');
+step(
+  `1/4 compiling TypeScript to ${relative(root, join(stage, 'dist'))} (tsconfig.build.json, as npm run build)`,
+);
 rmSync(out, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
-// The library's type declarations are for npm consumers; the Functions host runs the JavaScript only.
-cpSync(join(root, 'dist'), join(stage, 'dist'), {
-  recursive: true,
-  filter: (source) => !source.endsWith('.d.ts'),
-});
+// Compiled straight into the stage: the library's type declarations are for npm consumers; the
+// Functions host runs the JavaScript only.
+const tsc = spawnSync(
+  process.execPath,
+  [
+    join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+    ...['-p', join(root, 'tsconfig.build.json'), '--outDir', join(stage, 'dist'), '--declaration', 'false'],
+  ],
+  { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
+);
+if (tsc.status !== 0) fail('tsc failed: fix the type errors it printed, then npm run package again');
+if (!existsSync(join(stage, main)))
+  fail(`${main} (package.json main) was not built: check tsconfig.build.json`);
+
+step(`2/4 staging ${relative(root, stage)}: dist/, host.json, package.json, package-lock.json`);
 for (const file of ROOT_FILES) cpSync(join(root, file), join(stage, file));
 
 step('3/4 installing production dependencies only (npm ci --omit=dev)');

@@ -42,7 +42,8 @@ const QUICK: Profile = {
   apiSeconds: 2,
   archivalRecords: 300,
   archivalRounds: 1,
-  archivalMedia: ['disk'],
+  // The remote model carries the throughput target (issue 11), so the quick run measures it too.
+  archivalMedia: ['disk', 'remote-model'],
   memoryRecords: 200,
   sqliteSmall: 2_000,
   sqliteLarge: 20_000,

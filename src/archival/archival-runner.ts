@@ -2,6 +2,7 @@
 // to the archival worker process instead (composition/archival-worker.ts), so a run's CPU work (gzip,
 // hashing, canonical JSON, the embedded stores' synchronous calls) stays off the API's event loop.
 import type { ArchivalRunEvents, RunOptions } from './archive-run.ts';
+import type { CollectorCounts, CollectorOptions } from './blob-collector.ts';
 import type { RunReport } from './run-reports.ts';
 
 export interface ArchivalRunner {
@@ -10,6 +11,8 @@ export interface ArchivalRunner {
    * events (records, the finished run) arrive through `events` as they happen, as for a run in process.
    */
   run(options: RunOptions & { readonly runId: string }, events: ArchivalRunEvents): Promise<RunReport>;
+  /** Collects unreferenced blobs where runs execute (the collector's listing and reference checks too). */
+  collect?(options: CollectorOptions): Promise<CollectorCounts>;
 }
 
 /** The process executing a run ended before the run did (a crashed worker). */

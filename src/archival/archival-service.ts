@@ -188,13 +188,21 @@ export class ArchivalService {
     return verifyArchive(this.#deps, options);
   }
 
+  /** In this process, or by the runner (the worker of `npm start`), with this process's audit hook. */
   collect(options: CollectorOptions = {}): Promise<CollectorCounts> {
-    return collectUnreferencedBlobs(this.#deps, {
+    const collectorOptions: CollectorOptions = {
       ...(this.#deps.collectorSafetyWindowMs !== undefined
         ? { safetyWindowMs: this.#deps.collectorSafetyWindowMs }
         : {}),
+      ...(this.#deps.onTombstoneRemoved !== undefined
+        ? { onTombstoneRemoved: this.#deps.onTombstoneRemoved }
+        : {}),
       ...options,
-    });
+    };
+    const runner = this.#deps.runner;
+    return runner?.collect !== undefined
+      ? runner.collect(collectorOptions)
+      : collectUnreferencedBlobs(this.#deps, collectorOptions);
   }
 
   /** Cancels this process's runs (they stop between batches, leaving checkpoints) and waits for them. */

@@ -81,9 +81,13 @@ export interface ArchivalSettings {
 
 export const DEFAULT_ARCHIVAL_SETTINGS: ArchivalSettings = {
   batchSize: 100,
-  concurrency: 8,
+  // Against a remote service each record waits on about six round trips: 16 in flight from the start,
+  // and up to 64 as the controller finds no congestion (it halves on 429s and latency growth).
+  concurrency: 16,
   maxConcurrency: 64,
-  sliceConcurrency: 4,
+  // A slice pays about ten round trips of its own (lease, state, scans, checkpoints) whatever its size:
+  // a run over 37 monthly slices is bounded by them unless most slices run at once.
+  sliceConcurrency: 16,
   timeBudgetMs: 9 * 60_000,
   requestUnitsPerSecond: undefined,
   throughputShare: DEFAULT_THROUGHPUT_SHARE,
@@ -168,6 +172,8 @@ class Run {
   readonly #retried = new Set<string>();
   /** The last report save queued: saves run one after another (see #save). */
   #saving: Promise<unknown> = Promise.resolve();
+  /** A progress save queued and not yet started: later progress joins it instead of queueing its own. */
+  #progressQueued: Promise<RunReport> | undefined;
   #stoppedBecause: string | undefined;
 
   constructor(deps: ArchivalEngineDependencies, settings: ArchivalSettings, options: RunOptions) {
@@ -346,7 +352,7 @@ class Run {
             if (!(await this.#writeSlice(name, lease, next))) return;
             ownCheckpoint = checkpoint !== undefined;
           }
-          await this.#save('running');
+          this.#saveProgress();
           if (after === undefined) break;
           if (this.#shouldStop()) return;
         }
@@ -408,7 +414,7 @@ class Run {
           );
           if (this.#options.abortSignal?.aborted === true || this.#stoppedBecause !== undefined) return;
           if (!(await this.#holds(name, renewal))) return;
-          await this.#save('running');
+          this.#saveProgress();
           if (page.next === undefined || this.#shouldStop()) return;
           page = await query(page.next);
         }
@@ -505,7 +511,7 @@ class Run {
             await savePurgedThrough(this.#deps.control, lease, advanced.position, this.#context.callOptions);
           saving = !advanced.blocked;
         }
-        await this.#save('running');
+        this.#saveProgress();
       } while (after !== undefined && !this.#shouldStop());
     });
   }
@@ -617,7 +623,7 @@ class Run {
    * another worker has taken it.
    */
   async #holds(name: string, renewal: LeaseRenewal): Promise<boolean> {
-    if (await renewal.renewNow()) return true;
+    if (await renewal.confirm()) return true;
     this.#stoppedBecause ??= `lost the lease on ${name} to another worker`;
     return false;
   }
@@ -678,11 +684,22 @@ class Run {
   }
 
   /**
+   * Saves the report so far behind the work, not in its way (a save never rejects): slices and pages
+   * go on while it is written, and progress made meanwhile joins the save still queued.
+   */
+  #saveProgress(): void {
+    void this.#save('running');
+  }
+
+  /**
    * One save at a time, each report made when its turn comes: slices save side by side, and two writes
    * in flight could land out of order, leaving an older report (or a `running` one after the last) stored.
+   * A progress save queued behind another is shared, so a run writes at most one report per round trip.
    */
   #save(status: RunStatus): Promise<RunReport> {
+    if (status === 'running' && this.#progressQueued !== undefined) return this.#progressQueued;
     const saved = this.#saving.then(async () => {
+      if (status === 'running') this.#progressQueued = undefined;
       const report = this.#report(status);
       try {
         await saveRunReport(this.#deps.control, report);
@@ -693,6 +710,7 @@ class Run {
       return report;
     });
     this.#saving = saved;
+    if (status === 'running') this.#progressQueued = saved;
     return saved;
   }
 }

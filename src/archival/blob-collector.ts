@@ -30,6 +30,8 @@ export interface CollectorOptions {
   readonly pageSize?: number;
   readonly abortSignal?: AbortSignal;
   readonly onProgress?: (counts: CollectorCounts) => void;
+  /** Told of each tombstone removed, instead of the dependencies' hook (a worker hands it to its parent). */
+  readonly onTombstoneRemoved?: (key: RecordKey, tombstone: BlobProperties) => Promise<void>;
 }
 
 export interface CollectorCounts {
@@ -160,7 +162,7 @@ export async function collectUnreferencedBlobs(
       if (isCode(error, 'PRECONDITION_FAILED')) return 'tombstonesKept';
       throw error;
     }
-    await dependencies.onTombstoneRemoved?.(key, blob);
+    await (options.onTombstoneRemoved ?? dependencies.onTombstoneRemoved)?.(key, blob);
     return 'tombstonesRemoved';
   }
 }

@@ -11,6 +11,10 @@ export class LeaseRenewal {
   readonly #callOptions: OperationOptions | undefined;
   readonly #stopping = new AbortController();
   readonly #loop: Promise<void>;
+  readonly #clock: Clock;
+  readonly #everyMs: number;
+  /** When the lease was last known held: taken just before this started, then each renewal answered. */
+  #confirmedAtMs: number;
   #lost = false;
 
   /** Starts renewing at once; call stop() when the work ends (in `finally`), before releasing the lease. */
@@ -23,6 +27,9 @@ export class LeaseRenewal {
     this.#control = control;
     this.#lease = lease;
     this.#callOptions = options.callOptions;
+    this.#clock = clock;
+    this.#everyMs = options.everyMs;
+    this.#confirmedAtMs = clock.now().getTime();
     const signal = AbortSignal.any([
       this.#stopping.signal,
       ...(options.callOptions?.abortSignal !== undefined ? [options.callOptions.abortSignal] : []),
@@ -37,8 +44,20 @@ export class LeaseRenewal {
 
   /** Renews now, between batches, as well: false once the lease is lost. A failed call is the caller's. */
   async renewNow(): Promise<boolean> {
+    const askedAtMs = this.#clock.now().getTime();
     if (!this.#lost && !(await this.#control.renewLease(this.#lease, this.#callOptions))) this.#lost = true;
+    if (!this.#lost) this.#confirmedAtMs = Math.max(this.#confirmedAtMs, askedAtMs);
     return !this.#lost;
+  }
+
+  /**
+   * renewNow, unless the lease was known held less than a renewal interval ago: no other worker can
+   * take a lease before it expires, so between short batches the round trip would tell nothing new.
+   */
+  confirm(): Promise<boolean> {
+    if (!this.#lost && this.#clock.now().getTime() - this.#confirmedAtMs < this.#everyMs)
+      return Promise.resolve(true);
+    return this.renewNow();
   }
 
   /** Ends the timer and any renewal in flight; resolves once nothing runs any more. Never rejects. */
@@ -60,10 +79,12 @@ export class LeaseRenewal {
         return; // stopped, or the run was cancelled
       }
       try {
+        const askedAtMs = clock.now().getTime();
         if (!(await this.#control.renewLease(this.#lease, callOptions))) {
           this.#lost = true;
           return;
         }
+        this.#confirmedAtMs = Math.max(this.#confirmedAtMs, askedAtMs);
       } catch {
         // An unanswered renewal is not a lost lease: the next one, well within the lease, tries again.
       }

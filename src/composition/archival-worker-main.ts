@@ -20,6 +20,9 @@ try {
 }
 
 const runs = new Map<string, { controller: AbortController; done: Promise<void> }>();
+const collections = new Map<string, { controller: AbortController; done: Promise<void> }>();
+/** Tombstone removals waiting for the API's process to audit them, by `collectId:seq`. */
+const audits = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
 let opened: Promise<OpenedDataAccess> | undefined;
 let liveLatencyRatio: number | undefined;
 let records: Record<string, number> = {};
@@ -95,11 +98,43 @@ function startRun(message: Extract<ToWorker, { type: 'run' }>): void {
   runs.set(runId, { controller, done });
 }
 
+/** A collection here; each tombstone it removes is audited by the API's process before it goes on. */
+function startCollect(message: Extract<ToWorker, { type: 'collect' }>): void {
+  const controller = new AbortController();
+  const { collectId } = message;
+  let seq = 0;
+  const done = (async () => {
+    try {
+      const { services } = await (opened ?? Promise.reject(new Error('the worker was not initialised')));
+      const counts = await services.archival.collect({
+        ...message.options,
+        abortSignal: controller.signal,
+        onProgress: (progress) => void send({ type: 'collect-progress', collectId, counts: { ...progress } }),
+        onTombstoneRemoved: (key, tombstone) =>
+          new Promise<void>((resolve, reject) => {
+            const n = seq++;
+            audits.set(`${collectId}:${n}`, { resolve, reject });
+            void send({ type: 'tombstone-removed', collectId, seq: n, key, tombstone });
+          }),
+      });
+      await send({ type: 'collected', collectId, counts });
+    } catch (error) {
+      await send({ type: 'collect-failed', collectId, message: describeError(error) });
+    } finally {
+      collections.delete(collectId);
+    }
+  })();
+  collections.set(collectId, { controller, done });
+}
+
 /** Cancels the runs (each saves its report), closes the stores, and exits. */
 function close(): Promise<void> {
   closing ??= (async () => {
-    for (const run of runs.values()) run.controller.abort();
-    await Promise.allSettled([...runs.values()].map((run) => run.done));
+    for (const work of [...runs.values(), ...collections.values()]) work.controller.abort();
+    // No answer will come for a removal not yet audited: its collection ends there (the next one goes on).
+    for (const audit of audits.values()) audit.reject(new Error('the archival worker is closing'));
+    audits.clear();
+    await Promise.allSettled([...runs.values(), ...collections.values()].map((work) => work.done));
     const access = await opened?.catch(() => undefined);
     await access?.close();
     process.exit(0);
@@ -125,6 +160,20 @@ process.on('message', (message: ToWorker) => {
     case 'cancel':
       runs.get(message.runId)?.controller.abort();
       return;
+    case 'collect':
+      startCollect(message);
+      return;
+    case 'cancel-collect':
+      collections.get(message.collectId)?.controller.abort();
+      return;
+    case 'tombstone-audited': {
+      const key = `${message.collectId}:${message.seq}`;
+      const audit = audits.get(key);
+      audits.delete(key);
+      if (message.error === undefined) audit?.resolve();
+      else audit?.reject(new Error(`the tombstone's removal was not audited: ${message.error}`));
+      return;
+    }
     case 'live-latency':
       liveLatencyRatio = message.ratio ?? undefined;
       return;

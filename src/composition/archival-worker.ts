@@ -7,18 +7,24 @@
 // timeout, BEGIN IMMEDIATE for every conditional write; the file archive commits under the index's
 // write lock), as the CLI and the server share it. The worker opens its own adapters from the same
 // configuration; run reports, leases and checkpoints go to the shared stores as in process, and its
-// run events come back here, to this process's instruments, which /metrics reads.
+// run events come back here, to this process's instruments, which /metrics reads. The collector runs
+// there too (listing the archive, checking each blob's references); the tombstones it removes are
+// audited here, by the one process that writes the audit trail, before it goes on.
 import { type ChildProcess, fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ArchivalRunner } from '../archival/archival-runner.ts';
 import { RunnerLostError } from '../archival/archival-runner.ts';
 import type { ArchivalRunEvents, ArchivalStep, RunOptions } from '../archival/archive-run.ts';
+import type { CollectorCounts, CollectorOptions } from '../archival/blob-collector.ts';
 import { type RunReport, type RunRequest, runRequestOf } from '../archival/run-reports.ts';
 import type { AppConfig } from '../config/app-config.ts';
 import { AppError } from '../domain/errors.ts';
+import type { BlobProperties } from '../ports/archive-store.ts';
 import type { Logger } from '../ports/logger.ts';
+import type { RecordKey } from '../domain/record-rules.ts';
 
 export type RecordOutcome = Parameters<NonNullable<ArchivalRunEvents['onRecord']>>[1];
 
@@ -29,7 +35,19 @@ export type ToWorker =
   | { readonly type: 'cancel'; readonly runId: string }
   /** The API's recent latency over its usual (back-pressure); null: no signal. */
   | { readonly type: 'live-latency'; readonly ratio: number | null }
+  | { readonly type: 'collect'; readonly collectId: string; readonly options: CollectRequest }
+  | { readonly type: 'cancel-collect'; readonly collectId: string }
+  /** The tombstone the worker named is audited (or not: `error`); its collector goes on. */
+  | {
+      readonly type: 'tombstone-audited';
+      readonly collectId: string;
+      readonly seq: number;
+      readonly error?: string;
+    }
   | { readonly type: 'close' };
+
+/** The collector's options that cross to the worker (its callbacks and signal stay here). */
+export type CollectRequest = Omit<CollectorOptions, 'abortSignal' | 'onProgress' | 'onTombstoneRemoved'>;
 
 /** What the worker answers. */
 export type FromWorker =
@@ -39,7 +57,18 @@ export type FromWorker =
   | { readonly type: 'records'; readonly counts: Readonly<Record<string, number>> }
   | { readonly type: 'progress'; readonly runId: string; readonly report: RunReport }
   | { readonly type: 'finished'; readonly runId: string; readonly report: RunReport }
-  | { readonly type: 'failed'; readonly runId: string; readonly message: string };
+  | { readonly type: 'failed'; readonly runId: string; readonly message: string }
+  | { readonly type: 'collect-progress'; readonly collectId: string; readonly counts: CollectorCounts }
+  /** Removed: audit it and answer `tombstone-audited`; the worker's collector waits for the answer. */
+  | {
+      readonly type: 'tombstone-removed';
+      readonly collectId: string;
+      readonly seq: number;
+      readonly key: RecordKey;
+      readonly tombstone: BlobProperties;
+    }
+  | { readonly type: 'collected'; readonly collectId: string; readonly counts: CollectorCounts }
+  | { readonly type: 'collect-failed'; readonly collectId: string; readonly message: string };
 
 export interface ArchivalWorkerOptions {
   /** The worker opens its stores from this (it is the API's own configuration). */
@@ -58,6 +87,12 @@ interface InFlight {
   last: RunReport | undefined;
 }
 
+interface CollectionInFlight {
+  readonly resolve: (counts: CollectorCounts) => void;
+  readonly reject: (error: Error) => void;
+  readonly options: CollectorOptions;
+}
+
 /** A graceful close that takes longer than this ends the worker with SIGKILL. */
 const CLOSE_TIMEOUT_MS = 15_000;
 const ENTRY = fileURLToPath(
@@ -67,6 +102,7 @@ const ENTRY = fileURLToPath(
 export class ArchivalWorker implements ArchivalRunner {
   readonly #options: ArchivalWorkerOptions;
   readonly #runs = new Map<string, InFlight>();
+  readonly #collections = new Map<string, CollectionInFlight>();
   #child: ChildProcess | undefined;
   #ready: Promise<ChildProcess> | undefined;
   /** The run events of the service this worker serves (one service per worker). */
@@ -117,6 +153,34 @@ export class ArchivalWorker implements ArchivalRunner {
     }
   }
 
+  /** A collection in the worker; its tombstone removals are audited here through `options.onTombstoneRemoved`. */
+  async collect(options: CollectorOptions): Promise<CollectorCounts> {
+    if (this.#closing) {
+      throw new AppError('UNAVAILABLE', 'The archival worker is stopping', { retryable: true });
+    }
+    const child = await this.#started();
+    const collectId = randomUUID();
+    const {
+      abortSignal,
+      onProgress: _onProgress,
+      onTombstoneRemoved: _onTombstoneRemoved,
+      ...request
+    } = options;
+    const done = new Promise<CollectorCounts>((resolve, reject) => {
+      this.#collections.set(collectId, { resolve, reject, options });
+    });
+    const cancel = (): void => this.#send(child, { type: 'cancel-collect', collectId });
+    this.#send(child, { type: 'collect', collectId, options: request });
+    abortSignal?.addEventListener('abort', cancel, { once: true });
+    if (abortSignal?.aborted === true) cancel();
+    try {
+      return await done;
+    } finally {
+      abortSignal?.removeEventListener('abort', cancel);
+      this.#collections.delete(collectId);
+    }
+  }
+
   /** Cancels the runs in flight (they stop between batches, reports saved), then ends the worker. */
   async close(): Promise<void> {
     this.#closing = true;
@@ -124,6 +188,8 @@ export class ArchivalWorker implements ArchivalRunner {
     if (child === undefined) return;
     const exited = once(child, 'exit');
     for (const runId of this.#runs.keys()) this.#send(child, { type: 'cancel', runId });
+    for (const collectId of this.#collections.keys())
+      this.#send(child, { type: 'cancel-collect', collectId });
     this.#send(child, { type: 'close' });
     const timer = setTimeout(() => child.kill('SIGKILL'), CLOSE_TIMEOUT_MS);
     try {
@@ -191,9 +257,40 @@ export class ArchivalWorker implements ArchivalRunner {
       case 'failed':
         this.#runs.get(message.runId)?.reject(new Error(message.message));
         return;
+      case 'collect-progress':
+        this.#collections.get(message.collectId)?.options.onProgress?.(message.counts);
+        return;
+      case 'tombstone-removed':
+        void this.#auditTombstone(message);
+        return;
+      case 'collected':
+        this.#collections.get(message.collectId)?.resolve(message.counts);
+        return;
+      case 'collect-failed':
+        this.#collections.get(message.collectId)?.reject(new Error(message.message));
+        return;
       default:
         return;
     }
+  }
+
+  async #auditTombstone(message: Extract<FromWorker, { type: 'tombstone-removed' }>): Promise<void> {
+    const { collectId, seq } = message;
+    const hook = this.#collections.get(collectId)?.options.onTombstoneRemoved;
+    let error: string | undefined;
+    try {
+      await hook?.(message.key, message.tombstone);
+    } catch (cause) {
+      error = cause instanceof Error ? cause.message : String(cause);
+    }
+    const child = this.#child;
+    if (child !== undefined)
+      this.#send(child, {
+        type: 'tombstone-audited',
+        collectId,
+        seq,
+        ...(error !== undefined ? { error } : {}),
+      });
   }
 
   /** The worker ended: its runs are lost (their reports are ended by the service), the next run starts another. */
@@ -207,6 +304,14 @@ export class ArchivalWorker implements ArchivalRunner {
     for (const [, run] of lost) {
       run.reject(
         new RunnerLostError(`the archival worker process (pid ${child.pid}) ended (${how})`, run.last),
+      );
+    }
+    // A collection is safe to leave half done (each delete is conditional): the next one goes on.
+    for (const collection of this.#collections.values()) {
+      collection.reject(
+        new AppError('UNAVAILABLE', `the archival worker process (pid ${child.pid}) ended (${how})`, {
+          retryable: true,
+        }),
       );
     }
   }

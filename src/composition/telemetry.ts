@@ -28,7 +28,7 @@ import {
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOffSampler, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { pino as PinoFactory } from 'pino';
 
@@ -88,9 +88,13 @@ export async function startTracing(options: TracingOptions = {}): Promise<boolea
       },
     });
   } else {
+    const spanProcessors = [...(options.spanProcessors ?? [])];
     const provider = new NodeTracerProvider({
       resource: serviceResource(),
-      spanProcessors: [...(options.spanProcessors ?? [])],
+      spanProcessors,
+      // Nothing exports the spans: record none (no attributes, events or timings kept for nobody). Each
+      // span still carries its trace id (a caller's traceparent, or a new one) to logs and problem bodies.
+      ...(spanProcessors.length === 0 ? { sampler: new AlwaysOffSampler() } : {}),
     });
     provider.register({ propagator: new W3CTraceContextPropagator() });
   }

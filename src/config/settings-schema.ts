@@ -316,9 +316,10 @@ export const SettingsSchema = Type.Object({
     example: '200',
   }),
   ARCHIVE_CONCURRENCY: integer(1, 64, {
-    default: 8,
-    description: 'records in flight per batch',
-    example: '16',
+    default: 16,
+    description:
+      'records in flight when a run starts (the adaptive controller then moves it between 1 and 64)',
+    example: '32',
   }),
   ARCHIVE_WORKER: choice(['process', 'in-process'], {
     default: 'process',

@@ -142,12 +142,12 @@ for (const adapters of WORLD_ADAPTERS) {
       const steps: Record<string, number> = {};
       for (const write of cleanWrites) steps[write] = (steps[write] ?? 0) + 1;
       // Per record: upload, ledger entry, stub swap (the entry stays as history). Per run: the slice lease
-      // and its heartbeat, the purge lease and its heartbeat, the run report at start, per batch and at the
-      // end (its copies were due the instant the purge read them: no position to save yet).
+      // and the purge lease (a lease taken moments ago needs no renewal between batches), and the run report
+      // at start, per batch and at the end (its copies were due the instant the purge read them: no
+      // position to save yet).
       expect(steps).toEqual({
         'control.write': 4,
         'control.acquireLease': 2,
-        'control.renewLease': 2,
         'control.releaseLease': 2,
         'archive.putIfAbsent': RECORDS,
         'ledger.put': RECORDS,
@@ -186,8 +186,10 @@ for (const adapters of WORLD_ADAPTERS) {
 
     it('covered every write of the clean run, alone and in pairs', () => {
       expect(singlePoints).toBe(2 * cleanWrites.length);
-      expect(singlePoints).toBeGreaterThan(40);
-      expect(pairPoints).toBeGreaterThan(1500);
+      // 20 writes since the purge keeps its ledger entry (no delete per record): 40 single points.
+      expect(singlePoints).toBeGreaterThanOrEqual(40);
+      // 1,270-1,278 pairs without the ledger deletes (1,619-1,626 with them): fewer writes, fewer points.
+      expect(pairPoints).toBeGreaterThan(1200);
       console.log(`crash points (${adapters}): ${singlePoints} single, ${pairPoints} pairs`);
     });
   });

@@ -162,4 +162,42 @@ describe('the archival worker of npm start', () => {
       await services.close();
     }
   });
+
+  it('collects in the worker too, and this process audits each tombstone the worker removes', async () => {
+    const dataDir = newDataDir('collect');
+    const keys = await seed(dataDir, 6);
+    const services = await open(dataDir, true);
+    try {
+      const run = await services.archival.run({ asOf: AS_OF });
+      expect(run.counts.purged).toBe(keys.length);
+      const workerPid = run.executedBy!.pid;
+      // One record deleted (its blob unreferenced, a tombstone written), one rehydrated (its blob unreferenced).
+      const [deleted, rehydrated] = [keys[0]!, keys[1]!];
+      await services.records.delete(deleted, {});
+      await services.records.rehydrate(rehydrated);
+      const blobs = await services.ports.archive.list('', { pageSize: 100 });
+      expect(blobs.items.length).toBe(keys.length + 1);
+
+      // A stopped worker cannot answer: the collection waits on it, and ends with it, naming it.
+      process.kill(workerPid, 'SIGSTOP');
+      const waiting = services.archival.collect({ safetyWindowMs: 0, tombstoneMarginMs: 0 });
+      process.kill(workerPid, 'SIGKILL');
+      await expect(waiting).rejects.toThrow(`the archival worker process (pid ${workerPid}) ended`);
+
+      const counts = await services.archival.collect({ safetyWindowMs: 0, tombstoneMarginMs: 0 });
+      expect(counts).toMatchObject({ deleted: 2, tombstonesRemoved: 1 });
+      const left = (await services.ports.archive.list('', { pageSize: 100 })).items.map((item) => item.path);
+      expect(left).toHaveLength(keys.length - 2);
+      expect(
+        left.filter((path) => path.includes(`/${deleted.id}/`) || path.includes(`/${rehydrated.id}/`)),
+      ).toEqual([]);
+      // The worker removed the tombstone; the event is in this process's trail, as the collector's act.
+      const audit = await services.audit.query({ action: 'archive.gc', limit: 10 });
+      expect(audit.items.map((event) => [event.customerId, event.recordId, event.actor.sub])).toEqual([
+        [deleted.customerId, deleted.id, 'system:collector'],
+      ]);
+    } finally {
+      await services.close();
+    }
+  });
 });

@@ -54,14 +54,22 @@ describe('npm run package', () => {
     const npmCli = process.env.npm_execpath;
     const packaged = spawnSync(
       npmCli?.endsWith('.js') === true ? process.execPath : 'npm',
-      [...(npmCli?.endsWith('.js') === true ? [npmCli] : []), 'run', 'package'],
+      // Its own output folder: the developer's .package and dist/ stay as they are.
+      [
+        ...(npmCli?.endsWith('.js') === true ? [npmCli] : []),
+        'run',
+        'package',
+        '--',
+        '--out',
+        join(work, 'out'),
+      ],
       { cwd: root, encoding: 'utf8' },
     );
     expect(packaged.status, packaged.stderr).toBe(0);
 
     const { main } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string };
     mkdirSync(unpacked);
-    const names = await unzip(join(root, '.package', 'billing-archive.zip'), unpacked);
+    const names = await unzip(join(work, 'out', 'billing-archive.zip'), unpacked);
     expect(names).toEqual(expect.arrayContaining(['host.json', 'package.json', main]));
     const outsideDependencies = names.filter((name) => !name.startsWith('node_modules/'));
     expect(

@@ -55,7 +55,7 @@ describe('configuration', () => {
       requestUnitsPerSecond: undefined,
       throughputShare: 0.25,
       batchSize: 100,
-      concurrency: 8,
+      concurrency: 16,
     });
     expect(defaults.coolDown.text).toBe('P1D');
     expect(defaults.collectorSafetyWindowMs).toBe(86_400_000);

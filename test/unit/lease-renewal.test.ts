@@ -82,6 +82,36 @@ describe('LeaseRenewal', () => {
     await renewal.stop();
   });
 
+  it('confirms between batches without a call while the lease was known held within an interval', async () => {
+    const clock = new ManualClock();
+    const { control, calls } = scriptedControl(clock, (call) => Promise.resolve(call < 3));
+    const renewal = new LeaseRenewal(control, lease, clock, { everyMs: 20 * SECOND });
+    await clock.tick(19 * SECOND);
+    expect(await renewal.confirm()).toBe(true);
+    expect(calls).toEqual([]);
+    // The timer's renewal at 20 s confirms it too: a batch ending at 39 s makes no call either.
+    await clock.tick(20 * SECOND);
+    expect(calls).toHaveLength(1);
+    expect(await renewal.confirm()).toBe(true);
+    expect(calls).toHaveLength(1);
+    await renewal.stop();
+  });
+
+  it('asks between batches once the last confirmation is older than an interval (a stalled process)', async () => {
+    const clock = new ManualClock();
+    const { control, calls } = scriptedControl(clock, (call) => Promise.resolve(call < 2));
+    const renewal = new LeaseRenewal(control, lease, clock, { everyMs: 20 * SECOND });
+    await renewal.stop(); // no timer: as if the process had stalled
+    clock.advance(21 * SECOND);
+    expect(await renewal.confirm()).toBe(true);
+    expect(calls).toHaveLength(1);
+    expect(await renewal.confirm()).toBe(true);
+    expect(calls).toHaveLength(1);
+    clock.advance(21 * SECOND);
+    expect(await renewal.confirm()).toBe(false);
+    expect(calls).toHaveLength(2);
+  });
+
   it('takes a renewal that failed (no answer) for no loss, and renews at the next interval', async () => {
     const clock = new ManualClock();
     const { control, calls } = scriptedControl(clock, (call) =>
