@@ -83,6 +83,7 @@ await runBenchmark('ops-scale', async ({ profile, log }) => {
         {
           store: recorded(store, 'store', calls.status),
           ledger: recorded(ledger, 'ledger', calls.status),
+          control: recorded(control, 'control', calls.status),
           tierCounters: new TierCounters(recorded(control, 'control', calls.status)),
         },
         NOW,

@@ -3,7 +3,12 @@
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
 import { AppError, describeError, isAppError } from '../domain/errors.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
-import type { ArchiveLedger, LedgerEntry, StoredLedgerEntry } from '../ports/archive-ledger.ts';
+import type {
+  ArchiveLedger,
+  LedgerEntry,
+  LedgerPosition,
+  StoredLedgerEntry,
+} from '../ports/archive-ledger.ts';
 import type { ArchiveStore } from '../ports/archive-store.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { LegalHoldStore } from '../ports/legal-hold-store.ts';
@@ -29,12 +34,20 @@ export interface StepContext extends ArchivalStores {
   readonly callOptions: OperationOptions;
   /** Failed attempts of a step before the item is parked for review. */
   readonly maxAttempts: number;
+  /** The purge's saved position when the run started: a copy is due after it (see copy-step.ts). */
+  readonly purgedThrough?: LedgerPosition;
 }
 
 export type StepOutcome =
   | { readonly kind: 'copied' | 'purged' }
   | { readonly kind: 'skipped'; readonly reason: string }
-  | { readonly kind: 'failed'; readonly reason: string; readonly parked: boolean };
+  | {
+      readonly kind: 'failed';
+      readonly reason: string;
+      readonly parked: boolean;
+      /** The failure is written on the ledger entry (with its backoff); false when that write failed too. */
+      readonly recorded?: boolean;
+    };
 
 export const DEFAULT_MAX_ATTEMPTS = 5;
 
@@ -48,6 +61,8 @@ export { describeError } from '../domain/errors.ts';
 /**
  * Records a failed attempt on the item's ledger entry (creating a `failed` entry for a copy that never
  * succeeded), with backoff, and parks it after `maxAttempts`. Best effort: the ledger may be down too.
+ * A failing purge's entry is due again at its nextAttemptAt (purgeAfter moves there), so it never holds
+ * the purge's saved position back; a failing or parked entry never expires (no expiresAt).
  */
 export async function recordFailure(
   context: StepContext,
@@ -61,13 +76,19 @@ export async function recordFailure(
   const attempts = (existing?.entry.attempts ?? 0) + 1;
   const parked = attempts >= context.maxAttempts;
   const reason = describeError(error);
+  const { expiresAt: _expiresAt, ...kept } = failed;
+  const nextAttemptAt = new Date(context.asOf.getTime() + backoffMs(attempts)).toISOString();
+  const now = context.clock.now().toISOString();
   const entry: LedgerEntry = {
-    ...failed,
+    ...kept,
+    // Never due before now either: the purge's position passes only entries due before it read them.
+    ...(failed.state === 'copied' ? { purgeAfter: nextAttemptAt > now ? nextAttemptAt : now } : {}),
     attempts,
     lastError: reason.slice(0, 500),
-    nextAttemptAt: new Date(context.asOf.getTime() + backoffMs(attempts)).toISOString(),
+    nextAttemptAt,
     ...(parked ? { parked: true } : {}),
   };
+  let recorded = true;
   try {
     await context.ledger.put(
       entry,
@@ -76,8 +97,9 @@ export async function recordFailure(
     );
   } catch {
     // The failure is still reported in the run; the next run finds the item again.
+    recorded = false;
   }
-  return { kind: 'failed', reason: `${key.customerId}/${key.id}: ${reason}`, parked };
+  return { kind: 'failed', reason: `${key.customerId}/${key.id}: ${reason}`, parked, recorded };
 }
 
 export function isCode(error: unknown, ...codes: AppError['code'][]): boolean {

@@ -146,12 +146,12 @@ export class ArchivalService {
 
   /** Stuck, failed and parked ledger items, without reading any record (metrics, alerts). */
   attention(): Promise<AttentionCounts> {
-    return attentionCounts(this.#deps.ledger, this.#deps.clock.now());
+    return attentionCounts(this.#deps, this.#deps.clock.now());
   }
 
   /**
    * Gives parked items (or one) a fresh start: each entry is rewritten unparked, with no attempts and
-   * due now, so the next run (incremental too) retries its step: the copy of a failed entry, the purge
+   * due now (nextAttemptAt and purgeAfter), so the next run (incremental too) retries its step: the copy of a failed entry, the purge
    * of a copied one. Conditional on the entry's etag: a worker that changed it meanwhile wins.
    */
   async unpark(key?: RecordKey): Promise<number> {
@@ -167,8 +167,10 @@ export class ArchivalService {
       });
       for (const { entry, etag } of page.items) {
         if (key !== undefined && entry.id !== key.id) continue;
-        const { parked: _parked, lastError: _lastError, ...rest } = entry;
-        const fresh = { ...rest, attempts: 0, nextAttemptAt: now };
+        // Due now, so past the purge's saved position (a parked copy before it would read as history);
+        // no expiresAt until it is purged.
+        const { parked: _parked, lastError: _lastError, expiresAt: _expiresAt, ...rest } = entry;
+        const fresh = { ...rest, attempts: 0, nextAttemptAt: now, purgeAfter: now };
         if (
           await this.#deps.ledger.put(fresh, { ifMatch: etag }).then(
             () => true,

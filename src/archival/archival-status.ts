@@ -1,9 +1,12 @@
 // The archival status of API.md: how many records are hot, copied (in grace), archived, stuck
-// (an intermediate state for too long) and failed (parked for review after repeated failures).
+// (an intermediate state for too long) and failed (parked for review after repeated failures). Ledger
+// entries the purge has passed are migration history: counted apart, never as copied or stuck.
 import type { ArchiveLedger, LedgerEntry, LedgerPosition } from '../ports/archive-ledger.ts';
+import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import type { RecordStore } from '../ports/record-store.ts';
 import type { TierCounterStore } from '../ports/tier-counter-store.ts';
+import { readPurgedThrough } from './purge-position.ts';
 
 export interface StatusItem {
   readonly customerId: string;
@@ -30,37 +33,38 @@ export async function archivalStatus(
   dependencies: {
     readonly store: RecordStore;
     readonly ledger: ArchiveLedger;
+    readonly control: Pick<ArchivalControlStore, 'read'>;
     readonly tierCounters?: TierCounterStore;
   },
   now: Date,
   options: { readonly stuckAfterMs?: number } & OperationOptions = {},
 ): Promise<ArchivalStatus> {
+  const { stuckAfterMs, ...call } = options;
+  const purgedThrough = await readPurgedThrough(dependencies.control, call);
   const [tiers, ledgerCounts] = await Promise.all([
-    tierCounts(dependencies, options),
-    dependencies.ledger.counts(options),
+    tierCounts(dependencies, call),
+    dependencies.ledger.counts(purgedThrough !== undefined ? { purgedThrough } : {}, call),
   ]);
-  const stuckBefore = new Date(
-    now.getTime() - (options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS),
-  ).toISOString();
-  // Stuck: copies overdue for purge, and copies that keep failing but are not parked yet.
+  const stuckBefore = new Date(now.getTime() - (stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS)).toISOString();
+  // Stuck: copies overdue for purge (past the history), and copies that keep failing but are not parked yet.
   const stuck: StatusItem[] = [];
   let stuckCount = 0;
-  for (const query of [
-    { state: 'copied' as const, parked: false, dueBy: stuckBefore },
-    { state: 'failed' as const, parked: false },
-  ]) {
-    let after: LedgerPosition | undefined;
+  for (const [query, start] of [
+    [{ state: 'copied' as const, parked: false, dueBy: stuckBefore }, purgedThrough],
+    [{ state: 'failed' as const, parked: false }, undefined],
+  ] as const) {
+    let after: LedgerPosition | undefined = start;
     do {
       const page = await dependencies.ledger.query(
         { ...query, limit: 500, ...(after ? { after } : {}) },
-        options,
+        call,
       );
       stuckCount += page.items.length;
       for (const { entry } of page.items) if (stuck.length < LISTED) stuck.push(toItem(entry));
       after = page.next;
     } while (after !== undefined);
   }
-  const parked = await dependencies.ledger.query({ parked: true, limit: LISTED }, options);
+  const parked = await dependencies.ledger.query({ parked: true, limit: LISTED }, call);
   return {
     counts: {
       hot: Math.max(0, tiers.hot - ledgerCounts.copied),
@@ -114,20 +118,21 @@ export interface AttentionCounts {
  * indexed query of overdue copies, never a read of the records (cheap enough after every run).
  */
 export async function attentionCounts(
-  ledger: ArchiveLedger,
+  dependencies: { readonly ledger: ArchiveLedger; readonly control: Pick<ArchivalControlStore, 'read'> },
   now: Date,
   options: { readonly stuckAfterMs?: number } & OperationOptions = {},
 ): Promise<AttentionCounts> {
-  const counts = await ledger.counts(options);
-  const stuckBefore = new Date(
-    now.getTime() - (options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS),
-  ).toISOString();
+  const { stuckAfterMs, ...call } = options;
+  const { ledger } = dependencies;
+  const purgedThrough = await readPurgedThrough(dependencies.control, call);
+  const counts = await ledger.counts(purgedThrough !== undefined ? { purgedThrough } : {}, call);
+  const stuckBefore = new Date(now.getTime() - (stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS)).toISOString();
   let stuck = 0;
-  let after: LedgerPosition | undefined;
+  let after: LedgerPosition | undefined = purgedThrough;
   do {
     const page = await ledger.query(
       { state: 'copied', parked: false, dueBy: stuckBefore, limit: 500, ...(after ? { after } : {}) },
-      options,
+      call,
     );
     stuck += page.items.length;
     after = page.next;

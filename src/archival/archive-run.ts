@@ -31,6 +31,14 @@ import { type ArchivalBudget, archivalBudget, DEFAULT_THROUGHPUT_SHARE } from '.
 import { observeCongestion } from './congestion-observer.ts';
 import { LeaseRenewal } from './lease-renewal.ts';
 import { purgeEntry } from './purge-step.ts';
+import {
+  advancePosition,
+  isSettled,
+  positionHorizon,
+  PURGE_CONTROL_NAME,
+  readPurgedThrough,
+  savePurgedThrough,
+} from './purge-position.ts';
 import { QueryTally } from './query-tally.ts';
 import { RequestBudget } from './request-budget.ts';
 import { inRootSpan, inSpan } from '../telemetry/spans.ts';
@@ -152,7 +160,8 @@ class Run {
   readonly #queries = new QueryTally();
   readonly #concurrency: AdaptiveConcurrency;
   #throughput: ArchivalBudget | undefined;
-  readonly #context: StepContext;
+  /** Rebuilt once, when the run has read the purge's saved position (#execute). */
+  #context: StepContext;
   readonly #startedAt: Date;
   readonly #runId: string;
   readonly #pilot: boolean;
@@ -235,6 +244,8 @@ class Run {
     try {
       // The purge follows the copy rather than overlapping it: a purge dropping a record's stale entry
       // while the copy rewrites that entry would turn the new copy away until the next run.
+      const purgedThrough = await readPurgedThrough(this.#deps.control, this.#context.callOptions);
+      if (purgedThrough !== undefined) this.#context = { ...this.#context, purgedThrough };
       await this.#copyPhase();
       if (this.#options.dryRun !== true && !this.#shouldStop()) await this.#purgePhase();
       status =
@@ -429,7 +440,7 @@ class Run {
   // ---- Phase 2: purge ----
 
   async #purgePhase(): Promise<void> {
-    const name = 'purge.json';
+    const name = PURGE_CONTROL_NAME;
     const lease = await this.#deps.control.acquireLease(
       name,
       this.#settings.leaseSeconds,
@@ -440,39 +451,66 @@ class Run {
       return;
     }
     await this.#underLease(lease, async (renewal) => {
-      const asOf = this.#context.asOf.toISOString();
-      const query = (after: LedgerPosition | undefined) =>
-        prefetched(
-          this.#context.ledger.query(
-            {
-              state: 'copied',
-              parked: false,
-              dueBy: asOf,
-              limit: this.#settings.batchSize,
-              ...this.#customerFilter(),
-              ...(after ? { after } : {}),
-            },
-            this.#context.callOptions,
-          ),
+      // Due by asOf, or by now when asOf is earlier: a copy is due no earlier than its write (copy-step.ts),
+      // so a run as of a moment ago still purges its own copies with no grace period.
+      const asOf = new Date(
+        Math.max(this.#context.asOf.getTime(), this.#deps.clock.now().getTime()),
+      ).toISOString();
+      // Past the saved position: what lies before it is history, not read again. A run for one customer
+      // saves none (its pass says nothing of the others' entries); a run at another instant (asOf) may,
+      // as the horizon keeps the position behind both that instant and the run's real start.
+      const start = await readPurgedThrough(this.#deps.control, this.#context.callOptions);
+      let saving = this.#options.customerId === undefined;
+      // When each page was asked for: the position passes only entries due before it (positionHorizon).
+      const query = (after: LedgerPosition | undefined) => {
+        const readAt = this.#deps.clock.now();
+        return prefetched(
+          this.#context.ledger
+            .query(
+              {
+                state: 'copied',
+                parked: false,
+                dueBy: asOf,
+                limit: this.#settings.batchSize,
+                ...this.#customerFilter(),
+                ...(after ? { after } : {}),
+              },
+              this.#context.callOptions,
+            )
+            .then((page) => ({ ...page, readAt })),
         );
-      let pending = query(undefined);
+      };
+      let pending = query(start);
       let after;
       do {
         const page = await pending;
         // The next page is read while this one is purged.
         if (page.next !== undefined) pending = query(page.next);
+        const settled = page.items.map(() => false);
         await this.#processBatch(
           'purge',
-          page.items.map((stored) => async () => {
+          page.items.map((stored, index) => async () => {
             if (stored.entry.nextAttemptAt !== undefined && stored.entry.nextAttemptAt > asOf) {
               return { kind: 'skipped', reason: 'backing-off' } as const;
             }
             await this.#spend();
-            return purgeEntry(this.#context, stored);
+            const outcome = await purgeEntry(this.#context, stored);
+            settled[index] = isSettled(outcome);
+            return outcome;
           }),
         );
         after = page.next;
-        await this.#holds(name, renewal);
+        if (!(await this.#holds(name, renewal))) saving = false;
+        if (saving) {
+          const advanced = advancePosition(
+            page.items.map(({ entry }) => entry),
+            settled,
+            positionHorizon(page.readAt),
+          );
+          if (advanced.position !== undefined)
+            await savePurgedThrough(this.#deps.control, lease, advanced.position, this.#context.callOptions);
+          saving = !advanced.blocked;
+        }
         this.#saveProgress();
       } while (after !== undefined && !this.#shouldStop());
     });

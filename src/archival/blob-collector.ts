@@ -5,16 +5,21 @@
 // Tombstones (domain/tombstone.ts) go too, once none of their record's blobs written at or before them is
 // left: they are listed after every month folder (`tombstones/` sorts last), so by then this pass has
 // collected what it could of the record's unreferenced blobs; a tombstone that still hides a blob stays.
+// A ledger entry kept as migration history (behind the purge's saved position) references nothing: its
+// record's stub, if any, does. History past its expiresAt is swept first where the store has no ttl of
+// its own (SQLite): this pass, like the sweep, removes what nothing needs, off the archival run's budget.
 import { parseArchivePath } from '../domain/archive-artifact.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
 import { parseTombstonePath, TOMBSTONE_METADATA, tombstoneStillHides } from '../domain/tombstone.ts';
 import type { TierChangeSink } from '../domain/tier-totals.ts';
-import type { ArchiveLedger } from '../ports/archive-ledger.ts';
+import { type ArchiveLedger, isMigrationHistory } from '../ports/archive-ledger.ts';
+import type { ArchivalControlStore } from '../ports/archival-control-store.ts';
 import type { ArchiveStore, BlobProperties } from '../ports/archive-store.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
 import type { RecordStore } from '../ports/record-store.ts';
 import { isCode } from './archival-context.ts';
+import { readPurgedThrough } from './purge-position.ts';
 
 export interface CollectorOptions {
   /** A blob modified more recently than this is never collected (default one day). */
@@ -40,6 +45,8 @@ export interface CollectorCounts {
   tombstonesRemoved: number;
   /** Tombstones left: too recent, still hiding a blob, or from before tombstones named their folder. */
   tombstonesKept: number;
+  /** Migration history entries past their expiry, removed by the sweep (stores without a ttl of their own). */
+  historyExpired: number;
 }
 
 export const DEFAULT_COLLECTOR_SAFETY_WINDOW_MS = 24 * 3600_000;
@@ -50,6 +57,7 @@ export async function collectUnreferencedBlobs(
     readonly store: RecordStore;
     readonly ledger: ArchiveLedger;
     readonly archive: ArchiveStore;
+    readonly control: Pick<ArchivalControlStore, 'read'>;
     readonly clock: Clock;
     readonly tierCounters?: TierChangeSink;
     /** Told of each tombstone removed (the audit trail), before the pass goes on. */
@@ -70,7 +78,12 @@ export async function collectUnreferencedBlobs(
     kept: 0,
     tombstonesRemoved: 0,
     tombstonesKept: 0,
+    historyExpired: 0,
   };
+  if (options.dryRun !== true)
+    counts.historyExpired = await ledger.sweepExpired(clock.now().toISOString(), call);
+  // Read once, before any blob: an entry behind it had its stub written before the purge saved it.
+  const purgedThrough = await readPurgedThrough(dependencies.control, call);
   const horizon = clock.now().getTime() - (options.safetyWindowMs ?? DEFAULT_COLLECTOR_SAFETY_WINDOW_MS);
   const tombstoneHorizon = horizon - (options.tombstoneMarginMs ?? DEFAULT_TOMBSTONE_MARGIN_MS);
   let continuation: string | undefined;
@@ -97,12 +110,19 @@ export async function collectUnreferencedBlobs(
     const parsed = parseArchivePath(blob.path);
     if (parsed === undefined) return 'kept';
     if (blob.lastModified.getTime() > horizon) return 'tooRecent';
-    // Ledger first, then the document: a purge writes the stub before it deletes the entry, so this
-    // order cannot miss a reference that moves from one to the other while we look.
+    // Ledger first, then the document: a purge writes the stub before its position passes the entry, so
+    // this order cannot miss a reference that moves from one to the other while we look.
     const entry = await ledger.get(parsed, call);
-    if (entry?.entry.blobPath === blob.path) return 'referenced';
     const stored = await store.get(parsed, call);
     if (stored?.document.tier === 'archived' && stored.document.archive.blobPath === blob.path)
+      return 'referenced';
+    // An entry still to be purged holds its blob, unless its record changed since the copy (the purge
+    // would drop it); migration history holds nothing.
+    if (
+      entry?.entry.blobPath === blob.path &&
+      !isMigrationHistory(entry.entry, purgedThrough) &&
+      (stored === undefined || stored.etag === entry.entry.sourceEtag)
+    )
       return 'referenced';
     if (options.dryRun === true) return 'deleted';
     try {

@@ -7,11 +7,16 @@ import {
   ARCHIVE_CONTENT_TYPE,
   ARCHIVE_METADATA,
 } from '../domain/archive-artifact.ts';
-import { ineligibility, purgeAfter } from '../domain/archival-policy.ts';
+import { historyExpiresAt, ineligibility, purgeAfter } from '../domain/archival-policy.ts';
 import { AppError } from '../domain/errors.ts';
 import { type StoredDocument, summaryOf } from '../domain/record-document.ts';
 import { storedBytesOf } from '../domain/tier-totals.ts';
-import { type LedgerEntry, ledgerKeyOf, type StoredLedgerEntry } from '../ports/archive-ledger.ts';
+import {
+  isMigrationHistory,
+  type LedgerEntry,
+  ledgerKeyOf,
+  type StoredLedgerEntry,
+} from '../ports/archive-ledger.ts';
 import type { BlobProperties, PutBlobRequest } from '../ports/archive-store.ts';
 import type { ScanItem } from '../ports/record-store.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
@@ -46,7 +51,14 @@ export async function planCopies(context: StepContext, items: readonly ScanItem[
       const { entry } = ledger;
       if (entry.parked === true) return { item, skip: 'parked' };
       // Already copied and unchanged since: nothing to do until its purge (this is what keeps re-runs cheap).
-      if (entry.state === 'copied' && entry.sourceEtag === item.etag) return { item, skip: 'already-copied' };
+      // Unless the purge's position has passed it while the record is still this hot document: copy again,
+      // which writes the entry due after the position, so the purge finds it (see purge-position.ts).
+      if (
+        entry.state === 'copied' &&
+        entry.sourceEtag === item.etag &&
+        !isMigrationHistory(entry, context.purgedThrough)
+      )
+        return { item, skip: 'already-copied' };
       if (entry.nextAttemptAt !== undefined && entry.nextAttemptAt > context.asOf.toISOString())
         return { item, skip: 'backing-off' };
     }
@@ -91,6 +103,11 @@ export async function copyRecord(
 
   const artifact = buildArchiveArtifact(document.record);
   const copiedAt = context.clock.now();
+  // Due no earlier than now, even for a run as of an earlier instant: the purge's position relies on it.
+  const due = dueAfterPosition(
+    purgeAfter(context.policy, new Date(Math.max(context.asOf.getTime(), copiedAt.getTime()))),
+    context,
+  );
   const base = {
     customerId: key.customerId,
     id: key.id,
@@ -101,7 +118,7 @@ export async function copyRecord(
     sys: document.sys,
     copiedAt: copiedAt.toISOString(),
     sourceBytes: storedBytesOf(document),
-    purgeAfter: purgeAfter(context.policy, context.asOf).toISOString(),
+    purgeAfter: due.toISOString(),
   };
   try {
     const properties = await uploadVerified(context, artifact);
@@ -115,6 +132,8 @@ export async function copyRecord(
       storedBytes: properties.size,
       contentMd5: properties.contentMd5,
       attempts: 0,
+      // Written once: the purge leaves it as the migration history, which then expires unwritten.
+      expiresAt: historyExpiresAt(context.policy, due).toISOString(),
     };
     // Invariant 2: the ledger entry (which allows the purge) is written only after the blob is verified.
     await context.ledger.put(
@@ -135,6 +154,16 @@ export async function copyRecord(
       error,
     );
   }
+}
+
+/**
+ * A new copy is due after the purge's saved position, never behind it, where it would read as history
+ * and never be purged: a run with an earlier asOf (a pilot) would otherwise put it there.
+ */
+function dueAfterPosition(due: Date, context: StepContext): Date {
+  const floor = context.purgedThrough?.purgeAfter;
+  if (floor === undefined || due.toISOString() > floor) return due;
+  return new Date(Date.parse(floor) + 1);
 }
 
 /**

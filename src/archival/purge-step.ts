@@ -1,7 +1,9 @@
 // Phase 2, purge: once the grace period has passed, replace the document by its stub, conditioned on
 // the etag seen at copy time. Success means the record did not change since the copy; 412 means it
 // did, and the read that follows decides: already this stub (finish) or newer (drop the stale copy).
+// A purged entry is not deleted: it stays as the record's migration history (see purge-position.ts).
 import { ARCHIVE_METADATA } from '../domain/archive-artifact.ts';
+import { historyExpiresAt } from '../domain/archival-policy.ts';
 import type { StubDocument } from '../domain/record-document.ts';
 import { addTierTotals, documentTotals } from '../domain/tier-totals.ts';
 import type { LedgerEntry, StoredLedgerEntry } from '../ports/archive-ledger.ts';
@@ -54,14 +56,16 @@ export async function purgeEntry(context: StepContext, stored: StoredLedgerEntry
       const current = await context.store.get(key, context.callOptions);
       const alreadyStub =
         current?.document.tier === 'archived' && current.document.archive.blobPath === entry.blobPath;
-      // Either way the entry's work is over: finished by an earlier attempt, or superseded by a write
-      // (the stale blob is left to the collector, and a later run archives the new version).
+      // Either way the entry's work is over: finished by an earlier attempt (history), or superseded by a
+      // write (the stale blob is left to the collector, and a later run archives the new version).
+      if (alreadyStub) {
+        await keepAsHistory(context, stored);
+        return { kind: 'purged' };
+      }
       await deleteEntry(context, stored);
-      return alreadyStub
-        ? { kind: 'purged' }
-        : { kind: 'skipped', reason: current === undefined ? 'deleted' : 'changed-since-copy' };
+      return { kind: 'skipped', reason: current === undefined ? 'deleted' : 'changed-since-copy' };
     }
-    await deleteEntry(context, stored);
+    await keepAsHistory(context, stored);
     return { kind: 'purged' };
   } catch (error) {
     if (isCode(error, 'PRECONDITION_FAILED')) return { kind: 'skipped', reason: 'ledger-entry-changed' };
@@ -84,6 +88,27 @@ function isVerifiedCopy(blob: BlobProperties | undefined, entry: LedgerEntry): b
     blob.size === entry.storedBytes &&
     (entry.contentMd5 === undefined || blob.contentMd5 === entry.contentMd5)
   );
+}
+
+/**
+ * The purged entry stays as it is, history once the purge's position passes it, expiring on the ttl the
+ * copy gave it: no write, which is the point (a delete cost ~5 RU). Only an entry without one (written
+ * before history was kept, or by a failed attempt, which never expires) is rewritten, clean and expiring.
+ */
+async function keepAsHistory(context: StepContext, stored: StoredLedgerEntry): Promise<void> {
+  const { entry } = stored;
+  if (entry.expiresAt !== undefined && entry.attempts === 0) return;
+  const { lastError: _l, nextAttemptAt: _n, parked: _p, ...rest } = entry;
+  const history: LedgerEntry = {
+    ...rest,
+    attempts: 0,
+    expiresAt: historyExpiresAt(context.policy, context.clock.now()).toISOString(),
+  };
+  try {
+    await context.ledger.put(history, { ifMatch: stored.etag }, context.callOptions);
+  } catch (error) {
+    if (!isCode(error, 'PRECONDITION_FAILED')) throw error;
+  }
 }
 
 /** Removes the entry unless another worker changed it meanwhile (its own outcome then stands). */

@@ -136,5 +136,6 @@ export function archivalPolicy(config: AppConfig): ArchivalPolicy {
     archiveAfter: config.archival.after,
     gracePeriod: config.archival.gracePeriod,
     coolDown: config.archival.coolDown,
+    historyTtl: config.archival.historyTtl,
   };
 }

@@ -119,6 +119,8 @@ export interface AppConfig {
   readonly archival: {
     readonly after: IsoDuration;
     readonly gracePeriod: IsoDuration;
+    /** A purged record's ledger entry stays this long as its migration history. */
+    readonly historyTtl: IsoDuration;
     /** A record written or rehydrated more recently than this is not archived yet. */
     readonly coolDown: IsoDuration;
     /** Cron expression; undefined turns the in-process scheduler off. */
@@ -447,6 +449,7 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     archival: {
       after: duration(settings.ARCHIVE_AFTER),
       gracePeriod: duration(settings.ARCHIVE_GRACE_PERIOD),
+      historyTtl: duration(settings.ARCHIVE_HISTORY_TTL),
       coolDown: duration(settings.ARCHIVE_COOL_DOWN),
       schedule,
       collectorSchedule: schedule === undefined ? undefined : settings.ARCHIVE_GC_SCHEDULE,

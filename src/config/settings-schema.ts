@@ -275,6 +275,11 @@ export const SettingsSchema = Type.Object({
     description: 'between copy and purge; `P0D` allowed',
     example: 'P0D',
   }),
+  ARCHIVE_HISTORY_TTL: text('iso-duration', {
+    default: 'P90D',
+    description: "how long a purged record's ledger entry stays as its migration history",
+    example: 'P1Y',
+  }),
   ARCHIVE_COOL_DOWN: text('iso-duration', {
     default: 'P1D',
     description: 'records written or rehydrated more recently wait',

@@ -10,7 +10,20 @@ export interface ArchivalPolicy {
   readonly gracePeriod: IsoDuration;
   /** A record written (or rehydrated) more recently than this is left alone for now. */
   readonly coolDown: IsoDuration;
+  /** How long a purged record's ledger entry stays as its migration history (ARCHIVE_HISTORY_TTL, default P90D). */
+  readonly historyTtl?: IsoDuration;
 }
+
+export const DEFAULT_HISTORY_TTL: IsoDuration = {
+  years: 0,
+  months: 0,
+  weeks: 0,
+  days: 90,
+  hours: 0,
+  minutes: 0,
+  seconds: 0,
+  text: 'P90D',
+};
 
 export type Ineligibility = 'pinned' | 'cooling-down' | 'too-recent' | 'not-hot';
 
@@ -32,6 +45,11 @@ export function coolDownCutoff(policy: ArchivalPolicy, asOf: Date): Date {
 
 export function purgeAfter(policy: ArchivalPolicy, copiedAt: Date): Date {
   return addDuration(copiedAt, policy.gracePeriod);
+}
+
+/** When an entry due for purge at `due` stops being kept as migration history (its purge may come later). */
+export function historyExpiresAt(policy: ArchivalPolicy, due: Date): Date {
+  return addDuration(due, policy.historyTtl ?? DEFAULT_HISTORY_TTL);
 }
 
 /** Undefined when eligible; otherwise why not. The cool-down counts from a rehydration too, so a record does not flap. */

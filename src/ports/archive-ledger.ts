@@ -1,11 +1,16 @@
-// The archival ledger: one small entry per record between its copy and its purge (and per record
-// whose copy keeps failing). Writing it costs a few RU; flagging the 300 KB document would cost ~150.
+// The archival ledger: one small entry per record from its copy (and per record whose copy keeps
+// failing). Writing it costs a few RU; flagging the 300 KB document would cost ~150. After the purge
+// the entry stays, unwritten, as the record's migration history until its `expiresAt`: a delete would
+// cost as much as the write did. The purge's saved position tells history from copies still to purge.
 import type { RecordSummary } from '../domain/billing-record.ts';
 import type { SystemFields } from '../domain/record-document.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
 import type { OperationOptions } from './operation-options.ts';
 
-/** `copied`: a verified blob exists, the purge is due at `purgeAfter`. `failed`: the copy keeps failing. */
+/**
+ * `copied`: a verified blob exists, the purge is due at `purgeAfter` (or is done: see isMigrationHistory).
+ * `failed`: the copy keeps failing. `archived` is never stored: it is how a purged entry reads (ledgerStateOf).
+ */
 export type LedgerState = 'copied' | 'failed';
 
 export interface LedgerEntry {
@@ -37,6 +42,12 @@ export interface LedgerEntry {
   readonly lastError?: string;
   /** Parked for review after repeated failures; listed in the archival status, never retried alone. */
   readonly parked?: boolean;
+  /**
+   * When the store may drop the entry (Cosmos DB per-item ttl, SQLite's sweep): its migration history
+   * ends ARCHIVE_HISTORY_TTL after its purge is due. Only on `copied` entries that are not failing or
+   * parked: an entry still needed never expires.
+   */
+  readonly expiresAt?: string;
 }
 
 export interface StoredLedgerEntry {
@@ -86,9 +97,46 @@ export interface DueRetriesPage {
 }
 
 export interface LedgerCounts {
+  /** Copies in grace or due (not history), unparked. */
   readonly copied: number;
   readonly failed: number;
   readonly parked: number;
+  /** Migration history: unparked `copied` entries at or before `purgedThrough`. */
+  readonly archived: number;
+}
+
+export interface LedgerCountsQuery {
+  /** The purge's saved position (isMigrationHistory); absent: no entry is history yet. */
+  readonly purgedThrough?: LedgerPosition;
+}
+
+/** The ledger's order: (purgeAfter, customerId, id). */
+export function compareLedgerPositions(a: LedgerPosition, b: LedgerPosition): number {
+  if (a.purgeAfter !== b.purgeAfter) return a.purgeAfter < b.purgeAfter ? -1 : 1;
+  if (a.customerId !== b.customerId) return a.customerId < b.customerId ? -1 : 1;
+  return a.id === b.id ? 0 : a.id < b.id ? -1 : 1;
+}
+
+/**
+ * An entry the purge has finished with: unparked, `copied`, at or before the position the purge saved
+ * once every entry up to it was settled. A failing purge moves its entry's purgeAfter past the position
+ * (to its nextAttemptAt), an unpark moves it to now, and a new copy's purgeAfter lies ahead of it.
+ */
+export function isMigrationHistory(entry: LedgerEntry, purgedThrough: LedgerPosition | undefined): boolean {
+  return (
+    purgedThrough !== undefined &&
+    entry.state === 'copied' &&
+    entry.parked !== true &&
+    compareLedgerPositions(entry, purgedThrough) <= 0
+  );
+}
+
+/** The state an operator sees: `archived` for migration history. */
+export function ledgerStateOf(
+  entry: LedgerEntry,
+  purgedThrough: LedgerPosition | undefined,
+): LedgerState | 'archived' {
+  return isMigrationHistory(entry, purgedThrough) ? 'archived' : entry.state;
 }
 
 /** How getMany keys its answer: ids and customer ids never contain '/' (see billing-record.ts). */
@@ -129,6 +177,11 @@ export interface ArchiveLedger {
    * Served by an index of its own; an entry without nextAttemptAt is never answered.
    */
   queryDueRetries(query: DueRetriesQuery, options?: OperationOptions): Promise<DueRetriesPage>;
-  counts(options?: OperationOptions): Promise<LedgerCounts>;
+  counts(query?: LedgerCountsQuery, options?: OperationOptions): Promise<LedgerCounts>;
+  /**
+   * Removes entries whose `expiresAt` is at or before `now`, answering how many. Stores that expire
+   * items themselves (Cosmos DB's ttl) answer 0: the service has hidden them already.
+   */
+  sweepExpired(now: string, options?: OperationOptions): Promise<number>;
   close(): Promise<void>;
 }

@@ -2,6 +2,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { archivalStatus } from '../../src/archival/archival-status.ts';
 import { ArchivalService } from '../../src/archival/archival-service.ts';
+import { readPurgedThrough } from '../../src/archival/purge-position.ts';
+import { isMigrationHistory } from '../../src/ports/archive-ledger.ts';
 import { ArchivalEngine, DEFAULT_ARCHIVAL_SETTINGS } from '../../src/archival/archive-run.ts';
 import { verifyArchive } from '../../src/archival/archive-verify.ts';
 import { collectUnreferencedBlobs } from '../../src/archival/blob-collector.ts';
@@ -19,6 +21,7 @@ import {
   corruptBlob,
   createArchivalWorld,
   keyOf,
+  ledgerCounts,
   policyOf,
   silentLogger,
 } from '../support/archival-harness.ts';
@@ -67,7 +70,7 @@ describe('copy, grace, purge', () => {
     expect(first.status).toBe('succeeded');
     expect(first.counts).toMatchObject({ candidates: 5, copied: 5, purged: 0, failed: 0 });
     expect(await tiers()).toEqual({ hot: 7, archived: 0 });
-    expect((await world.ledger.counts()).copied).toBe(5);
+    expect((await ledgerCounts(world)).copied).toBe(5);
     const [path] = await world.archivePaths();
     expect(path).toMatch(/^\d{4}\/\d{2}\/cust-a\/r-6-\d\/v1\.json\.gz$/);
     expect(await world.archive.getProperties(path!)).toMatchObject({
@@ -84,7 +87,7 @@ describe('copy, grace, purge', () => {
     const third = await world.engine().run();
     expect(third.counts).toMatchObject({ copied: 0, purged: 5 });
     expect(await tiers()).toEqual({ hot: 2, archived: 5 });
-    expect((await world.ledger.counts()).copied).toBe(0);
+    expect((await ledgerCounts(world)).copied).toBe(0);
     expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
   });
 
@@ -132,8 +135,15 @@ describe('copy, grace, purge', () => {
     await seed(6, 6);
     const run = await world.engine().run({ asOf: world.clock.now().toISOString() });
     expect(run.counts).toMatchObject({ copied: 6, purged: 6 });
+    // Due the instant the purge read them: its position stays behind them (a writer at that same instant
+    // could still add one before them), so the next run finds them purged and passes them.
+    expect(await ledgerCounts(world)).toMatchObject({ copied: 6, archived: 0 });
+    world.clock.advance(MINUTE);
     const again = await world.engine().run({ asOf: world.clock.now().toISOString() });
-    expect(again.counts).toMatchObject({ candidates: 0, copied: 0, purged: 0 });
+    expect(again.counts).toMatchObject({ candidates: 0, copied: 0, purged: 6 });
+    expect(await ledgerCounts(world)).toMatchObject({ copied: 0, archived: 6 });
+    const third = await world.engine().run({ asOf: world.clock.now().toISOString() });
+    expect(third.counts).toMatchObject({ candidates: 0, copied: 0, purged: 0 });
     expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
   });
 
@@ -232,7 +242,7 @@ describe('round trips per record', () => {
     expect(run.failures[0]).toMatch(/ARCHIVE_INTEGRITY/);
     // Only the failure is recorded (for its backoff): nothing allows a purge.
     expect((await world.ledger.get(record!))?.entry).toMatchObject({ state: 'failed', sha256: '' });
-    expect((await world.ledger.counts()).copied).toBe(0);
+    expect((await ledgerCounts(world)).copied).toBe(0);
     expect(await tiers()).toEqual({ hot: 1, archived: 0 });
     expect(await checkInvariants(world, acknowledged)).toEqual([]);
     // Past the backoff, the blob already there verifies through the touch's answer and is reused.
@@ -249,7 +259,7 @@ describe('runs', () => {
     const run = await world.engine().run({ dryRun: true });
     expect(run.counts).toMatchObject({ candidates: 4, copied: 0 });
     expect(await world.archivePaths()).toEqual([]);
-    expect((await world.ledger.counts()).copied).toBe(0);
+    expect((await ledgerCounts(world)).copied).toBe(0);
   });
 
   it('limit and customerId restrict a pilot', async () => {
@@ -275,7 +285,7 @@ describe('runs', () => {
     const second = await world.engine({ settings }).run();
     // The two records of the first page that the limit left are not lost behind the checkpoint.
     expect(second.counts.copied).toBe(7);
-    expect((await world.ledger.counts()).copied).toBe(10);
+    expect((await ledgerCounts(world)).copied).toBe(10);
   });
 
   it('a run cancelled part-way through a page keeps that page for the next run', async () => {
@@ -293,10 +303,10 @@ describe('runs', () => {
     expect(first.counts.copied).toBeLessThan(5);
     // Cancelled is not failed: no backoff that would make the next run skip the record.
     expect(first.counts.failed).toBe(0);
-    expect((await world.ledger.counts()).failed).toBe(0);
+    expect((await ledgerCounts(world)).failed).toBe(0);
     const second = await world.engine({ settings }).run();
     expect(first.counts.copied + second.counts.copied).toBe(10);
-    expect((await world.ledger.counts()).copied).toBe(10);
+    expect((await ledgerCounts(world)).copied).toBe(10);
   });
 
   it('stops at its time budget between batches and the next run resumes from the checkpoint', async () => {
@@ -395,8 +405,13 @@ describe('several workers', () => {
     // (with slices in parallel, one worker's purge may well start while the other still copies).
     const next = await world.engine().run();
     expect(next.counts.copied).toBe(0);
-    const purged = first!.counts.purged + second!.counts.purged + next.counts.purged;
-    expect(purged).toBe(18);
+    // Every copy purged once at least: all at one instant, so the position passes none yet and the next
+    // run confirms them (a copy written behind a saved position would never be purged: 18, not fewer).
+    expect(await tiers()).toEqual({ hot: 0, archived: 18 });
+    expect(next.counts.purged).toBe(18);
+    world.clock.advance(MINUTE);
+    expect((await world.engine().run()).counts.purged).toBe(18);
+    expect(await ledgerCounts(world)).toMatchObject({ copied: 0, archived: 18 });
     expect(await world.archivePaths()).toHaveLength(18);
     const leased =
       (first!.skippedReasons['slice-leased-by-another-worker'] ?? 0) +
@@ -691,13 +706,13 @@ describe('failures', () => {
     const dry = await engine().run({ dryRun: true });
     expect(dry.counts).toMatchObject({ candidates: 3, copied: 0, failed: 0 });
     expect(uploads).toEqual([]);
-    expect((await world.ledger.counts()).failed).toBe(3);
+    expect((await ledgerCounts(world)).failed).toBe(3);
     const pilot = await engine().run({ customerId: 'cust-b', limit: 1 });
     expect(pilot.counts).toMatchObject({ candidates: 1, copied: 1 });
     expect(pilot.stoppedBecause).toMatch(/limit/);
     expect(uploads).toEqual([expect.stringContaining('/cust-b/')]);
     expect((await engine().run()).counts).toMatchObject({ candidates: 2, copied: 2, failed: 0 });
-    expect(await world.ledger.counts()).toMatchObject({ copied: 3, failed: 0 });
+    expect(await ledgerCounts(world)).toMatchObject({ copied: 3, failed: 0 });
     expect(await checkInvariants(world, acknowledged)).toEqual([]);
   });
 
@@ -737,8 +752,14 @@ describe('failures', () => {
     const run = () => world.engine({ injector }).run();
     const start = world.clock.now().getTime();
     expect((await run()).counts).toMatchObject({ purged: 1, failed: 1 });
+    // The failure moved the entry's purgeAfter to its next attempt: the position passed the other record
+    // (history now), not held back by this one, which the next run does not even read before it is due.
+    const failing = (await world.ledger.get(victim!))!.entry;
+    expect(failing.purgeAfter).toBe(failing.nextAttemptAt);
+    expect(failing.expiresAt).toBeUndefined();
+    expect(await ledgerCounts(world)).toMatchObject({ copied: 1, archived: 1 });
     world.clock.advance(30_000);
-    expect((await run()).skippedReasons['backing-off']).toBe(1);
+    expect((await run()).counts).toMatchObject({ purged: 0, failed: 0, skipped: 0 });
     world.clock.advance(30_000);
     for (let minute = 1; minute <= 120; minute++) {
       await run();
@@ -752,6 +773,41 @@ describe('failures', () => {
     });
     expect((await archivalStatus(world, world.clock.now())).counts.failed).toBe(1);
     expect(await checkInvariants(world, acknowledged)).toEqual([]);
+    // Unparked, it is due now, past the saved position (behind it, it would read as history, never purged).
+    injector.plan = () => undefined;
+    const service = new ArchivalService({
+      ...world.stores(),
+      clock: world.clock,
+      policy: world.policy,
+      log: silentLogger,
+    });
+    expect(await service.unpark(victim!)).toBe(1);
+    const unparked = (await world.ledger.get(victim!))!.entry;
+    expect(unparked.purgeAfter).toBe(world.clock.now().toISOString());
+    expect(isMigrationHistory(unparked, await readPurgedThrough(world.control))).toBe(false);
+    expect((await run()).counts).toMatchObject({ purged: 1 });
+    world.clock.advance(MINUTE);
+    await run();
+    // Purged after failures: its entry is written back clean, with the expiry history carries.
+    const history = (await world.ledger.get(victim!))!.entry;
+    expect(isMigrationHistory(history, await readPurgedThrough(world.control))).toBe(true);
+    expect(history).toMatchObject({ attempts: 0, expiresAt: expect.any(String) as string });
+    expect(await ledgerCounts(world)).toMatchObject({ copied: 0, archived: 2, parked: 0 });
+  });
+
+  it('a run for one customer saves no purge position; a run over everything does', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    await seed(3, 6, 'cust-a');
+    await seed(3, 6, 'cust-b');
+    await world.engine().run({ customerId: 'cust-b' });
+    world.clock.advance(MINUTE);
+    expect((await world.engine().run({ customerId: 'cust-b' })).counts.purged).toBe(3);
+    expect(await readPurgedThrough(world.control)).toBeUndefined();
+    await world.engine().run();
+    world.clock.advance(MINUTE);
+    await world.engine().run();
+    expect(await readPurgedThrough(world.control)).toBeDefined();
+    expect(await ledgerCounts(world)).toMatchObject({ copied: 0, archived: 6 });
   });
 
   it('a failed ledger lookup fails the candidates of its page, skips the others, and copies nothing', async () => {
@@ -795,7 +851,10 @@ describe('rehydrate, verify, collect', () => {
     const counts = await collectUnreferencedBlobs(world, { safetyWindowMs: 0 });
     expect(counts).toMatchObject({ deleted: 1, referenced: 1 });
     // A rehydrated record stays hot for its cool-down, then is archived again.
-    expect((await world.engine().run()).skippedReasons['cooling-down']).toBe(1);
+    // (Its ledger entry, due the instant the first purge read it, is read again: that copy's blob is gone
+    // and the record cools down, so the entry goes too.)
+    expect((await world.engine().run()).skippedReasons['cooling-down']).toBe(2);
+    expect(await world.ledger.get(record!)).toBeUndefined();
     expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
   });
 

@@ -16,6 +16,7 @@ import {
   policyOf,
   WORLD_ADAPTERS,
   type WorldAdapters,
+  ledgerCounts,
 } from '../support/archival-harness.ts';
 import { FaultInjector, SimulatedCrash } from '../fakes/fault-injection.ts';
 import { simulatedInput } from '../support/simulation.ts';
@@ -106,12 +107,15 @@ async function recoverAndFinish(scene: Scene, context: string, recoveryCrash?: C
   return recovery;
 }
 
-/** The invariants, and the work done: every record a stub of its latest version, nothing left in the ledger. */
+/** The invariants, and the work done: every record a stub of its latest version, the ledger only history. */
 async function expectFullyArchived(scene: Scene, context: string): Promise<void> {
   const { world, acknowledged } = scene;
   expect(await checkInvariants(world, acknowledged, { collect: true }), context).toEqual([]);
   expect(await world.store.countByTier(), context).toMatchObject({ hot: 0, archived: RECORDS });
-  expect(await world.ledger.counts(), context).toEqual({ copied: 0, failed: 0, parked: 0 });
+  // The last run's copies were due the instant its purge read them: a later run passes them as history.
+  world.clock.advance(60_000);
+  await archivalProcess(scene);
+  expect(await ledgerCounts(world), context).toEqual({ copied: 0, failed: 0, parked: 0, archived: RECORDS });
   // Collection left exactly one blob per stub: the updated record's first copy is gone.
   expect(await world.archivePaths(), context).toHaveLength(RECORDS);
 }
@@ -137,9 +141,10 @@ for (const adapters of WORLD_ADAPTERS) {
     it('a clean run writes remotely at these steps', () => {
       const steps: Record<string, number> = {};
       for (const write of cleanWrites) steps[write] = (steps[write] ?? 0) + 1;
-      // Per record: upload, ledger entry, stub swap, ledger delete. Per run: the slice lease and the
-      // purge lease (a lease taken moments ago needs no renewal between batches), and the run report at
-      // start, per batch and at the end.
+      // Per record: upload, ledger entry, stub swap (the entry stays as history). Per run: the slice lease
+      // and the purge lease (a lease taken moments ago needs no renewal between batches), and the run report
+      // at start, per batch and at the end (its copies were due the instant the purge read them: no
+      // position to save yet).
       expect(steps).toEqual({
         'control.write': 4,
         'control.acquireLease': 2,
@@ -147,7 +152,6 @@ for (const adapters of WORLD_ADAPTERS) {
         'archive.putIfAbsent': RECORDS,
         'ledger.put': RECORDS,
         'store.replace': RECORDS,
-        'ledger.delete': RECORDS,
       });
     });
 
@@ -182,8 +186,10 @@ for (const adapters of WORLD_ADAPTERS) {
 
     it('covered every write of the clean run, alone and in pairs', () => {
       expect(singlePoints).toBe(2 * cleanWrites.length);
-      expect(singlePoints).toBeGreaterThan(40);
-      expect(pairPoints).toBeGreaterThan(1500);
+      // 20 writes since the purge keeps its ledger entry (no delete per record): 40 single points.
+      expect(singlePoints).toBeGreaterThanOrEqual(40);
+      // 1,270-1,278 pairs without the ledger deletes (1,619-1,626 with them): fewer writes, fewer points.
+      expect(pairPoints).toBeGreaterThan(1200);
       console.log(`crash points (${adapters}): ${singlePoints} single, ${pairPoints} pairs`);
     });
   });

@@ -4,6 +4,8 @@
 // tombstone that would hide their blobs from a rebuild), and nothing they should remove is left (document,
 // ledger entry, blob of any version).
 import { describe, expect, it } from 'vitest';
+import { readPurgedThrough } from '../../src/archival/purge-position.ts';
+import { isMigrationHistory } from '../../src/ports/archive-ledger.ts';
 import { wireServices } from '../../src/composition/wire-services.ts';
 import { parseArchivePath } from '../../src/domain/archive-artifact.ts';
 import type { BillingRecord } from '../../src/domain/billing-record.ts';
@@ -45,6 +47,9 @@ async function scene() {
   world.clock.advance(2 * DAY);
   await world.engine().run();
   await records.setLegalHold({ customerId: 'cust-y', id: 'old-held' }, { reason: 'case', setBy: 'legal' });
+  // The purged records' ledger entries stay as migration history: the jobs must remove those too.
+  const history = await world.ledger.get({ customerId: 'cust-x', id: 'old-1' });
+  expect(isMigrationHistory(history!.entry, await readPurgedThrough(world.control))).toBe(true);
   return { world, created };
 }
 

@@ -10,6 +10,7 @@ import {
   type DueRetriesQuery,
   type LedgerCounts,
   type LedgerEntry,
+  isMigrationHistory,
   ledgerKeyOf,
   type LedgerPosition,
   type LedgerQuery,
@@ -452,12 +453,66 @@ export function describeArchiveLedgerContract(
           copied: entries.filter((entry) => entry.state === 'copied' && entry.parked !== true).length,
           failed: entries.filter((entry) => entry.state === 'failed' && entry.parked !== true).length,
           parked: entries.filter((entry) => entry.parked === true).length,
+          archived: 0,
         };
         // The fixture has some of each, and parked entries of both states.
         expect(Math.min(expected.copied, expected.failed, expected.parked)).toBeGreaterThan(0);
         expect(entries.some((entry) => entry.parked === true && entry.state === 'failed')).toBe(true);
         expect(entries.some((entry) => entry.parked === true && entry.state === 'copied')).toBe(true);
         expect(await ledger.counts()).toEqual(expected);
+      });
+
+      it('counts the unparked copies at or before a purge position as history, the rest as copied', async () => {
+        const positions: LedgerPosition[] = [
+          ...entries.map(positionOf),
+          { purgeAfter: '2024-09-09T00:00:00.000Z', customerId: 'cust-b', id: '' },
+          { purgeAfter: '2000-01-01T00:00:00.000Z', customerId: '', id: '' },
+          { purgeAfter: '2099-01-01T00:00:00.000Z', customerId: '', id: '' },
+        ];
+        for (const purgedThrough of positions) {
+          const history = entries.filter((entry) => isMigrationHistory(entry, purgedThrough)).length;
+          const copied = entries.filter((entry) => entry.state === 'copied' && entry.parked !== true).length;
+          expect(await ledger.counts({ purgedThrough })).toEqual({
+            copied: copied - history,
+            failed: entries.filter((entry) => entry.state === 'failed' && entry.parked !== true).length,
+            parked: entries.filter((entry) => entry.parked === true).length,
+            archived: history,
+          });
+        }
+      });
+    });
+
+    describe('migration history and expiry', () => {
+      let harness: ArchiveLedgerHarness;
+      let ledger: ArchiveLedger;
+
+      beforeAll(async () => {
+        harness = await start();
+        ledger = harness.ledger;
+      });
+      afterAll(async () => {
+        await harness?.dispose();
+      });
+
+      it('reads expiresAt back as written, and a sweep never removes an entry still needed', async () => {
+        const far = new Date(Date.now() + 30 * 24 * 3600_000).toISOString();
+        const expiring = makeLedgerEntry({ customerId: 'cust-h', id: 'inv-exp' }, { expiresAt: far });
+        const kept = makeLedgerEntry({ customerId: 'cust-h', id: 'inv-kept' });
+        const parked = makeLedgerEntry(
+          { customerId: 'cust-h', id: 'inv-parked' },
+          { parked: true, attempts: 5, nextAttemptAt: '2024-09-09T00:00:00.000Z' },
+        );
+        for (const entry of [expiring, kept, parked]) await ledger.put(entry, { ifNoneMatch: '*' });
+        expect((await ledger.get(expiring))?.entry).toEqual(expiring);
+        // Now is before the expiry: nothing goes, whatever the store's own expiry.
+        expect(await ledger.sweepExpired(new Date().toISOString())).toBe(0);
+        for (const entry of [expiring, kept, parked]) expect(await ledger.get(entry)).toBeDefined();
+        // Past it: only the entry that carries an expiry may go; the others never do.
+        const removed = await ledger.sweepExpired('2099-01-01T00:00:00.000Z');
+        expect(removed).toBeLessThanOrEqual(1);
+        expect(await ledger.get(kept)).toBeDefined();
+        expect(await ledger.get(parked)).toBeDefined();
+        expect((await ledger.get(expiring)) === undefined).toBe(removed === 1);
       });
     });
 

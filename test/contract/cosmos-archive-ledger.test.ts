@@ -11,6 +11,7 @@ import {
   ledgerDueRetriesSpec,
   ledgerGetManySpec,
   ledgerQuerySpec,
+  ttlSeconds,
 } from '../../src/adapters/cosmos/cosmos-archive-ledger.ts';
 import { AppError } from '../../src/domain/errors.ts';
 import { DEFAULT_RETRY_POLICY } from '../../src/domain/retry-policy.ts';
@@ -139,6 +140,46 @@ describe('CosmosArchiveLedger on cosmosdb-server', () => {
       });
       // The entry reads back without the envelope's defaulted `parked`.
       expect(resource?.entry).not.toHaveProperty('parked');
+    });
+
+    it('turns TTL on for the ledger (defaultTtl -1), on a new container and on one made without it', async () => {
+      await open({ containerId: 'ttl-new' });
+      const created = await raw.database(DATABASE).container('ttl-new').read();
+      expect(created.resource?.defaultTtl).toBe(-1);
+      // A ledger created before history was kept: no TTL, so the service would ignore every item's own.
+      await raw.database(DATABASE).containers.create({
+        id: 'ttl-old',
+        partitionKey: { paths: ['/customerId'] },
+        indexingPolicy: LEDGER_INDEXING_POLICY,
+      });
+      expect((await raw.database(DATABASE).container('ttl-old').read()).resource?.defaultTtl).toBeUndefined();
+      await open({ containerId: 'ttl-old' });
+      const updated = await raw.database(DATABASE).container('ttl-old').read();
+      expect(updated.resource?.defaultTtl).toBe(-1);
+      expect(updated.resource?.indexingPolicy?.compositeIndexes).toEqual(
+        LEDGER_INDEXING_POLICY.compositeIndexes,
+      );
+    });
+
+    it("gives an entry with expiresAt the item ttl to it from the write, on the adapter's clock; none without", async () => {
+      const now = new Date('2026-03-01T00:00:00.000Z');
+      const ledger = await open({ containerId: 'ttl-items', clock: { now: () => now } });
+      const history = { ...newKey() };
+      const kept = { ...newKey() };
+      await ledger.put(makeLedgerEntry(history, { expiresAt: '2026-03-31T00:00:00.500Z' }), {});
+      await ledger.put(makeLedgerEntry(kept), {});
+      const item = (key: { customerId: string; id: string }) =>
+        raw
+          .database(DATABASE)
+          .container('ttl-items')
+          .item(key.id, key.customerId)
+          .read<Record<string, unknown>>();
+      // 30 days and half a second, rounded up to whole seconds.
+      expect((await item(history)).resource?.ttl).toBe(30 * 24 * 3600 + 1);
+      expect((await item(kept)).resource).not.toHaveProperty('ttl');
+      // The entry itself reads back as written, expiry included.
+      expect((await ledger.get(history))?.entry.expiresAt).toBe('2026-03-31T00:00:00.500Z');
+      expect(ttlSeconds('2026-02-01T00:00:00.000Z', now)).toBe(1);
     });
 
     it('opens an existing container again and sees its entries', async () => {
@@ -313,7 +354,7 @@ describe('CosmosArchiveLedger on cosmosdb-server', () => {
       expect((await ledger.query({ limit: 5 })).items).toEqual([put]);
       expect(first.hits()).toBe(2);
       const second = throttle(3);
-      expect(await ledger.counts()).toEqual({ copied: 1, failed: 0, parked: 0 });
+      expect(await ledger.counts()).toEqual({ copied: 1, failed: 0, parked: 0, archived: 0 });
       expect(second.hits()).toBe(3);
       expect(delays).toEqual([]);
     });
@@ -414,7 +455,7 @@ describe('CosmosArchiveLedger on cosmosdb-server', () => {
       const query = vi.spyOn(Items.prototype, 'query');
       try {
         await ledger.query({ limit: 1, state: 'copied' }, { priority: 'low' });
-        await ledger.counts({ priority: 'low' });
+        await ledger.counts({}, { priority: 'low' });
         expect(query).toHaveBeenCalledTimes(4);
         for (const [, options] of query.mock.calls) {
           expect(options).toMatchObject({ priorityLevel: PriorityLevel.Low });
@@ -460,7 +501,7 @@ describe('CosmosArchiveLedger on cosmosdb-server', () => {
       await ledger.get(key, { onRequestCharge });
       await ledger.getMany([key, newKey()], { onRequestCharge });
       await ledger.query({ limit: 5 }, { onRequestCharge });
-      await ledger.counts({ onRequestCharge });
+      await ledger.counts({}, { onRequestCharge });
       await ledger.delete(key, { ifMatch: put.etag }, { onRequestCharge });
       // put, get, getMany, query, three counts, delete.
       expect(charges).toHaveLength(8);

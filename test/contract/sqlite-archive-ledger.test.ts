@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteArchiveLedger } from '../../src/adapters/sqlite/sqlite-archive-ledger.ts';
-import { describeArchiveLedgerContract } from './archive-ledger.contract.ts';
+import { describe, expect, it } from 'vitest';
+import { describeArchiveLedgerContract, makeLedgerEntry } from './archive-ledger.contract.ts';
 
 describeArchiveLedgerContract('sqlite (:memory:)', () => {
   const ledger = new SqliteArchiveLedger({ path: ':memory:' });
@@ -19,5 +20,34 @@ describeArchiveLedgerContract('sqlite (file)', () => {
       await ledger.close();
       rmSync(folder, { recursive: true, force: true });
     },
+  });
+});
+
+describe('sqlite ledger: migration history expiry', () => {
+  it('sweeps the entries past their expiresAt through its index, and no other', async () => {
+    const ledger = new SqliteArchiveLedger({ path: ':memory:' });
+    try {
+      const soon = makeLedgerEntry(
+        { customerId: 'c', id: 'soon' },
+        { expiresAt: '2025-01-01T00:00:00.000Z' },
+      );
+      const later = makeLedgerEntry(
+        { customerId: 'c', id: 'later' },
+        { expiresAt: '2025-06-01T00:00:00.000Z' },
+      );
+      const never = makeLedgerEntry({ customerId: 'c', id: 'never' });
+      for (const entry of [soon, later, never]) await ledger.put(entry, {});
+      const charges: number[] = [];
+      expect(
+        await ledger.sweepExpired('2025-01-01T00:00:00.000Z', { onRequestCharge: (ru) => charges.push(ru) }),
+      ).toBe(1);
+      expect(charges).toEqual([4.95]);
+      expect(await ledger.get(soon)).toBeUndefined();
+      expect(await ledger.get(later)).toBeDefined();
+      expect(await ledger.sweepExpired('2030-01-01T00:00:00.000Z')).toBe(1);
+      expect(await ledger.get(never)).toBeDefined();
+    } finally {
+      await ledger.close();
+    }
   });
 });

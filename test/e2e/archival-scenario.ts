@@ -467,6 +467,7 @@ export function describeArchivalScenario(options: ArchivalScenarioOptions): void
         // Nothing was deleted through the API: no tombstone to keep or remove.
         tombstonesKept: 0,
         tombstonesRemoved: 0,
+        historyExpired: 0,
       });
       expect(gc.stdout).toContain('Dry run: "deleted" counts what a real run would delete.');
       // The CLIs used the server's Azurite: none published (or, stopping, removed) an endpoint of its own.
@@ -660,6 +661,7 @@ export function describeArchivalScenario(options: ArchivalScenarioOptions): void
         // Nothing was deleted through the API: no tombstone to keep or remove.
         tombstonesKept: 0,
         tombstonesRemoved: 0,
+        historyExpired: 0,
       });
       const verify = await archiveCli(deployment, ['verify']);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);

@@ -22,7 +22,8 @@ import { BILLING_PROFILE } from '../../src/domain/billing-profile.ts';
 import { isBillingProfile, type RecordProfile } from '../../src/domain/record-profile.ts';
 import { parseIsoDuration } from '../../src/domain/iso-duration.ts';
 import { TOMBSTONE_PREFIX } from '../../src/domain/tombstone.ts';
-import type { ArchiveLedger } from '../../src/ports/archive-ledger.ts';
+import type { ArchiveLedger, LedgerCounts } from '../../src/ports/archive-ledger.ts';
+import { readPurgedThrough } from '../../src/archival/purge-position.ts';
 import type { ArchiveStore } from '../../src/ports/archive-store.ts';
 import type { ArchivalControlStore } from '../../src/ports/archival-control-store.ts';
 import type { RecordStore } from '../../src/ports/record-store.ts';
@@ -240,6 +241,12 @@ export async function checkInvariants(
     }
   }
   return violations;
+}
+
+/** The ledger's counts as the status reads them: entries the purge's saved position passed are history. */
+export async function ledgerCounts(world: Pick<ArchivalWorld, 'ledger' | 'control'>): Promise<LedgerCounts> {
+  const purgedThrough = await readPurgedThrough(world.control);
+  return world.ledger.counts(purgedThrough !== undefined ? { purgedThrough } : {});
 }
 
 /** Replaces a blob by other bytes under the same metadata: what bit rot or a bad hand edit looks like. */

@@ -746,7 +746,13 @@ class Simulation {
       case 'collect': {
         try {
           const counts = await collectUnreferencedBlobs(
-            { store: process.store, ledger: process.ledger, archive: process.archive, clock: world.clock },
+            {
+              store: process.store,
+              ledger: process.ledger,
+              archive: process.archive,
+              control: process.control,
+              clock: world.clock,
+            },
             { safetyWindowMs: action.safetyWindowMs },
           );
           this.#count('collected', counts.deleted);

@@ -64,6 +64,9 @@ describe('the tier counters', () => {
     world.clock.advance(2 * DAY);
     const run = await world.engine().run({ asOf: world.clock.now().toISOString() });
     expect(run.counts).toMatchObject({ copied: 6, purged: 6 });
+    // A later run passes the purge's position over them (due the instant it read them): history now.
+    world.clock.advance(60_000);
+    await world.engine().run();
     await records.rehydrate(key('old-0')); // archived → hot, its blob now unreferenced
     await records.patch(key('old-1'), { status: 'void' }, {}); // a write rehydrates it
     await records.delete(key('old-2'), {}); // an archived record deleted
@@ -143,6 +146,9 @@ describe('status and the cost report once the counters are set', () => {
     await services.tierRecount.run();
     world.clock.advance(2 * DAY);
     await world.engine().run({ asOf: world.clock.now().toISOString() });
+    // The purge's position passes copies due before it read them: a later run makes them history.
+    world.clock.advance(60_000);
+    await world.engine().run();
     await seed(1, 0, 'today');
     await services.tierCounters.flush();
 
@@ -152,7 +158,10 @@ describe('status and the cost report once the counters are set', () => {
     const archive = counted(world.archive, 'archive', calls);
     const control = counted(world.control, 'control', calls);
     const counters = new TierCounters(control);
-    const status = await archivalStatus({ store, ledger, tierCounters: counters }, world.clock.now());
+    const status = await archivalStatus(
+      { store, ledger, control, tierCounters: counters },
+      world.clock.now(),
+    );
     expect(status.counts).toMatchObject({ hot: 3, archived: 5, copied: 0 });
     const measured = await measureStores({ store, archive, control, counters }, world.clock.now());
     expect(measured.hotRecords.value).toBe(3);

@@ -1,5 +1,6 @@
 // The archival ledger in its own Cosmos DB container, partitioned by /customerId like the records: one
 // small item per record between its copy and its purge, so the purge never reads a 300 KB document again.
+// An entry with an expiresAt (migration history) carries its own ttl under the container's defaultTtl of -1.
 import { isDeepStrictEqual } from 'node:util';
 import type { Container, IndexingPolicy, ItemDefinition, SqlParameter, SqlQuerySpec } from '@azure/cosmos';
 import { estimateDeleteUnits, LEDGER_INDEXED_TERMS } from '../../domain/request-unit-model.ts';
@@ -10,6 +11,7 @@ import {
   type DueRetriesPage,
   type DueRetriesQuery,
   type LedgerCounts,
+  type LedgerCountsQuery,
   type LedgerEntry,
   ledgerKeyOf,
   type LedgerPage,
@@ -17,6 +19,7 @@ import {
   type LedgerState,
   type StoredLedgerEntry,
 } from '../../ports/archive-ledger.ts';
+import type { Clock } from '../../ports/clock.ts';
 import type { OperationOptions } from '../../ports/operation-options.ts';
 import {
   afterKeyset,
@@ -38,6 +41,8 @@ export const LEDGER_PARTITION_KEY_PATH = cosmosContainers.ledger.partitionKeyPat
 export interface CosmosArchiveLedgerOptions extends CosmosConnectionOptions {
   /** Defaults to `archive-ledger`, beside the records container in the same database. */
   readonly containerId?: string;
+  /** Turns an entry's expiresAt into the item's ttl (seconds from its write); the wall clock by default. */
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 /**
@@ -53,6 +58,8 @@ interface LedgerItem {
   readonly parked: boolean;
   readonly purgeAfter: string;
   readonly entry: LedgerEntry;
+  /** Seconds after the write the service removes the item: only migration history carries one. */
+  readonly ttl?: number;
 }
 
 type RawLedgerItem = ItemDefinition & Partial<LedgerItem> & { _etag?: string };
@@ -99,13 +106,18 @@ const LEDGER_SPEC = {
   adapter: 'archive ledger',
   partitionKeyPath: LEDGER_PARTITION_KEY_PATH,
   indexingPolicy: LEDGER_INDEXING_POLICY,
+  defaultTtl: cosmosContainers.ledger.defaultTtl,
 } as const;
+
+const WALL_CLOCK = { now: () => new Date() };
 
 export class CosmosArchiveLedger implements ArchiveLedger {
   readonly #connection: CosmosConnection;
+  readonly #clock: Pick<Clock, 'now'>;
 
-  private constructor(connection: CosmosConnection) {
+  private constructor(connection: CosmosConnection, clock: Pick<Clock, 'now'> = WALL_CLOCK) {
     this.#connection = connection;
+    this.#clock = clock;
   }
 
   /** Connects, creating the database and container when absent; UNAVAILABLE when Cosmos DB cannot be reached. */
@@ -114,12 +126,18 @@ export class CosmosArchiveLedger implements ArchiveLedger {
       ...LEDGER_SPEC,
       containerId: options.containerId ?? LEDGER_CONTAINER_ID,
     });
-    return new CosmosArchiveLedger(connection);
+    return new CosmosArchiveLedger(connection, options.clock);
   }
 
   /** Over a container the caller already holds; closing leaves its client open. */
-  static async fromContainer(container: Container): Promise<CosmosArchiveLedger> {
-    return new CosmosArchiveLedger(await CosmosConnection.fromContainer(container, LEDGER_SPEC));
+  static async fromContainer(
+    container: Container,
+    options: { readonly clock?: Pick<Clock, 'now'> } = {},
+  ): Promise<CosmosArchiveLedger> {
+    return new CosmosArchiveLedger(
+      await CosmosConnection.fromContainer(container, LEDGER_SPEC),
+      options.clock,
+    );
   }
 
   get(key: RecordKey, options?: OperationOptions): Promise<StoredLedgerEntry | undefined> {
@@ -157,7 +175,7 @@ export class CosmosArchiveLedger implements ArchiveLedger {
     condition: { readonly ifMatch?: string; readonly ifNoneMatch?: '*' },
     options?: OperationOptions,
   ): Promise<StoredLedgerEntry> {
-    const item = toItem(entry);
+    const item = toItem(entry, this.#clock.now());
     const connection = this.#connection;
     return connection.call(`write ledger entry ${entry.customerId}/${entry.id}`, options, async (state) => {
       try {
@@ -254,21 +272,48 @@ export class CosmosArchiveLedger implements ArchiveLedger {
     });
   }
 
-  /** Three index-served COUNT queries across partitions (the emulator has no GROUP BY; one query each). */
-  counts(options?: OperationOptions): Promise<LedgerCounts> {
+  /**
+   * Index-served COUNT queries across partitions (the emulator has no GROUP BY; one query each): copies
+   * past the purge's position are in grace or due, the rest of the unparked copies are history.
+   */
+  counts(query: LedgerCountsQuery = {}, options?: OperationOptions): Promise<LedgerCounts> {
     const connection = this.#connection;
     return connection.call('count the archive ledger', options, async (state) => {
       const count = (where: string, parameters: SqlParameter[]): Promise<number> =>
         connection.count(state, where, parameters);
-      const unparked = (ledgerState: LedgerState): Promise<number> =>
-        count('c.state = @state AND c.parked = false', [{ name: '@state', value: ledgerState }]);
-      const [copied, failed, parked] = await Promise.all([
+      const unparked = (ledgerState: LedgerState, extra?: ReturnType<typeof afterKeyset>): Promise<number> =>
+        count(`c.state = @state AND c.parked = false${extra === undefined ? '' : ` AND ${extra.clause}`}`, [
+          { name: '@state', value: ledgerState },
+          ...(extra?.parameters ?? []),
+        ]);
+      const position = query.purgedThrough;
+      const [allCopied, copied, failed, parked] = await Promise.all([
         unparked('copied'),
+        position === undefined
+          ? undefined
+          : unparked(
+              'copied',
+              afterKeyset('purgeAfter', {
+                leading: position.purgeAfter,
+                customerId: position.customerId,
+                id: position.id,
+              }),
+            ),
         unparked('failed'),
         count('c.parked = true', []),
       ]);
-      return { copied, failed, parked };
+      return {
+        copied: copied ?? allCopied,
+        failed,
+        parked,
+        archived: allCopied - (copied ?? allCopied),
+      };
     });
+  }
+
+  /** The service expires history itself (each item's ttl under the container's defaultTtl of -1). */
+  sweepExpired(): Promise<number> {
+    return Promise.resolve(0);
   }
 
   close(): Promise<void> {
@@ -298,7 +343,9 @@ export class CosmosArchiveLedger implements ArchiveLedger {
     if (current === undefined) return undefined;
     const { id, customerId, state: ledgerState, parked, purgeAfter, entry } = current;
     const stored = { id, customerId, state: ledgerState, parked, purgeAfter, entry };
-    if (!isDeepStrictEqual(stored, jsonCopy(item))) return undefined;
+    // The ttl is left out: it counts from each attempt's own instant.
+    const { ttl: _ttl, ...sent } = item;
+    if (!isDeepStrictEqual(stored, jsonCopy(sent))) return undefined;
     return { entry: item.entry, etag: etagOf(current._etag, item.entry) };
   }
 }
@@ -386,7 +433,8 @@ export function ledgerGetManySpec(keys: readonly RecordKey[]): SqlQuerySpec {
   return { query: `SELECT c.entry, c._etag FROM c WHERE ${pairs.join(' OR ')}`, parameters };
 }
 
-function toItem(entry: LedgerEntry): LedgerItem {
+/** The stored item; `now` turns the entry's expiresAt into the service's ttl, which counts from the write. */
+function toItem(entry: LedgerEntry, now: Date): LedgerItem {
   return {
     id: entry.id,
     customerId: entry.customerId,
@@ -394,7 +442,13 @@ function toItem(entry: LedgerEntry): LedgerItem {
     parked: entry.parked === true,
     purgeAfter: entry.purgeAfter,
     entry,
+    ...(entry.expiresAt !== undefined ? { ttl: ttlSeconds(entry.expiresAt, now) } : {}),
   };
+}
+
+/** Whole seconds from `now` to `expiresAt`, at least 1 (the service refuses 0; -1 would mean never). */
+export function ttlSeconds(expiresAt: string, now: Date): number {
+  return Math.max(1, Math.ceil((Date.parse(expiresAt) - now.getTime()) / 1000));
 }
 
 function toStored(raw: RawLedgerItem, key: RecordKey): StoredLedgerEntry {

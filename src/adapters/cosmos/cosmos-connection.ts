@@ -78,6 +78,12 @@ export interface ContainerSpec {
   readonly partitionKeyPath: string;
   /** Applied only when the container is created; an existing container keeps its own. */
   readonly indexingPolicy: IndexingPolicy;
+  /**
+   * Container TTL (-1: on, nothing expires unless an item carries its own ttl). Set at creation, and on an
+   * existing container that has none where the credentials may (a key; Entra ID data roles may not:
+   * infrastructure-as-code sets it there).
+   */
+  readonly defaultTtl?: number;
 }
 
 export { RU_MODEL } from '../../domain/request-unit-model.ts';
@@ -382,10 +388,14 @@ export class CosmosConnection {
           id: spec.containerId,
           partitionKey: { paths: [spec.partitionKeyPath] },
           indexingPolicy: spec.indexingPolicy,
+          ...(spec.defaultTtl !== undefined ? { defaultTtl: spec.defaultTtl } : {}),
         },
         { abortSignal },
       );
       partitionKeyPaths = resource?.partitionKey?.paths;
+      // A container made before it had a TTL: without one, the service ignores every item's own ttl.
+      if (spec.defaultTtl !== undefined && resource !== undefined && resource.defaultTtl === undefined)
+        await this.container.replace({ ...resource, defaultTtl: spec.defaultTtl }, { abortSignal });
     } catch (error) {
       // Entra ID data-plane roles may not create databases or containers (infrastructure-as-code does);
       // an existing container is all the adapter needs.

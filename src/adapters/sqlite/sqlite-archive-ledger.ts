@@ -8,6 +8,7 @@ import {
   type DueRetriesPage,
   type DueRetriesQuery,
   type LedgerCounts,
+  type LedgerCountsQuery,
   type LedgerEntry,
   ledgerKeyOf,
   type LedgerPage,
@@ -26,6 +27,8 @@ import { charge, openSqliteDatabase, runSqlite, SqlWhere } from './sqlite-databa
 
 /** The entry's nextAttemptAt: the retries index and its query must spell it the same way. */
 const NEXT_ATTEMPT_AT = "json_extract(entry, '$.nextAttemptAt')";
+/** The entry's expiresAt (migration history): the sweep's index and its statement, spelled alike. */
+const EXPIRES_AT = "json_extract(entry, '$.expiresAt')";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS archive_ledger (
@@ -44,6 +47,10 @@ CREATE INDEX IF NOT EXISTS archive_ledger_due ON archive_ledger (state, parked, 
 -- entry's own field, so files written before it need no migration.
 CREATE INDEX IF NOT EXISTS archive_ledger_retries ON archive_ledger (${NEXT_ATTEMPT_AT}, customer_id, id)
   WHERE state = 'failed' AND parked = 0;
+-- Migration history by expiry, for the sweep (SQLite has no ttl): partial and on the entry's own field,
+-- as the retries index, so files written before it need no migration.
+CREATE INDEX IF NOT EXISTS archive_ledger_expiry ON archive_ledger (${EXPIRES_AT})
+  WHERE ${EXPIRES_AT} IS NOT NULL;
 `;
 
 interface Row {
@@ -54,7 +61,7 @@ interface Row {
 export class SqliteArchiveLedger implements ArchiveLedger {
   readonly #db: DatabaseSync;
   readonly #statements: Record<
-    'get' | 'getMany' | 'insert' | 'upsert' | 'update' | 'delete' | 'deleteIfMatch' | 'counts',
+    'get' | 'getMany' | 'insert' | 'upsert' | 'update' | 'delete' | 'deleteIfMatch' | 'counts' | 'sweep',
     StatementSync
   >;
 
@@ -78,8 +85,13 @@ export class SqliteArchiveLedger implements ArchiveLedger {
       deleteIfMatch: this.#db.prepare(
         'DELETE FROM archive_ledger WHERE customer_id = ? AND id = ? AND etag = ?',
       ),
+      // History is counted apart: unparked copies at or before the purge's position, in the ledger's order.
       counts: this.#db.prepare(
-        'SELECT state, parked, COUNT(*) AS n FROM archive_ledger GROUP BY state, parked',
+        `SELECT state, parked, (state = 'copied' AND parked = 0 AND (purge_after < ? OR (purge_after = ? AND (customer_id < ? OR (customer_id = ? AND id <= ?))))) AS history, COUNT(*) AS n
+         FROM archive_ledger GROUP BY state, parked, history`,
+      ),
+      sweep: this.#db.prepare(
+        `DELETE FROM archive_ledger INDEXED BY archive_ledger_expiry WHERE ${EXPIRES_AT} IS NOT NULL AND ${EXPIRES_AT} <= ?`,
       ),
     };
   }
@@ -224,20 +236,42 @@ export class SqliteArchiveLedger implements ArchiveLedger {
     });
   }
 
-  counts(): Promise<LedgerCounts> {
+  counts(query: LedgerCountsQuery = {}): Promise<LedgerCounts> {
     return runSqlite('archive ledger', () => {
-      const rows = this.#statements.counts.all() as unknown as Array<{
+      // No position: an empty purgeAfter sorts before every entry, so none is history.
+      const { purgeAfter, customerId, id } = query.purgedThrough ?? {
+        purgeAfter: '',
+        customerId: '',
+        id: '',
+      };
+      const rows = this.#statements.counts.all(
+        purgeAfter,
+        purgeAfter,
+        customerId,
+        customerId,
+        id,
+      ) as unknown as Array<{
         state: string;
         parked: number;
+        history: number;
         n: number;
       }>;
-      const sum = (match: (row: { state: string; parked: number }) => boolean): number =>
+      const sum = (match: (row: { state: string; parked: number; history: number }) => boolean): number =>
         rows.filter(match).reduce((total, row) => total + row.n, 0);
       return {
-        copied: sum((row) => row.state === 'copied' && row.parked === 0),
+        copied: sum((row) => row.state === 'copied' && row.parked === 0 && row.history === 0),
         failed: sum((row) => row.state === 'failed' && row.parked === 0),
         parked: sum((row) => row.parked === 1),
+        archived: sum((row) => row.history === 1),
       };
+    });
+  }
+
+  sweepExpired(now: string, options?: OperationOptions): Promise<number> {
+    return runSqlite('archive ledger', () => {
+      const removed = Number(this.#statements.sweep.run(now).changes);
+      charge(options, removed * estimateDeleteUnits(LEDGER_INDEXED_TERMS));
+      return removed;
     });
   }
 
