@@ -2,10 +2,10 @@
 // `npm start` runs: spans are not recorded (no attributes, events or timings kept for nobody), yet every
 // request still has its trace id, the caller's when a traceparent comes, in problem bodies and log lines.
 // A file of its own: tracing is set up once per process (vitest runs each file in its own).
-import { context, trace } from '@opentelemetry/api';
-import { Writable } from 'node:stream';
+import { trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { instrumentedPino, startTracing } from '../../src/composition/telemetry.ts';
+import { startTracing } from '../../src/composition/telemetry.ts';
+import { logLineInside } from '../support/log-capture.ts';
 import { type ApiHarness, startApiHarness } from '../support/api-harness.ts';
 
 let api: ApiHarness;
@@ -18,20 +18,11 @@ afterAll(async () => api.close());
 
 describe('tracing with no exporter', () => {
   it('records no span, but each span has a trace id and the log lines inside it carry that id', () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    const logger = instrumentedPino()({ level: 'info' }, sink);
     const span = trace.getTracer('test').startSpan('unexported');
     expect(span.isRecording()).toBe(false);
     expect(span.spanContext().traceId).toMatch(/^(?!0{32})[0-9a-f]{32}$/);
-    context.with(trace.setSpan(context.active(), span), () => logger.info('inside a span'));
+    const line = logLineInside(span);
     span.end();
-    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(line.trace_id).toBe(span.spanContext().traceId);
   });
 

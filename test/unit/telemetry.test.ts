@@ -2,11 +2,11 @@
 // archived read → cache miss → Blob → decode) and of an archival run (run → slice → batch); metric
 // values moving as the test drives them; traceparent honoured in problem bodies; a log line carrying
 // the trace id.
-import { context, trace } from '@opentelemetry/api';
+import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { instrumentedPino, startTracing } from '../../src/composition/telemetry.ts';
+import { startTracing } from '../../src/composition/telemetry.ts';
+import { logLineInside } from '../support/log-capture.ts';
 import { type ApiHarness, startApiHarness } from '../support/api-harness.ts';
 import { makeInput } from '../support/record-fixtures.ts';
 import { policyOf } from '../support/archival-harness.ts';
@@ -137,18 +137,9 @@ describe('metrics', () => {
 
 describe('logs', () => {
   it('carry the trace id of the active span', () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    const logger = instrumentedPino()({ level: 'info' }, sink);
     const span = trace.getTracer('test').startSpan('log-test');
-    context.with(trace.setSpan(context.active(), span), () => logger.info('inside a span'));
+    const line = logLineInside(span);
     span.end();
-    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(line.trace_id).toBe(span.spanContext().traceId);
     expect(line.span_id).toBe(span.spanContext().spanId);
   });
