@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileArchiveStore } from '../../src/adapters/files/file-archive-store.ts';
-import { blobBody, blobPath } from '../support/file-archive-writer.ts';
+import { blobBody, blobPath, deletedByWriter } from '../support/file-archive-writer.ts';
 
 const WRITER = fileURLToPath(new URL('../support/file-archive-writer.ts', import.meta.url));
 const folder = mkdtempSync(join(tmpdir(), 'file-archive-crash-'));
@@ -64,6 +64,9 @@ describe('a file archive writer SIGKILLed mid-write', () => {
             expect(read, `blob ${n} was deleted`).toBeUndefined();
             continue;
           }
+          // The writer deletes every fifth blob right after its put: a delete done before the kill but
+          // not yet acknowledged may have removed it. Every other acknowledged blob must be there.
+          if (read === undefined && deletedByWriter(n)) continue;
           expect(read, `blob ${n} was acknowledged`).toBeDefined();
           expect(Buffer.from(read!.body).equals(blobBody(n)), `blob ${n}`).toBe(true);
         }

@@ -16,6 +16,11 @@ export function blobBody(n: number): Buffer {
   return gzipSync(JSON.stringify({ n, filler: 'x'.repeat(size) }), { level: 1 });
 }
 
+/** The writer deletes every fifth blob it uploads, right after the upload is acknowledged. */
+export function deletedByWriter(n: number): boolean {
+  return n % 5 === 0;
+}
+
 export function blobRequest(n: number): PutBlobRequest {
   return {
     path: blobPath(n),
@@ -38,7 +43,7 @@ if (import.meta.main) {
       const n = next++;
       const created = await store.putIfAbsent(blobRequest(n));
       process.stdout.write(`put ${n}\n`);
-      if (n % 5 === 0 && (await store.delete(created.path, { ifMatch: created.etag }))) {
+      if (deletedByWriter(n) && (await store.delete(created.path, { ifMatch: created.etag }))) {
         process.stdout.write(`deleted ${n}\n`);
       }
     }
