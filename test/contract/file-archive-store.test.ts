@@ -83,6 +83,18 @@ describe('FileArchiveStore on disk', () => {
     await expect(store.get(request.path)).rejects.toMatchObject({ code: 'ARCHIVE_INTEGRITY' });
   });
 
+  it.each([
+    ['cut short', (body: Buffer) => body.subarray(0, body.length - 1)],
+    ['grown', (body: Buffer) => Buffer.concat([body, Buffer.from('tail')])],
+  ])('never serves a file %s since its upload (ARCHIVE_INTEGRITY)', async (_what, change) => {
+    const folder = newFolder();
+    const store = open(folder);
+    const request = blob('2024/01/cust-1/inv-1/v1.json.gz');
+    await store.putIfAbsent(request);
+    writeFileSync(store.fileOf(request.path), change(Buffer.from(request.body)));
+    await expect(store.get(request.path)).rejects.toMatchObject({ code: 'ARCHIVE_INTEGRITY' });
+  });
+
   it('ignores a file without an index row (a crash before its commit) and replaces it on upload', async () => {
     const folder = newFolder();
     const store = open(folder);

@@ -12,7 +12,7 @@
 // happens under the index's write lock, so no other process can slip a file in between.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { dirname, join, sep } from 'node:path';
 import { AppError } from '../../domain/errors.ts';
@@ -168,7 +168,7 @@ export class FileArchiveStore implements ArchiveStore {
         if (row === undefined) return undefined;
         let body: Buffer;
         try {
-          body = await readFile(this.fileOf(path));
+          body = await readExpecting(this.fileOf(path), row.size);
         } catch (error) {
           // Deleted between the row and the file: look at the row again.
           if (errnoOf(error) === 'ENOENT') continue;
@@ -427,6 +427,28 @@ export class FileArchiveStore implements ArchiveStore {
 /** A fresh etag per write, in the shape Blob Storage gives them. */
 function newEtag(): string {
   return `"0x${randomBytes(8).toString('hex').toUpperCase()}"`;
+}
+
+/**
+ * The file, expected to hold `size` bytes (the index's size): open, one read, close, where readFile
+ * would also stat it first. One byte more is asked for, so a longer file is seen whole and, like a
+ * shorter one, fails the MD5 check that follows.
+ */
+async function readExpecting(file: string, size: number): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const body = Buffer.allocUnsafe(size + 1);
+    let filled = 0;
+    // A regular file answers in one read; the loop is for a read cut short, and stops at `size`.
+    do {
+      const { bytesRead } = await handle.read(body, filled, body.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    } while (filled < size);
+    return body.subarray(0, filled);
+  } finally {
+    await handle.close();
+  }
 }
 
 async function writeDurably(file: string, body: Uint8Array): Promise<void> {
