@@ -180,6 +180,8 @@ export class ArchivedRecordReader {
           undefined,
         ) as unknown as BillingRecord;
       }
+      // A blob of the current schema is the record as the API serves it: nothing to upcast or reshape.
+      if (schemaVersion === CURRENT_SCHEMA_VERSION) return raw as unknown as BillingRecord;
       const document = fromPersisted({
         ...raw,
         schemaVersion,
