@@ -8,7 +8,7 @@ import {
   type JWTVerifyGetKey,
   type RemoteJWKSet,
 } from 'jose';
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { AppError } from '../domain/errors.ts';
 
@@ -199,7 +199,8 @@ export function createVerifiedTokenCache(
       keys = { ids: keyIdsOf(remote?.jwks() ?? { keys: [] }), checkedAt: at };
     return keys.ids;
   };
-  const hash = (token: string): string => createHash('sha256').update(token).digest('base64url');
+  // The one-shot digest: no Hash object per request (this runs on every authenticated call).
+  const hash = (token: string): string => digest('sha256', token, 'base64url');
   return {
     get(token) {
       const key = hash(token);

@@ -130,24 +130,53 @@ export function toSummary(record: BillingRecord): RecordSummary {
 
 /** The record's JSON with keys in schema order (and map keys sorted): the same bytes from every tier. */
 export function canonicalJson(schema: TSchema, value: unknown): string {
-  return JSON.stringify(orderBySchema(schema, value));
+  return JSON.stringify(ordererOf(schema)(value));
 }
 
-function orderBySchema(schema: TSchema, value: unknown): unknown {
-  const s = schema as { type?: string; properties?: Record<string, TSchema>; items?: TSchema };
-  if (Array.isArray(value))
-    return s.items === undefined ? value : value.map((item) => orderBySchema(s.items!, item));
-  if (value === null || typeof value !== 'object') return value;
-  const source = value as Record<string, unknown>;
-  const ordered: Record<string, unknown> = {};
-  if (s.properties !== undefined) {
-    for (const [key, propertySchema] of Object.entries(s.properties)) {
-      if (source[key] !== undefined) ordered[key] = orderBySchema(propertySchema, source[key]);
+type Orderer = (value: unknown) => unknown;
+const orderers = new WeakMap<TSchema, Orderer>();
+
+/** Each schema is walked once, not on every value: this runs for every record a read answers. */
+function ordererOf(schema: TSchema): Orderer {
+  return orderers.get(schema) ?? compileOrderer(schema);
+}
+
+/**
+ * A copy of `value` with an object's keys in its schema's order (keys the schema lacks are left out),
+ * array items ordered by the items' schema, and a map's keys (no `properties`) sorted, one level deep.
+ */
+function compileOrderer(schema: TSchema): Orderer {
+  const s = schema as { properties?: Record<string, TSchema>; items?: TSchema };
+  let keys: string[] | undefined;
+  let children: Orderer[] = [];
+  let items: Orderer | undefined;
+  const orderer: Orderer = (value) => {
+    if (Array.isArray(value)) {
+      const list = value as unknown[];
+      return items === undefined ? list : list.map((item) => items!(item));
     }
+    if (value === null || typeof value !== 'object') return value;
+    const source = value as Record<string, unknown>;
+    const ordered: Record<string, unknown> = {};
+    if (keys !== undefined) {
+      for (let index = 0; index < keys.length; index++) {
+        const key = keys[index]!;
+        const property = source[key];
+        if (property !== undefined) ordered[key] = children[index]!(property);
+      }
+      return ordered;
+    }
+    for (const key of Object.keys(source).sort()) ordered[key] = source[key];
     return ordered;
+  };
+  // Registered before its children are compiled, so a schema that refers to itself compiles too.
+  orderers.set(schema, orderer);
+  if (s.properties !== undefined) {
+    keys = Object.keys(s.properties);
+    children = keys.map((key) => ordererOf(s.properties![key]!));
   }
-  for (const key of Object.keys(source).sort()) ordered[key] = source[key];
-  return ordered;
+  if (s.items !== undefined) items = ordererOf(s.items);
+  return orderer;
 }
 
 export const serializeRecord = (record: BillingRecord): string => canonicalJson(BillingRecord, record);

@@ -55,6 +55,27 @@ describe('record rules', () => {
     const validate = compileValidator(BillingRecord);
     expect(validate(JSON.parse(serializeRecord(record)))).toEqual(record);
   });
+
+  it('orders nested objects and array items by their schemas and leaves out what the schema lacks', () => {
+    const record = makeRecord({ metadata: { b: '1', a: '2' } });
+    const reversed = <T extends object>(value: T): T =>
+      Object.fromEntries(Object.entries(value).reverse()) as T;
+    const messy = {
+      ...reversed(record),
+      billingPeriod: { ...reversed(record.billingPeriod), note: 'x' },
+      lineItems: record.lineItems.map((item) => ({ ...reversed(item), extra: 1 })),
+      internal: { secret: true },
+    };
+    const item = record.lineItems[0]!;
+    const text = serializeRecord(messy);
+    expect(text).toBe(serializeRecord(record));
+    expect(text).not.toMatch(/note|extra|internal|secret/);
+    expect(text).toContain(
+      `"billingPeriod":{"start":"${record.billingPeriod.start}","end":"${record.billingPeriod.end}"}`,
+    );
+    expect(text).toContain(`"lineItems":[{"sku":${JSON.stringify(item.sku)},`);
+    expect(text).toContain(`"metadata":{"a":"2","b":"1"},"version":`);
+  });
 });
 
 describe('stored documents', () => {

@@ -39,6 +39,20 @@ describe('tracing with no exporter', () => {
     }
   });
 
+  // inject() bypasses the HTTP server: only a socket shows what the http instrumentation does to a request.
+  it('keeps the caller’s trace id over a real socket, as `npm start` serves it', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4738';
+    const address = await api.app.listen({ port: 0, host: '127.0.0.1' });
+    const response = await fetch(`${address}/api/v1/customers/cust-u/billing-records/absent`, {
+      headers: {
+        authorization: `Bearer ${await api.token(['Billing.Read'])}`,
+        traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+      },
+    });
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ code: 'NOT_FOUND', traceId });
+  });
+
   it('gives a request without traceparent a trace id of its own', async () => {
     const ids = new Set<string>();
     for (let i = 0; i < 2; i++) {
