@@ -138,13 +138,20 @@ module redis 'modules/redis.bicep' = {
   params: { name: 'redis-${token}', location: location, tags: tags }
 }
 
-// The data services answer on private addresses only.
+// The data services answer on private addresses only. A loop's collection must be known when the deployment
+// starts (BCP178), so it holds constants and each endpoint picks its target's id, a module output, by name.
 var privateEndpoints = [
-  { service: 'cosmos', id: cosmos.outputs.resourceId, groupId: 'Sql', zone: 'cosmos' }
-  { service: 'archive-blob', id: storage.outputs.resourceId, groupId: 'blob', zone: 'blob' }
-  { service: 'archive-queue', id: storage.outputs.resourceId, groupId: 'queue', zone: 'queue' }
-  { service: 'redis', id: redis.outputs.resourceId, groupId: 'redisEnterprise', zone: 'redis' }
+  { service: 'cosmos', target: 'cosmos', groupId: 'Sql', zone: 'cosmos' }
+  { service: 'archive-blob', target: 'storage', groupId: 'blob', zone: 'blob' }
+  { service: 'archive-queue', target: 'storage', groupId: 'queue', zone: 'queue' }
+  { service: 'redis', target: 'redis', groupId: 'redisEnterprise', zone: 'redis' }
 ]
+
+var privateLinkServiceIds = {
+  cosmos: cosmos.outputs.resourceId
+  storage: storage.outputs.resourceId
+  redis: redis.outputs.resourceId
+}
 
 module endpoints 'modules/private-endpoint.bicep' = [
   for endpoint in privateEndpoints: {
@@ -155,7 +162,7 @@ module endpoints 'modules/private-endpoint.bicep' = [
       location: location
       tags: tags
       subnetResourceId: network.outputs.privateEndpointSubnetId
-      privateLinkServiceId: endpoint.id
+      privateLinkServiceId: privateLinkServiceIds[endpoint.target]
       groupId: endpoint.groupId
       privateDnsZoneResourceId: network.outputs.privateDnsZoneIds[endpoint.zone]
     }

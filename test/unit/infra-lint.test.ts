@@ -3,7 +3,16 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bicepFiles, params, readBicep, resourceName, resources, ROOT } from '../support/bicep-source.ts';
+import {
+  bicepFiles,
+  expandVars,
+  loopCollections,
+  params,
+  readBicep,
+  resourceName,
+  resources,
+  ROOT,
+} from '../support/bicep-source.ts';
 
 /** What a reviewer wants in Log Analytics: each service that holds data, runs the code or guards the key. */
 const DIAGNOSED_TYPES = [
@@ -82,6 +91,23 @@ describe('infra/ Bicep', () => {
     const source = readBicep(file);
     const byPosition = sorted.filter((symbol) => new RegExp(`\\b${symbol}\\[\\d+\\]`).test(source));
     expect(byPosition).toEqual([]);
+  });
+
+  // Bicep needs a loop's length at the start of the deployment (BCP178): a module's outputs or a resource's
+  // properties are known only once it has run, so a loop over an array built from them does not compile.
+  it.each(files)('%s loops only over collections known when the deployment starts', (file) => {
+    const runtime = loopCollections(file).filter((collection) =>
+      /\.outputs\.|\.properties\.|\breference\(/.test(expandVars(file, collection)),
+    );
+    expect(runtime).toEqual([]);
+  });
+
+  it('finds the loops and the vars they loop over (the check above reads something)', () => {
+    const loops = files.flatMap((file) => loopCollections(file).map((collection) => ({ file, collection })));
+    expect(loops.length).toBeGreaterThanOrEqual(4);
+    const endpoints = loops.find(({ collection }) => collection === 'privateEndpoints');
+    expect(endpoints).toBeDefined();
+    expect(expandVars(endpoints!.file, endpoints!.collection)).toMatch(/groupId: 'Sql'/);
   });
 
   it('names each Redis access policy assignment as the API allows: ^[A-Za-z0-9]{1,60}$', () => {
