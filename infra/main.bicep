@@ -49,6 +49,9 @@ var names = loadJsonContent('../src/config/resource-names.json')
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var prefix = 'billing-${environmentName}'
+var cosmosName = empty(cosmosAccountName) ? 'cosmos-${token}' : cosmosAccountName
+var archiveStorageName = 'starch${token}'
+var redisName = 'redis-${token}'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -101,7 +104,7 @@ module cosmos 'modules/cosmos.bicep' = {
   scope: rg
   name: 'cosmos'
   params: {
-    name: empty(cosmosAccountName) ? 'cosmos-${token}' : cosmosAccountName
+    name: cosmosName
     location: location
     tags: tags
     databaseName: names.cosmosDatabase
@@ -117,7 +120,7 @@ module storage 'modules/storage.bicep' = {
   scope: rg
   name: 'storage'
   params: {
-    name: 'starch${token}'
+    name: archiveStorageName
     location: location
     tags: tags
     archiveContainerName: names.archiveContainer
@@ -135,16 +138,22 @@ module storage 'modules/storage.bicep' = {
 module redis 'modules/redis.bicep' = {
   scope: rg
   name: 'redis'
-  params: { name: 'redis-${token}', location: location, tags: tags }
+  params: {
+    name: redisName
+    location: location
+    tags: tags
+  }
 }
 
 // The data services answer on private addresses only. A loop's collection must be known when the deployment
 // starts (BCP178), so it holds constants and each endpoint picks its target's id, a module output, by name.
+// Each endpoint is named after its target: an endpoint's connection cannot move to another resource, so the
+// account a disaster recovery restore creates (cosmosAccountName) gets a new endpoint beside the old one's.
 var privateEndpoints = [
-  { service: 'cosmos', target: 'cosmos', groupId: 'Sql', zone: 'cosmos' }
-  { service: 'archive-blob', target: 'storage', groupId: 'blob', zone: 'blob' }
-  { service: 'archive-queue', target: 'storage', groupId: 'queue', zone: 'queue' }
-  { service: 'redis', target: 'redis', groupId: 'redisEnterprise', zone: 'redis' }
+  { service: 'cosmos', target: 'cosmos', targetName: cosmosName, groupId: 'Sql', zone: 'cosmos' }
+  { service: 'archive-blob', target: 'storage', targetName: archiveStorageName, groupId: 'blob', zone: 'blob' }
+  { service: 'archive-queue', target: 'storage', targetName: archiveStorageName, groupId: 'queue', zone: 'queue' }
+  { service: 'redis', target: 'redis', targetName: redisName, groupId: 'redisEnterprise', zone: 'redis' }
 ]
 
 var privateLinkServiceIds = {
@@ -158,7 +167,7 @@ module endpoints 'modules/private-endpoint.bicep' = [
     scope: rg
     name: 'pe-${endpoint.service}'
     params: {
-      name: 'pe-${endpoint.service}-${token}'
+      name: 'pe-${endpoint.targetName}-${toLower(endpoint.groupId)}'
       location: location
       tags: tags
       subnetResourceId: network.outputs.privateEndpointSubnetId

@@ -110,6 +110,24 @@ describe('infra/ Bicep', () => {
     expect(expandVars(endpoints!.file, endpoints!.collection)).toMatch(/groupId: 'Sql'/);
   });
 
+  // A private endpoint's connection cannot be moved to another resource (CannotChangePrivateLinkConnectionOnPrivateEndpoint):
+  // named after its target, an endpoint for the account a point-in-time restore created is a new one.
+  it("names each private endpoint of main.bicep after the resource it connects to, as that resource's module names it", () => {
+    const main = readBicep('infra/main.bicep');
+    const entries = [
+      ...expandVars('infra/main.bicep', 'privateEndpoints').matchAll(
+        /\{ [^}]*target: '(\w+)', targetName: (\w+)[^}]*\}/g,
+      ),
+    ];
+    expect(entries.length).toBe(4);
+    for (const [, target, targetName] of entries) {
+      const start = main.indexOf(`\nmodule ${target} '`);
+      const block = main.slice(start, main.indexOf('\n}\n', start));
+      expect(/^ {4}name: (\S+)$/m.exec(block)?.[1], target).toBe(targetName);
+    }
+    expect(main).toMatch(/^ {6}name: 'pe-\$\{endpoint\.targetName\}-\$\{toLower\(endpoint\.groupId\)\}'$/m);
+  });
+
   it('names each Redis access policy assignment as the API allows: ^[A-Za-z0-9]{1,60}$', () => {
     const assignments = files.flatMap((file) =>
       resources(file).filter((resource) => resource.type.endsWith('/accessPolicyAssignments')),
