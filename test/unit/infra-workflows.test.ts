@@ -60,4 +60,22 @@ describe('.github/workflows/deploy.yml', () => {
     }
     expect(afterCi).not.toContain('||');
   });
+
+  // CI builds a fresh azd environment on every run: a parameter azd reads from an environment variable
+  // that the workflow does not pass would be reset to its default by the next merge.
+  it('passes every environment value main.parameters.json reads, from the repository variable of that name', () => {
+    const parameters = readFileSync(join(ROOT, 'infra/main.parameters.json'), 'utf8');
+    const read = [...parameters.matchAll(/\$\{(\w+)(?:=([^}]*))?\}/g)].map(([, name, fallback]) => ({
+      name: name!,
+      fallback,
+    }));
+    expect(read.map(({ name }) => name)).toEqual(
+      expect.arrayContaining(['AZURE_ENV_NAME', 'ARCHIVAL_SCHEDULE_ENABLED', 'COSMOS_ACCOUNT_NAME']),
+    );
+    for (const { name, fallback } of read) {
+      const expected =
+        fallback === undefined ? `\${{ vars.${name} }}` : `\${{ vars.${name} || '${fallback}' }}`;
+      expect(job.env?.[name], name).toBe(expected);
+    }
+  });
 });
