@@ -42,8 +42,11 @@ param recordsMaxThroughput int = 4000
 @description('Optional. Name of the Cosmos DB account; empty: cosmos-<token>. Disaster recovery sets it to the account a point-in-time restore created, so the next provision gives that account the private endpoint, role assignment and settings.')
 param cosmosAccountName string = ''
 
-@description('Optional. Days each audit blob stays immutable.')
+@description('Optional. Days each audit blob stays immutable (while the policy is unlocked; a locked one is extended by hand).')
 param auditImmutabilityDays int = 2555
+
+@description('Optional. True once the audit container\'s immutability policy is locked (docs/operations.md, irreversible): the Bicep then leaves the policy alone, since a locked one refuses updates.')
+param auditImmutabilityLocked bool = false
 
 var names = loadJsonContent('../src/config/resource-names.json')
 var token = toLower(uniqueString(subscription().id, environmentName, location))
@@ -128,6 +131,7 @@ module storage 'modules/storage.bicep' = {
     auditContainerName: names.auditContainer
     runQueueName: names.runQueue
     auditImmutabilityDays: auditImmutabilityDays
+    auditImmutabilityLocked: auditImmutabilityLocked
     archiveLegalHolds: archiveLegalHolds
     customerManagedKeyVaultUri: customerManagedKeys ? keyVault!.outputs.vaultUri : ''
     customerManagedKeyName: customerManagedKeys ? keyVault!.outputs.keyName : ''

@@ -128,6 +128,21 @@ describe('infra/ Bicep', () => {
     expect(main).toMatch(/^ {6}name: 'pe-\$\{endpoint\.targetName\}-\$\{toLower\(endpoint\.groupId\)\}'$/m);
   });
 
+  // A locked time-based policy can only be extended: a create-or-update of it fails, so once an operator has
+  // locked it (docs/operations.md) the Bicep must stop declaring it, by a parameter CI passes.
+  it("declares the audit container's immutability policy only until it is locked", () => {
+    const policies = resources('infra/modules/storage.bicep').filter((resource) =>
+      resource.type.endsWith('/containers/immutabilityPolicies'),
+    );
+    expect(policies).toHaveLength(1);
+    expect(policies[0]!.body.split('\n', 1)[0]).toMatch(/ = if \(!auditImmutabilityLocked\) \{$/);
+    expect(readBicep('infra/main.bicep')).toMatch(/^ {4}auditImmutabilityLocked: auditImmutabilityLocked$/m);
+    const parameters = JSON.parse(readFileSync(join(ROOT, 'infra/main.parameters.json'), 'utf8')) as {
+      parameters: Record<string, { value: unknown }>;
+    };
+    expect(parameters.parameters.auditImmutabilityLocked?.value).toBe('${AUDIT_IMMUTABILITY_LOCKED=false}');
+  });
+
   it('names each Redis access policy assignment as the API allows: ^[A-Za-z0-9]{1,60}$', () => {
     const assignments = files.flatMap((file) =>
       resources(file).filter((resource) => resource.type.endsWith('/accessPolicyAssignments')),
