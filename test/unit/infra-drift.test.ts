@@ -208,6 +208,43 @@ describe("the API's Entra ID app registration (README, Deploy)", () => {
   });
 });
 
+describe("the API's delegated scope: operators' tokens from the Azure CLI (README, Deploy; docs/operations.md)", () => {
+  /** The Azure CLI's well-known application (client) id. */
+  const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
+  type Api = {
+    api: {
+      requestedAccessTokenVersion: number;
+      oauth2PermissionScopes: Array<{ id: string; value: string; isEnabled: boolean }>;
+      preAuthorizedApplications?: Array<{ appId: string; delegatedPermissionIds: string[] }>;
+    };
+  };
+  const scope = readJson('infra/entra-api-scope.json') as Api;
+  const preauthorized = readJson('infra/entra-api-preauthorized.json') as Api;
+
+  it('exposes one scope, then preauthorizes the Azure CLI for it (two requests: Graph refuses both in one)', () => {
+    const { preAuthorizedApplications, ...rest } = preauthorized.api;
+    // The second body repeats the first whole, so the PATCH of api keeps the scope and the token version.
+    expect(rest).toEqual(scope.api);
+    expect(scope.api.requestedAccessTokenVersion).toBe(2);
+    expect(scope.api.oauth2PermissionScopes).toMatchObject([
+      { value: 'user_impersonation', isEnabled: true },
+    ]);
+    expect(preAuthorizedApplications).toEqual([
+      { appId: AZURE_CLI, delegatedPermissionIds: [scope.api.oauth2PermissionScopes[0]!.id] },
+    ]);
+  });
+
+  it('is set up by the README in that order, and used by the runbook', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const first = readme.indexOf('--body @infra/entra-api-scope.json');
+    expect(first).toBeGreaterThan(0);
+    expect(readme.indexOf('--body @infra/entra-api-preauthorized.json')).toBeGreaterThan(first);
+    const operations = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8');
+    expect(operations).toContain('az account get-access-token --resource "api://$API_APP_ID"');
+    expect(operations).toContain('/appRoleAssignedTo');
+  });
+});
+
 describe('azure.yaml', () => {
   it('deploys the package `npm run package` stages, as built: node_modules in, no remote build', () => {
     const project = parseYaml(readFileSync(join(ROOT, 'azure.yaml'), 'utf8')) as {
