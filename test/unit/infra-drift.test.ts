@@ -245,6 +245,34 @@ describe("the API's delegated scope: operators' tokens from the Azure CLI (READM
   });
 });
 
+describe("the README's Deploy steps", () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+
+  it('register the resource provider of every resource type and subnet delegation infra/ declares', () => {
+    const declared = new Set(
+      bicepFiles().flatMap((file) =>
+        [
+          ...readBicep(file).matchAll(/^resource \w+ '(Microsoft\.\w+)\/|serviceName: '(Microsoft\.\w+)\//gm),
+        ].map((match) => (match[1] ?? match[2])!),
+      ),
+    );
+    // Registered in every subscription from the start.
+    for (const always of ['Microsoft.Resources', 'Microsoft.Authorization']) declared.delete(always);
+    expect(declared).toContain('Microsoft.App');
+    const loop = /for namespace in ([^;]+); do\s+az provider register --namespace "\$namespace"/.exec(readme);
+    const registered = loop?.[1]!.split(/[\s\\]+/).filter((word) => word.startsWith('Microsoft.'));
+    expect(registered?.sort()).toEqual([...declared].sort());
+  });
+
+  it('give the deploying identity its roles at subscription scope (main.bicep creates the resource group)', () => {
+    expect(readBicep(MAIN)).toMatch(/^targetScope = 'subscription'$/m);
+    expect(readme).not.toMatch(/on the subscription or resource group/);
+    expect(readme.replace(/\s+/g, ' ')).toContain(
+      '_Owner_, or _Contributor_ and _Role Based Access Control Administrator_, at subscription scope',
+    );
+  });
+});
+
 describe('azure.yaml', () => {
   it('deploys the package `npm run package` stages, as built: node_modules in, no remote build', () => {
     const project = parseYaml(readFileSync(join(ROOT, 'azure.yaml'), 'utf8')) as {
