@@ -30,7 +30,7 @@ param appSettingsOverrides object = {}
 @description('Optional. E-mail addresses the alert rules notify.')
 param alertEmails array = []
 
-@description('Optional. Encrypt Cosmos DB and Storage with customer-managed keys from a Key Vault this deployment creates.')
+@description('Optional. Encrypt Cosmos DB and Storage with customer-managed keys from a Key Vault this deployment creates. Fixed at creation: Storage\'s requireInfrastructureEncryption (set with the key) can only be set when the account is created, and Cosmos DB cannot go back to Microsoft-managed keys.')
 param customerManagedKeys bool = false
 
 @description('Optional. Version-level immutability on the archive container, so held records\' blobs get blob legal holds (BLOB_LEGAL_HOLDS). Fixed at creation.')

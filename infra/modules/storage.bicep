@@ -83,6 +83,7 @@ resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {
           keySource: 'Microsoft.Keyvault'
           identity: { userAssignedIdentity: customerManagedKeyIdentityResourceId }
           keyvaultproperties: { keyvaulturi: customerManagedKeyVaultUri, keyname: customerManagedKeyName }
+          // Settable only when the account is created: customerManagedKeys is fixed at creation.
           requireInfrastructureEncryption: true
           services: { blob: { enabled: true }, queue: { enabled: true, keyType: 'Account' } }
         }
