@@ -30,7 +30,7 @@ param appSettingsOverrides object = {}
 @description('Optional. E-mail addresses the alert rules notify.')
 param alertEmails array = []
 
-@description('Optional. Encrypt Cosmos DB and Storage with customer-managed keys from a Key Vault this deployment creates.')
+@description('Optional. Encrypt Cosmos DB and Storage with customer-managed keys from a Key Vault this deployment creates. Fixed at creation: Storage\'s requireInfrastructureEncryption (set with the key) can only be set when the account is created, and Cosmos DB cannot go back to Microsoft-managed keys.')
 param customerManagedKeys bool = false
 
 @description('Optional. Version-level immutability on the archive container, so held records\' blobs get blob legal holds (BLOB_LEGAL_HOLDS). Fixed at creation.')
@@ -42,13 +42,19 @@ param recordsMaxThroughput int = 4000
 @description('Optional. Name of the Cosmos DB account; empty: cosmos-<token>. Disaster recovery sets it to the account a point-in-time restore created, so the next provision gives that account the private endpoint, role assignment and settings.')
 param cosmosAccountName string = ''
 
-@description('Optional. Days each audit blob stays immutable.')
+@description('Optional. Days each audit blob stays immutable (while the policy is unlocked; a locked one is extended by hand).')
 param auditImmutabilityDays int = 2555
+
+@description('Optional. True once the audit container\'s immutability policy is locked (docs/operations.md, irreversible): the Bicep then leaves the policy alone, since a locked one refuses updates.')
+param auditImmutabilityLocked bool = false
 
 var names = loadJsonContent('../src/config/resource-names.json')
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var prefix = 'billing-${environmentName}'
+var cosmosName = empty(cosmosAccountName) ? 'cosmos-${token}' : cosmosAccountName
+var archiveStorageName = 'starch${token}'
+var redisName = 'redis-${token}'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -101,7 +107,7 @@ module cosmos 'modules/cosmos.bicep' = {
   scope: rg
   name: 'cosmos'
   params: {
-    name: empty(cosmosAccountName) ? 'cosmos-${token}' : cosmosAccountName
+    name: cosmosName
     location: location
     tags: tags
     databaseName: names.cosmosDatabase
@@ -117,7 +123,7 @@ module storage 'modules/storage.bicep' = {
   scope: rg
   name: 'storage'
   params: {
-    name: 'starch${token}'
+    name: archiveStorageName
     location: location
     tags: tags
     archiveContainerName: names.archiveContainer
@@ -125,6 +131,7 @@ module storage 'modules/storage.bicep' = {
     auditContainerName: names.auditContainer
     runQueueName: names.runQueue
     auditImmutabilityDays: auditImmutabilityDays
+    auditImmutabilityLocked: auditImmutabilityLocked
     archiveLegalHolds: archiveLegalHolds
     customerManagedKeyVaultUri: customerManagedKeys ? keyVault!.outputs.vaultUri : ''
     customerManagedKeyName: customerManagedKeys ? keyVault!.outputs.keyName : ''
@@ -135,27 +142,40 @@ module storage 'modules/storage.bicep' = {
 module redis 'modules/redis.bicep' = {
   scope: rg
   name: 'redis'
-  params: { name: 'redis-${token}', location: location, tags: tags }
+  params: {
+    name: redisName
+    location: location
+    tags: tags
+  }
 }
 
-// The data services answer on private addresses only.
+// The data services answer on private addresses only. A loop's collection must be known when the deployment
+// starts (BCP178), so it holds constants and each endpoint picks its target's id, a module output, by name.
+// Each endpoint is named after its target: an endpoint's connection cannot move to another resource, so the
+// account a disaster recovery restore creates (cosmosAccountName) gets a new endpoint beside the old one's.
 var privateEndpoints = [
-  { service: 'cosmos', id: cosmos.outputs.resourceId, groupId: 'Sql', zone: 'cosmos' }
-  { service: 'archive-blob', id: storage.outputs.resourceId, groupId: 'blob', zone: 'blob' }
-  { service: 'archive-queue', id: storage.outputs.resourceId, groupId: 'queue', zone: 'queue' }
-  { service: 'redis', id: redis.outputs.resourceId, groupId: 'redisEnterprise', zone: 'redis' }
+  { service: 'cosmos', target: 'cosmos', targetName: cosmosName, groupId: 'Sql', zone: 'cosmos' }
+  { service: 'archive-blob', target: 'storage', targetName: archiveStorageName, groupId: 'blob', zone: 'blob' }
+  { service: 'archive-queue', target: 'storage', targetName: archiveStorageName, groupId: 'queue', zone: 'queue' }
+  { service: 'redis', target: 'redis', targetName: redisName, groupId: 'redisEnterprise', zone: 'redis' }
 ]
+
+var privateLinkServiceIds = {
+  cosmos: cosmos.outputs.resourceId
+  storage: storage.outputs.resourceId
+  redis: redis.outputs.resourceId
+}
 
 module endpoints 'modules/private-endpoint.bicep' = [
   for endpoint in privateEndpoints: {
     scope: rg
     name: 'pe-${endpoint.service}'
     params: {
-      name: 'pe-${endpoint.service}-${token}'
+      name: 'pe-${endpoint.targetName}-${toLower(endpoint.groupId)}'
       location: location
       tags: tags
       subnetResourceId: network.outputs.privateEndpointSubnetId
-      privateLinkServiceId: endpoint.id
+      privateLinkServiceId: privateLinkServiceIds[endpoint.target]
       groupId: endpoint.groupId
       privateDnsZoneResourceId: network.outputs.privateDnsZoneIds[endpoint.zone]
     }

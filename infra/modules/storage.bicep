@@ -31,6 +31,9 @@ param runQueueName string
 @minValue(1)
 param auditImmutabilityDays int = 2555
 
+@description('Optional. True once an operator has locked the audit container\'s immutability policy (docs/operations.md): a locked policy can only be extended and refuses the create-or-update a declaration sends, so it is no longer declared.')
+param auditImmutabilityLocked bool = false
+
 @description('Optional. Version-level immutability on the archive container, which BLOB_LEGAL_HOLDS needs (fixed at creation).')
 param archiveLegalHolds bool = false
 
@@ -80,6 +83,7 @@ resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {
           keySource: 'Microsoft.Keyvault'
           identity: { userAssignedIdentity: customerManagedKeyIdentityResourceId }
           keyvaultproperties: { keyvaulturi: customerManagedKeyVaultUri, keyname: customerManagedKeyName }
+          // Settable only when the account is created: customerManagedKeys is fixed at creation.
           requireInfrastructureEncryption: true
           services: { blob: { enabled: true }, queue: { enabled: true, keyType: 'Account' } }
         }
@@ -121,9 +125,9 @@ resource auditContainer 'Microsoft.Storage/storageAccounts/blobServices/containe
   properties: { publicAccess: 'None' }
 }
 
-// Left unlocked so a mistaken period can be corrected; lock it (az storage container immutability-policy
-// lock) once the period is agreed: a locked policy can only be extended.
-resource auditImmutability 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2024-01-01' = {
+// Created unlocked, which is not yet WORM (an unlocked policy can be shortened or deleted): the runbook locks
+// it once the period is agreed (irreversible), and auditImmutabilityLocked then stops declaring it.
+resource auditImmutability 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2024-01-01' = if (!auditImmutabilityLocked) {
   parent: auditContainer
   name: 'default'
   properties: {

@@ -88,3 +88,32 @@ export function resources(file: string): BicepResource[] {
 export function resourceName(resource: BicepResource): string | undefined {
   return /^ {2,4}name: (.+)$/m.exec(resource.body)?.[1];
 }
+
+/** The collection expression of every `for … in COLLECTION:` loop of a file (resources, modules, vars, properties). */
+export function loopCollections(file: string): string[] {
+  return [...readBicep(file).matchAll(/\bfor\s+(?:\([^)]*\)|\w+)\s+in\s+(.+?):\s/g)].map(
+    (match) => match[1]!,
+  );
+}
+
+/** The text of a top-level `var name = …`: its line, or up to its closing `]` or `}` at column 0. */
+export function varDefinition(file: string, name: string): string | undefined {
+  const lines = readBicep(file).split('\n');
+  const start = lines.findIndex((line) => line.startsWith(`var ${name} = `));
+  if (start < 0) return undefined;
+  if (!/[[{]$/.test(lines[start]!)) return lines[start];
+  const end = lines.findIndex((line, index) => index > start && /^[\]}]/.test(line));
+  return lines.slice(start, end + 1).join('\n');
+}
+
+/** An expression with every top-level var it names replaced by that var's definition, recursively. */
+export function expandVars(file: string, expression: string, seen = new Set<string>()): string {
+  const expanded = [...expression.matchAll(/\b[A-Za-z_]\w*\b/g)].flatMap((match) => {
+    const name = match[0];
+    if (seen.has(name)) return [];
+    seen.add(name);
+    const definition = varDefinition(file, name);
+    return definition === undefined ? [] : [expandVars(file, definition, seen)];
+  });
+  return [expression, ...expanded].join('\n');
+}

@@ -152,25 +152,9 @@ describe('resource names', () => {
 });
 
 describe('alert rules', () => {
+  // Their fields and types, as scheduledQueryRules takes them: test/unit/infra-schemas.test.ts.
   it('are the Azure Monitor rendering that `npm run alerts:render` writes, loaded as they are', () => {
     expect(loadedJsonFiles('infra/modules/alerts.bicep')).toEqual([AZURE_MONITOR_RULES_PATH]);
-    const { rules } = readJson(AZURE_MONITOR_RULES_PATH) as { rules: Array<Record<string, unknown>> };
-    expect(rules.length).toBeGreaterThan(0);
-    for (const rule of rules) {
-      // The properties alerts.bicep reads from each rule.
-      for (const key of [
-        'name',
-        'displayName',
-        'description',
-        'severity',
-        'evaluationFrequency',
-        'windowSize',
-      ]) {
-        expect(rule).toHaveProperty(key);
-      }
-      expect(rule).toHaveProperty('criteria.allOf');
-      expect(rule).toHaveProperty('runbook');
-    }
   });
 });
 
@@ -205,6 +189,71 @@ describe("the API's Entra ID app registration (README, Deploy)", () => {
     expect(readme).toMatch(/azd env set AUTH_AUDIENCE "\$API_APP_ID"/);
     // No default audience: azd asks for it rather than deploying one no Entra ID token carries.
     expect(mainParameter('authAudience')).toBe('${AUTH_AUDIENCE}');
+  });
+});
+
+describe("the API's delegated scope: operators' tokens from the Azure CLI (README, Deploy; docs/operations.md)", () => {
+  /** The Azure CLI's well-known application (client) id. */
+  const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
+  type Api = {
+    api: {
+      requestedAccessTokenVersion: number;
+      oauth2PermissionScopes: Array<{ id: string; value: string; isEnabled: boolean }>;
+      preAuthorizedApplications?: Array<{ appId: string; delegatedPermissionIds: string[] }>;
+    };
+  };
+  const scope = readJson('infra/entra-api-scope.json') as Api;
+  const preauthorized = readJson('infra/entra-api-preauthorized.json') as Api;
+
+  it('exposes one scope, then preauthorizes the Azure CLI for it (two requests: Graph refuses both in one)', () => {
+    const { preAuthorizedApplications, ...rest } = preauthorized.api;
+    // The second body repeats the first whole, so the PATCH of api keeps the scope and the token version.
+    expect(rest).toEqual(scope.api);
+    expect(scope.api.requestedAccessTokenVersion).toBe(2);
+    expect(scope.api.oauth2PermissionScopes).toMatchObject([
+      { value: 'user_impersonation', isEnabled: true },
+    ]);
+    expect(preAuthorizedApplications).toEqual([
+      { appId: AZURE_CLI, delegatedPermissionIds: [scope.api.oauth2PermissionScopes[0]!.id] },
+    ]);
+  });
+
+  it('is set up by the README in that order, and used by the runbook', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const first = readme.indexOf('--body @infra/entra-api-scope.json');
+    expect(first).toBeGreaterThan(0);
+    expect(readme.indexOf('--body @infra/entra-api-preauthorized.json')).toBeGreaterThan(first);
+    const operations = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8');
+    expect(operations).toContain('az account get-access-token --resource "api://$API_APP_ID"');
+    expect(operations).toContain('/appRoleAssignedTo');
+  });
+});
+
+describe("the README's Deploy steps", () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+
+  it('register the resource provider of every resource type and subnet delegation infra/ declares', () => {
+    const declared = new Set(
+      bicepFiles().flatMap((file) =>
+        [
+          ...readBicep(file).matchAll(/^resource \w+ '(Microsoft\.\w+)\/|serviceName: '(Microsoft\.\w+)\//gm),
+        ].map((match) => (match[1] ?? match[2])!),
+      ),
+    );
+    // Registered in every subscription from the start.
+    for (const always of ['Microsoft.Resources', 'Microsoft.Authorization']) declared.delete(always);
+    expect(declared).toContain('Microsoft.App');
+    const loop = /for namespace in ([^;]+); do\s+az provider register --namespace "\$namespace"/.exec(readme);
+    const registered = loop?.[1]!.split(/[\s\\]+/).filter((word) => word.startsWith('Microsoft.'));
+    expect(registered?.sort()).toEqual([...declared].sort());
+  });
+
+  it('give the deploying identity its roles at subscription scope (main.bicep creates the resource group)', () => {
+    expect(readBicep(MAIN)).toMatch(/^targetScope = 'subscription'$/m);
+    expect(readme).not.toMatch(/on the subscription or resource group/);
+    expect(readme.replace(/\s+/g, ' ')).toContain(
+      '_Owner_, or _Contributor_ and _Role Based Access Control Administrator_, at subscription scope',
+    );
   });
 });
 

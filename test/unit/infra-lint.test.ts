@@ -3,7 +3,16 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bicepFiles, params, readBicep, resourceName, resources, ROOT } from '../support/bicep-source.ts';
+import {
+  bicepFiles,
+  expandVars,
+  loopCollections,
+  params,
+  readBicep,
+  resourceName,
+  resources,
+  ROOT,
+} from '../support/bicep-source.ts';
 
 /** What a reviewer wants in Log Analytics: each service that holds data, runs the code or guards the key. */
 const DIAGNOSED_TYPES = [
@@ -82,6 +91,56 @@ describe('infra/ Bicep', () => {
     const source = readBicep(file);
     const byPosition = sorted.filter((symbol) => new RegExp(`\\b${symbol}\\[\\d+\\]`).test(source));
     expect(byPosition).toEqual([]);
+  });
+
+  // Bicep needs a loop's length at the start of the deployment (BCP178): a module's outputs or a resource's
+  // properties are known only once it has run, so a loop over an array built from them does not compile.
+  it.each(files)('%s loops only over collections known when the deployment starts', (file) => {
+    const runtime = loopCollections(file).filter((collection) =>
+      /\.outputs\.|\.properties\.|\breference\(/.test(expandVars(file, collection)),
+    );
+    expect(runtime).toEqual([]);
+  });
+
+  it('finds the loops and the vars they loop over (the check above reads something)', () => {
+    const loops = files.flatMap((file) => loopCollections(file).map((collection) => ({ file, collection })));
+    expect(loops.length).toBeGreaterThanOrEqual(4);
+    const endpoints = loops.find(({ collection }) => collection === 'privateEndpoints');
+    expect(endpoints).toBeDefined();
+    expect(expandVars(endpoints!.file, endpoints!.collection)).toMatch(/groupId: 'Sql'/);
+  });
+
+  // A private endpoint's connection cannot be moved to another resource (CannotChangePrivateLinkConnectionOnPrivateEndpoint):
+  // named after its target, an endpoint for the account a point-in-time restore created is a new one.
+  it("names each private endpoint of main.bicep after the resource it connects to, as that resource's module names it", () => {
+    const main = readBicep('infra/main.bicep');
+    const entries = [
+      ...expandVars('infra/main.bicep', 'privateEndpoints').matchAll(
+        /\{ [^}]*target: '(\w+)', targetName: (\w+)[^}]*\}/g,
+      ),
+    ];
+    expect(entries.length).toBe(4);
+    for (const [, target, targetName] of entries) {
+      const start = main.indexOf(`\nmodule ${target} '`);
+      const block = main.slice(start, main.indexOf('\n}\n', start));
+      expect(/^ {4}name: (\S+)$/m.exec(block)?.[1], target).toBe(targetName);
+    }
+    expect(main).toMatch(/^ {6}name: 'pe-\$\{endpoint\.targetName\}-\$\{toLower\(endpoint\.groupId\)\}'$/m);
+  });
+
+  // A locked time-based policy can only be extended: a create-or-update of it fails, so once an operator has
+  // locked it (docs/operations.md) the Bicep must stop declaring it, by a parameter CI passes.
+  it("declares the audit container's immutability policy only until it is locked", () => {
+    const policies = resources('infra/modules/storage.bicep').filter((resource) =>
+      resource.type.endsWith('/containers/immutabilityPolicies'),
+    );
+    expect(policies).toHaveLength(1);
+    expect(policies[0]!.body.split('\n', 1)[0]).toMatch(/ = if \(!auditImmutabilityLocked\) \{$/);
+    expect(readBicep('infra/main.bicep')).toMatch(/^ {4}auditImmutabilityLocked: auditImmutabilityLocked$/m);
+    const parameters = JSON.parse(readFileSync(join(ROOT, 'infra/main.parameters.json'), 'utf8')) as {
+      parameters: Record<string, { value: unknown }>;
+    };
+    expect(parameters.parameters.auditImmutabilityLocked?.value).toBe('${AUDIT_IMMUTABILITY_LOCKED=false}');
   });
 
   it('names each Redis access policy assignment as the API allows: ^[A-Za-z0-9]{1,60}$', () => {
