@@ -48,7 +48,7 @@ export interface ApiServices {
   readonly retention: Pick<JobStarter<RetentionRequest>, 'start'>;
   readonly erasure: Pick<JobStarter<ErasureRequest>, 'start'>;
   /** A customer's records as NDJSON lines, streamed (GET /api/v1/admin/customers/{customerId}/export). */
-  exportCustomer(customerId: string): AsyncIterable<string>;
+  exportCustomer(customerId: string): AsyncIterable<Uint8Array>;
   /** The audit trail: events written by the pipeline, queried and verified by the admin routes. */
   readonly audit: Pick<AuditTrail, 'recordLater' | 'recordNow' | 'writable' | 'query' | 'verify'>;
   /** Customer legal holds, and the list of every hold. */

@@ -517,10 +517,10 @@ program
       let records = 0;
       let bytes = 0;
       const out = options.out === undefined ? process.stdout : createWriteStream(options.out);
-      const counted = async function* (lines: AsyncIterable<string>): AsyncGenerator<string> {
+      const counted = async function* (lines: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
         for await (const line of lines) {
           records += 1;
-          bytes += Buffer.byteLength(line);
+          bytes += line.byteLength;
           bar.update(records, { mb: (bytes / 1048576).toFixed(1) });
           yield line;
         }

@@ -130,7 +130,7 @@ export interface WiredServices {
   /** The stubs of every archived record recreated from the archive alone. */
   readonly rebuild: JobStarter<RebuildRequest>;
   /** A customer's records as NDJSON lines, both tiers, ascending issuedAt then id, streamed. */
-  exportCustomer(customerId: string, options?: OperationOptions): AsyncIterable<string>;
+  exportCustomer(customerId: string, options?: OperationOptions): AsyncIterable<Uint8Array>;
   costReport(): Promise<CostReport>;
   /** The explicit recount of the tier totals that status and the cost report read, as a job. */
   readonly tierRecount: {
@@ -356,7 +356,7 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
     },
     exportCustomer: (customerId, exportOptions) =>
       exportCustomer(
-        { store: ports.store, get: (key, callOptions) => records.get(key, callOptions) },
+        { store: ports.store, get: (key, callOptions) => records.getJson(key, callOptions) },
         customerId,
         exportOptions,
       ),

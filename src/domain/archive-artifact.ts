@@ -99,6 +99,18 @@ export function buildArchiveArtifact(record: BillingRecord): ArchiveArtifact {
  * must match, or the bytes are never served (ARCHIVE_INTEGRITY). Returns the raw persisted JSON.
  */
 export function decodeArchivedBody(body: Uint8Array, pointer: ArchivePointer): Record<string, unknown> {
+  const raw = verifiedArchivedJson(body, pointer);
+  try {
+    return JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new AppError('ARCHIVE_INTEGRITY', `The archived blob ${pointer.blobPath} is not JSON`, {
+      cause: error,
+    });
+  }
+}
+
+/** An archived blob's JSON bytes, unparsed, once their hash matches the stub's (else ARCHIVE_INTEGRITY). */
+export function verifiedArchivedJson(body: Uint8Array, pointer: ArchivePointer): Buffer {
   let raw: Buffer;
   try {
     raw = pointer.encoding === 'gzip' ? gunzipSync(body) : Buffer.from(body);
@@ -114,11 +126,5 @@ export function decodeArchivedBody(body: Uint8Array, pointer: ArchivePointer): R
       `The archived blob ${pointer.blobPath} has sha256 ${actual}; the stub expects ${pointer.sha256}`,
     );
   }
-  try {
-    return JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-  } catch (error) {
-    throw new AppError('ARCHIVE_INTEGRITY', `The archived blob ${pointer.blobPath} is not JSON`, {
-      cause: error,
-    });
-  }
+  return raw;
 }
