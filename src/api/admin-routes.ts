@@ -548,8 +548,8 @@ export const adminRoutes: readonly RouteDefinition[] = [
       const first = await lines.next();
       async function* body(): AsyncGenerator<Uint8Array> {
         if (first.done === true) return;
-        yield first.value;
-        for (let next = await lines.next(); next.done !== true; next = await lines.next()) yield next.value;
+        yield* first.value;
+        for (let next = await lines.next(); next.done !== true; next = await lines.next()) yield* next.value;
       }
       return { status: 200, headers: { 'content-type': NDJSON_TYPE }, body: body() };
     },

@@ -113,7 +113,8 @@ export function decodeArchivedBody(body: Uint8Array, pointer: ArchivePointer): R
 export function verifiedArchivedJson(body: Uint8Array, pointer: ArchivePointer): Buffer {
   let raw: Buffer;
   try {
-    raw = pointer.encoding === 'gzip' ? gunzipSync(body) : Buffer.from(body);
+    raw =
+      pointer.encoding === 'gzip' ? gunzipSync(body, { chunkSize: outputChunk(pointer) }) : Buffer.from(body);
   } catch (error) {
     throw new AppError('ARCHIVE_INTEGRITY', `The archived blob ${pointer.blobPath} is not valid gzip`, {
       cause: error,
@@ -128,3 +129,15 @@ export function verifiedArchivedJson(body: Uint8Array, pointer: ArchivePointer):
   }
   return raw;
 }
+
+/**
+ * One output buffer the size the stub records (plus one byte, so zlib sees the end before it is full):
+ * a large record decompresses into one allocation instead of 16 KB chunks concatenated.
+ */
+function outputChunk(pointer: ArchivePointer): number {
+  const size = Number.isSafeInteger(pointer.size) ? pointer.size + 1 : 0;
+  return Math.min(Math.max(size, 64), MAX_OUTPUT_CHUNK);
+}
+
+/** Above any record the API accepts (1 MiB): a stub's size is a hint, never a reason to allocate more. */
+const MAX_OUTPUT_CHUNK = 4 * 1024 * 1024;

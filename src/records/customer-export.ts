@@ -17,6 +17,9 @@ import type { RecordJsonRead } from './record-service.ts';
 
 const NEWLINE = Buffer.from('\n');
 
+/** One record's line as the chunks to write: the JSON and its newline are not copied into one buffer. */
+export type ExportLine = readonly Uint8Array[];
+
 export interface CustomerExportDependencies {
   readonly store: RecordStore;
   /** A bulk read (RecordService.getJson): filling no cache, the archived JSON as bytes where it can. */
@@ -30,7 +33,7 @@ export async function* exportCustomer(
   dependencies: CustomerExportDependencies,
   customerId: string,
   options: OperationOptions = {},
-): AsyncGenerator<Buffer> {
+): AsyncGenerator<ExportLine> {
   const hot = scanTier(dependencies, customerId, 'hot', options);
   const archived = scanTier(dependencies, customerId, 'archived', options);
   let nextHot = await hot.next();
@@ -51,8 +54,8 @@ export async function* exportCustomer(
       // Bulk: each record is read once, so caching it would only evict the working set and grow the process.
       const read = await dependencies.get(item, { ...options, bulk: true });
       yield read.json !== undefined
-        ? Buffer.concat([read.json, NEWLINE])
-        : Buffer.from(`${serializeRecord(read.record)}\n`);
+        ? [read.json, NEWLINE]
+        : [Buffer.from(`${serializeRecord(read.record)}\n`)];
     } catch (error) {
       if (!hasCode(error, 'NOT_FOUND')) throw error;
     }

@@ -5,16 +5,16 @@ import { LruMemoryCache } from '../../src/adapters/lru/lru-memory-cache.ts';
 import { recordResponse } from '../../src/api/record-routes.ts';
 import { wireServices } from '../../src/composition/wire-services.ts';
 import { serializeRecord } from '../../src/domain/billing-record.ts';
-import { exportCustomer } from '../../src/records/customer-export.ts';
+import { exportCustomer, type ExportLine } from '../../src/records/customer-export.ts';
 import { createArchivalWorld, policyOf, silentLogger } from '../support/archival-harness.ts';
 import { archiveAsSchemaV1, makeInput, makeRecord } from '../support/record-fixtures.ts';
 
 const DAY = 24 * 3600_000;
 
 /** The export's lines as text, one a record. */
-async function collect(lines: AsyncIterable<Uint8Array>): Promise<string[]> {
+async function collect(lines: AsyncIterable<ExportLine>): Promise<string[]> {
   const out: string[] = [];
-  for await (const line of lines) out.push(Buffer.from(line).toString('utf8'));
+  for await (const line of lines) out.push(Buffer.concat(line).toString('utf8'));
   return out;
 }
 
@@ -87,7 +87,7 @@ describe('customer export', () => {
       { store: world.store, get: (key) => records.get(key), pageSize: 10 },
       'cust-exp2',
     )) {
-      lines.push(line.toString('utf8'));
+      lines.push(Buffer.concat(line).toString('utf8'));
       if (lines.length === 1) await records.delete({ customerId: 'cust-exp2', id: 'r2' }, {});
     }
     expect(lines.map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(['r1', 'r3']);
