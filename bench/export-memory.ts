@@ -8,9 +8,9 @@
 // child's resident set (/proc/<pid>/status) and V8 heap (GET /metrics).
 // What the export makes the process keep is measured after a forced full GC in the server, before and after
 // the export (after a warm-up export of a small customer): the peak during the export is mostly garbage
-// not yet collected (each 300 KB record is parsed and serialised; what a scavenge finds alive is promoted
-// to the old generation and waits for V8's next major GC, which its heap-growing heuristics schedule), so
-// it is reported beside it, not as the growth. Full: 100,000 records (10,000 of 300 KB); quick: 10,000
+// not yet collected (an archived record's verified blob bytes, a hot record parsed and serialised; what a
+// scavenge finds alive is promoted to the old generation and waits for V8's next major GC, which its
+// heap-growing heuristics schedule), so it is reported beside it, not as the growth. Full: 100,000 records (10,000 of 300 KB); quick: 10,000
 // (1,000 of 300 KB), the same shape at a tenth.
 //   node bench/export-memory.ts [--quick] [--records N]
 import { existsSync, readFileSync } from 'node:fs';

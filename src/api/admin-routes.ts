@@ -546,10 +546,10 @@ export const adminRoutes: readonly RouteDefinition[] = [
       // The first record is read before answering, so a store that is down still gets a 503 problem;
       // a failure later can only end the stream early (the status line is already sent).
       const first = await lines.next();
-      async function* body(): AsyncGenerator<string> {
+      async function* body(): AsyncGenerator<Uint8Array> {
         if (first.done === true) return;
-        yield first.value;
-        for (let next = await lines.next(); next.done !== true; next = await lines.next()) yield next.value;
+        yield* first.value;
+        for (let next = await lines.next(); next.done !== true; next = await lines.next()) yield* next.value;
       }
       return { status: 200, headers: { 'content-type': NDJSON_TYPE }, body: body() };
     },

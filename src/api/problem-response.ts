@@ -6,7 +6,7 @@ export interface ApiResponse {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
   /** Serialized body, or chunks streamed as they come (an export); absent for 204 and 304. */
-  readonly body?: string | AsyncIterable<string>;
+  readonly body?: string | AsyncIterable<string | Uint8Array>;
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';

@@ -10,6 +10,7 @@ import type { JobService, JobStarter } from '../jobs/job-service.ts';
 import type { ErasureRequest } from '../records/customer-erasure.ts';
 import type { RetentionRequest } from '../records/retention.ts';
 import type { BulkRehydrationRequest } from '../records/bulk-rehydration.ts';
+import type { ExportLine } from '../records/customer-export.ts';
 import type { CustomerLegalHolds } from '../records/customer-legal-holds.ts';
 import type { RecordService } from '../records/record-service.ts';
 import type { Principal, Role } from './authentication.ts';
@@ -48,7 +49,7 @@ export interface ApiServices {
   readonly retention: Pick<JobStarter<RetentionRequest>, 'start'>;
   readonly erasure: Pick<JobStarter<ErasureRequest>, 'start'>;
   /** A customer's records as NDJSON lines, streamed (GET /api/v1/admin/customers/{customerId}/export). */
-  exportCustomer(customerId: string): AsyncIterable<string>;
+  exportCustomer(customerId: string): AsyncIterable<ExportLine>;
   /** The audit trail: events written by the pipeline, queried and verified by the admin routes. */
   readonly audit: Pick<AuditTrail, 'recordLater' | 'recordNow' | 'writable' | 'query' | 'verify'>;
   /** Customer legal holds, and the list of every hold. */

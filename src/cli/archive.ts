@@ -11,6 +11,7 @@ import Table from 'cli-table3';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { RunReport } from '../archival/run-reports.ts';
 import type { JobReport } from '../jobs/job-service.ts';
+import type { ExportLine } from '../records/customer-export.ts';
 import { checkRecordsIndexing, describeGap } from '../composition/check-indexing.ts';
 import { isAppError } from '../domain/errors.ts';
 import { parseIsoDuration, addDuration } from '../domain/iso-duration.ts';
@@ -517,12 +518,12 @@ program
       let records = 0;
       let bytes = 0;
       const out = options.out === undefined ? process.stdout : createWriteStream(options.out);
-      const counted = async function* (lines: AsyncIterable<string>): AsyncGenerator<string> {
+      const counted = async function* (lines: AsyncIterable<ExportLine>): AsyncGenerator<Uint8Array> {
         for await (const line of lines) {
           records += 1;
-          bytes += Buffer.byteLength(line);
+          for (const chunk of line) bytes += chunk.byteLength;
           bar.update(records, { mb: (bytes / 1048576).toFixed(1) });
-          yield line;
+          yield* line;
         }
       };
       await pipeline(

@@ -33,7 +33,7 @@ import type { RecordProfile } from '../domain/record-profile.ts';
 import type { TierCounterStore } from '../ports/tier-counter-store.ts';
 import { ArchivedRecordReader } from '../records/archived-record-reader.ts';
 import { bulkRehydrationJob, type BulkRehydrationRequest } from '../records/bulk-rehydration.ts';
-import { exportCustomer } from '../records/customer-export.ts';
+import { exportCustomer, type ExportLine } from '../records/customer-export.ts';
 import { CustomerLegalHolds } from '../records/customer-legal-holds.ts';
 import { ReadSpikeDetector } from '../records/read-spike-detector.ts';
 import { RecordService } from '../records/record-service.ts';
@@ -130,7 +130,7 @@ export interface WiredServices {
   /** The stubs of every archived record recreated from the archive alone. */
   readonly rebuild: JobStarter<RebuildRequest>;
   /** A customer's records as NDJSON lines, both tiers, ascending issuedAt then id, streamed. */
-  exportCustomer(customerId: string, options?: OperationOptions): AsyncIterable<string>;
+  exportCustomer(customerId: string, options?: OperationOptions): AsyncIterable<ExportLine>;
   costReport(): Promise<CostReport>;
   /** The explicit recount of the tier totals that status and the cost report read, as a job. */
   readonly tierRecount: {
@@ -356,7 +356,7 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
     },
     exportCustomer: (customerId, exportOptions) =>
       exportCustomer(
-        { store: ports.store, get: (key, callOptions) => records.get(key, callOptions) },
+        { store: ports.store, get: (key, callOptions) => records.getJson(key, callOptions) },
         customerId,
         exportOptions,
       ),

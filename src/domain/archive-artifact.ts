@@ -99,9 +99,22 @@ export function buildArchiveArtifact(record: BillingRecord): ArchiveArtifact {
  * must match, or the bytes are never served (ARCHIVE_INTEGRITY). Returns the raw persisted JSON.
  */
 export function decodeArchivedBody(body: Uint8Array, pointer: ArchivePointer): Record<string, unknown> {
+  const raw = verifiedArchivedJson(body, pointer);
+  try {
+    return JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new AppError('ARCHIVE_INTEGRITY', `The archived blob ${pointer.blobPath} is not JSON`, {
+      cause: error,
+    });
+  }
+}
+
+/** An archived blob's JSON bytes, unparsed, once their hash matches the stub's (else ARCHIVE_INTEGRITY). */
+export function verifiedArchivedJson(body: Uint8Array, pointer: ArchivePointer): Buffer {
   let raw: Buffer;
   try {
-    raw = pointer.encoding === 'gzip' ? gunzipSync(body) : Buffer.from(body);
+    raw =
+      pointer.encoding === 'gzip' ? gunzipSync(body, { chunkSize: outputChunk(pointer) }) : Buffer.from(body);
   } catch (error) {
     throw new AppError('ARCHIVE_INTEGRITY', `The archived blob ${pointer.blobPath} is not valid gzip`, {
       cause: error,
@@ -114,11 +127,17 @@ export function decodeArchivedBody(body: Uint8Array, pointer: ArchivePointer): R
       `The archived blob ${pointer.blobPath} has sha256 ${actual}; the stub expects ${pointer.sha256}`,
     );
   }
-  try {
-    return JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-  } catch (error) {
-    throw new AppError('ARCHIVE_INTEGRITY', `The archived blob ${pointer.blobPath} is not JSON`, {
-      cause: error,
-    });
-  }
+  return raw;
 }
+
+/**
+ * One output buffer the size the stub records (plus one byte, so zlib sees the end before it is full):
+ * a large record decompresses into one allocation instead of 16 KB chunks concatenated.
+ */
+function outputChunk(pointer: ArchivePointer): number {
+  const size = Number.isSafeInteger(pointer.size) ? pointer.size + 1 : 0;
+  return Math.min(Math.max(size, 64), MAX_OUTPUT_CHUNK);
+}
+
+/** Above any record the API accepts (1 MiB): a stub's size is a hint, never a reason to allocate more. */
+const MAX_OUTPUT_CHUNK = 4 * 1024 * 1024;

@@ -5,7 +5,7 @@
 // version beside its bytes.
 import { LRUCache } from 'lru-cache';
 import type { BillingRecord } from '../domain/billing-record.ts';
-import { ARCHIVE_METADATA, decodeArchivedBody } from '../domain/archive-artifact.ts';
+import { ARCHIVE_METADATA, decodeArchivedBody, verifiedArchivedJson } from '../domain/archive-artifact.ts';
 import { AppError } from '../domain/errors.ts';
 import { isOwnerRecord, ownerRecordOf } from '../domain/record-profile.ts';
 import { CURRENT_SCHEMA_VERSION, fromPersisted, type StubDocument } from '../domain/record-document.ts';
@@ -18,6 +18,14 @@ export interface ArchivedRead {
   readonly record: BillingRecord;
   readonly source: 'archive' | 'cache';
 }
+
+/**
+ * A bulk read that spares the parse where it can: the blob's verified JSON, which is what a GET serves,
+ * or the record where it has to be upcast or presented first.
+ */
+export type ArchivedJsonRead =
+  | { readonly json: Buffer; readonly record?: undefined; readonly source: ArchivedRead['source'] }
+  | (ArchivedRead & { readonly json?: undefined });
 
 /** An archived read's options. */
 export interface ArchivedReadOptions extends OperationOptions {
@@ -101,6 +109,68 @@ export class ArchivedRecordReader {
     ).finally(() => this.#inFlight.delete(key));
     this.#inFlight.set(key, read);
     return read;
+  }
+
+  /**
+   * A bulk read (an export): the blob's JSON as bytes, checked against the stub but never parsed, when it
+   * is what a GET serves (a billing record written in the current schema); otherwise the record, as a
+   * bulk `read` answers it. Either way it fills no cache.
+   */
+  readJson(stub: StubDocument, options?: OperationOptions): Promise<ArchivedJsonRead> {
+    const bulk = { ...options, bulk: true };
+    // A foreign profile is served as its owner's document, and a record decoded in process is at hand.
+    if (isOwnerRecord(stub.summary) || this.#decoded?.has(cacheKey(stub)) === true)
+      return this.read(stub, bulk);
+    const started = this.#timer();
+    return inSpan(
+      'archived-record.read',
+      { 'billing.customer_id': stub.customerId, 'billing.record_id': stub.id },
+      async (span) => {
+        const result = await this.#readJsonOnce(stub, bulk);
+        span.setAttribute('billing.archive_source', result.source);
+        this.#events.onRead?.(stub, result.source, (this.#timer() - started) / 1000);
+        return result;
+      },
+    );
+  }
+
+  async #readJsonOnce(stub: StubDocument, options: ArchivedReadOptions): Promise<ArchivedJsonRead> {
+    const entry = readCacheEntry(await this.#cache?.get(cacheKey(stub)));
+    if (entry !== undefined) {
+      const cached = this.#jsonOrRecord(stub, entry.body, entry.schemaVersion, false);
+      if (cached !== undefined) {
+        this.#events.onCacheHit?.(stub);
+        return { ...cached, source: 'cache' };
+      }
+    }
+    const blob = await this.#archive.get(stub.archive.blobPath, options);
+    this.#events.onBlobRead?.(stub);
+    // The record path reports a missing blob (an integrity failure) as it does for any read.
+    if (blob === undefined) return this.read(stub, options);
+    return {
+      ...this.#jsonOrRecord(stub, blob.body, schemaVersionOf(blob.properties.metadata), true)!,
+      source: 'archive',
+    };
+  }
+
+  /** The verified bytes of a current-schema blob, or the decoded record of an older one (see #decode). */
+  #jsonOrRecord(
+    stub: StubDocument,
+    body: Uint8Array,
+    schemaVersion: number,
+    fromBlob: boolean,
+  ): { json: Buffer } | { record: BillingRecord } | undefined {
+    if (schemaVersion !== CURRENT_SCHEMA_VERSION) {
+      const record = this.#decode(stub, body, schemaVersion, fromBlob);
+      return record === undefined ? undefined : { record };
+    }
+    try {
+      return { json: verifiedArchivedJson(body, stub.archive) };
+    } catch {
+      if (!fromBlob) return undefined;
+      // Reported and thrown as the record path does it.
+      return { record: this.#decode(stub, body, schemaVersion, fromBlob)! };
+    }
   }
 
   /** Drops the cached copy of a record (after a rehydration or a write). */

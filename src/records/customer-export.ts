@@ -1,21 +1,29 @@
 // Everything of one customer, both tiers, as NDJSON: one record a line, the same bytes a GET returns,
 // ascending issuedAt then id. The hot documents and the stubs are two ordered scans merged page by
 // page, and each record is read through the normal read path (archived ones with their integrity
-// checks, filling no cache), so memory stays bounded by two pages whatever the customer's size. The scans are not one
-// snapshot: a record that moves between tiers in the instant between two page reads may be seen twice
-// (written once) or, rarely, not at all; run the export when no archival or rehydration is running for
-// the customer to rule that out.
+// checks, filling no cache), so memory stays bounded by two pages whatever the customer's size. An
+// archived blob written in the current schema already holds the bytes a GET serves: they are written as
+// they are once their hash is checked, unparsed, which spares the process most of its garbage on large
+// records. The scans are not one snapshot: a record that moves between tiers in the instant between two
+// page reads may be seen twice (written once) or, rarely, not at all; run the export when no archival or
+// rehydration is running for the customer to rule that out.
 import { serializeRecord } from '../domain/billing-record.ts';
 import { hasCode } from '../domain/errors.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
 import type { OperationOptions } from '../ports/operation-options.ts';
-import type { RecordStore, ScanItem, ScanPosition } from '../ports/record-store.ts';
 import type { ArchivedReadOptions } from './archived-record-reader.ts';
-import type { RecordRead } from './record-service.ts';
+import type { RecordStore, ScanItem, ScanPosition } from '../ports/record-store.ts';
+import type { RecordJsonRead } from './record-service.ts';
+
+const NEWLINE = Buffer.from('\n');
+
+/** One record's line as the chunks to write: the JSON and its newline are not copied into one buffer. */
+export type ExportLine = readonly Uint8Array[];
 
 export interface CustomerExportDependencies {
   readonly store: RecordStore;
-  get(key: RecordKey, options?: ArchivedReadOptions): Promise<RecordRead>;
+  /** A bulk read (RecordService.getJson): filling no cache, the archived JSON as bytes where it can. */
+  get(key: RecordKey, options?: ArchivedReadOptions): Promise<RecordJsonRead>;
   /** Documents per scan page of each tier. */
   readonly pageSize?: number;
 }
@@ -25,7 +33,7 @@ export async function* exportCustomer(
   dependencies: CustomerExportDependencies,
   customerId: string,
   options: OperationOptions = {},
-): AsyncGenerator<string> {
+): AsyncGenerator<ExportLine> {
   const hot = scanTier(dependencies, customerId, 'hot', options);
   const archived = scanTier(dependencies, customerId, 'archived', options);
   let nextHot = await hot.next();
@@ -44,8 +52,10 @@ export async function* exportCustomer(
     last = item;
     try {
       // Bulk: each record is read once, so caching it would only evict the working set and grow the process.
-      const { record } = await dependencies.get(item, { ...options, bulk: true });
-      yield `${serializeRecord(record)}\n`;
+      const read = await dependencies.get(item, { ...options, bulk: true });
+      yield read.json !== undefined
+        ? [read.json, NEWLINE]
+        : [Buffer.from(`${serializeRecord(read.record)}\n`)];
     } catch (error) {
       if (!hasCode(error, 'NOT_FOUND')) throw error;
     }

@@ -64,6 +64,11 @@ export interface RecordRead {
   readonly tier: StorageTier;
 }
 
+/** What an export writes for a record: the JSON a GET serves as bytes when the archive holds them so, else the record. */
+export type RecordJsonRead =
+  | { readonly json: Buffer; readonly record?: undefined }
+  | { readonly record: BillingRecord; readonly json?: undefined };
+
 export interface WritePreconditions {
   /** The raw If-Match header, checked against the record version. */
   readonly ifMatch?: string | undefined;
@@ -146,9 +151,25 @@ export class RecordService implements RecordControls {
     if (stored === undefined) throw notFound(key);
     // A hot record needs nothing more: the most frequent read is kept to this one await.
     if (stored.document.tier === 'hot') return { record: presentRecord(stored.document.record), tier: 'hot' };
-    const read = await this.#readArchived(key, stored, options);
+    const read = await this.#readArchived(key, stored, options, (again) => this.#materialise(again, options));
     if (read.tier !== 'hot' && options?.bulk !== true) this.#noteArchivedRead(key);
     return { record: presentRecord(read.record), tier: read.tier };
+  }
+
+  /**
+   * A bulk read for an export: `get` with `bulk`, except that an archived record whose blob holds the JSON
+   * a GET serves is answered as those bytes (checked against the stub, never parsed).
+   */
+  async getJson(key: RecordKey, options?: OperationOptions): Promise<RecordJsonRead> {
+    const bulk = { ...options, bulk: true };
+    const stored = await this.#store.get(key, bulk);
+    if (stored === undefined) throw notFound(key);
+    return this.#readArchived(key, stored, bulk, async ({ document }) => {
+      if (document.tier === 'hot') return { record: presentRecord(document.record) };
+      if (this.#archive === undefined) throw noArchive(document);
+      const read = await this.#archive.readJson(document, bulk);
+      return read.json !== undefined ? { json: read.json } : { record: presentRecord(read.record) };
+    });
   }
 
   #noteArchivedRead(key: RecordKey): void {
@@ -173,20 +194,21 @@ export class RecordService implements RecordControls {
   }
 
   /** The record behind a stub, read from the archive; the stub is read again if it moved meanwhile. */
-  async #readArchived(
+  async #readArchived<T>(
     key: RecordKey,
     stored: StoredDocument,
-    options?: ArchivedReadOptions,
-  ): Promise<RecordRead> {
+    options: ArchivedReadOptions | undefined,
+    materialise: (stored: StoredDocument) => Promise<T>,
+  ): Promise<T> {
     try {
-      return await this.#materialise(stored, options);
+      return await materialise(stored);
     } catch (error) {
       // The stub may have been rehydrated (and its blob collected) between our two reads: read again.
       if (stored.document.tier !== 'archived') throw error;
       const again = await this.#store.get(key, options);
       if (again === undefined) throw notFound(key);
       if (again.etag === stored.etag) throw error;
-      return this.#materialise(again, options);
+      return materialise(again);
     }
   }
 

@@ -2,17 +2,19 @@
 // nobody else's records, paging across tier boundaries, and records deleted meanwhile left out.
 import { describe, expect, it } from 'vitest';
 import { LruMemoryCache } from '../../src/adapters/lru/lru-memory-cache.ts';
+import { recordResponse } from '../../src/api/record-routes.ts';
 import { wireServices } from '../../src/composition/wire-services.ts';
 import { serializeRecord } from '../../src/domain/billing-record.ts';
-import { exportCustomer } from '../../src/records/customer-export.ts';
+import { exportCustomer, type ExportLine } from '../../src/records/customer-export.ts';
 import { createArchivalWorld, policyOf, silentLogger } from '../support/archival-harness.ts';
-import { makeInput } from '../support/record-fixtures.ts';
+import { archiveAsSchemaV1, makeInput, makeRecord } from '../support/record-fixtures.ts';
 
 const DAY = 24 * 3600_000;
 
-async function collect(lines: AsyncIterable<string>): Promise<string[]> {
+/** The export's lines as text, one a record. */
+async function collect(lines: AsyncIterable<ExportLine>): Promise<string[]> {
   const out: string[] = [];
-  for await (const line of lines) out.push(line);
+  for await (const line of lines) out.push(Buffer.concat(line).toString('utf8'));
   return out;
 }
 
@@ -50,6 +52,31 @@ describe('customer export', () => {
     await world.close();
   });
 
+  it('writes each line as the bytes a GET answers: hot, archived, and archived under an older schema', async () => {
+    const world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    const services = world.services();
+    const { records } = services;
+    const customerId = 'cust-bytes';
+    await records.create(customerId, makeInput({ id: 'a-archived', issuedAt: '2025-01-05T00:00:00.000Z' }));
+    await records.create(customerId, makeInput({ id: 'c-hot', issuedAt: '2026-01-10T00:00:00.000Z' }));
+    world.clock.advance(2 * DAY);
+    expect((await services.archival.run()).counts.purged).toBe(1);
+    // Archived by the first release (schema v1): its blob's bytes are not what a GET serves, the upcast record is.
+    const old = makeRecord({ id: 'b-schema-v1', customerId, issuedAt: '2025-02-01T00:00:00.000Z' });
+    await world.store.create(await archiveAsSchemaV1(world.archive, old));
+
+    const lines = await collect(services.exportCustomer(customerId));
+    const answers = [];
+    for (const id of ['a-archived', 'b-schema-v1', 'c-hot']) {
+      const read = await records.get({ customerId, id });
+      answers.push({ tier: read.tier, line: `${recordResponse(200, read.record).body as string}\n` });
+    }
+    expect(answers.map((answer) => answer.tier)).toEqual(['archive', 'archive', 'hot']);
+    expect(lines).toEqual(answers.map((answer) => answer.line));
+    expect(lines[1]).toBe(`${serializeRecord(old)}\n`);
+    await world.close();
+  });
+
   it('leaves out a record deleted while the export runs', async () => {
     const world = createArchivalWorld();
     const { records } = world.services();
@@ -60,7 +87,7 @@ describe('customer export', () => {
       { store: world.store, get: (key) => records.get(key), pageSize: 10 },
       'cust-exp2',
     )) {
-      lines.push(line);
+      lines.push(Buffer.concat(line).toString('utf8'));
       if (lines.length === 1) await records.delete({ customerId: 'cust-exp2', id: 'r2' }, {});
     }
     expect(lines.map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(['r1', 'r3']);

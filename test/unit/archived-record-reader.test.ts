@@ -212,3 +212,62 @@ describe('ArchivedRecordReader, bulk reads (an export)', () => {
     expect(blobReads()).toBe(3);
   });
 });
+
+describe('ArchivedRecordReader, bulk reads as JSON bytes (an export)', () => {
+  it('answers a current-schema blob as its verified bytes, unparsed, filling no cache', async () => {
+    const { archive, cache, reader, blobReads } = setUp(1024 * 1024);
+    const record = makeRecord({ id: 'inv-json' });
+    const stub = await archived(archive, record);
+
+    const read = await reader.readJson(stub);
+    expect(read.source).toBe('archive');
+    expect(read.json?.toString('utf8')).toBe(serializeRecord(record));
+    expect(cache.keysSet).toEqual([]);
+    // Nothing was kept in process either: the next read goes to Blob again.
+    expect((await reader.readJson(stub)).source).toBe('archive');
+    expect(blobReads()).toBe(2);
+  });
+
+  it('answers the bytes from a shared cache that holds the blob, and the record kept in process as a record', async () => {
+    const { archive, reader, blobReads } = setUp(0);
+    const record = makeRecord({ id: 'inv-json-cached' });
+    const stub = await archived(archive, record);
+    await reader.read(stub);
+    const fromShared = await reader.readJson(stub);
+    expect(fromShared.source).toBe('cache');
+    expect(fromShared.json?.toString('utf8')).toBe(serializeRecord(record));
+    expect(blobReads()).toBe(1);
+
+    const decoded = setUp(1024 * 1024);
+    const kept = await archived(decoded.archive, record);
+    await decoded.reader.read(kept);
+    expect(await decoded.reader.readJson(kept)).toEqual({ record, source: 'cache' });
+  });
+
+  it('answers a blob of an older schema as the upcast record, never its stored bytes', async () => {
+    const { archive, reader } = setUp(0);
+    const record = makeRecord({ id: 'inv-json-v1' });
+    const stub = await archiveAsSchemaV1(archive, record);
+    const read = await reader.readJson(stub);
+    expect(read.json).toBeUndefined();
+    expect(serializeRecord(read.record!)).toBe(serializeRecord(record));
+  });
+
+  it('checks every blob against its stub: a mismatch is reported once and never answered', async () => {
+    const archive = new MemoryArchiveStore();
+    const failures: string[] = [];
+    const reader = new ArchivedRecordReader({
+      archive,
+      events: { onIntegrityFailure: (stub, error) => failures.push(`${stub.id}: ${error.code}`) },
+    });
+    const stub = await archived(archive, makeRecord({ id: 'inv-json-tampered' }));
+    const tampered = { ...stub, archive: { ...stub.archive, sha256: 'b'.repeat(64) } };
+    await expect(reader.readJson(tampered)).rejects.toMatchObject({ code: 'ARCHIVE_INTEGRITY' });
+    const missing = { ...stub, archive: { ...stub.archive, blobPath: '2024/05/c/none/v1.json.gz' } };
+    await expect(reader.readJson(missing)).rejects.toMatchObject({ code: 'ARCHIVE_INTEGRITY' });
+    expect(failures).toEqual([
+      'inv-json-tampered: ARCHIVE_INTEGRITY',
+      'inv-json-tampered: ARCHIVE_INTEGRITY',
+    ]);
+  });
+});

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { buildArchiveArtifact, verifiedArchivedJson } from '../../src/domain/archive-artifact.ts';
 import { BillingRecord, serializeRecord } from '../../src/domain/billing-record.ts';
 import { AppError } from '../../src/domain/errors.ts';
 import { etagOf, ifMatchSatisfied, ifNoneMatchSatisfied } from '../../src/domain/etag.ts';
@@ -106,6 +107,28 @@ describe('stored documents', () => {
     });
     expect((upcast1.lineItems as Array<{ amountMinor: number }>)[0]?.amountMinor).toBe(8);
     expect(() => upcast({ id: 'a', customerId: 'c', schemaVersion: 99 })).toThrow(/newer/);
+  });
+
+  it('decodes an archived blob to its canonical bytes whatever size the stub records, and checks its hash', () => {
+    // Over 16 KB of JSON: more than zlib's default output chunk, so a size hint that is off shows.
+    const lineItems = Array.from({ length: 300 }, (_, line) => ({
+      sku: `sku-${line}`,
+      description: `Metered usage, line ${line}`,
+      quantity: 1,
+      unitPriceMinor: 5,
+      amountMinor: 5,
+    }));
+    const record = makeRecord({ lineItems, subtotalMinor: 1500, totalMinor: 1500, taxMinor: 0 });
+    const artifact = buildArchiveArtifact(record);
+    expect(artifact.size).toBeGreaterThan(16 * 1024);
+    const pointer = { ...makeStub(record).archive, sha256: artifact.sha256 };
+    for (const size of [artifact.size, 10, artifact.size * 1000, Number.NaN]) {
+      const json = verifiedArchivedJson(artifact.body, { ...pointer, size });
+      expect(json.toString('utf8')).toBe(serializeRecord(record));
+    }
+    expect(() => verifiedArchivedJson(artifact.body, { ...pointer, sha256: 'c'.repeat(64) })).toThrow(
+      expect.objectContaining({ code: 'ARCHIVE_INTEGRITY' }),
+    );
   });
 });
 
