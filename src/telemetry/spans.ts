@@ -3,6 +3,7 @@
 // and without one these calls cost next to nothing (the API's no-op tracer).
 import {
   type Attributes,
+  INVALID_SPAN_CONTEXT,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -13,12 +14,21 @@ import {
 
 const tracer = trace.getTracer('billing-records');
 
-/** Runs `work` in a child span of the active one; an error marks the span and is rethrown. */
+/** What `work` is given where no span is made: takes attributes and ends like any, records nothing. */
+const UNRECORDED = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/**
+ * Runs `work` in a child span of the active one; an error marks the span and is rethrown. Only under a
+ * span that records: a child of an unrecorded one (no tracer provider, the embedded default's
+ * always-off sampler, a trace sampled out) would record nothing, and making it cost more than the
+ * hot read it wraps. Work outside any request or run (a CLI job's reads) makes no trace of its own.
+ */
 export function inSpan<T>(
   name: string,
   attributes: Attributes,
   work: (span: Span) => Promise<T>,
 ): Promise<T> {
+  if (trace.getActiveSpan()?.isRecording() !== true) return work(UNRECORDED);
   return tracer.startActiveSpan(name, { attributes }, (span) => endedAfter(span, work));
 }
 

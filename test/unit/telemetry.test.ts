@@ -91,6 +91,24 @@ describe('traces', () => {
     expect(cacheGet.attributes['cache.hit']).toBe(false);
   });
 
+  it('makes a product span only under a recording one: none for work outside a request or run', async () => {
+    const key = { customerId: 'cust-t', id: 'rec-t1' };
+    const records = api.test.wired.records;
+    exporter.reset();
+    // A CLI job's read: no request span, so no trace of its own (a root span per record read is noise).
+    await records.get(key);
+    expect(exporter.getFinishedSpans().map((span) => span.name)).toEqual([]);
+
+    // The same read inside a recording span: the store span is its child.
+    await trace.getTracer('test').startActiveSpan('job', async (job) => {
+      await records.get(key);
+      job.end();
+    });
+    const spans = exporter.getFinishedSpans();
+    const job = spans.find((span) => span.name === 'job')!;
+    expect(childrenOf(job, spans).map((span) => span.name)).toContain('record-store.get');
+  });
+
   it('puts the caller’s trace id in a problem body', async () => {
     const traceId = '0af7651916cd43dd8448eb211c80319c';
     const response = await api.call({
