@@ -96,6 +96,10 @@ function printRunReport(report: RunReport): void {
     );
   }
   if (report.stoppedBecause !== undefined) console.log(`Stopped early: ${report.stoppedBecause}`);
+  if (report.status === 'partial' && report.counts.failed === 0)
+    console.log(
+      'Run the same command again to go on from the checkpoint (--time-budget PT2H runs longer in one go).',
+    );
   for (const failure of report.failures.slice(0, 20)) console.log(`  failed: ${failure}`);
   if (report.counts.failed > 0)
     console.log('Failed items are retried with backoff by later runs; see `archive status`.');
@@ -114,6 +118,10 @@ program
   .option('--customer <customerId>', 'only this customer (a pilot)')
   .option('--full', 'sweep every slice whole, ignoring the watermarks')
   .option('--reason <text>', 'why: recorded in the audit trail')
+  .option(
+    '--time-budget <duration>',
+    'stop cleanly after this long (ISO 8601, e.g. PT2H), instead of ARCHIVE_TIME_BUDGET, for a long run by hand',
+  )
   .action(
     (options: {
       asOf?: string;
@@ -122,6 +130,7 @@ program
       customer?: string;
       full?: boolean;
       reason?: string;
+      timeBudget?: string;
     }) =>
       withCliServices(async (services) => {
         await auditCli(services, 'archival.run', { customerId: options.customer, reason: options.reason });
@@ -149,8 +158,13 @@ program
           : report.status === 'partial' && report.counts.failed === 0
             ? 0
             : 1;
-      }),
+      }, timeBudgetSetting(options.timeBudget)),
   );
+
+/** `--time-budget` is ARCHIVE_TIME_BUDGET for this run: checked by the same schema, refused the same way. */
+function timeBudgetSetting(value: string | undefined): Record<string, string> {
+  return value === undefined ? {} : { ARCHIVE_TIME_BUDGET: value };
+}
 
 program
   .command('check-indexing')

@@ -10,8 +10,11 @@ import { loadConfigOrExit } from './serve.ts';
 export type CliServices = OpenedServices & { readonly abortSignal: AbortSignal };
 
 /** Opens the services, runs the command, closes them, and exits with the command's code. */
-export async function withCliServices(work: (services: CliServices) => Promise<number>): Promise<void> {
-  const config = loadConfigOrExit();
+export async function withCliServices(
+  work: (services: CliServices) => Promise<number>,
+  settings: Readonly<Record<string, string>> = {},
+): Promise<void> {
+  const config = loadConfigOrExit(settings);
   const logger = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel });
   let services: OpenedServices;
   try {

@@ -13,9 +13,10 @@ import { systemClock } from '../composition/system-clock.ts';
 
 /** The actor of scheduled jobs in the audit trail. */
 
-export function loadConfigOrExit(): AppConfig {
+/** The settings from the environment, with `overrides` (a command's options for one setting) on top. */
+export function loadConfigOrExit(overrides: Readonly<Record<string, string>> = {}): AppConfig {
   try {
-    return loadConfig(process.env, process.cwd());
+    return loadConfig({ ...process.env, ...overrides }, process.cwd());
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(
