@@ -39,7 +39,12 @@ export interface StepContext extends ArchivalStores {
 }
 
 export type StepOutcome =
-  | { readonly kind: 'copied' | 'purged' }
+  | { readonly kind: 'copied' }
+  | {
+      readonly kind: 'purged';
+      /** The purgeAfter the purge moved the entry back to (settledHistoryDue); absent: it stays where read. */
+      readonly movedTo?: string;
+    }
   | { readonly kind: 'skipped'; readonly reason: string }
   | {
       readonly kind: 'failed';

@@ -35,9 +35,13 @@ import {
   advancePosition,
   isSettled,
   positionHorizon,
+  positionOf,
   PURGE_CONTROL_NAME,
+  type PurgedItem,
+  type PurgePass,
   readPurgedThrough,
   savePurgedThrough,
+  settledHistoryDue,
 } from './purge-position.ts';
 import { QueryTally } from './query-tally.ts';
 import { RequestBudget } from './request-budget.ts';
@@ -481,12 +485,17 @@ class Run {
         );
       };
       let pending = query(start);
+      let pass: PurgePass = { through: start, stop: undefined };
+      let historyDue: string | undefined;
       let after;
       do {
         const page = await pending;
         // The next page is read while this one is purged.
         if (page.next !== undefined) pending = query(page.next);
+        historyDue ??= settledHistoryDue(page.readAt);
+        const due = historyDue;
         const settled = page.items.map(() => false);
+        const movedTo = page.items.map((): string | undefined => undefined);
         await this.#processBatch(
           'purge',
           page.items.map((stored, index) => async () => {
@@ -494,22 +503,25 @@ class Run {
               return { kind: 'skipped', reason: 'backing-off' } as const;
             }
             await this.#spend();
-            const outcome = await purgeEntry(this.#context, stored);
+            const outcome = await purgeEntry(this.#context, stored, due);
             settled[index] = isSettled(outcome);
+            if (outcome.kind === 'purged') movedTo[index] = outcome.movedTo;
             return outcome;
           }),
         );
         after = page.next;
         if (!(await this.#holds(name, renewal))) saving = false;
         if (saving) {
-          const advanced = advancePosition(
-            page.items.map(({ entry }) => entry),
-            settled,
-            positionHorizon(page.readAt),
-          );
-          if (advanced.position !== undefined)
-            await savePurgedThrough(this.#deps.control, lease, advanced.position, this.#context.callOptions);
-          saving = !advanced.blocked;
+          // Each entry where it stands now: one the purge moved back is passed there.
+          const purged: PurgedItem[] = page.items.map(({ entry }, index) => ({
+            read: entry,
+            at: { ...positionOf(entry), purgeAfter: movedTo[index] ?? entry.purgeAfter },
+            settled: settled[index] === true,
+          }));
+          const advanced = advancePosition(pass, purged, positionHorizon(page.readAt));
+          if (advanced.through !== undefined && advanced.through !== pass.through)
+            await savePurgedThrough(this.#deps.control, lease, advanced.through, this.#context.callOptions);
+          pass = advanced;
         }
         this.#saveProgress();
       } while (after !== undefined && !this.#shouldStop());

@@ -17,7 +17,15 @@ import {
   type StepOutcome,
 } from './archival-context.ts';
 
-export async function purgeEntry(context: StepContext, stored: StoredLedgerEntry): Promise<StepOutcome> {
+/**
+ * `historyDue`: where a finished entry due after now (copied by a run as of a later instant) is moved,
+ * so the purge's position can pass it (settledHistoryDue in purge-position.ts).
+ */
+export async function purgeEntry(
+  context: StepContext,
+  stored: StoredLedgerEntry,
+  historyDue: string,
+): Promise<StepOutcome> {
   const { entry } = stored;
   const key = { customerId: entry.customerId, id: entry.id };
   try {
@@ -58,15 +66,11 @@ export async function purgeEntry(context: StepContext, stored: StoredLedgerEntry
         current?.document.tier === 'archived' && current.document.archive.blobPath === entry.blobPath;
       // Either way the entry's work is over: finished by an earlier attempt (history), or superseded by a
       // write (the stale blob is left to the collector, and a later run archives the new version).
-      if (alreadyStub) {
-        await keepAsHistory(context, stored);
-        return { kind: 'purged' };
-      }
+      if (alreadyStub) return purged(await keepAsHistory(context, stored, historyDue));
       await deleteEntry(context, stored);
       return { kind: 'skipped', reason: current === undefined ? 'deleted' : 'changed-since-copy' };
     }
-    await keepAsHistory(context, stored);
-    return { kind: 'purged' };
+    return purged(await keepAsHistory(context, stored, historyDue));
   } catch (error) {
     if (isCode(error, 'PRECONDITION_FAILED')) return { kind: 'skipped', reason: 'ledger-entry-changed' };
     const { attempts: _a, lastError: _l, nextAttemptAt: _n, parked: _p, ...base } = entry;
@@ -90,24 +94,46 @@ function isVerifiedCopy(blob: BlobProperties | undefined, entry: LedgerEntry): b
   );
 }
 
+function purged(movedTo: string | undefined): StepOutcome {
+  return movedTo === undefined ? { kind: 'purged' } : { kind: 'purged', movedTo };
+}
+
 /**
  * The purged entry stays as it is, history once the purge's position passes it, expiring on the ttl the
- * copy gave it: no write, which is the point (a delete cost ~5 RU). Only an entry without one (written
- * before history was kept, or by a failed attempt, which never expires) is rewritten, clean and expiring.
+ * copy gave it: no write, which is the point (a delete cost ~5 RU). Rewritten, clean and expiring, only
+ * an entry without one (written before history was kept, or by a failed attempt, which never expires),
+ * and one still due after now (a run as of a later instant copied it): that one is moved back to
+ * `historyDue`, or it would stop the position and read as a copy until then, and expires a history ttl
+ * after its purge rather than after that later instant. Answers where it moved the entry, if it did.
+ * A crash before this write leaves the entry where it was: a copy to the status until it is due, when
+ * the purge finds the stub, and history once the position passes it.
  */
-async function keepAsHistory(context: StepContext, stored: StoredLedgerEntry): Promise<void> {
+async function keepAsHistory(
+  context: StepContext,
+  stored: StoredLedgerEntry,
+  historyDue: string,
+): Promise<string | undefined> {
   const { entry } = stored;
-  if (entry.expiresAt !== undefined && entry.attempts === 0) return;
+  const now = context.clock.now();
+  const movedTo =
+    entry.purgeAfter > now.toISOString() && historyDue < entry.purgeAfter ? historyDue : undefined;
+  const clean = entry.expiresAt !== undefined && entry.attempts === 0;
+  if (clean && movedTo === undefined) return undefined;
   const { lastError: _l, nextAttemptAt: _n, parked: _p, ...rest } = entry;
   const history: LedgerEntry = {
     ...rest,
+    ...(movedTo !== undefined ? { purgeAfter: movedTo } : {}),
     attempts: 0,
-    expiresAt: historyExpiresAt(context.policy, context.clock.now()).toISOString(),
+    expiresAt: historyExpiresAt(context.policy, now).toISOString(),
   };
   try {
     await context.ledger.put(history, { ifMatch: stored.etag }, context.callOptions);
+    return movedTo;
   } catch (error) {
-    if (!isCode(error, 'PRECONDITION_FAILED')) throw error;
+    // Another worker changed the entry first: its outcome stands, wherever it put the entry. A clean
+    // entry that only failed to move is purged all the same: it stays where it was, as after a crash.
+    if (!clean && !isCode(error, 'PRECONDITION_FAILED')) throw error;
+    return undefined;
   }
 }
 

@@ -196,6 +196,46 @@ describe('archival through the API', () => {
   });
 });
 
+describe('status after a run as of a later instant', () => {
+  it('counts the records a run a month ahead purged as archived, and the rest as hot', async () => {
+    // A harness of its own: the status counts every record, and the other tests share theirs.
+    const own = await startApiHarness({ policy: policyOf('P3M', 'P0D', 'P1D') });
+    try {
+      for (const [id, daysAgo] of [
+        ['old-1', 200],
+        ['old-2', 200],
+        ['old-3', 200],
+        ['recent', 30],
+      ] as const) {
+        const issuedAt = new Date(own.clock.now().getTime() - daysAgo * DAY).toISOString();
+        const created = await own.call({
+          method: 'POST',
+          url: records('cust-asof'),
+          payload: makeInput({ id, issuedAt }),
+        });
+        expect(created.statusCode).toBe(201);
+      }
+      own.clock.advance(2 * DAY);
+      const asOf = new Date(own.clock.now().getTime() + 31 * DAY).toISOString();
+      const started = await own.call({
+        method: 'POST',
+        url: '/api/v1/admin/archival/runs',
+        payload: { asOf },
+        roles: ADMIN,
+      });
+      expect(started.statusCode).toBe(202);
+      const report = await own.test.archival.waitForRun(started.json<{ runId: string }>().runId);
+      expect(report.counts).toMatchObject({ copied: 3, purged: 3, failed: 0 });
+      const status = await own.call({ method: 'GET', url: '/api/v1/admin/archival/status', roles: ADMIN });
+      expect(status.json()).toMatchObject({
+        counts: { hot: 1, copied: 0, archived: 3, stuck: 0, failed: 0 },
+      });
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('a record’s controls', () => {
   it('shows tier, version, own and customer hold, pin and archive location as they change', async () => {
     await createOld('cust-adm-6', 'r1');

@@ -27,6 +27,7 @@ import {
 } from '../support/archival-harness.ts';
 import { FaultInjector } from '../fakes/fault-injection.ts';
 import { makeInput } from '../support/record-fixtures.ts';
+import { makeLedgerEntry } from '../contract/archive-ledger.contract.ts';
 
 const MINUTE = 60_000;
 const HOUR = 3600_000;
@@ -145,6 +146,78 @@ describe('copy, grace, purge', () => {
     const third = await world.engine().run({ asOf: world.clock.now().toISOString() });
     expect(third.counts).toMatchObject({ candidates: 0, copied: 0, purged: 0 });
     expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+  });
+
+  it('as of a month ahead with grace 0, the status counts what the run purged as archived, not as copied', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    await seed(10, 6); // purged in pages of 4, 4 and 2 at the harness's batch size
+    await seed(2, 1); // two months old a month ahead: still hot
+    const asOf = new Date(world.clock.now().getTime() + 31 * DAY).toISOString();
+    const run = await world.engine().run({ asOf });
+    expect(run.counts).toMatchObject({ copied: 10, purged: 10, failed: 0 });
+    // Its copies were due a month ahead: the purge moved each back to just before its first page's read,
+    // so the position, and with it the status, passes them as history in the same run.
+    expect((await world.engine().status()).counts).toEqual({
+      hot: 2,
+      copied: 0,
+      archived: 10,
+      stuck: 0,
+      failed: 0,
+    });
+    expect(await ledgerCounts(world)).toMatchObject({ copied: 0, archived: 10 });
+    // Nothing is left for the next run to purge again, in a month or now.
+    world.clock.advance(MINUTE);
+    expect((await world.engine().run()).counts).toMatchObject({ copied: 0, purged: 0 });
+    world.clock.advance(32 * DAY);
+    expect((await world.engine().run()).counts).toMatchObject({ purged: 0, failed: 0 });
+    expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+  });
+
+  it('as of a month ahead, passes the entries it moved back but not a copy another worker wrote between its pages', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    await seed(4, 6);
+    const [other] = await seed(1, 1); // too recent for the run: another worker copies it meanwhile
+    const hot = (await world.store.get(other!))!;
+    const asOf = new Date(world.clock.now().getTime() + 31 * DAY).toISOString();
+    // Right after the purge's first page (its copies, due a month ahead, leave its range open), another
+    // worker copies a record with grace 0: due when written, after that read and before the next one.
+    let purgeQueries = 0;
+    const ledger = new Proxy(world.ledger, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        if (property !== 'query') return (value as (...a: unknown[]) => unknown).bind(target);
+        return async (...args: Parameters<typeof world.ledger.query>) => {
+          const page = await world.ledger.query(...args);
+          if (++purgeQueries === 1) {
+            world.clock.advance(30_000);
+            const now = world.clock.now().toISOString();
+            await world.ledger.put(
+              makeLedgerEntry(other!, { sourceEtag: hot.etag, copiedAt: now, purgeAfter: now }),
+              { ifNoneMatch: '*' },
+            );
+            world.clock.advance(30_000);
+          }
+          return page;
+        };
+      },
+    });
+    const engine = new ArchivalEngine({
+      ...world.stores(),
+      ledger,
+      clock: world.clock,
+      log: silentLogger,
+      policy: world.policy,
+      settings: { batchSize: 2 },
+    });
+    const run = await engine.run({ asOf });
+    expect(run.counts).toMatchObject({ copied: 4, purged: 4, failed: 0 });
+    expect(purgeQueries).toBeGreaterThan(1);
+    // Its own four pass as history; the other worker's copy, still hot, does not (it is the next purge's).
+    const through = await readPurgedThrough(world.control);
+    const entry = (await world.ledger.get(other!))!.entry;
+    expect(isMigrationHistory(entry, through)).toBe(false);
+    expect(await ledgerCounts(world)).toMatchObject({ copied: 1, archived: 4 });
   });
 
   it('drops a copy whose record changed during the grace, and archives the new version later', async () => {

@@ -289,3 +289,78 @@ describe.each(WORLD_ADAPTERS)('crash points of rehydration and collection (%s ar
     expect(covered).toBeGreaterThanOrEqual(2 * (1 + 2 * RECORDS + 3));
   });
 });
+
+describe('a crash around the move of a history entry a run as of a later instant purged', () => {
+  it.each(CRASHES)(
+    '%s the first move: nothing is lost, the entry counts as a copy until a run finds its stub',
+    async (fault) => {
+      const scene = await newScene();
+      const { world, acknowledged } = scene;
+      const asOf = new Date(world.clock.now().getTime() + 31 * DAY).toISOString();
+      // The process dies at the first ledger write after a stub swap: the move of that entry.
+      const injector = new FaultInjector();
+      let swapped = false;
+      let faulted = false;
+      injector.plan = ({ port, method }) => {
+        if (port === 'store' && method === 'replace') swapped = true;
+        if (faulted || !swapped || port !== 'ledger' || method !== 'put') return undefined;
+        faulted = true;
+        return fault;
+      };
+      // One record at a time, so the process dies with one stub swapped, its entry moved or not.
+      const settings = { concurrency: 1, maxConcurrency: 1 };
+      await world.engine({ injector, settings }).run({ asOf, runId: 'crashed' });
+      expect(injector.crashed).toBe(true);
+      expect(await checkInvariants(world, acknowledged)).toEqual([]);
+      expect(await world.store.countByTier()).toMatchObject({ hot: RECORDS - 1, archived: 1 });
+      // No position was saved: every entry, moved or not, still reads as a copy.
+      expect(await ledgerCounts(world)).toMatchObject({ copied: RECORDS, archived: 0 });
+
+      // A run of today finds the moved entry (if the move landed) due, meets its stub and passes it; the
+      // others are due a month ahead, so they still read as copies.
+      world.clock.advance(2 * DAY);
+      await world.engine().run({ runId: 'today' });
+      const moved = fault === 'crash-after' ? 1 : 0;
+      expect(await ledgerCounts(world)).toMatchObject({ copied: RECORDS - moved, archived: moved });
+      expect(await checkInvariants(world, acknowledged)).toEqual([]);
+
+      // Another run as of the later instant moves the rest (stubs found, or purged now) and passes them.
+      await world.engine().run({ asOf, runId: 'again' });
+      expect((await world.engine().status()).counts).toMatchObject({
+        hot: 0,
+        copied: 0,
+        archived: RECORDS,
+        stuck: 0,
+      });
+      expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+      await world.close();
+    },
+  );
+
+  it('past the later instant, a run of that day passes the entries a crash left unmoved', async () => {
+    const scene = await newScene();
+    const { world, acknowledged } = scene;
+    const asOf = new Date(world.clock.now().getTime() + 31 * DAY).toISOString();
+    const injector = new FaultInjector();
+    let swapped = false;
+    injector.plan = ({ port, method }) => {
+      if (port === 'store' && method === 'replace') swapped = true;
+      return swapped && port === 'ledger' && method === 'put' ? 'crash-before' : undefined;
+    };
+    await world.engine({ injector }).run({ asOf, runId: 'crashed' });
+    expect(injector.crashed).toBe(true);
+    expect(await ledgerCounts(world)).toMatchObject({ copied: RECORDS, archived: 0 });
+    // What happened before the move was written: they are due then, and the purge of that day, finding
+    // their stubs (or purging the rest), passes them all, with no write to move them.
+    world.clock.advance(32 * DAY);
+    await world.engine().run({ runId: 'that-day' });
+    expect((await world.engine().status()).counts).toMatchObject({
+      hot: 0,
+      copied: 0,
+      archived: RECORDS,
+      stuck: 0,
+    });
+    expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+    await world.close();
+  });
+});

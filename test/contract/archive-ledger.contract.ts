@@ -319,6 +319,42 @@ export function describeArchiveLedgerContract(
         await ledger.delete(key, {});
         expect(await ledger.counts()).toEqual(before);
       });
+      it('moves a conditional rewrite that brings an entry due earlier: order, dueBy and history follow it', async () => {
+        // What the purge writes for a copy a run as of a later instant made: due earlier, a new expiry.
+        const key = newKey();
+        const day = 24 * 3600_000;
+        const later = makeLedgerEntry(key, {
+          purgeAfter: '2031-02-01T00:00:00.000Z',
+          expiresAt: new Date(Date.now() + 60 * day).toISOString(),
+        });
+        const moved: LedgerEntry = {
+          ...later,
+          purgeAfter: '2030-12-31T23:59:59.999Z',
+          expiresAt: new Date(Date.now() + 30 * day).toISOString(),
+        };
+        const through: LedgerPosition = { purgeAfter: '2031-01-01T00:00:00.000Z', customerId: '', id: '' };
+        const before = await ledger.counts({ purgedThrough: through });
+        const written = await ledger.put(later, { ifNoneMatch: '*' });
+        expect(await ledger.counts({ purgedThrough: through })).toEqual({
+          ...before,
+          copied: before.copied + 1,
+        });
+        const mine = { customerId: key.customerId, state: 'copied', parked: false, limit: 10 } as const;
+        expect((await ledger.query({ ...mine, dueBy: moved.purgeAfter })).items).toEqual([]);
+        const rewritten = await ledger.put(moved, { ifMatch: written.etag });
+        expect(await ledger.get(key)).toEqual(rewritten);
+        expect(rewritten.entry).toEqual(moved);
+        expect((await ledger.query({ ...mine, dueBy: moved.purgeAfter })).items).toEqual([rewritten]);
+        expect((await ledger.query({ ...mine, after: positionOf(moved) })).items).toEqual([]);
+        expect(await ledger.counts({ purgedThrough: through })).toEqual({
+          ...before,
+          archived: before.archived + 1,
+        });
+        // A worker that read the entry before the move cannot write over it.
+        await expectCode(ledger.put(later, { ifMatch: written.etag }), 'PRECONDITION_FAILED');
+        await ledger.delete(key, {});
+        expect(await ledger.counts({ purgedThrough: through })).toEqual(before);
+      });
     });
 
     describe('query and counts', () => {
