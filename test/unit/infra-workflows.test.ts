@@ -10,7 +10,10 @@ import { ROOT } from '../support/bicep-source.ts';
 interface Workflow {
   on: Record<string, unknown>;
   permissions: Record<string, string>;
-  jobs: Record<string, { if?: string; environment?: string; env?: Record<string, string> }>;
+  jobs: Record<
+    string,
+    { if?: string; environment?: string; env?: Record<string, string>; steps?: Array<{ run?: string }> }
+  >;
 }
 
 const deploy = parseYaml(readFileSync(join(ROOT, '.github/workflows/deploy.yml'), 'utf8')) as Workflow;
@@ -59,6 +62,12 @@ describe('.github/workflows/deploy.yml', () => {
       expect(afterCi).toContain(condition);
     }
     expect(afterCi).not.toContain('||');
+  });
+
+  it('applies the Bicep on every deployment (--no-state), so a change made by hand does not survive one', () => {
+    const provisions = (job.steps ?? []).filter((step) => /\bazd provision\b/.test(step.run ?? ''));
+    expect(provisions).toHaveLength(1);
+    expect(provisions[0]!.run).toMatch(/\s--no-state\b/);
   });
 
   // CI builds a fresh azd environment on every run: a parameter azd reads from an environment variable
