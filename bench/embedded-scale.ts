@@ -7,9 +7,12 @@
 // direct read of the same bytes.
 //   node bench/embedded-scale.ts [--quick]            both sizes, figures to bench/results/embedded-scale.json
 //   node bench/embedded-scale.ts --child N [--reads]  one size (used by the above)
+//   node bench/embedded-scale.ts --reads-of DATA_DIR  the same reads on a data folder loaded and archived
+//                                                     by `npm run demo` and `npm run archive -- run` (any size;
+//                                                     the folder is left as it is), figures printed only
 import { readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
@@ -60,7 +63,10 @@ interface SizeResult {
 }
 
 const childIndex = process.argv.indexOf('--child');
-if (childIndex >= 0) {
+const readsOfIndex = process.argv.indexOf('--reads-of');
+if (readsOfIndex >= 0) {
+  console.log(JSON.stringify(await measureReadsOf(resolve(process.argv[readsOfIndex + 1] ?? '.data'))));
+} else if (childIndex >= 0) {
   const result = await measureSize(Number(process.argv[childIndex + 1]), process.argv.includes('--reads'));
   console.log(JSON.stringify(result));
 } else {
@@ -196,6 +202,34 @@ async function measureSize(count: number, reads: boolean): Promise<SizeResult> {
     } catch (error) {
       say(`could not remove ${folder}: ${(error as Error).message}`);
     }
+  }
+}
+
+/** The reads of measureReads on an existing data folder (the demo's layout), its keys sampled evenly. */
+async function measureReadsOf(dataDir: string): Promise<Record<string, Record<string, Comparison>>> {
+  const say = (message: string): void => console.log(`[embedded-scale reads of ${dataDir}] ${message}`);
+  const path = join(dataDir, 'hot-store.sqlite');
+  const sampler = new DatabaseSync(path, { readOnly: true });
+  let keys: RecordKey[];
+  try {
+    const { rows } = sampler.prepare('SELECT max(rowid) AS rows FROM records').get() as { rows: number };
+    const step = Math.max(1, Math.floor(rows / (READ_KEYS * 8)));
+    keys = (
+      sampler
+        .prepare('SELECT customer_id AS customerId, id FROM records WHERE rowid % ? = 0 ORDER BY rowid')
+        .all(step) as unknown as RecordKey[]
+    ).map(({ customerId, id }) => ({ customerId, id }));
+    say(`${rows} rows, ${keys.length} keys sampled (every ${step}th)`);
+  } finally {
+    sampler.close();
+  }
+  const hot = openHotStores(path);
+  const archive = new FileArchiveStore({ folder: join(dataDir, 'archive') });
+  try {
+    return await measureReads(dataDir, hot, archive, keys, say);
+  } finally {
+    await archive.close();
+    await hot.close();
   }
 }
 
