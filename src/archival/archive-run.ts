@@ -3,6 +3,7 @@
 // on it: every write is conditional). Each slice keeps a watermark so a run reads only records that
 // crossed the age line since the last run, plus records modified behind the watermark.
 import { randomBytes } from 'node:crypto';
+import { setImmediate } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { archiveCutoff } from '../domain/archival-policy.ts';
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
@@ -588,6 +589,10 @@ class Run {
         }
       }),
     );
+    // Embedded stores answer without I/O (SQLite is synchronous; with no request-unit budget nothing
+    // sleeps), so a whole phase could run as one chain of microtasks: no timer, signal (Ctrl+C) or IPC
+    // message would be handled until it ended. One turn of the event loop per batch lets them in.
+    await setImmediate();
     this.#options.onProgress?.(this.#report('running'));
   }
 

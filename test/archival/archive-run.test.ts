@@ -131,6 +131,35 @@ describe('copy, grace, purge', () => {
     expect(stored.at(-1)).toBe(12);
   });
 
+  it('lets the event loop turn between batches, so progress, Ctrl+C and IPC are handled while it purges', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    await seed(8, 6);
+    // The embedded stores answer without I/O and nothing sleeps with no request-unit budget: without a
+    // yield, the whole purge ran as one chain of microtasks and this counter stood still (as did the
+    // CLI's progress line and its Ctrl+C handler on the 2,000,000-record run).
+    let turns = 0;
+    let spinning = true;
+    const spin = (): void => {
+      turns += 1;
+      if (spinning) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const atPurgeBatches: number[] = [];
+    try {
+      await world.engine({ settings: { batchSize: 2 } }).run({
+        asOf: world.clock.now().toISOString(),
+        onProgress: (report) => {
+          if (report.counts.purged > 0) atPurgeBatches.push(turns);
+        },
+      });
+    } finally {
+      spinning = false;
+    }
+    expect(atPurgeBatches.length).toBeGreaterThanOrEqual(4);
+    for (let index = 1; index < atPurgeBatches.length; index++)
+      expect(atPurgeBatches[index]).toBeGreaterThan(atPurgeBatches[index - 1]!);
+  });
+
   it('with asOf and grace 0 archives and purges in one run, and a re-run does nothing', async () => {
     world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
     await seed(6, 6);
