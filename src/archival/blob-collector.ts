@@ -8,6 +8,7 @@
 // A ledger entry kept as migration history (behind the purge's saved position) references nothing: its
 // record's stub, if any, does. History past its expiresAt is swept first where the store has no ttl of
 // its own (SQLite): this pass, like the sweep, removes what nothing needs, off the archival run's budget.
+import { setImmediate } from 'node:timers/promises';
 import { parseArchivePath } from '../domain/archive-artifact.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
 import { parseTombstonePath, TOMBSTONE_METADATA, tombstoneStillHides } from '../domain/tombstone.ts';
@@ -99,6 +100,8 @@ export async function collectUnreferencedBlobs(
       const outcome = await judge(blob);
       counts[outcome] += 1;
     }
+    // A turn of the event loop per page: the embedded stores would otherwise never yield (archive-run.ts).
+    await setImmediate();
     options.onProgress?.({ ...counts });
     continuation = page.continuation;
   } while (continuation !== undefined);

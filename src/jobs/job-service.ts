@@ -2,6 +2,7 @@
 // 202 with a job id that answers at once, a persisted report with counts and the first failures,
 // heartbeats while it runs (a job whose process died reads failed or partial once they lapse), a dry
 // run flag, cancellation, and the same work run in the foreground by the CLI.
+import { setImmediate } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import type { AuditActor } from '../domain/audit-event.ts';
 import { AppError, isAppError } from '../domain/errors.ts';
@@ -180,6 +181,9 @@ class RunningJob {
         },
         checkpoint: async () => {
           const report = await this.save();
+          // Embedded stores answer without I/O: without a turn of the event loop here, a job over
+          // millions of records would hold off timers, Ctrl+C and IPC until it ended (archive-run.ts).
+          await setImmediate();
           this.#onProgress?.(report);
         },
       });

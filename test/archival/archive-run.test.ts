@@ -28,6 +28,7 @@ import {
 import { FaultInjector } from '../fakes/fault-injection.ts';
 import { makeInput } from '../support/record-fixtures.ts';
 import { makeLedgerEntry } from '../contract/archive-ledger.contract.ts';
+import { countEventLoopTurns, strictlyIncreasing } from '../support/event-loop-turns.ts';
 
 const MINUTE = 60_000;
 const HOUR = 3600_000;
@@ -135,29 +136,37 @@ describe('copy, grace, purge', () => {
     world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
     await seed(8, 6);
     // The embedded stores answer without I/O and nothing sleeps with no request-unit budget: without a
-    // yield, the whole purge ran as one chain of microtasks and this counter stood still (as did the
-    // CLI's progress line and its Ctrl+C handler on the 2,000,000-record run).
-    let turns = 0;
-    let spinning = true;
-    const spin = (): void => {
-      turns += 1;
-      if (spinning) setImmediate(spin);
-    };
-    setImmediate(spin);
+    // yield, the whole purge ran as one chain of microtasks and the count stood still (as did the CLI's
+    // progress line and its Ctrl+C handler on the 2,000,000-record run).
+    const loop = countEventLoopTurns();
     const atPurgeBatches: number[] = [];
     try {
       await world.engine({ settings: { batchSize: 2 } }).run({
         asOf: world.clock.now().toISOString(),
         onProgress: (report) => {
-          if (report.counts.purged > 0) atPurgeBatches.push(turns);
+          if (report.counts.purged > 0) atPurgeBatches.push(loop.turns);
         },
       });
     } finally {
-      spinning = false;
+      loop.stop();
     }
     expect(atPurgeBatches.length).toBeGreaterThanOrEqual(4);
-    for (let index = 1; index < atPurgeBatches.length; index++)
-      expect(atPurgeBatches[index]).toBeGreaterThan(atPurgeBatches[index - 1]!);
+    expect(atPurgeBatches, 'event-loop turns at each purge batch').toSatisfy(strictlyIncreasing);
+
+    // The collector too, page by page (a dry run: nothing but index and store reads).
+    const pages: number[] = [];
+    const collecting = countEventLoopTurns();
+    try {
+      await collectUnreferencedBlobs(world, {
+        dryRun: true,
+        pageSize: 2,
+        onProgress: () => pages.push(collecting.turns),
+      });
+    } finally {
+      collecting.stop();
+    }
+    expect(pages.length).toBeGreaterThanOrEqual(4);
+    expect(pages, 'event-loop turns at each collector page').toSatisfy(strictlyIncreasing);
   });
 
   it('with asOf and grace 0 archives and purges in one run, and a re-run does nothing', async () => {
