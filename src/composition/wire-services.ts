@@ -13,7 +13,7 @@ import { ControlLegalHoldStore } from '../adapters/control/control-legal-hold-st
 import { AuditTrail } from '../audit/audit-trail.ts';
 import { buildCostReport, type CostReport, type CostSettings } from '../costs/cost-report.ts';
 import { tierCountersOf } from '../costs/tier-counters.ts';
-import { tierRecountJob } from '../costs/tier-recount.ts';
+import { baselineIfEmpty, tierRecountJob } from '../costs/tier-recount.ts';
 import type { ArchivalPolicy } from '../domain/archival-policy.ts';
 import { DEFAULT_PRICES } from '../domain/cost-model.ts';
 import { type JobActor, JobService, type JobReport, type JobStarter } from '../jobs/job-service.ts';
@@ -136,6 +136,8 @@ export interface WiredServices {
   readonly tierRecount: {
     start(): Promise<{ jobId: string }>;
     run(options?: { signal?: AbortSignal; onProgress?: (report: JobReport) => void }): Promise<JobReport>;
+    /** A zero baseline for an empty store, instead of a recount later (see baselineIfEmpty). */
+    baselineIfEmpty(): Promise<boolean>;
   };
   /** The tier totals, kept as work happens (status, cost report, the recount). */
   readonly tierCounters: TierCounterStore;
@@ -369,6 +371,7 @@ export function wireServices(ports: ServicePorts, options: WiringOptions): Wired
     tierRecount: {
       start: () => jobs.start(tierRecountJob({ ...ports, counters: tierCounters, clock })),
       run: (runOptions) => jobs.run(tierRecountJob({ ...ports, counters: tierCounters, clock }), runOptions),
+      baselineIfEmpty: () => baselineIfEmpty({ ...ports, counters: tierCounters, clock }),
     },
     async refreshArchivalGauges() {
       await refreshAttention();

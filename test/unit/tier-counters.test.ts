@@ -177,6 +177,28 @@ describe('status and the cost report once the counters are set', () => {
     expect((calls.get('control.read') ?? []).length).toBeLessThanOrEqual(18 + 21);
   });
 
+  it('start at zero on an empty store (the demo loads into one), and only there', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    const services = world.services();
+    expect(await services.tierCounters.read()).toBeUndefined();
+    expect(await services.tierRecount.baselineIfEmpty()).toBe(true);
+    await seed(4, 6, 'loaded');
+    await services.tierCounters.flush();
+    // Kept exact from the first write: equal to what a full recount measures.
+    const kept = (await new TierCounters(world.control).read())!.totals;
+    const recounted = await recountTiers({ ...world, counters: new TierCounters(world.control) });
+    expect(kept).toEqual(recounted.totals);
+    expect(kept.hotRecords).toBe(4);
+    // Set once: a second call, or one on a store that holds records, changes nothing.
+    expect(await services.tierRecount.baselineIfEmpty()).toBe(false);
+
+    await world.close();
+    world = createArchivalWorld();
+    await seed(1, 6, 'there');
+    expect(await world.services().tierRecount.baselineIfEmpty()).toBe(false);
+    expect(await world.services().tierCounters.read()).toBeUndefined();
+  });
+
   it('recount once, then never again, when no baseline was ever set', async () => {
     world = createArchivalWorld();
     await seed(3, 6, 'old');
