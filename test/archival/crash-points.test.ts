@@ -49,6 +49,17 @@ interface Scene {
  * Four records old enough, in the cutoff's month, so the run has a single slice: the write indices are
  * the protocol's steps, not the bookkeeping of empty months. Grace 0 with asOf copies and purges in one run.
  */
+/** Every record of the scene archived, none a copy, nothing stuck, and the invariants hold. */
+async function expectAllArchived(world: ArchivalWorld, acknowledged: Acknowledged): Promise<void> {
+  expect((await world.engine().status()).counts).toMatchObject({
+    hot: 0,
+    copied: 0,
+    archived: RECORDS,
+    stuck: 0,
+  });
+  expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+}
+
 async function newScene(adapters: WorldAdapters = 'memory'): Promise<Scene> {
   const world = createArchivalWorld({ policy: policyOf('P3M', 'P0D', 'P1D'), adapters });
   const acknowledged: Acknowledged = new Map();
@@ -326,13 +337,7 @@ describe('a crash around the move of a history entry a run as of a later instant
 
       // Another run as of the later instant moves the rest (stubs found, or purged now) and passes them.
       await world.engine().run({ asOf, runId: 'again' });
-      expect((await world.engine().status()).counts).toMatchObject({
-        hot: 0,
-        copied: 0,
-        archived: RECORDS,
-        stuck: 0,
-      });
-      expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+      await expectAllArchived(world, acknowledged);
       await world.close();
     },
   );
@@ -354,13 +359,7 @@ describe('a crash around the move of a history entry a run as of a later instant
     // their stubs (or purging the rest), passes them all, with no write to move them.
     world.clock.advance(32 * DAY);
     await world.engine().run({ runId: 'that-day' });
-    expect((await world.engine().status()).counts).toMatchObject({
-      hot: 0,
-      copied: 0,
-      archived: RECORDS,
-      stuck: 0,
-    });
-    expect(await checkInvariants(world, acknowledged, { collect: true })).toEqual([]);
+    await expectAllArchived(world, acknowledged);
     await world.close();
   });
 });
