@@ -216,7 +216,8 @@ async function measureReadsOf(dataDir: string): Promise<Record<string, Record<st
     const step = Math.max(1, Math.floor(rows / (READ_KEYS * 8)));
     keys = (
       sampler
-        .prepare('SELECT customer_id AS customerId, id FROM records WHERE rowid % ? = 0 ORDER BY rowid')
+        // Served by the primary key's index (it holds the rowid): no read of the documents' pages.
+        .prepare('SELECT customer_id AS customerId, id FROM records WHERE rowid % ? = 0')
         .all(step) as unknown as RecordKey[]
     ).map(({ customerId, id }) => ({ customerId, id }));
     say(`${rows} rows, ${keys.length} keys sampled (every ${step}th)`);
