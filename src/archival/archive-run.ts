@@ -180,6 +180,8 @@ class Run {
   /** A progress save queued and not yet started: later progress joins it instead of queueing its own. */
   #progressQueued: Promise<RunReport> | undefined;
   #stoppedBecause: string | undefined;
+  /** The run's `limit` of copies is reached: the copy stops, the purge of what is due still runs. */
+  #copyLimitReached = false;
 
   constructor(deps: ArchivalEngineDependencies, settings: ArchivalSettings, options: RunOptions) {
     this.#deps = deps;
@@ -253,6 +255,7 @@ class Run {
       if (purgedThrough !== undefined) this.#context = { ...this.#context, purgedThrough };
       await this.#copyPhase();
       if (this.#options.dryRun !== true && !this.#shouldStop()) await this.#purgePhase();
+      if (this.#copyLimitReached) this.#stoppedBecause ??= `limit of ${this.#options.limit} records reached`;
       status =
         this.#stoppedBecause !== undefined ? 'partial' : this.#counts.failed > 0 ? 'partial' : 'succeeded';
     } catch (error) {
@@ -272,7 +275,7 @@ class Run {
 
   async #copyPhase(): Promise<void> {
     await this.#retryFailedCopies();
-    if (this.#shouldStop()) return;
+    if (this.#copyShouldStop()) return;
     const cutoff = archiveCutoff(this.#deps.policy, this.#context.asOf).toISOString();
     const oldest = await this.#deps.store.scan(
       { tier: 'hot', issuedBefore: cutoff, limit: 1, ...this.#customerFilter() },
@@ -285,7 +288,7 @@ class Run {
     await settleAll(
       monthsBetween(first.issuedAt.slice(0, 7), cutoff.slice(0, 7)).map((month) =>
         slices(async () => {
-          if (this.#shouldStop()) return;
+          if (this.#copyShouldStop()) return;
           await this.#stopsAllOnFailure(this.#copySlice(month, cutoff));
         }),
       ),
@@ -344,7 +347,12 @@ class Run {
           await this.#copyPage(page.items);
           // Cut short inside the page (cancelled, or the run's limit): the checkpoint stays at the page's
           // start, so its records not yet copied are scanned again instead of waiting for a full sweep.
-          if (this.#options.abortSignal?.aborted === true || this.#stoppedBecause !== undefined) return;
+          if (
+            this.#options.abortSignal?.aborted === true ||
+            this.#stoppedBecause !== undefined ||
+            this.#copyLimitReached
+          )
+            return;
           after = page.next;
           const checkpoint =
             after === undefined
@@ -359,7 +367,7 @@ class Run {
           }
           this.#saveProgress();
           if (after === undefined) break;
-          if (this.#shouldStop()) return;
+          if (this.#copyShouldStop()) return;
         }
       }
       if (plan.completed !== undefined) await this.#writeSlice(name, lease, plan.completed);
@@ -420,7 +428,7 @@ class Run {
           if (this.#options.abortSignal?.aborted === true || this.#stoppedBecause !== undefined) return;
           if (!(await this.#holds(name, renewal))) return;
           this.#saveProgress();
-          if (page.next === undefined || this.#shouldStop()) return;
+          if (page.next === undefined || this.#copyShouldStop()) return;
           page = await query(page.next);
         }
       });
@@ -433,7 +441,7 @@ class Run {
 
   async #copyOne(key: RecordKey, ledger: StoredLedgerEntry | undefined): Promise<StepOutcome | undefined> {
     if (this.#options.limit !== undefined && this.#counts.candidates >= this.#options.limit) {
-      this.#stoppedBecause ??= `limit of ${this.#options.limit} records reached`;
+      this.#copyLimitReached = true;
       return undefined;
     }
     this.#counts.candidates += 1;
@@ -658,6 +666,11 @@ class Run {
       this.#stoppedBecause ??= `lost the lease on ${name} to another worker`;
       return false;
     }
+  }
+
+  /** The copy phase stops at the run's limit too; the purge does not (a limit counts copies). */
+  #copyShouldStop(): boolean {
+    return this.#copyLimitReached || this.#shouldStop();
   }
 
   #shouldStop(): boolean {

@@ -114,7 +114,11 @@ program
     ),
   )
   .option('--dry-run', 'count the candidates, write nothing')
-  .addOption(new Option('--limit <n>', 'copy at most n records').argParser(asPositiveInteger))
+  .addOption(
+    new Option('--limit <n>', 'copy at most n records (copies already due are still purged)').argParser(
+      asPositiveInteger,
+    ),
+  )
   .option('--customer <customerId>', 'only this customer (a pilot)')
   .option('--full', 'sweep every slice whole, ignoring the watermarks')
   .option('--reason <text>', 'why: recorded in the audit trail')

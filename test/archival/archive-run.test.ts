@@ -381,6 +381,18 @@ describe('runs', () => {
     expect((await world.archivePaths()).every((path) => path.includes('/cust-b/'))).toBe(true);
   });
 
+  it('a run stopped by its limit still purges what is due: with grace 0, the copies it made', async () => {
+    world = createArchivalWorld({ policy: policyOf('P3M', 'P0D') });
+    await seed(5, 6, 'cust-a');
+    await seed(5, 6, 'cust-b');
+    const run = await world.engine().run({ customerId: 'cust-b', limit: 3 });
+    expect(run.status).toBe('partial');
+    expect(run.stoppedBecause).toBe('limit of 3 records reached');
+    expect(run.counts).toMatchObject({ candidates: 3, copied: 3, purged: 3, failed: 0 });
+    expect(await tiers()).toEqual({ hot: 7, archived: 3 });
+    expect(await checkInvariants(world, acknowledged)).toEqual([]);
+  });
+
   it('a pilot repeated sweeps its slices whole again: its own checkpoints do not outlive it', async () => {
     await seed(8, 6, 'cust-b');
     const pilot = { customerId: 'cust-b', dryRun: true } as const;
