@@ -33,9 +33,13 @@ export async function startChild<T>(
   };
 }
 
-/** Runs `script` to its end and resolves with its last stdout line parsed as JSON. */
-export async function runChild<T>(script: string, args: readonly string[]): Promise<T> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, script, ...args], {
+/** Runs `script` (with Node flags of its own beside NODE_FLAGS) to its end; resolves with its last stdout line parsed as JSON. */
+export async function runChild<T>(
+  script: string,
+  args: readonly string[],
+  flags: readonly string[] = [],
+): Promise<T> {
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...flags, script, ...args], {
     cwd: REPO_DIR,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
