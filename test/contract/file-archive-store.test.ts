@@ -1,5 +1,6 @@
 // The file archive (the embedded default) against the shared contract, then what only files can show:
 // the layout on disk, the index beside it, restarts, and uploads cut short.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,6 +81,23 @@ describe('FileArchiveStore on disk', () => {
     const request = blob('2024/01/cust-1/inv-1/v1.json.gz');
     await store.putIfAbsent(request);
     writeFileSync(store.fileOf(request.path), gzipSync('bit rot'));
+    await expect(store.get(request.path)).rejects.toMatchObject({ code: 'ARCHIVE_INTEGRITY' });
+  });
+
+  it.each([
+    ['a small blob on the event loop, before its next turn', 1_000, false],
+    ['a large blob on the thread pool', 200_000, true],
+  ])('reads %s, byte for byte, and checks it', async (_what, bytes, afterATurn) => {
+    const store = open(newFolder());
+    // Random text barely compresses: the gzip body is about as large as the text.
+    const request = blob('2024/01/cust-1/inv-1/v1.json.gz', randomBytes(bytes).toString('base64'));
+    await store.putIfAbsent(request);
+    let turned = false;
+    setImmediate(() => (turned = true));
+    const read = await store.get(request.path);
+    expect(turned).toBe(afterATurn);
+    expect(Buffer.from(read!.body).equals(Buffer.from(request.body))).toBe(true);
+    writeFileSync(store.fileOf(request.path), Buffer.from(request.body).subarray(1));
     await expect(store.get(request.path)).rejects.toMatchObject({ code: 'ARCHIVE_INTEGRITY' });
   });
 
