@@ -54,6 +54,8 @@ interface SizeResult {
   readonly hot: number;
   readonly archiveSeconds: number;
   readonly archiveRecordsPerSecond: number;
+  /** CPU seconds (user + system, every thread of the process) the run took: beside `archiveSeconds`, whether a slower size waited or worked more. */
+  readonly archiveCpuSeconds: number;
   readonly peakRssMiB: number;
   readonly diskBytesBefore: number;
   readonly diskBytesAfter: number;
@@ -97,6 +99,13 @@ if (readsOfIndex >= 0) {
         unit: 'x',
         description: `seconds per archived record at ${large} records / at ${small} (1.00: flat)`,
         target: { kind: 'max', value: 1.2, text: '<= 1.2' },
+      },
+      'embedded.archiveCpuGrowth': {
+        value: round2(
+          largeRun.archiveCpuSeconds / largeRun.archived / (smallRun.archiveCpuSeconds / smallRun.archived),
+        ),
+        unit: 'x',
+        description: `CPU seconds (every thread) per archived record at ${large} / at ${small}: beside embedded.archiveCostGrowth, how much of a slower size is more work rather than more waiting (fsync)`,
       },
       'embedded.loadRecordsPerSecond': {
         value: round2(largeRun.records / largeRun.loadSeconds),
@@ -171,8 +180,10 @@ async function measureSize(count: number, reads: boolean): Promise<SizeResult> {
     const diskBytesBefore = diskUsage(folder);
 
     started = performance.now();
+    const cpu = process.cpuUsage();
     const report = await archivalEngine(hot, { archive, control }).run({ asOf: AS_OF });
     const archiveSeconds = (performance.now() - started) / 1000;
+    const { user, system } = process.cpuUsage(cpu);
     const tiers = await hot.store.countByTier();
     if (report.status !== 'succeeded' || report.counts.purged !== tiers.archived || tiers.archived === 0) {
       throw new Error(`the run did not archive every eligible record: ${JSON.stringify(report.counts)}`);
@@ -190,6 +201,7 @@ async function measureSize(count: number, reads: boolean): Promise<SizeResult> {
       hot: tiers.hot,
       archiveSeconds: round2(archiveSeconds),
       archiveRecordsPerSecond,
+      archiveCpuSeconds: round2((user + system) / 1e6),
       peakRssMiB,
       diskBytesBefore,
       diskBytesAfter,
