@@ -102,14 +102,7 @@ export class SqliteAuditLog implements AuditLog {
         .addIf(query.to, 'at < ?');
       if (query.after !== undefined) {
         const { at, chain, seq } = query.after;
-        where.add(
-          '(at > ? OR (at = ? AND (chain > ? OR (chain = ? AND seq > ?))))',
-          at,
-          at,
-          chain,
-          chain,
-          seq,
-        );
+        where.after(['at', 'chain', 'seq'], [at, chain, seq]);
       }
       const rows = this.#db
         .prepare(`SELECT event FROM audit_events WHERE ${where.toString()} ORDER BY at, chain, seq LIMIT ?`)

@@ -61,6 +61,15 @@ export class SqlWhere {
     return this;
   }
 
+  /**
+   * Keyset paging: the rows after `values` in the order of `columns`, as one row-value comparison, which
+   * SQLite seeks to in an index that has those columns in that order. The same condition spelled as an
+   * OR of its terms is only a filter: every page would read again every row before its position.
+   */
+  after(columns: readonly string[], values: readonly SQLInputValue[]): this {
+    return this.add(`(${columns.join(', ')}) > (${columns.map(() => '?').join(', ')})`, ...values);
+  }
+
   addIf<V>(
     value: V | undefined,
     clause: string,

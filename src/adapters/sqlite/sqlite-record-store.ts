@@ -253,14 +253,7 @@ export class SqliteRecordStore implements RecordStore {
         .addIf(request.customerId, 'customer_id = ?');
       if (request.after !== undefined) {
         const { issuedAt, customerId, id } = request.after;
-        where.add(
-          '(issued_at > ? OR (issued_at = ? AND (customer_id > ? OR (customer_id = ? AND id > ?))))',
-          issuedAt,
-          issuedAt,
-          customerId,
-          customerId,
-          id,
-        );
+        where.after(['issued_at', 'customer_id', 'id'], [issuedAt, customerId, id]);
       }
       // json_extract keeps the projection light: the body never leaves SQLite.
       const facts = scanFacts(this.#profile);
