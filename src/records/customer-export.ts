@@ -52,7 +52,9 @@ export async function* exportCustomer(
     last = item;
     try {
       // Bulk: each record is read once, so caching it would only evict the working set and grow the process.
-      const read = await dependencies.get(item, { ...options, bulk: true });
+      // Low priority, as the scans: background work for the stores that rank calls, and for the file
+      // archive a read that yields the event loop to the API's reads between records.
+      const read = await dependencies.get(item, { priority: 'low', ...options, bulk: true });
       yield read.json !== undefined
         ? [read.json, NEWLINE]
         : [Buffer.from(`${serializeRecord(read.record)}\n`)];

@@ -85,16 +85,17 @@ describe('FileArchiveStore on disk', () => {
   });
 
   it.each([
-    ['a small blob on the event loop, before its next turn', 1_000, false],
-    ['a large blob on the thread pool', 200_000, true],
-  ])('reads %s, byte for byte, and checks it', async (_what, bytes, afterATurn) => {
+    ['a small blob on the event loop, before its next turn', 1_000, false, undefined],
+    ['a large blob on the thread pool', 200_000, true, undefined],
+    ['a small blob at low priority (an export) on the thread pool', 1_000, true, 'low' as const],
+  ])('reads %s, byte for byte, and checks it', async (_what, bytes, afterATurn, priority) => {
     const store = open(newFolder());
     // Random text barely compresses: the gzip body is about as large as the text.
     const request = blob('2024/01/cust-1/inv-1/v1.json.gz', randomBytes(bytes).toString('base64'));
     await store.putIfAbsent(request);
     let turned = false;
     setImmediate(() => (turned = true));
-    const read = await store.get(request.path);
+    const read = await store.get(request.path, priority !== undefined ? { priority } : {});
     expect(turned).toBe(afterATurn);
     expect(Buffer.from(read!.body).equals(Buffer.from(request.body))).toBe(true);
     writeFileSync(store.fileOf(request.path), Buffer.from(request.body).subarray(1));
