@@ -186,9 +186,7 @@ function memorySampler(): { stop(): MemoryPeaks } {
     stop() {
       clearInterval(timer);
       sample();
-      return Object.fromEntries(
-        Object.entries(peaks).map(([key, bytes]) => [key, mib(bytes)]),
-      ) as MemoryPeaks;
+      return Object.fromEntries(Object.entries(peaks).map(([key, bytes]) => [key, mib(bytes)]));
     },
   };
 }
