@@ -52,6 +52,10 @@ interface VariantRun {
   readonly seconds: number;
   readonly recordsPerSecond: number;
   readonly requestUnitsPerRecord: number;
+  /** CPU (user + system) of this process per record; behind the model, Azurite's process is not counted. */
+  readonly cpuMillisecondsPerRecord: number;
+  /** The engine's two phases, to a batch: copy from the start to its last batch, purge from there to the end. */
+  readonly phases?: { readonly copySeconds: number; readonly purgeSeconds: number };
   readonly blobCalls: Record<string, number>;
 }
 
@@ -82,6 +86,10 @@ await runBenchmark('archival-throughput', async ({ profile, log }) => {
           runs.push(run);
           log(
             `${medium} round ${pass + 1} ${variant}: ${run.recordsPerSecond} records/s, ` +
+              `${run.cpuMillisecondsPerRecord} ms CPU/record, ` +
+              (run.phases === undefined
+                ? ''
+                : `copy ${run.phases.copySeconds} s then purge ${run.phases.purgeSeconds} s, `) +
               `${run.requestUnitsPerRecord} RU/record, blob calls ${JSON.stringify(run.blobCalls)}`,
           );
         }
@@ -154,6 +162,20 @@ await runBenchmark('archival-throughput', async ({ profile, log }) => {
         text: 'SQLite file and Azurite on tmpfs (no fsync, no round trips to overlap)',
       },
     };
+    // One purge worker against one copying worker: above 1, the purge keeps up with a copy (issue 11 asks
+    // whether the purge, under one global lease, must scale out like the copy).
+    const purgeVsCopy = middle(
+      runs
+        .filter((run) => run.medium === 'remote-model' && run.phases !== undefined)
+        .map(({ phases }) => phases!.copySeconds / Math.max(0.001, phases!.purgeSeconds)),
+    );
+    if (mediums.includes('remote-model')) {
+      figures['archive.purgeVsCopyRateRemoteModel'] = {
+        value: round(purgeVsCopy, 2),
+        unit: 'x',
+        description: `the engine's purge records/s / its copy records/s in the same run (median of rounds), ${where['remote-model'].text}; above 1, one purge keeps up with one copying worker`,
+      };
+    }
     for (const medium of mediums) {
       const rates = perMedium[medium]!;
       const { suffix, text } = where[medium];
@@ -229,10 +251,12 @@ async function runVariant(
       }
     : realStack;
   const blobCalls: Record<string, number> = {};
+  const cpuBefore = process.cpuUsage();
   try {
     let records: number;
     let seconds: number;
     let requestUnits: number;
+    let phases: VariantRun['phases'];
     if (variant === 'seed') {
       const container = BlobServiceClient.fromConnectionString(
         stack.azurite.connectionString,
@@ -253,7 +277,18 @@ async function runVariant(
       const archive = countingCalls(stack.archive, blobCalls);
       const controlCalls: Record<string, number> = {};
       const control = countingCalls(stack.control, controlCalls);
-      const report = await archivalEngine(hot, { archive, control }).run({ asOf: ARCHIVE_ALL_AS_OF });
+      const started = performance.now();
+      let copyEnded = started;
+      const report = await archivalEngine(hot, { archive, control }).run({
+        asOf: ARCHIVE_ALL_AS_OF,
+        onProgress: (progress) => {
+          if (progress.counts.purged === 0) copyEnded = performance.now();
+        },
+      });
+      phases = {
+        copySeconds: round3((copyEnded - started) / 1000),
+        purgeSeconds: round3((started + report.durationMs - copyEnded) / 1000),
+      };
       if (report.status !== 'succeeded')
         throw new Error(`engine run ${report.status}: ${report.failures.join('; ')}`);
       for (const [name, calls] of Object.entries(controlCalls)) blobCalls[`control.${name}`] = calls;
@@ -264,6 +299,7 @@ async function runVariant(
     const tiers = await hot.store.countByTier();
     const done = variant === 'seed' ? tiers.hot === 0 && tiers.archived === 0 : tiers.hot === 0;
     if (!done) throw new Error(`${variant} left ${JSON.stringify(tiers)}`);
+    const cpu = process.cpuUsage(cpuBefore);
     return {
       variant,
       medium,
@@ -272,6 +308,8 @@ async function runVariant(
       seconds: round3(seconds),
       recordsPerSecond: Math.round(records / seconds),
       requestUnitsPerRecord: round(requestUnits / Math.max(1, records), 2),
+      cpuMillisecondsPerRecord: round((cpu.user + cpu.system) / 1000 / Math.max(1, records), 2),
+      ...(phases === undefined ? {} : { phases }),
       blobCalls: Object.fromEntries(Object.entries(blobCalls).map(([k, v]) => [k, round(v / records, 2)])),
     };
   } finally {

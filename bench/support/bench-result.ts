@@ -1,6 +1,6 @@
 // One JSON file per benchmark in bench/results/, written by the benchmark itself, and the small
 // harness every bench/*.ts entry runs in: timing, progress lines, the command that reproduces it.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,7 @@ export interface BenchResult {
   readonly command: string;
   readonly startedAt: string;
   readonly durationSeconds: number;
-  readonly machine: ReturnType<typeof machine>;
+  readonly machine: ReturnType<typeof machine> & { readonly cpuDuringRun?: CpuShares };
   readonly figures: Readonly<Record<string, Figure>>;
   readonly details: unknown;
 }
@@ -43,6 +43,40 @@ export function machine() {
     /** 1-minute load average when the figures were taken: above the CPU count, other work competed. */
     loadAverage: Math.round((loadavg()[0] ?? 0) * 100) / 100,
   };
+}
+
+/** Shares of every core's time over a run (Linux /proc/stat): busy (any process), and stolen by the host. */
+export interface CpuShares {
+  readonly busy: number;
+  readonly steal: number;
+}
+
+/** The machine's CPU counters now, or undefined where there is no /proc/stat. */
+function cpuTicks(): { readonly total: number; readonly idle: number; readonly steal: number } | undefined {
+  try {
+    // cpu  user nice system idle iowait irq softirq steal (the first line sums every core)
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (ticks.length < 8 || ticks.some(Number.isNaN)) return undefined;
+    return { total: ticks.reduce((a, b) => a + b, 0), idle: ticks[3]! + ticks[4]!, steal: ticks[7]! };
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuSharesSince(before: ReturnType<typeof cpuTicks>): CpuShares | undefined {
+  const after = cpuTicks();
+  if (before === undefined || after === undefined || after.total <= before.total) return undefined;
+  const total = after.total - before.total;
+  const share = (ticks: number) => Math.round((ticks / total) * 1000) / 1000;
+  return {
+    busy: share(total - (after.idle - before.idle) - (after.steal - before.steal)),
+    steal: share(after.steal - before.steal),
+  };
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }
 
 export function met(figure: Figure): boolean | undefined {
@@ -74,6 +108,7 @@ export async function runBenchmark(
   const profile = profileFromArgs();
   const started = performance.now();
   const startedAt = new Date().toISOString();
+  const ticks = cpuTicks();
   const log = (message: string): void =>
     console.log(`[${name} +${((performance.now() - started) / 1000).toFixed(1)}s] ${message}`);
   log(`${profile.mode} mode`);
@@ -84,7 +119,8 @@ export async function runBenchmark(
     command: commandFor(name, profile),
     startedAt,
     durationSeconds: Math.round((performance.now() - started) / 100) / 10,
-    machine: machine(),
+    // Busy near 1 with a one-process benchmark, or any steal: something else had the cores too.
+    machine: { ...machine(), ...optional('cpuDuringRun', cpuSharesSince(ticks)) },
     figures,
     details,
   };
