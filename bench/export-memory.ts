@@ -44,6 +44,13 @@ interface MemorySample {
   heapUsed: number;
 }
 
+/** After a forced full GC, with what V8 has committed (heapTotal, and each space's size). */
+interface CollectedSample extends MemorySample {
+  readonly heapTotal?: number;
+  readonly external?: number;
+  readonly spaces?: Readonly<Record<string, number>>;
+}
+
 /** The child's resident set from /proc (exact, cheap) and its V8 heap from the runtime metrics. */
 class MemoryProbe {
   readonly #pid: number;
@@ -108,12 +115,12 @@ async function afterFullGc(
   pid: number,
   folder: string,
   index: number,
-): Promise<MemorySample> {
+): Promise<CollectedSample> {
   const file = join(folder, `gc-${index}.json`);
   process.kill(pid, 'SIGUSR2');
   while (!existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 20));
-  const usage = JSON.parse(readFileSync(file, 'utf8')) as { heapUsed: number };
-  return { rss: probe.rss(), heapUsed: usage.heapUsed };
+  const { rss: _rss, ...usage } = JSON.parse(readFileSync(file, 'utf8')) as CollectedSample;
+  return { ...usage, rss: probe.rss() };
 }
 
 const recordsArg = process.argv.indexOf('--records');
