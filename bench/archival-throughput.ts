@@ -164,12 +164,12 @@ await runBenchmark('archival-throughput', async ({ profile, log }) => {
     };
     // One purge worker against one copying worker: above 1, the purge keeps up with a copy (issue 11 asks
     // whether the purge, under one global lease, must scale out like the copy).
-    const purgeVsCopy = middle(
-      runs
-        .filter((run) => run.medium === 'remote-model' && run.phases !== undefined)
-        .map(({ phases }) => phases!.copySeconds / Math.max(0.001, phases!.purgeSeconds)),
-    );
     if (mediums.includes('remote-model')) {
+      const purgeVsCopy = middle(
+        runs
+          .filter((run) => run.medium === 'remote-model' && run.phases !== undefined)
+          .map(({ phases }) => phases!.copySeconds / Math.max(0.001, phases!.purgeSeconds)),
+      );
       figures['archive.purgeVsCopyRateRemoteModel'] = {
         value: round(purgeVsCopy, 2),
         unit: 'x',

@@ -75,10 +75,6 @@ function cpuSharesSince(before: ReturnType<typeof cpuTicks>): CpuShares | undefi
   };
 }
 
-function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
-  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
-}
-
 export function met(figure: Figure): boolean | undefined {
   if (figure.target === undefined) return undefined;
   return figure.target.kind === 'max'
@@ -113,6 +109,7 @@ export async function runBenchmark(
     console.log(`[${name} +${((performance.now() - started) / 1000).toFixed(1)}s] ${message}`);
   log(`${profile.mode} mode`);
   const { figures, details } = await body({ profile, log });
+  const cpuDuringRun = cpuSharesSince(ticks);
   const result: BenchResult = {
     name,
     mode: profile.mode,
@@ -120,7 +117,7 @@ export async function runBenchmark(
     startedAt,
     durationSeconds: Math.round((performance.now() - started) / 100) / 10,
     // Busy near 1 with a one-process benchmark, or any steal: something else had the cores too.
-    machine: { ...machine(), ...optional('cpuDuringRun', cpuSharesSince(ticks)) },
+    machine: { ...machine(), ...(cpuDuringRun === undefined ? {} : { cpuDuringRun }) },
     figures,
     details,
   };
