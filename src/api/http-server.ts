@@ -167,7 +167,7 @@ function send(reply: FastifyReply, response: ApiResponse): FastifyReply {
   const { body } = response;
   if (body === undefined) return reply.send();
   // A streamed body (an export) is sent as it is produced; an error mid-way ends the connection early.
-  return reply.send(typeof body === 'string' ? body : Readable.from(body));
+  return reply.send(typeof body === 'string' || body instanceof Uint8Array ? body : Readable.from(body));
 }
 
 function flattenHeaders(headers: FastifyRequest['headers']): Record<string, string | undefined> {

@@ -5,8 +5,8 @@ import { AppError, ERROR_CODES, isAppError } from '../domain/errors.ts';
 export interface ApiResponse {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
-  /** Serialized body, or chunks streamed as they come (an export); absent for 204 and 304. */
-  readonly body?: string | AsyncIterable<string | Uint8Array>;
+  /** Serialized body (text or UTF-8), or chunks streamed as they come (an export); absent for 204 and 304. */
+  readonly body?: string | Uint8Array | AsyncIterable<string | Uint8Array>;
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';

@@ -15,6 +15,8 @@ import type { ApiResponse } from './problem-response.ts';
 import { defineRoute, type RouteDefinition } from './route-definition.ts';
 
 const JSON_TYPE = 'application/json';
+/** Stated in full: a body of bytes gets no charset from Fastify, text does, and every tier answers alike. */
+const JSON_RESPONSE_TYPE = 'application/json; charset=utf-8';
 /** A merge patch is any JSON object (RFC 7396); the use case applies and validates the result. */
 const MergePatch = Type.Object({}, { description: 'JSON Merge Patch (RFC 7396) of the record input' });
 const recordsPath = '/api/v1/customers/{customerId}/billing-records';
@@ -30,10 +32,20 @@ export function recordResponse(
   record: BillingRecord,
   extraHeaders: Record<string, string> = {},
 ): ApiResponse {
+  return jsonRecordResponse(status, serializeRecord(record), record.version, extraHeaders);
+}
+
+/** A record's response from its API JSON (`serializeRecord`'s, here or as the store kept its bytes). */
+function jsonRecordResponse(
+  status: number,
+  json: string | Uint8Array,
+  version: number,
+  extraHeaders: Record<string, string>,
+): ApiResponse {
   return {
     status,
-    headers: { 'content-type': JSON_TYPE, etag: etagOf(record.version), ...extraHeaders },
-    body: serializeRecord(record),
+    headers: { 'content-type': JSON_RESPONSE_TYPE, etag: etagOf(version), ...extraHeaders },
+    body: json,
   };
 }
 
@@ -87,16 +99,19 @@ export const recordRoutes: readonly RouteDefinition[] = [
     },
     async handle(request, services) {
       const started = performance.now();
-      const { record, tier } = await services.records.get(keyOf(request));
+      const read = await services.records.getForApi(keyOf(request));
+      const version = read.json === undefined ? read.record.version : read.version;
       const informational = {
-        'x-storage-tier': tier,
-        'server-timing': `${tier};dur=${(performance.now() - started).toFixed(1)}`,
+        'x-storage-tier': read.tier,
+        'server-timing': `${read.tier};dur=${(performance.now() - started).toFixed(1)}`,
       };
       const ifNoneMatch = request.headers['if-none-match'];
-      if (ifNoneMatch !== undefined && ifNoneMatchSatisfied(ifNoneMatch, record.version)) {
-        return { status: 304, headers: { etag: etagOf(record.version), ...informational } };
+      if (ifNoneMatch !== undefined && ifNoneMatchSatisfied(ifNoneMatch, version)) {
+        return { status: 304, headers: { etag: etagOf(version), ...informational } };
       }
-      return recordResponse(200, record, informational);
+      return read.json === undefined
+        ? recordResponse(200, read.record, informational)
+        : jsonRecordResponse(200, read.json, version, informational);
     },
   }),
   defineRoute({

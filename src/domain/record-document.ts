@@ -65,6 +65,13 @@ export interface StoredDocument<D extends RecordDocument = RecordDocument> {
   readonly etag: string;
 }
 
+/** A hot record's API JSON (UTF-8 of what `serializeRecord` gives) as a store keeps it, read without parsing. */
+export interface StoredRecordJson {
+  readonly json: Uint8Array;
+  readonly version: number;
+  readonly etag: string;
+}
+
 export function fullDocument(record: BillingRecord, sys: SystemFields = {}): FullDocument {
   return { id: record.id, customerId: record.customerId, tier: 'hot', record, sys };
 }
@@ -97,6 +104,7 @@ export function versionOf(document: RecordDocument): number {
 }
 
 // ---- Persisted layout, shared by every hot-store adapter ----
+
 // { id, customerId, schemaVersion, ...record or summary fields, sys: { tier, archive?, legalHold?, ... } }
 
 export interface PersistedSys extends SystemFields {
@@ -137,6 +145,36 @@ export function toPersisted(document: RecordDocument): PersistedDocument {
     schemaVersion: CURRENT_SCHEMA_VERSION,
     sys,
   };
+}
+
+/**
+ * What follows a hot billing record's API JSON in its persisted text (`persistedJson`): a store checks it
+ * before it answers that JSON, since a document of another schema version is upcast when read.
+ */
+export const PERSISTED_API_TAIL = `,"schemaVersion":${CURRENT_SCHEMA_VERSION},"sys":`;
+
+/**
+ * A document as the text a store keeps. A hot billing record's text is its API JSON (the canonical bytes
+ * a GET answers) with the persisted layout's last fields appended (`PERSISTED_API_TAIL` first), and
+ * `apiEnd` is the UTF-8 length of that JSON without its closing brace, so a store that keeps `apiEnd`
+ * answers a read with those bytes and a `}`, without parsing. Any other document (a stub, a foreign
+ * profile's, a record with fields the schema lacks, which the canonical JSON would drop) is
+ * `JSON.stringify` of `toPersisted`, without `apiEnd`. Both parse to the same document.
+ */
+export function persistedJson(document: RecordDocument): { readonly json: string; readonly apiEnd?: number } {
+  const persisted = toPersisted(document);
+  if (document.tier === 'archived' || isOwnerRecord(document.record))
+    return { json: JSON.stringify(persisted) };
+  const { record } = document;
+  const api = serializeRecord(record);
+  // Same values with keys reordered: the same length unless the canonical JSON left a field out.
+  const lossless =
+    record.id === document.id &&
+    record.customerId === document.customerId &&
+    JSON.stringify(record).length === api.length;
+  if (!lossless) return { json: JSON.stringify(persisted) };
+  const json = `${api.slice(0, -1)}${PERSISTED_API_TAIL}${JSON.stringify(persisted.sys)}}`;
+  return { json, apiEnd: Buffer.byteLength(api) - 1 };
 }
 
 function ownerOf(document: RecordDocument): OwnerRecord | undefined {

@@ -111,7 +111,9 @@ function toFunctionsResponse(response: ApiResponse): HttpResponseInit {
     status: response.status,
     headers: { ...response.headers },
     // A streamed body (an export) goes out as a stream; the host streams it when HTTP streams are on.
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : Readable.from(body) }),
+    ...(body === undefined
+      ? {}
+      : { body: typeof body === 'string' || body instanceof Uint8Array ? body : Readable.from(body) }),
   };
 }
 

@@ -1,7 +1,12 @@
 // The hot store: where every record's document lives (full, or a stub after archival).
 // Adapters own their connections and map every SDK error to an AppError before it leaves them.
 import type { RecordStatus, RecordSummary } from '../domain/billing-record.ts';
-import type { PersistedSys, RecordDocument, StoredDocument } from '../domain/record-document.ts';
+import type {
+  PersistedSys,
+  RecordDocument,
+  StoredDocument,
+  StoredRecordJson,
+} from '../domain/record-document.ts';
 import type { RecordKey } from '../domain/record-rules.ts';
 import type { OperationOptions } from './operation-options.ts';
 import type { Static } from 'typebox';
@@ -107,6 +112,15 @@ export interface CreateManyResult {
 export interface RecordStore {
   /** Undefined when absent. */
   get(key: RecordKey, options?: OperationOptions): Promise<StoredDocument | undefined>;
+  /**
+   * Optional, for stores that keep a hot record's API JSON beside its document (SQLite): that JSON,
+   * read without parsing the document; any other document (a stub, one written before the store kept
+   * it, a foreign profile's) as `get` answers it. Undefined when absent.
+   */
+  getJson?(
+    key: RecordKey,
+    options?: OperationOptions,
+  ): Promise<StoredRecordJson | StoredDocument | undefined>;
   /** Create-only: ALREADY_EXISTS when a document with this key exists. */
   create(document: RecordDocument, options?: OperationOptions): Promise<StoredDocument>;
   /**

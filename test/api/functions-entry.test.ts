@@ -150,7 +150,7 @@ describe('src/functions/main.ts as the Functions host loads it', () => {
       'getBillingRecord',
     )(request('GET', '/api/v1/customers/cust-fn-entry/billing-records/inv-fn-entry', { token }));
     expect(read.status).toBe(200);
-    expect(read.body).toBe(created.body);
+    expect(Buffer.from(read.body as Uint8Array).toString('utf8')).toBe(created.body);
   });
 });
 

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { SqliteRecordStore } from '../../src/adapters/sqlite/sqlite-record-store.ts';
-import { summaryOf, toPersisted } from '../../src/domain/record-document.ts';
+import { serializeRecord } from '../../src/domain/billing-record.ts';
+import {
+  fullDocument,
+  type StoredDocument,
+  type StoredRecordJson,
+  summaryOf,
+  toPersisted,
+} from '../../src/domain/record-document.ts';
 import { makeDocument, makeRecord, makeStub } from '../support/record-fixtures.ts';
 import { describeRecordStoreContract } from './record-store.contract.ts';
 
@@ -91,6 +98,8 @@ describe('SqliteRecordStore lookup by invoice number', () => {
         { summary: summaryOf(full), tier: 'hot' },
         { summary: stub.summary, tier: 'archived' },
       ]);
+      // The API JSON's columns are added empty: the old full document is read by parsing it.
+      expect(await store.getJson(full), `open ${open}`).toEqual(await store.get(full));
       expect(store.explainList({ customerId: 'cust-old', invoiceNumber: 'INV-OLD', limit: 10 })).toEqual([
         expect.stringContaining(
           'USING INDEX records_by_customer_invoice (customer_id=? AND invoice_number=?)',
@@ -122,4 +131,78 @@ describe('SqliteRecordStore lookup by invoice number', () => {
       await store.close();
     },
   );
+});
+
+describe("SqliteRecordStore: a hot record's API JSON, answered without parsing", () => {
+  const jsonOf = (read: unknown): string => {
+    expect(read, 'answered as API JSON').toHaveProperty('json');
+    return Buffer.from((read as StoredRecordJson).json).toString('utf8');
+  };
+
+  it('answers the bytes serializeRecord gives and the version, after a create and after a replace', async () => {
+    const store = new SqliteRecordStore({ path: ':memory:' });
+    // Fields in an order of their own, map keys unsorted, and text of one to four UTF-8 bytes a character:
+    // the answer is the canonical JSON all the same, and its end is counted in bytes.
+    const { metadata: _m, ...record } = makeRecord({
+      customerId: 'cust-json',
+      metadata: { zone: 'ü €', alpha: '😀 "quoted" \\ \u2028' },
+    });
+    const reordered = { metadata: { zone: 'ü €', alpha: '😀 "quoted" \\ \u2028' }, ...record };
+    const created = await store.create(fullDocument(reordered));
+    const read = await store.getJson(reordered);
+    expect(jsonOf(read)).toBe(serializeRecord(reordered));
+    expect(read).toMatchObject({ version: 1, etag: created.etag });
+
+    const next = { ...reordered, version: 2, status: 'paid' as const, lineItems: [] };
+    const replaced = await store.replace(fullDocument(next), { ifMatch: created.etag });
+    const again = await store.getJson(next);
+    expect(jsonOf(again)).toBe(serializeRecord(next));
+    expect(again).toMatchObject({ version: 2, etag: replaced.etag });
+    // The same document through get, whatever the text's layout.
+    expect((await store.get(next))?.document).toEqual(fullDocument(next));
+    await store.close();
+  });
+
+  it('answers the document where the text does not begin with the API JSON: a stub, a foreign field, another schema version', async () => {
+    const store = new SqliteRecordStore({ path: ':memory:' });
+    const archived = makeRecord({ customerId: 'cust-json', id: 'stub' });
+    await store.create(makeStub(archived));
+    expect(await store.getJson(archived)).toMatchObject({ document: { tier: 'archived' } });
+
+    // A field the schema lacks is kept (the canonical JSON would drop it), so this text is not the API's.
+    const extra = { ...makeRecord({ customerId: 'cust-json', id: 'extra' }), legacyCode: 'X1' };
+    await store.create(fullDocument(extra));
+    const read = await store.getJson(extra);
+    expect(read).not.toHaveProperty('json');
+    expect((read as StoredDocument).document).toEqual(fullDocument(extra));
+
+    expect(await store.getJson({ customerId: 'cust-json', id: 'absent' })).toBeUndefined();
+    await store.close();
+  });
+
+  it('answers the document for a text of another schema version (upcast when read), and for a file written before', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'sqlite-api-json-'));
+    const path = join(folder, 'hot.sqlite');
+    const store = new SqliteRecordStore({ path });
+    const older = makeRecord({ customerId: 'cust-json', id: 'older' });
+    await store.create(fullDocument(older));
+    expect(await store.getJson(older)).toHaveProperty('json');
+    // As a release with another schema version would have left it, the columns unchanged.
+    const raw = new DatabaseSync(path);
+    raw
+      .prepare(
+        `UPDATE records SET doc = replace(doc, '"schemaVersion":2,', '"schemaVersion":1,') WHERE id = ?`,
+      )
+      .run(older.id);
+    expect(await store.getJson(older)).toMatchObject({ document: { tier: 'hot', id: older.id } });
+    // A row of a file from before the columns: read by parsing until it is written again.
+    raw.prepare('UPDATE records SET api_end = NULL, api_version = NULL WHERE id = ?').run(older.id);
+    raw.close();
+    const read = await store.getJson(older);
+    expect(read).not.toHaveProperty('json');
+    await store.replace(fullDocument(older), { ifMatch: (read as StoredDocument).etag });
+    expect(jsonOf(await store.getJson(older))).toBe(serializeRecord(older));
+    await store.close();
+    rmSync(folder, { recursive: true, force: true });
+  });
 });

@@ -5,11 +5,14 @@ import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { AppError } from '../../domain/errors.ts';
 import {
   fromPersisted,
+  PERSISTED_API_TAIL,
   type PersistedSys,
+  persistedJson,
   type RecordDocument,
   type StoredDocument,
+  type StoredRecordJson,
   summaryOf,
-  toPersisted,
+  versionOf,
 } from '../../domain/record-document.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
 import { BILLING_PROFILE } from '../../domain/billing-profile.ts';
@@ -58,6 +61,8 @@ CREATE TABLE IF NOT EXISTS records (
   modified_ms    INTEGER NOT NULL,
   doc            TEXT NOT NULL,
   invoice_number TEXT NOT NULL DEFAULT '',
+  api_end        INTEGER,
+  api_version    INTEGER,
   PRIMARY KEY (customer_id, id)
 );
 `;
@@ -74,21 +79,38 @@ CREATE INDEX IF NOT EXISTS records_by_tier_issued_key ON records (tier, issued_a
 `;
 
 /**
- * Files written before the invoiceNumber filter have no invoice_number column: add it and fill it from
- * the documents (full and stub alike keep invoiceNumber at the top level), once, in one transaction.
+ * Columns added since the first release, each with how a file written before it gets it, applied once
+ * each, in one transaction. invoice_number (the invoiceNumber filter) is filled from the documents (full
+ * and stub alike keep invoiceNumber at the top level); api_end and api_version (where a hot record's API
+ * JSON ends in `doc`, and its version: a read answers it without parsing) stay NULL until the record is
+ * written again, and such a row is read by parsing it, as before.
  */
-function addInvoiceNumberColumn(db: DatabaseSync): void {
-  const hasColumn = (): boolean =>
-    db.prepare("SELECT 1 AS found FROM pragma_table_info('records') WHERE name = 'invoice_number'").get() !==
-    undefined;
-  if (hasColumn()) return;
+const ADDED_COLUMNS: ReadonlyArray<{ readonly name: string; readonly sql: readonly string[] }> = [
+  {
+    name: 'invoice_number',
+    sql: [
+      "ALTER TABLE records ADD COLUMN invoice_number TEXT NOT NULL DEFAULT ''",
+      "UPDATE records SET invoice_number = COALESCE(json_extract(doc, '$.invoiceNumber'), '')",
+    ],
+  },
+  { name: 'api_end', sql: ['ALTER TABLE records ADD COLUMN api_end INTEGER'] },
+  { name: 'api_version', sql: ['ALTER TABLE records ADD COLUMN api_version INTEGER'] },
+];
+
+function addColumns(db: DatabaseSync): void {
+  const missing = (): typeof ADDED_COLUMNS => {
+    const present = new Set(
+      (db.prepare("SELECT name FROM pragma_table_info('records')").all() as Array<{ name: string }>).map(
+        (column) => column.name,
+      ),
+    );
+    return ADDED_COLUMNS.filter((column) => !present.has(column.name));
+  };
+  if (missing().length === 0) return;
   db.exec('BEGIN IMMEDIATE');
   try {
     // Another process may have migrated the file between the check and the lock.
-    if (!hasColumn()) {
-      db.exec("ALTER TABLE records ADD COLUMN invoice_number TEXT NOT NULL DEFAULT ''");
-      db.exec("UPDATE records SET invoice_number = COALESCE(json_extract(doc, '$.invoiceNumber'), '')");
-    }
+    for (const column of missing()) for (const statement of column.sql) db.exec(statement);
     db.exec('COMMIT');
   } catch (error) {
     db.exec('ROLLBACK');
@@ -101,6 +123,25 @@ interface Row {
   doc: string;
   modified_ms: number;
 }
+
+/** A row read for the API: its API JSON when `doc` holds it for this schema version, else `doc`. */
+interface ApiJsonRow {
+  etag: string;
+  modified_ms: number;
+  api_version: number | null;
+  api_json: Uint8Array | null;
+  doc: string | null;
+}
+
+/** Whether `doc` begins with the record's API JSON, followed by this schema version's tail. */
+const HOLDS_API_JSON =
+  'api_end IS NOT NULL AND substr(CAST(doc AS BLOB), api_end + 1, length($tail)) = $tail';
+/** The API JSON out of `doc` as bytes: sliced in SQLite, never decoded to a string or parsed. */
+const GET_API_JSON = `SELECT etag, modified_ms, api_version,
+  CASE WHEN ${HOLDS_API_JSON} THEN CAST(substr(CAST(doc AS BLOB), 1, api_end) || '}' AS BLOB) END AS api_json,
+  CASE WHEN ${HOLDS_API_JSON} THEN NULL ELSE doc END AS doc
+  FROM records WHERE customer_id = $customerId AND id = $id`;
+const API_TAIL_BYTES = new TextEncoder().encode(PERSISTED_API_TAIL);
 
 interface ScanRow {
   customer_id: string;
@@ -119,6 +160,7 @@ export class SqliteRecordStore implements RecordStore {
   readonly #profile: RecordProfile;
   readonly #statements: {
     get: StatementSync;
+    getJson: StatementSync;
     insert: StatementSync;
     update: StatementSync;
     updateIfMatch: StatementSync;
@@ -133,14 +175,15 @@ export class SqliteRecordStore implements RecordStore {
     this.#nowMs = options.nowMs ?? Date.now;
     this.#profile = options.profile ?? BILLING_PROFILE;
     this.#db.exec(TABLE);
-    addInvoiceNumberColumn(this.#db);
+    addColumns(this.#db);
     this.#db.exec(INDEXES);
     const columns =
-      'etag = ?, issued_at = ?, status = ?, invoice_number = ?, tier = ?, modified_ms = ?, doc = ?';
+      'etag = ?, issued_at = ?, status = ?, invoice_number = ?, tier = ?, modified_ms = ?, doc = ?, api_end = ?, api_version = ?';
     this.#statements = {
       get: this.#db.prepare('SELECT etag, doc, modified_ms FROM records WHERE customer_id = ? AND id = ?'),
+      getJson: this.#db.prepare(GET_API_JSON),
       insert: this.#db.prepare(
-        'INSERT INTO records (customer_id, id, etag, issued_at, status, invoice_number, tier, modified_ms, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        'INSERT INTO records (customer_id, id, etag, issued_at, status, invoice_number, tier, modified_ms, doc, api_end, api_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
       ),
       update: this.#db.prepare(`UPDATE records SET ${columns} WHERE customer_id = ? AND id = ?`),
       updateIfMatch: this.#db.prepare(
@@ -160,6 +203,27 @@ export class SqliteRecordStore implements RecordStore {
       const row = this.#statements.get.get(key.customerId, key.id) as Row | undefined;
       charge(options, () => estimateReadUnits(row === undefined ? 0 : Buffer.byteLength(row.doc)));
       return row === undefined ? undefined : toStored(row, this.#profile);
+    });
+  }
+
+  getJson(
+    key: RecordKey,
+    options?: OperationOptions,
+  ): Promise<StoredRecordJson | StoredDocument | undefined> {
+    return this.#run(() => {
+      const row = this.#statements.getJson.get({
+        tail: API_TAIL_BYTES,
+        customerId: key.customerId,
+        id: key.id,
+      }) as ApiJsonRow | undefined;
+      if (row === undefined) {
+        charge(options, () => estimateReadUnits(0));
+        return undefined;
+      }
+      const { api_json: json, doc } = row;
+      charge(options, () => estimateReadUnits(json !== null ? json.byteLength : Buffer.byteLength(doc!)));
+      if (json !== null) return { json, version: row.api_version!, etag: row.etag };
+      return toStored({ etag: row.etag, doc: doc!, modified_ms: row.modified_ms }, this.#profile);
     });
   }
 
@@ -316,9 +380,14 @@ export class SqliteRecordStore implements RecordStore {
     return Promise.resolve();
   }
 
-  /** The column values after (customer_id, id): etag, issued_at, status, invoice_number, tier, modified_ms, doc. */
-  #row(document: RecordDocument): [string, string, string, string, string, number, string] {
-    const doc = JSON.stringify(toPersisted(document));
+  /**
+   * The column values after (customer_id, id): etag, issued_at, status, invoice_number, tier, modified_ms,
+   * doc, api_end, api_version.
+   */
+  #row(
+    document: RecordDocument,
+  ): [string, string, string, string, string, number, string, number | null, number | null] {
+    const { json: doc, apiEnd } = persistedJson(document);
     if (Buffer.byteLength(doc) > MAX_DOCUMENT_BYTES) {
       throw new AppError(
         'RECORD_TOO_LARGE',
@@ -335,6 +404,8 @@ export class SqliteRecordStore implements RecordStore {
       document.tier,
       this.#nowMs(),
       doc,
+      apiEnd ?? null,
+      apiEnd === undefined ? null : versionOf(document),
     ];
   }
 
