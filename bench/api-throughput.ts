@@ -109,6 +109,11 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
       { scenario: 'hotRead', paths: recordPaths },
       { scenario: 'list', paths: listPaths },
     ]);
+    // The same reads with no tracer provider started: what tracing (context propagation, request spans,
+    // non-recording when nothing exports) costs the API's hot read (issue 12's overhead).
+    await measure('api (tracing off)', hotDir, [{ scenario: 'hotReadUntraced', paths: recordPaths }], {
+      env: { BENCH_TRACING: 'off' },
+    });
     // The in-process layer sized to hold the working set, as an operator would for a set read this often.
     await measure('api', archivedDir, [{ scenario: 'archivedCachedRead', paths: recordPaths, warm: true }], {
       env: { CACHE_DECODED_MAX_BYTES: String(DECODED_CACHE_BYTES) },
@@ -150,6 +155,12 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
         unit: 'x',
         description:
           'server CPU per request, full API / bare baseline: what bounds api.hotVsBareRatio once the server is the bottleneck',
+      },
+      'api.tracingCpuRatio': {
+        value: round(cpu('hotRead') / cpu('hotReadUntraced'), 2),
+        unit: 'x',
+        description:
+          'server CPU per hot GET with OpenTelemetry tracing as `npm start` runs it / with no tracer provider started',
       },
       'api.archivedCachedRequestsPerSecond': {
         value: rps('archivedCachedRead'),

@@ -1,7 +1,8 @@
 // A child process serving the API exactly as `npm start` composes it (loadConfig, openServices with its
 // archival worker, buildHttpServer), on the data folder in DATA_DIR, for autocannon in the parent. With `--bare` it
 // serves the baseline instead: Fastify answering a record's stored JSON from a direct SQLite read,
-// with no auth, validation or tiers. Prints one JSON line {port, token} once it listens.
+// with no auth, validation or tiers. Prints one JSON line {port, token} once it listens. With
+// BENCH_TRACING=off the API runs without OpenTelemetry's tracer provider (not a setting of the product).
 // With BENCH_GC_ON_SIGNAL=1, SIGUSR2 forces a full garbage collection and then writes the process's memory
 // to gc-<n>.json in DATA_DIR: what the process retains, garbage left out (the export benchmark).
 import { renameSync, writeFileSync } from 'node:fs';
@@ -64,7 +65,9 @@ if (bare) {
 } else {
   const config = loadConfig(process.env, process.cwd());
   // As serve() does: the tracer provider first, so every request is traced as under `npm start`.
-  await startTracing({ connectionString: config.telemetry.connectionString });
+  // BENCH_TRACING=off leaves it out (no context manager, no request spans): what tracing costs a request.
+  if (process.env.BENCH_TRACING !== 'off')
+    await startTracing({ connectionString: config.telemetry.connectionString });
   const logger = createLogger(config);
   // REMOTE_MODEL_RU_PER_SECOND: the stores behind the remote model, one RU/s limit for the API and the
   // archiver (which then runs in this process, where the limit is).
