@@ -40,6 +40,7 @@ export type { RecordProfile, AgeFormat } from '../domain/record-profile.ts';
 export type { BillingRecord, RecordInput, RecordSummary, ListQuery } from '../domain/billing-record.ts';
 export type {
   RecordRead,
+  RecordApiRead,
   RecordPageResult,
   WritePreconditions,
   StorageTier,
