@@ -289,11 +289,10 @@ export class SqliteRecordStore implements RecordStore {
 
   list(request: ListRequest, options?: OperationOptions): Promise<ListResult> {
     return this.#run(() => {
-      const { sql, params } = listStatement(request);
-      const rows = this.#db.prepare(sql).all(...params) as unknown as Row[];
-      charge(options, () =>
-        estimateQueryUnits(rows.reduce((sum, row) => sum + Buffer.byteLength(row.doc), 0)),
-      );
+      const { sql, params } = listStatement(request, isBillingProfile(this.#profile));
+      const rows = this.#db.prepare(sql).all(...params) as unknown as Array<Row & { doc_bytes: number }>;
+      // Charged for the documents the query loads, whatever it returns (as the model has it).
+      charge(options, () => estimateQueryUnits(rows.reduce((sum, row) => sum + row.doc_bytes, 0)));
       const items = rows.slice(0, request.limit).map((row): ListItem => {
         const { document } = toStored(row, this.#profile);
         return { summary: summaryOf(document), tier: document.tier };
@@ -456,7 +455,7 @@ export class SqliteRecordStore implements RecordStore {
 
   /** For tests: SQLite's query plan of a list request, one line per step. */
   explainList(request: ListRequest): string[] {
-    const { sql, params } = listStatement(request);
+    const { sql, params } = listStatement(request, isBillingProfile(this.#profile));
     const steps = this.#db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as unknown as Array<{
       detail: string;
     }>;
@@ -465,7 +464,12 @@ export class SqliteRecordStore implements RecordStore {
 }
 
 /** The list query: one more row than the page tells whether there is a next page. */
-function listStatement(request: ListRequest): { sql: string; params: SQLInputValue[] } {
+/**
+ * A list page's query. A billing record's summary is its document without `lineItems` and `metadata`:
+ * SQLite drops them (most of a record's bytes) before the rows reach JavaScript, as the Cosmos query
+ * projects the summary fields. A foreign profile's summary needs its whole document.
+ */
+function listStatement(request: ListRequest, billing: boolean): { sql: string; params: SQLInputValue[] } {
   const where = new SqlWhere()
     .add('customer_id = ?', request.customerId)
     .addIf(request.issuedFrom, 'issued_at >= ?')
@@ -481,7 +485,7 @@ function listStatement(request: ListRequest): { sql: string; params: SQLInputVal
   const from =
     request.invoiceNumber !== undefined ? 'records INDEXED BY records_by_customer_invoice' : 'records';
   return {
-    sql: `SELECT etag, doc, modified_ms FROM ${from} WHERE ${where.toString()} ORDER BY issued_at DESC, id DESC LIMIT ?`,
+    sql: `SELECT etag, ${billing ? "json_remove(doc, '$.lineItems', '$.metadata') AS doc" : 'doc'}, LENGTH(CAST(doc AS BLOB)) AS doc_bytes, modified_ms FROM ${from} WHERE ${where.toString()} ORDER BY issued_at DESC, id DESC LIMIT ?`,
     params: [...where.params, request.limit + 1],
   };
 }
