@@ -161,10 +161,15 @@ export const PERSISTED_API_TAIL = `,"schemaVersion":${CURRENT_SCHEMA_VERSION},"s
  * profile's, a record with fields the schema lacks, which the canonical JSON would drop) is
  * `JSON.stringify` of `toPersisted`, without `apiEnd`. Both parse to the same document.
  */
-export function persistedJson(document: RecordDocument): { readonly json: string; readonly apiEnd?: number } {
+export function persistedJson(document: RecordDocument): {
+  readonly json: string;
+  readonly apiEnd?: number;
+  readonly sys: PersistedSys;
+} {
   const persisted = toPersisted(document);
+  const { sys } = persisted;
   if (document.tier === 'archived' || isOwnerRecord(document.record))
-    return { json: JSON.stringify(persisted) };
+    return { json: JSON.stringify(persisted), sys };
   const { record } = document;
   const api = serializeRecord(record);
   // Same values with keys reordered: the same length unless the canonical JSON left a field out.
@@ -172,9 +177,9 @@ export function persistedJson(document: RecordDocument): { readonly json: string
     record.id === document.id &&
     record.customerId === document.customerId &&
     JSON.stringify(record).length === api.length;
-  if (!lossless) return { json: JSON.stringify(persisted) };
-  const json = `${api.slice(0, -1)}${PERSISTED_API_TAIL}${JSON.stringify(persisted.sys)}}`;
-  return { json, apiEnd: Buffer.byteLength(api) - 1 };
+  if (!lossless) return { json: JSON.stringify(persisted), sys };
+  const json = `${api.slice(0, -1)}${PERSISTED_API_TAIL}${JSON.stringify(sys)}}`;
+  return { json, apiEnd: Buffer.byteLength(api) - 1, sys };
 }
 
 function ownerOf(document: RecordDocument): OwnerRecord | undefined {

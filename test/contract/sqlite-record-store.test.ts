@@ -196,12 +196,63 @@ describe("SqliteRecordStore: a hot record's API JSON, answered without parsing",
       .run(older.id);
     expect(await store.getJson(older)).toMatchObject({ document: { tier: 'hot', id: older.id } });
     // A row of a file from before the columns: read by parsing until it is written again.
-    raw.prepare('UPDATE records SET api_end = NULL, api_version = NULL WHERE id = ?').run(older.id);
+    raw
+      .prepare(
+        'UPDATE records SET api_end = NULL, version = NULL, updated_at = NULL, sys = NULL WHERE id = ?',
+      )
+      .run(older.id);
     raw.close();
     const read = await store.getJson(older);
     expect(read).not.toHaveProperty('json');
     await store.replace(fullDocument(older), { ifMatch: (read as StoredDocument).etag });
     expect(jsonOf(await store.getJson(older))).toBe(serializeRecord(older));
+    await store.close();
+    rmSync(folder, { recursive: true, force: true });
+  });
+});
+
+describe('SqliteRecordStore archival scans', () => {
+  it('read version, updatedAt and the system property from columns, so a scan parses no document; a row without them (a file from before) is read from its document', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'sqlite-scan-columns-'));
+    const path = join(folder, 'hot.sqlite');
+    const store = new SqliteRecordStore({ path });
+    const hot = makeRecord({
+      customerId: 'cust-scan',
+      id: 'hot',
+      version: 3,
+      updatedAt: '2024-05-02T00:00:00.000Z',
+    });
+    const archived = makeRecord({ customerId: 'cust-scan', id: 'stub', version: 2 });
+    await store.create(fullDocument(hot, { pinned: true }));
+    await store.create(
+      makeStub(archived, { legalHold: { reason: 'audit', setAt: '2024-06-01T00:00:00.000Z' } }),
+    );
+    const scanAll = async () => [
+      ...(await store.scan({ tier: 'hot', limit: 10 })).items,
+      ...(await store.scan({ tier: 'archived', limit: 10 })).items,
+    ];
+    const expected = await scanAll();
+    expect(expected.map((item) => [item.id, item.version, item.updatedAt, item.sys.tier])).toEqual([
+      ['hot', 3, '2024-05-02T00:00:00.000Z', 'hot'],
+      ['stub', 2, archived.updatedAt, 'archived'],
+    ]);
+    expect(expected[0]?.sys.pinned).toBe(true);
+    expect(expected[1]?.sys.legalHold?.reason).toBe('audit');
+
+    const raw = new DatabaseSync(path);
+    // Documents SQLite could not parse: the scan answers the same, from the columns alone.
+    raw.exec(`UPDATE records SET doc = 'not json'`);
+    expect(await scanAll()).toEqual(expected);
+    // A file from before the columns: the documents are read instead.
+    raw.exec(
+      `UPDATE records SET doc = '${JSON.stringify(toPersisted(fullDocument(hot, { pinned: true })))}' WHERE id = 'hot'`,
+    );
+    raw.exec(
+      `UPDATE records SET doc = '${JSON.stringify(toPersisted(makeStub(archived, { legalHold: { reason: 'audit', setAt: '2024-06-01T00:00:00.000Z' } })))}' WHERE id = 'stub'`,
+    );
+    raw.exec('UPDATE records SET version = NULL, updated_at = NULL, sys = NULL');
+    raw.close();
+    expect(await scanAll()).toEqual(expected);
     await store.close();
     rmSync(folder, { recursive: true, force: true });
   });

@@ -12,7 +12,6 @@ import {
   type StoredDocument,
   type StoredRecordJson,
   summaryOf,
-  versionOf,
 } from '../../domain/record-document.ts';
 import type { RecordKey } from '../../domain/record-rules.ts';
 import { BILLING_PROFILE } from '../../domain/billing-profile.ts';
@@ -62,7 +61,9 @@ CREATE TABLE IF NOT EXISTS records (
   doc            TEXT NOT NULL,
   invoice_number TEXT NOT NULL DEFAULT '',
   api_end        INTEGER,
-  api_version    INTEGER,
+  version        INTEGER,
+  updated_at     TEXT,
+  sys            TEXT,
   PRIMARY KEY (customer_id, id)
 );
 `;
@@ -81,9 +82,10 @@ CREATE INDEX IF NOT EXISTS records_by_tier_issued_key ON records (tier, issued_a
 /**
  * Columns added since the first release, each with how a file written before it gets it, applied once
  * each, in one transaction. invoice_number (the invoiceNumber filter) is filled from the documents (full
- * and stub alike keep invoiceNumber at the top level); api_end and api_version (where a hot record's API
- * JSON ends in `doc`, and its version: a read answers it without parsing) stay NULL until the record is
- * written again, and such a row is read by parsing it, as before.
+ * and stub alike keep invoiceNumber at the top level); the others stay NULL until the record is written
+ * again, and such a row is read by parsing its document, as before: api_end (where a hot record's API
+ * JSON ends in `doc`: a GET answers it without parsing), and a billing document's version, updatedAt and
+ * system property (what an archival scan reads of every row, so that a scan parses no document).
  */
 const ADDED_COLUMNS: ReadonlyArray<{ readonly name: string; readonly sql: readonly string[] }> = [
   {
@@ -94,7 +96,9 @@ const ADDED_COLUMNS: ReadonlyArray<{ readonly name: string; readonly sql: readon
     ],
   },
   { name: 'api_end', sql: ['ALTER TABLE records ADD COLUMN api_end INTEGER'] },
-  { name: 'api_version', sql: ['ALTER TABLE records ADD COLUMN api_version INTEGER'] },
+  { name: 'version', sql: ['ALTER TABLE records ADD COLUMN version INTEGER'] },
+  { name: 'updated_at', sql: ['ALTER TABLE records ADD COLUMN updated_at TEXT'] },
+  { name: 'sys', sql: ['ALTER TABLE records ADD COLUMN sys TEXT'] },
 ];
 
 function addColumns(db: DatabaseSync): void {
@@ -128,7 +132,7 @@ interface Row {
 interface ApiJsonRow {
   etag: string;
   modified_ms: number;
-  api_version: number | null;
+  version: number | null;
   api_json: Uint8Array | null;
   doc: string | null;
 }
@@ -137,7 +141,7 @@ interface ApiJsonRow {
 const HOLDS_API_JSON =
   'api_end IS NOT NULL AND substr(CAST(doc AS BLOB), api_end + 1, length($tail)) = $tail';
 /** The API JSON out of `doc` as bytes: sliced in SQLite, never decoded to a string or parsed. */
-const GET_API_JSON = `SELECT etag, modified_ms, api_version,
+const GET_API_JSON = `SELECT etag, modified_ms, version,
   CASE WHEN ${HOLDS_API_JSON} THEN CAST(substr(CAST(doc AS BLOB), 1, api_end) || '}' AS BLOB) END AS api_json,
   CASE WHEN ${HOLDS_API_JSON} THEN NULL ELSE doc END AS doc
   FROM records WHERE customer_id = $customerId AND id = $id`;
@@ -178,12 +182,12 @@ export class SqliteRecordStore implements RecordStore {
     addColumns(this.#db);
     this.#db.exec(INDEXES);
     const columns =
-      'etag = ?, issued_at = ?, status = ?, invoice_number = ?, tier = ?, modified_ms = ?, doc = ?, api_end = ?, api_version = ?';
+      'etag = ?, issued_at = ?, status = ?, invoice_number = ?, tier = ?, modified_ms = ?, doc = ?, api_end = ?, version = ?, updated_at = ?, sys = ?';
     this.#statements = {
       get: this.#db.prepare('SELECT etag, doc, modified_ms FROM records WHERE customer_id = ? AND id = ?'),
       getJson: this.#db.prepare(GET_API_JSON),
       insert: this.#db.prepare(
-        'INSERT INTO records (customer_id, id, etag, issued_at, status, invoice_number, tier, modified_ms, doc, api_end, api_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        'INSERT INTO records (customer_id, id, etag, issued_at, status, invoice_number, tier, modified_ms, doc, api_end, version, updated_at, sys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
       ),
       update: this.#db.prepare(`UPDATE records SET ${columns} WHERE customer_id = ? AND id = ?`),
       updateIfMatch: this.#db.prepare(
@@ -222,7 +226,7 @@ export class SqliteRecordStore implements RecordStore {
       }
       const { api_json: json, doc } = row;
       charge(options, () => estimateReadUnits(json !== null ? json.byteLength : Buffer.byteLength(doc!)));
-      if (json !== null) return { json, version: row.api_version!, etag: row.etag };
+      if (json !== null) return { json, version: row.version!, etag: row.etag };
       return toStored({ etag: row.etag, doc: doc!, modified_ms: row.modified_ms }, this.#profile);
     });
   }
@@ -318,11 +322,13 @@ export class SqliteRecordStore implements RecordStore {
         const { issuedAt, customerId, id } = request.after;
         where.after(['issued_at', 'customer_id', 'id'], [issuedAt, customerId, id]);
       }
-      // json_extract keeps the projection light: the body never leaves SQLite.
+      // The columns a billing document's write fills; json_extract for any other row (a foreign profile's,
+      // one written before the columns), which parses its document in SQLite: the body never leaves it.
       const facts = scanFacts(this.#profile);
       const sql = `SELECT customer_id, id, issued_at, etag, modified_ms,
-          json_extract(doc, '${facts.updatedAt}') AS updated_at, json_extract(doc, '${facts.version}') AS version,
-          json_extract(doc, '$.sys') AS sys
+          COALESCE(updated_at, json_extract(doc, '${facts.updatedAt}')) AS updated_at,
+          COALESCE(version, json_extract(doc, '${facts.version}')) AS version,
+          COALESCE(sys, json_extract(doc, '$.sys')) AS sys
         FROM records WHERE ${where.toString()} ORDER BY issued_at, customer_id, id LIMIT ?`;
       const rows = this.#db.prepare(sql).all(...where.params, request.limit + 1) as unknown as ScanRow[];
       charge(options, () => estimateQueryUnits(Buffer.byteLength(JSON.stringify(rows))));
@@ -381,12 +387,24 @@ export class SqliteRecordStore implements RecordStore {
 
   /**
    * The column values after (customer_id, id): etag, issued_at, status, invoice_number, tier, modified_ms,
-   * doc, api_end, api_version.
+   * doc, api_end, and for a billing document version, updated_at and sys.
    */
   #row(
     document: RecordDocument,
-  ): [string, string, string, string, string, number, string, number | null, number | null] {
-    const { json: doc, apiEnd } = persistedJson(document);
+  ): [
+    string,
+    string,
+    string,
+    string,
+    string,
+    number,
+    string,
+    number | null,
+    number | null,
+    string | null,
+    string | null,
+  ] {
+    const { json: doc, apiEnd, sys } = persistedJson(document);
     if (Buffer.byteLength(doc) > MAX_DOCUMENT_BYTES) {
       throw new AppError(
         'RECORD_TOO_LARGE',
@@ -404,7 +422,9 @@ export class SqliteRecordStore implements RecordStore {
       this.#nowMs(),
       doc,
       apiEnd ?? null,
-      apiEnd === undefined ? null : versionOf(document),
+      ...(isBillingProfile(this.#profile)
+        ? ([summary.version, summary.updatedAt, JSON.stringify(sys)] as const)
+        : ([null, null, null] as const)),
     ];
   }
 
