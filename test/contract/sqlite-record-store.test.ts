@@ -198,7 +198,7 @@ describe("SqliteRecordStore: a hot record's API JSON, answered without parsing",
     // A row of a file from before the columns: read by parsing until it is written again.
     raw
       .prepare(
-        'UPDATE records SET api_end = NULL, version = NULL, updated_at = NULL, sys = NULL WHERE id = ?',
+        'UPDATE records SET api_end = NULL, version = NULL, updated_at = NULL, sys = NULL, derived_etag = NULL WHERE id = ?',
       )
       .run(older.id);
     raw.close();
@@ -250,9 +250,36 @@ describe('SqliteRecordStore archival scans', () => {
     raw.exec(
       `UPDATE records SET doc = '${JSON.stringify(toPersisted(makeStub(archived, { legalHold: { reason: 'audit', setAt: '2024-06-01T00:00:00.000Z' } })))}' WHERE id = 'stub'`,
     );
-    raw.exec('UPDATE records SET version = NULL, updated_at = NULL, sys = NULL');
+    raw.exec('UPDATE records SET version = NULL, updated_at = NULL, sys = NULL, derived_etag = NULL');
     raw.close();
     expect(await scanAll()).toEqual(expected);
+    await store.close();
+    rmSync(folder, { recursive: true, force: true });
+  });
+});
+
+describe('SqliteRecordStore after a writer that does not know the derived columns (a rollback to the release before)', () => {
+  it('ignores them once that writer has changed the row: the document is read, for a GET and for a scan', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'sqlite-rollback-'));
+    const path = join(folder, 'hot.sqlite');
+    const store = new SqliteRecordStore({ path });
+    const record = makeRecord({ customerId: 'cust-rollback', id: 'rolled', version: 1 });
+    await store.create(fullDocument(record));
+    expect(await store.getJson(record)).toHaveProperty('json');
+    // The release before rewrites it as it did: a new etag and document, the columns it does not know
+    // left as they were. The new text has the same length up to the schema tail, so the tail alone
+    // would still match where api_end points.
+    const changed = fullDocument({ ...record, version: 2 }, { pinned: true });
+    const raw = new DatabaseSync(path);
+    raw
+      .prepare('UPDATE records SET etag = ?, doc = ? WHERE id = ?')
+      .run('"older-writer"', JSON.stringify(toPersisted(changed)), record.id);
+    raw.close();
+    const read = await store.getJson(record);
+    expect(read).not.toHaveProperty('json');
+    expect(read).toEqual({ document: changed, etag: '"older-writer"' });
+    const [scanned] = (await store.scan({ tier: 'hot', limit: 10 })).items;
+    expect(scanned).toMatchObject({ version: 2, etag: '"older-writer"', sys: { tier: 'hot', pinned: true } });
     await store.close();
     rmSync(folder, { recursive: true, force: true });
   });

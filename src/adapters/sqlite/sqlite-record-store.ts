@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS records (
   version        INTEGER,
   updated_at     TEXT,
   sys            TEXT,
+  derived_etag   TEXT,
   PRIMARY KEY (customer_id, id)
 );
 `;
@@ -85,7 +86,9 @@ CREATE INDEX IF NOT EXISTS records_by_tier_issued_key ON records (tier, issued_a
  * and stub alike keep invoiceNumber at the top level); the others stay NULL until the record is written
  * again, and such a row is read by parsing its document, as before: api_end (where a hot record's API
  * JSON ends in `doc`: a GET answers it without parsing), and a billing document's version, updatedAt and
- * system property (what an archival scan reads of every row, so that a scan parses no document).
+ * system property (what an archival scan reads of every row, so that a scan parses no document). Those
+ * four hold only while derived_etag equals etag: a writer that does not know them (the release before,
+ * after a rollback) writes a new etag and leaves them, and they are then ignored, never trusted.
  */
 const ADDED_COLUMNS: ReadonlyArray<{ readonly name: string; readonly sql: readonly string[] }> = [
   {
@@ -99,6 +102,7 @@ const ADDED_COLUMNS: ReadonlyArray<{ readonly name: string; readonly sql: readon
   { name: 'version', sql: ['ALTER TABLE records ADD COLUMN version INTEGER'] },
   { name: 'updated_at', sql: ['ALTER TABLE records ADD COLUMN updated_at TEXT'] },
   { name: 'sys', sql: ['ALTER TABLE records ADD COLUMN sys TEXT'] },
+  { name: 'derived_etag', sql: ['ALTER TABLE records ADD COLUMN derived_etag TEXT'] },
 ];
 
 function addColumns(db: DatabaseSync): void {
@@ -133,19 +137,39 @@ interface ApiJsonRow {
   etag: string;
   modified_ms: number;
   version: number | null;
+  doc_bytes: number;
   api_json: Uint8Array | null;
   doc: string | null;
 }
 
-/** Whether `doc` begins with the record's API JSON, followed by this schema version's tail. */
+/**
+ * Whether `doc` begins with the record's API JSON, followed by this schema version's tail, as the write
+ * that set api_end left it (derived_etag: no other writer has changed the row since).
+ */
 const HOLDS_API_JSON =
-  'api_end IS NOT NULL AND substr(CAST(doc AS BLOB), api_end + 1, length($tail)) = $tail';
+  'api_end IS NOT NULL AND derived_etag = etag AND substr(CAST(doc AS BLOB), api_end + 1, length($tail)) = $tail';
 /** The API JSON out of `doc` as bytes: sliced in SQLite, never decoded to a string or parsed. */
-const GET_API_JSON = `SELECT etag, modified_ms, version,
+const GET_API_JSON = `SELECT etag, modified_ms, version, LENGTH(CAST(doc AS BLOB)) AS doc_bytes,
   CASE WHEN ${HOLDS_API_JSON} THEN CAST(substr(CAST(doc AS BLOB), 1, api_end) || '}' AS BLOB) END AS api_json,
   CASE WHEN ${HOLDS_API_JSON} THEN NULL ELSE doc END AS doc
   FROM records WHERE customer_id = $customerId AND id = $id`;
 const API_TAIL_BYTES = new TextEncoder().encode(PERSISTED_API_TAIL);
+
+/** What a write binds after (customer_id, id), in the order of the insert's and the update's columns. */
+type RowValues = [
+  etag: string,
+  issuedAt: string,
+  status: string,
+  invoiceNumber: string,
+  tier: string,
+  modifiedMs: number,
+  doc: string,
+  apiEnd: number | null,
+  version: number | null,
+  updatedAt: string | null,
+  sys: string | null,
+  derivedEtag: string | null,
+];
 
 interface ScanRow {
   customer_id: string;
@@ -182,12 +206,12 @@ export class SqliteRecordStore implements RecordStore {
     addColumns(this.#db);
     this.#db.exec(INDEXES);
     const columns =
-      'etag = ?, issued_at = ?, status = ?, invoice_number = ?, tier = ?, modified_ms = ?, doc = ?, api_end = ?, version = ?, updated_at = ?, sys = ?';
+      'etag = ?, issued_at = ?, status = ?, invoice_number = ?, tier = ?, modified_ms = ?, doc = ?, api_end = ?, version = ?, updated_at = ?, sys = ?, derived_etag = ?';
     this.#statements = {
       get: this.#db.prepare('SELECT etag, doc, modified_ms FROM records WHERE customer_id = ? AND id = ?'),
       getJson: this.#db.prepare(GET_API_JSON),
       insert: this.#db.prepare(
-        'INSERT INTO records (customer_id, id, etag, issued_at, status, invoice_number, tier, modified_ms, doc, api_end, version, updated_at, sys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        'INSERT INTO records (customer_id, id, etag, issued_at, status, invoice_number, tier, modified_ms, doc, api_end, version, updated_at, sys, derived_etag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
       ),
       update: this.#db.prepare(`UPDATE records SET ${columns} WHERE customer_id = ? AND id = ?`),
       updateIfMatch: this.#db.prepare(
@@ -225,7 +249,8 @@ export class SqliteRecordStore implements RecordStore {
         return undefined;
       }
       const { api_json: json, doc } = row;
-      charge(options, () => estimateReadUnits(json !== null ? json.byteLength : Buffer.byteLength(doc!)));
+      // Charged as `get` is: for the document read, whatever part of it is answered.
+      charge(options, () => estimateReadUnits(row.doc_bytes));
       if (json !== null) return { json, version: row.version!, etag: row.etag };
       return toStored({ etag: row.etag, doc: doc!, modified_ms: row.modified_ms }, this.#profile);
     });
@@ -323,12 +348,13 @@ export class SqliteRecordStore implements RecordStore {
         where.after(['issued_at', 'customer_id', 'id'], [issuedAt, customerId, id]);
       }
       // The columns a billing document's write fills; json_extract for any other row (a foreign profile's,
-      // one written before the columns), which parses its document in SQLite: the body never leaves it.
+      // one written before the columns or by a writer that does not know them), which parses its document
+      // in SQLite: the body never leaves it.
       const facts = scanFacts(this.#profile);
       const sql = `SELECT customer_id, id, issued_at, etag, modified_ms,
-          COALESCE(updated_at, json_extract(doc, '${facts.updatedAt}')) AS updated_at,
-          COALESCE(version, json_extract(doc, '${facts.version}')) AS version,
-          COALESCE(sys, json_extract(doc, '$.sys')) AS sys
+          CASE WHEN derived_etag = etag THEN updated_at ELSE json_extract(doc, '${facts.updatedAt}') END AS updated_at,
+          CASE WHEN derived_etag = etag THEN version ELSE json_extract(doc, '${facts.version}') END AS version,
+          CASE WHEN derived_etag = etag THEN sys ELSE json_extract(doc, '$.sys') END AS sys
         FROM records WHERE ${where.toString()} ORDER BY issued_at, customer_id, id LIMIT ?`;
       const rows = this.#db.prepare(sql).all(...where.params, request.limit + 1) as unknown as ScanRow[];
       charge(options, () => estimateQueryUnits(Buffer.byteLength(JSON.stringify(rows))));
@@ -387,23 +413,9 @@ export class SqliteRecordStore implements RecordStore {
 
   /**
    * The column values after (customer_id, id): etag, issued_at, status, invoice_number, tier, modified_ms,
-   * doc, api_end, and for a billing document version, updated_at and sys.
+   * doc, api_end, and for a billing document version, updated_at, sys and derived_etag (the etag itself).
    */
-  #row(
-    document: RecordDocument,
-  ): [
-    string,
-    string,
-    string,
-    string,
-    string,
-    number,
-    string,
-    number | null,
-    number | null,
-    string | null,
-    string | null,
-  ] {
+  #row(document: RecordDocument): RowValues {
     const { json: doc, apiEnd, sys } = persistedJson(document);
     if (Buffer.byteLength(doc) > MAX_DOCUMENT_BYTES) {
       throw new AppError(
@@ -412,8 +424,9 @@ export class SqliteRecordStore implements RecordStore {
       );
     }
     const summary = summaryOf(document);
+    const etag = `"${randomUUID()}"`;
     return [
-      `"${randomUUID()}"`,
+      etag,
       summary.issuedAt,
       // A foreign profile's summary has neither: the billing list filters are refused for it.
       summary.status ?? '',
@@ -423,8 +436,8 @@ export class SqliteRecordStore implements RecordStore {
       doc,
       apiEnd ?? null,
       ...(isBillingProfile(this.#profile)
-        ? ([summary.version, summary.updatedAt, JSON.stringify(sys)] as const)
-        : ([null, null, null] as const)),
+        ? ([summary.version ?? null, summary.updatedAt ?? null, JSON.stringify(sys), etag] as const)
+        : ([null, null, null, null] as const)),
     ];
   }
 
