@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SqliteAuditLog } from '../../src/adapters/sqlite/sqlite-audit-log.ts';
-import { AuditTrail } from '../../src/audit/audit-trail.ts';
+import { AuditTrail, MAX_EVENTS_PER_APPEND } from '../../src/audit/audit-trail.ts';
+import type { AuditLog } from '../../src/ports/audit-log.ts';
 import { ManualClock } from '../fakes/manual-clock.ts';
 import { silentLogger } from '../fakes/silent-logger.ts';
 import { entry } from '../contract/audit-log.contract.ts';
@@ -126,6 +127,37 @@ describe('the audit trail of one instance', () => {
     await trail.close();
     expect(await stored()).toEqual(['r1', 'r2', 'r3']);
     expect(trail.writable()).toBe(false);
+    await log.close();
+  });
+});
+
+describe('audit trail appends', () => {
+  it('writes a large queue in appends of at most MAX_EVENTS_PER_APPEND, one chain, the event loop turning between them', async () => {
+    const log = new SqliteAuditLog({ path: ':memory:' });
+    const appends: number[] = [];
+    const turns: number[] = [];
+    const counting: AuditLog = {
+      append(events, options) {
+        appends.push(events.length);
+        // A callback set now runs only once the loop turns: how many appends came before it.
+        setImmediate(() => turns.push(appends.length));
+        return log.append(events, options);
+      },
+      query: (query, options) => log.query(query, options),
+      chains: (options) => log.chains(options),
+      close: () => log.close(),
+    };
+    const clock = new ManualClock();
+    const trail = new AuditTrail({ log: counting, clock, logger: silentLogger, chain: 'busy' });
+    const total = 2 * MAX_EVENTS_PER_APPEND + 7;
+    for (let i = 0; i < total; i++) trail.recordLater(entry({ recordId: `rec-${i}` }));
+    await trail.flush();
+    expect(appends).toEqual([MAX_EVENTS_PER_APPEND, MAX_EVENTS_PER_APPEND, 7]);
+    // Each append's callback ran before the next append: the loop turned between them.
+    expect(turns.slice(0, 2)).toEqual([1, 2]);
+    const verified = await trail.verify();
+    expect(verified).toMatchObject({ ok: true, checked: total, chains: 1 });
+    await trail.close();
     await log.close();
   });
 });
