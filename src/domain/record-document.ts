@@ -104,7 +104,6 @@ export function versionOf(document: RecordDocument): number {
 }
 
 // ---- Persisted layout, shared by every hot-store adapter ----
-
 // { id, customerId, schemaVersion, ...record or summary fields, sys: { tier, archive?, legalHold?, ... } }
 
 export interface PersistedSys extends SystemFields {
@@ -134,17 +133,20 @@ export function toPersisted(document: RecordDocument): PersistedDocument {
     return { ...owner.ownerDocument, sys } as unknown as PersistedDocument;
   }
   const fields = document.tier === 'hot' ? document.record : document.summary;
-  const sys: PersistedSys =
-    document.tier === 'hot'
-      ? { ...document.sys, tier: 'hot' }
-      : { ...document.sys, tier: 'archived', archive: document.archive };
   return {
     ...fields,
     id: document.id,
     customerId: document.customerId,
     schemaVersion: CURRENT_SCHEMA_VERSION,
-    sys,
+    sys: billingSys(document),
   };
+}
+
+/** A billing document's system property: its system fields, the tier, and a stub's archive pointer. */
+function billingSys(document: RecordDocument): PersistedSys {
+  return document.tier === 'hot'
+    ? { ...document.sys, tier: 'hot' }
+    : { ...document.sys, tier: 'archived', archive: document.archive };
 }
 
 /**
@@ -166,10 +168,11 @@ export function persistedJson(document: RecordDocument): {
   readonly apiEnd?: number;
   readonly sys: PersistedSys;
 } {
-  const persisted = toPersisted(document);
-  const { sys } = persisted;
-  if (document.tier === 'archived' || isOwnerRecord(document.record))
-    return { json: JSON.stringify(persisted), sys };
+  const whole = (): { json: string; sys: PersistedSys } => {
+    const persisted = toPersisted(document);
+    return { json: JSON.stringify(persisted), sys: persisted.sys };
+  };
+  if (document.tier === 'archived' || isOwnerRecord(document.record)) return whole();
   const { record } = document;
   const api = serializeRecord(record);
   // Same values with keys reordered: the same length unless the canonical JSON left a field out.
@@ -177,7 +180,8 @@ export function persistedJson(document: RecordDocument): {
     record.id === document.id &&
     record.customerId === document.customerId &&
     JSON.stringify(record).length === api.length;
-  if (!lossless) return { json: JSON.stringify(persisted), sys };
+  if (!lossless) return whole();
+  const sys = billingSys(document);
   const json = `${api.slice(0, -1)}${PERSISTED_API_TAIL}${JSON.stringify(sys)}}`;
   return { json, apiEnd: Buffer.byteLength(api) - 1, sys };
 }

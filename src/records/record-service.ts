@@ -15,6 +15,7 @@ import {
   presentSummary,
   type RecordDocument,
   type StoredDocument,
+  type StoredRecordJson,
   summaryOf,
   type SystemFields,
 } from '../domain/record-document.ts';
@@ -156,15 +157,9 @@ export class RecordService implements RecordControls {
 
   /** A `bulk` read (an export) fills no cache and does not count toward rehydration on reads. */
   async get(key: RecordKey, options?: ArchivedReadOptions): Promise<RecordRead> {
-    const stored = await inSpan('record-store.get', { 'billing.record_id': key.id }, async (span) => {
-      const found = await this.#store.get(key, options);
-      span.setAttribute('billing.tier', found?.document.tier ?? 'absent');
-      return found;
-    });
+    const stored = await this.#storeRead(() => this.#store.get(key, options), key);
     if (stored === undefined) throw notFound(key);
-    // A hot record needs nothing more: the most frequent read is kept to this one await.
-    if (stored.document.tier === 'hot') return { record: presentRecord(stored.document.record), tier: 'hot' };
-    return this.#getArchived(key, stored, options);
+    return this.#recordOf(key, stored, options);
   }
 
   /**
@@ -174,18 +169,35 @@ export class RecordService implements RecordControls {
   async getForApi(key: RecordKey): Promise<RecordApiRead> {
     const store = this.#store;
     if (store.getJson === undefined) return this.get(key);
-    const stored = await inSpan('record-store.get', { 'billing.record_id': key.id }, async (span) => {
-      const found = await store.getJson!(key);
+    const stored = await this.#storeRead(() => store.getJson!(key), key);
+    if (stored === undefined) throw notFound(key);
+    if ('json' in stored) return { json: stored.json, version: stored.version, tier: 'hot' };
+    return this.#recordOf(key, stored, undefined);
+  }
+
+  /** The store's read of one record, in its span (the tier it found). Not async: no await of its own. */
+  #storeRead<T extends StoredDocument | StoredRecordJson>(
+    read: () => Promise<T | undefined>,
+    key: RecordKey,
+  ): Promise<T | undefined> {
+    return inSpan('record-store.get', { 'billing.record_id': key.id }, async (span) => {
+      const found = await read();
       span.setAttribute(
         'billing.tier',
         found === undefined ? 'absent' : 'json' in found ? 'hot' : found.document.tier,
       );
       return found;
     });
-    if (stored === undefined) throw notFound(key);
-    if ('json' in stored) return { json: stored.json, version: stored.version, tier: 'hot' };
+  }
+
+  /** A hot record needs nothing more: the most frequent read is kept to the store's one await. */
+  #recordOf(
+    key: RecordKey,
+    stored: StoredDocument,
+    options: ArchivedReadOptions | undefined,
+  ): RecordRead | Promise<RecordRead> {
     if (stored.document.tier === 'hot') return { record: presentRecord(stored.document.record), tier: 'hot' };
-    return this.#getArchived(key, stored, undefined);
+    return this.#getArchived(key, stored, options);
   }
 
   async #getArchived(

@@ -15,6 +15,26 @@ import {
 import { makeDocument, makeRecord, makeStub } from '../support/record-fixtures.ts';
 import { describeRecordStoreContract } from './record-store.contract.ts';
 
+/**
+ * A store on a file of its own and a raw handle on the same file (what another writer, or a release
+ * before this one, does to it); both closed and the folder removed once `test` is over.
+ */
+async function withFileStore(
+  test: (store: SqliteRecordStore, raw: DatabaseSync) => Promise<void>,
+): Promise<void> {
+  const folder = mkdtempSync(join(tmpdir(), 'sqlite-store-'));
+  const path = join(folder, 'hot.sqlite');
+  const store = new SqliteRecordStore({ path });
+  const raw = new DatabaseSync(path);
+  try {
+    await test(store, raw);
+  } finally {
+    raw.close();
+    await store.close();
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
 describeRecordStoreContract('sqlite (:memory:)', () => {
   const store = new SqliteRecordStore({ path: ':memory:' });
   return Promise.resolve({
@@ -180,107 +200,90 @@ describe("SqliteRecordStore: a hot record's API JSON, answered without parsing",
     await store.close();
   });
 
-  it('answers the document for a text of another schema version (upcast when read), and for a file written before', async () => {
-    const folder = mkdtempSync(join(tmpdir(), 'sqlite-api-json-'));
-    const path = join(folder, 'hot.sqlite');
-    const store = new SqliteRecordStore({ path });
-    const older = makeRecord({ customerId: 'cust-json', id: 'older' });
-    await store.create(fullDocument(older));
-    expect(await store.getJson(older)).toHaveProperty('json');
-    // As a release with another schema version would have left it, the columns unchanged.
-    const raw = new DatabaseSync(path);
-    raw
-      .prepare(
-        `UPDATE records SET doc = replace(doc, '"schemaVersion":2,', '"schemaVersion":1,') WHERE id = ?`,
-      )
-      .run(older.id);
-    expect(await store.getJson(older)).toMatchObject({ document: { tier: 'hot', id: older.id } });
-    // A row of a file from before the columns: read by parsing until it is written again.
-    raw
-      .prepare(
-        'UPDATE records SET api_end = NULL, version = NULL, updated_at = NULL, sys = NULL, derived_etag = NULL WHERE id = ?',
-      )
-      .run(older.id);
-    raw.close();
-    const read = await store.getJson(older);
-    expect(read).not.toHaveProperty('json');
-    await store.replace(fullDocument(older), { ifMatch: (read as StoredDocument).etag });
-    expect(jsonOf(await store.getJson(older))).toBe(serializeRecord(older));
-    await store.close();
-    rmSync(folder, { recursive: true, force: true });
-  });
+  it('answers the document for a text of another schema version (upcast when read), and for a file written before', () =>
+    withFileStore(async (store, raw) => {
+      const older = makeRecord({ customerId: 'cust-json', id: 'older' });
+      await store.create(fullDocument(older));
+      expect(await store.getJson(older)).toHaveProperty('json');
+      // As a release with another schema version would have left it, the columns unchanged.
+      raw
+        .prepare(
+          `UPDATE records SET doc = replace(doc, '"schemaVersion":2,', '"schemaVersion":1,') WHERE id = ?`,
+        )
+        .run(older.id);
+      expect(await store.getJson(older)).toMatchObject({ document: { tier: 'hot', id: older.id } });
+      // A row of a file from before the columns: read by parsing until it is written again.
+      raw
+        .prepare(
+          'UPDATE records SET api_end = NULL, version = NULL, updated_at = NULL, sys = NULL, derived_etag = NULL WHERE id = ?',
+        )
+        .run(older.id);
+      const read = await store.getJson(older);
+      expect(read).not.toHaveProperty('json');
+      await store.replace(fullDocument(older), { ifMatch: (read as StoredDocument).etag });
+      expect(jsonOf(await store.getJson(older))).toBe(serializeRecord(older));
+    }));
 });
 
 describe('SqliteRecordStore archival scans', () => {
-  it('read version, updatedAt and the system property from columns, so a scan parses no document; a row without them (a file from before) is read from its document', async () => {
-    const folder = mkdtempSync(join(tmpdir(), 'sqlite-scan-columns-'));
-    const path = join(folder, 'hot.sqlite');
-    const store = new SqliteRecordStore({ path });
-    const hot = makeRecord({
-      customerId: 'cust-scan',
-      id: 'hot',
-      version: 3,
-      updatedAt: '2024-05-02T00:00:00.000Z',
-    });
-    const archived = makeRecord({ customerId: 'cust-scan', id: 'stub', version: 2 });
-    await store.create(fullDocument(hot, { pinned: true }));
-    await store.create(
-      makeStub(archived, { legalHold: { reason: 'audit', setAt: '2024-06-01T00:00:00.000Z' } }),
-    );
-    const scanAll = async () => [
-      ...(await store.scan({ tier: 'hot', limit: 10 })).items,
-      ...(await store.scan({ tier: 'archived', limit: 10 })).items,
-    ];
-    const expected = await scanAll();
-    expect(expected.map((item) => [item.id, item.version, item.updatedAt, item.sys.tier])).toEqual([
-      ['hot', 3, '2024-05-02T00:00:00.000Z', 'hot'],
-      ['stub', 2, archived.updatedAt, 'archived'],
-    ]);
-    expect(expected[0]?.sys.pinned).toBe(true);
-    expect(expected[1]?.sys.legalHold?.reason).toBe('audit');
+  it('read version, updatedAt and the system property from columns, so a scan parses no document; a row without them (a file from before) is read from its document', () =>
+    withFileStore(async (store, raw) => {
+      const hot = makeRecord({
+        customerId: 'cust-scan',
+        id: 'hot',
+        version: 3,
+        updatedAt: '2024-05-02T00:00:00.000Z',
+      });
+      const archived = makeRecord({ customerId: 'cust-scan', id: 'stub', version: 2 });
+      const documents = [
+        fullDocument(hot, { pinned: true }),
+        makeStub(archived, { legalHold: { reason: 'audit', setAt: '2024-06-01T00:00:00.000Z' } }),
+      ];
+      for (const document of documents) await store.create(document);
+      const scanAll = async () => [
+        ...(await store.scan({ tier: 'hot', limit: 10 })).items,
+        ...(await store.scan({ tier: 'archived', limit: 10 })).items,
+      ];
+      const expected = await scanAll();
+      expect(expected.map((item) => [item.id, item.version, item.updatedAt, item.sys.tier])).toEqual([
+        ['hot', 3, '2024-05-02T00:00:00.000Z', 'hot'],
+        ['stub', 2, archived.updatedAt, 'archived'],
+      ]);
+      expect(expected[0]?.sys.pinned).toBe(true);
+      expect(expected[1]?.sys.legalHold?.reason).toBe('audit');
 
-    const raw = new DatabaseSync(path);
-    // Documents SQLite could not parse: the scan answers the same, from the columns alone.
-    raw.exec(`UPDATE records SET doc = 'not json'`);
-    expect(await scanAll()).toEqual(expected);
-    // A file from before the columns: the documents are read instead.
-    raw.exec(
-      `UPDATE records SET doc = '${JSON.stringify(toPersisted(fullDocument(hot, { pinned: true })))}' WHERE id = 'hot'`,
-    );
-    raw.exec(
-      `UPDATE records SET doc = '${JSON.stringify(toPersisted(makeStub(archived, { legalHold: { reason: 'audit', setAt: '2024-06-01T00:00:00.000Z' } })))}' WHERE id = 'stub'`,
-    );
-    raw.exec('UPDATE records SET version = NULL, updated_at = NULL, sys = NULL, derived_etag = NULL');
-    raw.close();
-    expect(await scanAll()).toEqual(expected);
-    await store.close();
-    rmSync(folder, { recursive: true, force: true });
-  });
+      // Documents SQLite could not parse: the scan answers the same, from the columns alone.
+      raw.exec(`UPDATE records SET doc = 'not json'`);
+      expect(await scanAll()).toEqual(expected);
+      // A file from before the columns: the documents are read instead.
+      const restore = raw.prepare('UPDATE records SET doc = ? WHERE id = ?');
+      for (const document of documents) restore.run(JSON.stringify(toPersisted(document)), document.id);
+      raw.exec('UPDATE records SET version = NULL, updated_at = NULL, sys = NULL, derived_etag = NULL');
+      expect(await scanAll()).toEqual(expected);
+    }));
 });
 
 describe('SqliteRecordStore after a writer that does not know the derived columns (a rollback to the release before)', () => {
-  it('ignores them once that writer has changed the row: the document is read, for a GET and for a scan', async () => {
-    const folder = mkdtempSync(join(tmpdir(), 'sqlite-rollback-'));
-    const path = join(folder, 'hot.sqlite');
-    const store = new SqliteRecordStore({ path });
-    const record = makeRecord({ customerId: 'cust-rollback', id: 'rolled', version: 1 });
-    await store.create(fullDocument(record));
-    expect(await store.getJson(record)).toHaveProperty('json');
-    // The release before rewrites it as it did: a new etag and document, the columns it does not know
-    // left as they were. The new text has the same length up to the schema tail, so the tail alone
-    // would still match where api_end points.
-    const changed = fullDocument({ ...record, version: 2 }, { pinned: true });
-    const raw = new DatabaseSync(path);
-    raw
-      .prepare('UPDATE records SET etag = ?, doc = ? WHERE id = ?')
-      .run('"older-writer"', JSON.stringify(toPersisted(changed)), record.id);
-    raw.close();
-    const read = await store.getJson(record);
-    expect(read).not.toHaveProperty('json');
-    expect(read).toEqual({ document: changed, etag: '"older-writer"' });
-    const [scanned] = (await store.scan({ tier: 'hot', limit: 10 })).items;
-    expect(scanned).toMatchObject({ version: 2, etag: '"older-writer"', sys: { tier: 'hot', pinned: true } });
-    await store.close();
-    rmSync(folder, { recursive: true, force: true });
-  });
+  it('ignores them once that writer has changed the row: the document is read, for a GET and for a scan', () =>
+    withFileStore(async (store, raw) => {
+      const record = makeRecord({ customerId: 'cust-rollback', id: 'rolled', version: 1 });
+      await store.create(fullDocument(record));
+      expect(await store.getJson(record)).toHaveProperty('json');
+      // The release before rewrites it as it did: a new etag and document, the columns it does not know
+      // left as they were. The new text has the same length up to the schema tail, so the tail alone
+      // would still match where api_end points.
+      const changed = fullDocument({ ...record, version: 2 }, { pinned: true });
+      raw
+        .prepare('UPDATE records SET etag = ?, doc = ? WHERE id = ?')
+        .run('"older-writer"', JSON.stringify(toPersisted(changed)), record.id);
+      const read = await store.getJson(record);
+      expect(read).not.toHaveProperty('json');
+      expect(read).toEqual({ document: changed, etag: '"older-writer"' });
+      const [scanned] = (await store.scan({ tier: 'hot', limit: 10 })).items;
+      expect(scanned).toMatchObject({
+        version: 2,
+        etag: '"older-writer"',
+        sys: { tier: 'hot', pinned: true },
+      });
+    }));
 });

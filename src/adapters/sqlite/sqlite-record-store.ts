@@ -496,9 +496,9 @@ export class SqliteRecordStore implements RecordStore {
   }
 }
 
-/** The list query: one more row than the page tells whether there is a next page. */
 /**
- * A list page's query. A billing record's summary is its document without `lineItems` and `metadata`:
+ * A list page's query: one more row than the page tells whether there is a next page. A billing record's
+ * summary is its document without `lineItems` and `metadata`:
  * SQLite drops them (most of a record's bytes) before the rows reach JavaScript, as the Cosmos query
  * projects the summary fields. A foreign profile's summary needs its whole document.
  */
