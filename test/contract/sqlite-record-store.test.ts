@@ -172,6 +172,10 @@ describe("SqliteRecordStore: a hot record's API JSON, answered without parsing",
     const read = await store.getJson(reordered);
     expect(jsonOf(read)).toBe(serializeRecord(reordered));
     expect(read).toMatchObject({ version: 1, etag: created.etag });
+    // Each read answers bytes of its own: the first answer's closing brace changed nothing stored.
+    const twice = await store.getJson(reordered);
+    expect(jsonOf(twice)).toBe(serializeRecord(reordered));
+    expect((twice as StoredRecordJson).json.buffer).not.toBe((read as StoredRecordJson).json.buffer);
 
     const next = { ...reordered, version: 2, status: 'paid' as const, lineItems: [] };
     const replaced = await store.replace(fullDocument(next), { ifMatch: created.etag });
@@ -190,7 +194,10 @@ describe("SqliteRecordStore: a hot record's API JSON, answered without parsing",
     expect(await store.getJson(archived)).toMatchObject({ document: { tier: 'archived' } });
 
     // A field the schema lacks is kept (the canonical JSON would drop it), so this text is not the API's.
-    const extra = { ...makeRecord({ customerId: 'cust-json', id: 'extra' }), legacyCode: 'X1' };
+    const extra = {
+      ...makeRecord({ customerId: 'cust-json', id: 'extra', metadata: { note: 'ü € 😀' } }),
+      legacyCode: 'X1',
+    };
     await store.create(fullDocument(extra));
     const read = await store.getJson(extra);
     expect(read).not.toHaveProperty('json');

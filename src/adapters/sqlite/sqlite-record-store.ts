@@ -132,28 +132,37 @@ interface Row {
   modified_ms: number;
 }
 
-/** A row read for the API: its API JSON when `doc` holds it for this schema version, else `doc`. */
+/** A row read for the API: the document's bytes, with where its API JSON ends and whether that still holds. */
 interface ApiJsonRow {
   etag: string;
   modified_ms: number;
   version: number | null;
-  doc_bytes: number;
-  api_json: Uint8Array | null;
-  doc: string | null;
+  api_end: number | null;
+  derived_etag: string | null;
+  doc: Uint8Array;
 }
 
 /**
- * Whether `doc` begins with the record's API JSON, followed by this schema version's tail, as the write
- * that set api_end left it (derived_etag: no other writer has changed the row since).
+ * The document read once, as bytes (SQLite's CAST of UTF-8 text to BLOB copies nothing): every expression
+ * over `doc` in SQL would read its overflow pages again, so the API JSON is found and cut in JavaScript.
  */
-const HOLDS_API_JSON =
-  'api_end IS NOT NULL AND derived_etag = etag AND substr(CAST(doc AS BLOB), api_end + 1, length($tail)) = $tail';
-/** The API JSON out of `doc` as bytes: sliced in SQLite, never decoded to a string or parsed. */
-const GET_API_JSON = `SELECT etag, modified_ms, version, LENGTH(CAST(doc AS BLOB)) AS doc_bytes,
-  CASE WHEN ${HOLDS_API_JSON} THEN CAST(substr(CAST(doc AS BLOB), 1, api_end) || '}' AS BLOB) END AS api_json,
-  CASE WHEN ${HOLDS_API_JSON} THEN NULL ELSE doc END AS doc
-  FROM records WHERE customer_id = $customerId AND id = $id`;
+const GET_API_JSON = `SELECT etag, modified_ms, version, api_end, derived_etag, CAST(doc AS BLOB) AS doc
+  FROM records WHERE customer_id = ? AND id = ?`;
 const API_TAIL_BYTES = new TextEncoder().encode(PERSISTED_API_TAIL);
+const CLOSING_BRACE = 0x7d;
+const utf8 = new TextDecoder();
+
+/**
+ * Where `doc` holds the API JSON for this schema version: the columns were written with this etag (a
+ * writer that does not know them leaves them stale) and the schema tail is where `api_end` says.
+ */
+function holdsApiJson(row: ApiJsonRow): row is ApiJsonRow & { api_end: number; version: number } {
+  const end = row.api_end;
+  if (end === null || row.version === null || row.derived_etag !== row.etag) return false;
+  if (end + API_TAIL_BYTES.length > row.doc.length) return false;
+  for (let i = 0; i < API_TAIL_BYTES.length; i++) if (row.doc[end + i] !== API_TAIL_BYTES[i]) return false;
+  return true;
+}
 
 /** What a write binds after (customer_id, id), in the order of the insert's and the update's columns. */
 type RowValues = [
@@ -239,20 +248,22 @@ export class SqliteRecordStore implements RecordStore {
     options?: OperationOptions,
   ): Promise<StoredRecordJson | StoredDocument | undefined> {
     return this.#run(() => {
-      const row = this.#statements.getJson.get({
-        tail: API_TAIL_BYTES,
-        customerId: key.customerId,
-        id: key.id,
-      }) as ApiJsonRow | undefined;
+      const row = this.#statements.getJson.get(key.customerId, key.id) as ApiJsonRow | undefined;
       if (row === undefined) {
         charge(options, () => estimateReadUnits(0));
         return undefined;
       }
-      const { api_json: json, doc } = row;
       // Charged as `get` is: for the document read, whatever part of it is answered.
-      charge(options, () => estimateReadUnits(row.doc_bytes));
-      if (json !== null) return { json, version: row.version!, etag: row.etag };
-      return toStored({ etag: row.etag, doc: doc!, modified_ms: row.modified_ms }, this.#profile);
+      charge(options, () => estimateReadUnits(row.doc.length));
+      if (holdsApiJson(row)) {
+        // The bytes are this read's own copy: the tail's leading comma becomes the closing brace.
+        row.doc[row.api_end] = CLOSING_BRACE;
+        return { json: row.doc.subarray(0, row.api_end + 1), version: row.version, etag: row.etag };
+      }
+      return toStored(
+        { etag: row.etag, doc: utf8.decode(row.doc), modified_ms: row.modified_ms },
+        this.#profile,
+      );
     });
   }
 
