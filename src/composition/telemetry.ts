@@ -197,9 +197,10 @@ export interface MetricsPipelineOptions {
 
 /** A meter provider of its own (no global state between tests), read by Prometheus and the evaluator. */
 export function createMetricsPipeline(options: MetricsPipelineOptions = {}): MetricsPipeline {
-  const prometheus = new PullMetricReader();
-  const evaluator = new PullMetricReader();
-  const readers: MetricReader[] = [prometheus, evaluator];
+  // One cumulative reader for both Prometheus and the alert evaluator: collecting cumulative values
+  // resets nothing, and every reader is one more storage that each record() hashes its attributes into.
+  const pull = new PullMetricReader();
+  const readers: MetricReader[] = [pull];
   if (options.connectionString !== undefined) readers.push(azureMonitorReader(options.connectionString));
   const provider = new MeterProvider({ resource: serviceResource(), readers });
   const runtime =
@@ -210,9 +211,9 @@ export function createMetricsPipeline(options: MetricsPipelineOptions = {}): Met
   const serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
   return {
     meter: provider.getMeter(SERVICE_NAME, SERVICE_VERSION),
-    reader: evaluator,
+    reader: pull,
     async prometheusText() {
-      const { resourceMetrics } = await prometheus.collect();
+      const { resourceMetrics } = await pull.collect();
       return {
         contentType: 'text/plain; version=0.0.4; charset=utf-8',
         body: serializer.serialize(resourceMetrics),
