@@ -6,7 +6,7 @@ import { AUDIT_ACTIONS } from '../domain/audit-event.ts';
 import { decodeAuditCursor, encodeAuditCursor } from '../domain/audit-cursor.ts';
 import { CustomerPath, Instant, RecordId, RecordPath } from '../domain/billing-record.ts';
 import { AppError } from '../domain/errors.ts';
-import type { ApiResponse } from './problem-response.ts';
+import { type ApiResponse, JSON_RESPONSE_TYPE } from './problem-response.ts';
 import { defineRoute, type RouteDefinition } from './route-definition.ts';
 
 const JSON_TYPE = 'application/json';
@@ -263,7 +263,7 @@ const adminResponses = {
 function json(status: number, body: unknown, location?: string): ApiResponse {
   return {
     status,
-    headers: { 'content-type': JSON_TYPE, ...(location !== undefined ? { location } : {}) },
+    headers: { 'content-type': JSON_RESPONSE_TYPE, ...(location !== undefined ? { location } : {}) },
     body: JSON.stringify(body),
   };
 }

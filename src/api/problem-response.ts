@@ -10,6 +10,12 @@ export interface ApiResponse {
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+/**
+ * The Content-Type of a JSON answer, charset stated: Fastify adds one to text and none to bytes, the
+ * Functions host adds none, so an answer states it itself and every edge and tier sends the same header.
+ */
+export const JSON_RESPONSE_TYPE = 'application/json; charset=utf-8';
+const PROBLEM_RESPONSE_TYPE = `${PROBLEM_CONTENT_TYPE}; charset=utf-8`;
 
 export function problemTypeUri(code: string): string {
   return `urn:billing-records:problem:${code.toLowerCase().replaceAll('_', '-')}`;
@@ -34,7 +40,7 @@ export function problemResponse(error: AppError, instance?: string): ApiResponse
     // The trace of this request, to find its logs and spans (W3C traceparent is honoured).
     ...traceIdMember(),
   };
-  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE };
+  const headers: Record<string, string> = { 'content-type': PROBLEM_RESPONSE_TYPE };
   if (error.status === 503 || error.status === 429) {
     headers['retry-after'] = String(Math.max(1, Math.ceil((error.retryAfterMs ?? 5_000) / 1000)));
   }

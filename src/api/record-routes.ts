@@ -11,12 +11,10 @@ import {
   serializeRecord,
 } from '../domain/billing-record.ts';
 import { etagOf, ifNoneMatchSatisfied } from '../domain/etag.ts';
-import type { ApiResponse } from './problem-response.ts';
+import { type ApiResponse, JSON_RESPONSE_TYPE } from './problem-response.ts';
 import { defineRoute, type RouteDefinition } from './route-definition.ts';
 
 const JSON_TYPE = 'application/json';
-/** Stated in full: a body of bytes gets no charset from Fastify, text does, and every tier answers alike. */
-const JSON_RESPONSE_TYPE = 'application/json; charset=utf-8';
 /** A merge patch is any JSON object (RFC 7396); the use case applies and validates the result. */
 const MergePatch = Type.Object({}, { description: 'JSON Merge Patch (RFC 7396) of the record input' });
 const recordsPath = '/api/v1/customers/{customerId}/billing-records';
@@ -201,7 +199,7 @@ export const recordRoutes: readonly RouteDefinition[] = [
       const page = await services.records.list(request.params.customerId, request.query);
       return {
         status: 200,
-        headers: { 'content-type': JSON_TYPE },
+        headers: { 'content-type': JSON_RESPONSE_TYPE },
         body: canonicalJson(RecordPage, page),
       };
     },

@@ -1,4 +1,5 @@
 // Liveness, readiness, the OpenAPI document and Prometheus metrics.
+import { JSON_RESPONSE_TYPE } from './problem-response.ts';
 import type { RouteDefinition } from './route-definition.ts';
 
 export function systemRoutes(openApiDocument: () => object): RouteDefinition[] {
@@ -14,7 +15,7 @@ export function systemRoutes(openApiDocument: () => object): RouteDefinition[] {
       handle: () =>
         Promise.resolve({
           status: 200,
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': JSON_RESPONSE_TYPE },
           body: '{"status":"ok"}',
         }),
     },
@@ -30,7 +31,7 @@ export function systemRoutes(openApiDocument: () => object): RouteDefinition[] {
         const report = await services.readiness();
         return {
           status: report.ready ? 200 : 503,
-          headers: { 'content-type': 'application/json', ...(report.ready ? {} : { 'retry-after': '5' }) },
+          headers: { 'content-type': JSON_RESPONSE_TYPE, ...(report.ready ? {} : { 'retry-after': '5' }) },
           body: JSON.stringify({ status: report.ready ? 'ready' : 'not_ready', checks: report.checks }),
         };
       },
@@ -46,7 +47,7 @@ export function systemRoutes(openApiDocument: () => object): RouteDefinition[] {
       handle: () =>
         Promise.resolve({
           status: 200,
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': JSON_RESPONSE_TYPE },
           body: JSON.stringify(openApiDocument()),
         }),
     },

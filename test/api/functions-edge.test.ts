@@ -100,7 +100,7 @@ describe('Azure Functions HTTP triggers', () => {
     );
     expect(unauthenticated.status).toBe(401);
     expect((unauthenticated.headers as Record<string, string>)['content-type']).toBe(
-      'application/problem+json',
+      'application/problem+json; charset=utf-8',
     );
 
     const token = await test.token();
@@ -128,6 +128,58 @@ describe('Azure Functions HTTP triggers', () => {
       context(),
     );
     expect(huge.status).toBe(413);
+  });
+
+  it('states the same Content-Type as the HTTP server for every kind of JSON answer', async () => {
+    const token = await test.token(['Billing.Admin', 'Billing.Read']);
+    const server = await buildHttpServer(test.application);
+    const auth = { authorization: `Bearer ${token}` };
+    const cases: Array<
+      [name: string, url: string, params: Record<string, string>, headers: Record<string, string>]
+    > = [
+      [
+        'getBillingRecord',
+        '/api/v1/customers/cust-fn/billing-records/fn-1',
+        { customerId: 'cust-fn', recordId: 'fn-1' },
+        auth,
+      ],
+      [
+        'listBillingRecords',
+        '/api/v1/customers/cust-fn/billing-records?limit=1',
+        { customerId: 'cust-fn' },
+        auth,
+      ],
+      ['getArchivalStatus', '/api/v1/admin/archival/status', {}, auth],
+      ['liveness', '/healthz', {}, {}],
+      [
+        'getBillingRecord',
+        '/api/v1/customers/cust-fn/billing-records/absent',
+        { customerId: 'cust-fn', recordId: 'absent' },
+        auth,
+      ],
+      ['listBillingRecords', '/api/v1/customers/cust-fn/billing-records', { customerId: 'cust-fn' }, {}],
+    ];
+    const seen: string[] = [];
+    for (const [name, url, params, headers] of cases) {
+      const viaFunctions = await handler(name)(
+        new HttpRequest({ method: 'GET', url: `http://localhost${url}`, params, headers }),
+        context(),
+      );
+      const viaHttp = await server.inject({ method: 'GET', url, headers });
+      expect(viaFunctions.status, url).toBe(viaHttp.statusCode);
+      const type = (viaFunctions.headers as Record<string, string>)['content-type'];
+      expect(type, `${url} answered ${viaHttp.statusCode}`).toBe(viaHttp.headers['content-type']);
+      seen.push(`${viaHttp.statusCode} ${type}`);
+    }
+    expect(seen).toEqual([
+      '200 application/json; charset=utf-8',
+      '200 application/json; charset=utf-8',
+      '200 application/json; charset=utf-8',
+      '200 application/json; charset=utf-8',
+      '404 application/problem+json; charset=utf-8',
+      '401 application/problem+json; charset=utf-8',
+    ]);
+    await server.close();
   });
 
   it('serves the list with query parameters from the URL', async () => {
