@@ -99,12 +99,13 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
         await server.stop();
       }
     };
-    await measure(
-      'bare',
-      hotDir,
-      [{ scenario: 'bareHotRead', paths: keys.map((key) => `/r/${key.customerId}/${key.id}`) }],
-      { bare: true },
-    );
+    const barePaths = keys.map((key) => `/r/${key.customerId}/${key.id}`);
+    await measure('bare', hotDir, [{ scenario: 'bareHotRead', paths: barePaths }], { bare: true });
+    // The same bare route in the API's server: what the server around a route costs (its request span,
+    // metrics, request logger and id), apart from what the API's pipeline does.
+    await measure('api server, bare route', hotDir, [{ scenario: 'bareInServerRead', paths: barePaths }], {
+      env: { BENCH_BARE_ROUTE: '1' },
+    });
     await measure('api', hotDir, [
       { scenario: 'hotRead', paths: recordPaths },
       { scenario: 'list', paths: listPaths },
@@ -139,6 +140,18 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
         description: 'API hot-read throughput / bare Fastify + direct SQLite read throughput',
         target: { kind: 'min', value: 0.75, text: '>= 0.75' },
       },
+      'api.serverBareVsBareRatio': {
+        value: round(rps('bareInServerRead') / rps('bareHotRead')),
+        unit: 'x',
+        description:
+          "the bare route served by the API's server (request span, metrics, request logger and id; no pipeline) / the bare route alone: what the server around a route costs, telemetry included",
+      },
+      'api.hotVsServerBareRatio': {
+        value: round(rps('hotRead') / rps('bareInServerRead')),
+        unit: 'x',
+        description:
+          "API hot-read throughput / the bare route in the same server: what the API's pipeline costs (auth, rate limits, validation, the audit event, the record service and its span)",
+      },
       'api.hotServerCpuMicrosecondsPerRequest': {
         value: cpu('hotRead'),
         unit: 'µs',
@@ -149,6 +162,11 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
         unit: 'µs',
         description:
           'server CPU per GET of the bare baseline (Fastify + direct SQLite read, stored text sent as is)',
+      },
+      'api.bareInServerCpuMicrosecondsPerRequest': {
+        value: cpu('bareInServerRead'),
+        unit: 'µs',
+        description: "server CPU per GET of the bare route in the API's server",
       },
       'api.hotVsBareCpuRatio': {
         value: round(cpu('hotRead') / cpu('bareHotRead'), 2),

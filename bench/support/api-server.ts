@@ -3,6 +3,8 @@
 // serves the baseline instead: Fastify answering a record's stored JSON from a direct SQLite read,
 // with no auth, validation or tiers. Prints one JSON line {port, token} once it listens. With
 // BENCH_TRACING=off the API runs without OpenTelemetry's tracer provider (not a setting of the product).
+// With BENCH_BARE_ROUTE=1 the API's server also serves the baseline's route (/r/...), through every hook
+// the server has (request span, metrics, request logger and id) and none of the API's pipeline.
 // With BENCH_GC_ON_SIGNAL=1, SIGUSR2 forces a full garbage collection and then writes the process's memory
 // to gc-<n>.json in DATA_DIR: what the process retains, garbage left out (the export benchmark).
 import { renameSync, writeFileSync } from 'node:fs';
@@ -10,7 +12,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { loadOrCreateDevKeyPair } from '../../src/adapters/dev-identity/dev-key-pair.ts';
 import { buildHttpServer } from '../../src/api/http-server.ts';
 import { createLogger } from '../../src/composition/create-logger.ts';
@@ -42,15 +44,21 @@ if (process.env.BENCH_GC_ON_SIGNAL === '1') {
   });
 }
 
-if (bare) {
-  const db = new DatabaseSync(join(dataDir, 'hot-store.sqlite'), { readOnly: true });
+/** The baseline's route: a record's stored JSON from a direct SQLite read, sent as it is. Returns the close. */
+function addBareRoute(app: FastifyInstance, folder: string): () => void {
+  const db = new DatabaseSync(join(folder, 'hot-store.sqlite'), { readOnly: true });
   const read = db.prepare('SELECT doc FROM records WHERE customer_id = ? AND id = ?');
-  const app = Fastify({ logger: false });
   app.get<{ Params: { customerId: string; id: string } }>('/r/:customerId/:id', (request, reply) => {
     const row = read.get(request.params.customerId, request.params.id) as { doc: string } | undefined;
     if (row === undefined) return reply.code(404).send();
     return reply.type('application/json').send(row.doc);
   });
+  return () => db.close();
+}
+
+if (bare) {
+  const app = Fastify({ logger: false });
+  const closeBare = addBareRoute(app, dataDir);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   console.log(
@@ -58,7 +66,7 @@ if (bare) {
   );
   process.once('SIGTERM', () => {
     void app.close().then(() => {
-      db.close();
+      closeBare();
       process.exit(0);
     });
   });
@@ -78,6 +86,7 @@ if (bare) {
     ...(throughput !== undefined ? { wrapPorts: (ports) => remoteModelPorts(ports, throughput) } : {}),
   });
   const app = await buildHttpServer({ ...services.application, logger, metrics: services.httpMetrics });
+  const closeBare = process.env.BENCH_BARE_ROUTE === '1' ? addBareRoute(app, dataDir) : () => undefined;
   await app.listen({ port: 0, host: '127.0.0.1' });
   if (config.auth.kind !== 'dev-keys') throw new Error('the benchmark server signs its own dev token');
   const keys = await loadOrCreateDevKeyPair(config.auth.folder);
@@ -101,6 +110,7 @@ if (bare) {
       );
     void app
       .close()
+      .then(() => closeBare())
       .then(() => services.close())
       .then(() => process.exit(0));
   });
