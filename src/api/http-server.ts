@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError } from '../domain/errors.ts';
 import { type ConsoleOptions, registerConsole } from './console-routes.ts';
 import type { HttpMetrics } from './http-metrics.ts';
-import { type ApiResponse, problemResponse, toAppError } from './problem-response.ts';
+import { type ApiResponse, PROBLEM_RESPONSE_TYPE, problemResponse, toAppError } from './problem-response.ts';
 import { MAX_BODY_BYTES, type Pipeline } from './request-pipeline.ts';
 import type { RouteDefinition } from './route-definition.ts';
 
@@ -67,7 +67,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       if (socket.writable) {
         socket.end(
           `HTTP/1.1 ${problem.status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-            `content-type: ${problem.headers?.['content-type'] ?? ''}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+            `content-type: ${PROBLEM_RESPONSE_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
         );
       } else socket.destroy();
     },

@@ -15,7 +15,7 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
  * Functions host adds none, so an answer states it itself and every edge and tier sends the same header.
  */
 export const JSON_RESPONSE_TYPE = 'application/json; charset=utf-8';
-const PROBLEM_RESPONSE_TYPE = `${PROBLEM_CONTENT_TYPE}; charset=utf-8`;
+export const PROBLEM_RESPONSE_TYPE = `${PROBLEM_CONTENT_TYPE}; charset=utf-8`;
 
 export function problemTypeUri(code: string): string {
   return `urn:billing-records:problem:${code.toLowerCase().replaceAll('_', '-')}`;

@@ -67,6 +67,10 @@ export interface StoredDocument<D extends RecordDocument = RecordDocument> {
 
 /** A hot record's API JSON (UTF-8 of what `serializeRecord` gives) as a store keeps it, read without parsing. */
 export interface StoredRecordJson {
+  /**
+   * The API JSON's bytes. May be a view into a larger buffer that also holds the document's system
+   * property (holds, pins, the archive pointer): send exactly these bytes, never `json.buffer`.
+   */
   readonly json: Uint8Array;
   readonly version: number;
   readonly etag: string;

@@ -131,45 +131,52 @@ describe('Azure Functions HTTP triggers', () => {
   });
 
   it('states the same Content-Type as the HTTP server for every kind of JSON answer', async () => {
-    const token = await test.token(['Billing.Admin', 'Billing.Read']);
-    const server = await buildHttpServer(test.application);
+    const token = await test.token(['Billing.Admin', 'Billing.Read', 'Billing.Write']);
     const auth = { authorization: `Bearer ${token}` };
+    const input = makeInput({ id: 'fn-type' });
+    await test.wired.records.create('cust-fn-type', input);
+    const recordParams = { customerId: 'cust-fn-type', recordId: 'fn-type' };
     const cases: Array<
       [name: string, url: string, params: Record<string, string>, headers: Record<string, string>]
     > = [
-      [
-        'getBillingRecord',
-        '/api/v1/customers/cust-fn/billing-records/fn-1',
-        { customerId: 'cust-fn', recordId: 'fn-1' },
-        auth,
-      ],
+      ['getBillingRecord', '/api/v1/customers/cust-fn-type/billing-records/fn-type', recordParams, auth],
       [
         'listBillingRecords',
-        '/api/v1/customers/cust-fn/billing-records?limit=1',
-        { customerId: 'cust-fn' },
+        '/api/v1/customers/cust-fn-type/billing-records?limit=1',
+        { customerId: 'cust-fn-type' },
         auth,
       ],
       ['getArchivalStatus', '/api/v1/admin/archival/status', {}, auth],
       ['liveness', '/healthz', {}, {}],
       [
         'getBillingRecord',
-        '/api/v1/customers/cust-fn/billing-records/absent',
-        { customerId: 'cust-fn', recordId: 'absent' },
+        '/api/v1/customers/cust-fn-type/billing-records/absent',
+        { ...recordParams, recordId: 'absent' },
         auth,
       ],
-      ['listBillingRecords', '/api/v1/customers/cust-fn/billing-records', { customerId: 'cust-fn' }, {}],
+      [
+        'listBillingRecords',
+        '/api/v1/customers/cust-fn-type/billing-records',
+        { customerId: 'cust-fn-type' },
+        {},
+      ],
     ];
     const seen: string[] = [];
-    for (const [name, url, params, headers] of cases) {
-      const viaFunctions = await handler(name)(
-        new HttpRequest({ method: 'GET', url: `http://localhost${url}`, params, headers }),
-        context(),
-      );
-      const viaHttp = await server.inject({ method: 'GET', url, headers });
-      expect(viaFunctions.status, url).toBe(viaHttp.statusCode);
-      const type = (viaFunctions.headers as Record<string, string>)['content-type'];
-      expect(type, `${url} answered ${viaHttp.statusCode}`).toBe(viaHttp.headers['content-type']);
-      seen.push(`${viaHttp.statusCode} ${type}`);
+    const server = await buildHttpServer(test.application);
+    try {
+      for (const [name, url, params, headers] of cases) {
+        const viaFunctions = await handler(name)(
+          new HttpRequest({ method: 'GET', url: `http://localhost${url}`, params, headers }),
+          context(),
+        );
+        const viaHttp = await server.inject({ method: 'GET', url, headers });
+        expect(viaFunctions.status, url).toBe(viaHttp.statusCode);
+        const type = (viaFunctions.headers as Record<string, string>)['content-type'];
+        expect(type, `${url} answered ${viaHttp.statusCode}`).toBe(viaHttp.headers['content-type']);
+        seen.push(`${viaHttp.statusCode} ${type}`);
+      }
+    } finally {
+      await server.close();
     }
     expect(seen).toEqual([
       '200 application/json; charset=utf-8',
@@ -179,7 +186,6 @@ describe('Azure Functions HTTP triggers', () => {
       '404 application/problem+json; charset=utf-8',
       '401 application/problem+json; charset=utf-8',
     ]);
-    await server.close();
   });
 
   it('serves the list with query parameters from the URL', async () => {
