@@ -144,13 +144,13 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
         value: round(rps('bareInServerRead') / rps('bareHotRead')),
         unit: 'x',
         description:
-          "the bare route served by the API's server (request span, metrics, request logger and id; no pipeline) / the bare route alone: what the server around a route costs, telemetry included",
+          "the bare route served by the API's server / the bare route alone: what the server around a route costs (request span and context, metrics, request logger and id, and the process's background work: alert evaluator, runtime metrics)",
       },
       'api.hotVsServerBareRatio': {
         value: round(rps('hotRead') / rps('bareInServerRead')),
         unit: 'x',
         description:
-          "API hot-read throughput / the bare route in the same server: what the API's pipeline costs (auth, rate limits, validation, the audit event, the record service and its span)",
+          "API hot-read throughput / the bare route in the same server: the API's pipeline (auth, rate limits, validation, the audit event, the record service and its span) and its own read and answer (the store's API JSON bytes with an ETag, where the bare route sends the stored text on a connection of its own)",
       },
       'api.hotServerCpuMicrosecondsPerRequest': {
         value: cpu('hotRead'),
