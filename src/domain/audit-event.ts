@@ -3,7 +3,7 @@
 // canonical JSON, so an edited, removed or reordered event breaks the chain where it happened.
 // A chain starts from a genesis hash derived from its id, and the store anchors each chain's head, so
 // a chain cannot be spliced onto another nor silently shortened at its end.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export const AUDIT_ACTIONS = [
   'record.read',
@@ -175,5 +175,5 @@ export function verifyChain(
 }
 
 function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text, 'hex');
 }
