@@ -127,9 +127,8 @@ export class AuditTrail {
   }
 
   async #writeBatch(size: number, options?: OperationOptions): Promise<void> {
-    const batch = this.#pending.slice(0, size);
+    const batch = this.#pending.splice(0, size);
     if (batch.length === 0) return;
-    this.#pending = this.#pending.slice(size);
     const events = chainEvents(
       this.#deps.chain,
       this.#head,

@@ -130,10 +130,7 @@ export function toPersisted(document: RecordDocument): PersistedDocument {
   const owner = ownerOf(document);
   if (owner !== undefined) {
     // A foreign profile's document: the owner's fields as they are, the engine's under `sys` only.
-    const sys: PersistedSys =
-      document.tier === 'hot'
-        ? { ...document.sys, ...ownerSysOf(owner), tier: 'hot' }
-        : { ...document.sys, ...ownerSysOf(owner), tier: 'archived', archive: document.archive };
+    const sys = persistedSys(document, ownerSysOf(owner));
     return { ...owner.ownerDocument, sys } as unknown as PersistedDocument;
   }
   const fields = document.tier === 'hot' ? document.record : document.summary;
@@ -142,15 +139,15 @@ export function toPersisted(document: RecordDocument): PersistedDocument {
     id: document.id,
     customerId: document.customerId,
     schemaVersion: CURRENT_SCHEMA_VERSION,
-    sys: billingSys(document),
+    sys: persistedSys(document),
   };
 }
 
-/** A billing document's system property: its system fields, the tier, and a stub's archive pointer. */
-function billingSys(document: RecordDocument): PersistedSys {
+/** A document's system property: its system fields (and a foreign owner's), the tier, a stub's archive pointer. */
+function persistedSys(document: RecordDocument, owner: Partial<PersistedSys> = {}): PersistedSys {
   return document.tier === 'hot'
-    ? { ...document.sys, tier: 'hot' }
-    : { ...document.sys, tier: 'archived', archive: document.archive };
+    ? { ...document.sys, ...owner, tier: 'hot' }
+    : { ...document.sys, ...owner, tier: 'archived', archive: document.archive };
 }
 
 /**
@@ -170,11 +167,12 @@ export const PERSISTED_API_TAIL = `,"schemaVersion":${CURRENT_SCHEMA_VERSION},"s
 export function persistedJson(document: RecordDocument): {
   readonly json: string;
   readonly apiEnd?: number;
-  readonly sys: PersistedSys;
+  /** The system property's JSON, as the text holds it (a store keeps it in a column of its own too). */
+  readonly sysJson: string;
 } {
-  const whole = (): { json: string; sys: PersistedSys } => {
+  const whole = (): { json: string; sysJson: string } => {
     const persisted = toPersisted(document);
-    return { json: JSON.stringify(persisted), sys: persisted.sys };
+    return { json: JSON.stringify(persisted), sysJson: JSON.stringify(persisted.sys) };
   };
   if (document.tier === 'archived' || isOwnerRecord(document.record)) return whole();
   const { record } = document;
@@ -185,9 +183,9 @@ export function persistedJson(document: RecordDocument): {
     record.customerId === document.customerId &&
     JSON.stringify(record).length === api.length;
   if (!lossless) return whole();
-  const sys = billingSys(document);
-  const json = `${api.slice(0, -1)}${PERSISTED_API_TAIL}${JSON.stringify(sys)}}`;
-  return { json, apiEnd: Buffer.byteLength(api) - 1, sys };
+  const sysJson = JSON.stringify(persistedSys(document));
+  const json = `${api.slice(0, -1)}${PERSISTED_API_TAIL}${sysJson}}`;
+  return { json, apiEnd: Buffer.byteLength(api) - 1, sysJson };
 }
 
 function ownerOf(document: RecordDocument): OwnerRecord | undefined {

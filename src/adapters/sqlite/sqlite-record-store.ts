@@ -230,7 +230,7 @@ export class SqliteRecordStore implements RecordStore {
       deleteIfMatch: this.#db.prepare('DELETE FROM records WHERE customer_id = ? AND id = ? AND etag = ?'),
       exists: this.#db.prepare('SELECT 1 AS found FROM records WHERE customer_id = ? AND id = ?'),
       countByTier: this.#db.prepare(
-        'SELECT tier, COUNT(*) AS n, SUM(LENGTH(CAST(doc AS BLOB))) AS bytes FROM records GROUP BY tier',
+        'SELECT tier, COUNT(*) AS n, SUM(octet_length(doc)) AS bytes FROM records GROUP BY tier',
       ),
     };
   }
@@ -427,7 +427,7 @@ export class SqliteRecordStore implements RecordStore {
    * doc, api_end, and for a billing document version, updated_at, sys and derived_etag (the etag itself).
    */
   #row(document: RecordDocument): RowValues {
-    const { json: doc, apiEnd, sys } = persistedJson(document);
+    const { json: doc, apiEnd, sysJson } = persistedJson(document);
     if (Buffer.byteLength(doc) > MAX_DOCUMENT_BYTES) {
       throw new AppError(
         'RECORD_TOO_LARGE',
@@ -447,7 +447,7 @@ export class SqliteRecordStore implements RecordStore {
       doc,
       apiEnd ?? null,
       ...(isBillingProfile(this.#profile)
-        ? ([summary.version ?? null, summary.updatedAt ?? null, JSON.stringify(sys), etag] as const)
+        ? ([summary.version ?? null, summary.updatedAt ?? null, sysJson, etag] as const)
         : ([null, null, null, null] as const)),
     ];
   }
@@ -529,7 +529,7 @@ function listStatement(request: ListRequest, billing: boolean): { sql: string; p
   const from =
     request.invoiceNumber !== undefined ? 'records INDEXED BY records_by_customer_invoice' : 'records';
   return {
-    sql: `SELECT etag, ${billing ? "json_remove(doc, '$.lineItems', '$.metadata') AS doc" : 'doc'}, LENGTH(CAST(doc AS BLOB)) AS doc_bytes, modified_ms FROM ${from} WHERE ${where.toString()} ORDER BY issued_at DESC, id DESC LIMIT ?`,
+    sql: `SELECT etag, ${billing ? "json_remove(doc, '$.lineItems', '$.metadata') AS doc" : 'doc'}, octet_length(doc) AS doc_bytes, modified_ms FROM ${from} WHERE ${where.toString()} ORDER BY issued_at DESC, id DESC LIMIT ?`,
     params: [...where.params, request.limit + 1],
   };
 }
