@@ -239,6 +239,21 @@ async function readStatus(baseUrl: string, token: string): Promise<Json> {
   return answer.json();
 }
 
+/** The status once a run has archived every eligible record and nothing is in flight. */
+function allArchivedStatus(before: ApiSnapshot, eligible: readonly RecordSnapshot[]): Json {
+  return {
+    counts: {
+      hot: before.records.length - eligible.length,
+      copied: 0,
+      archived: eligible.length,
+      stuck: 0,
+      failed: 0,
+    },
+    stuck: [],
+    failed: [],
+  };
+}
+
 const REHYDRATIONS_PATH = '/api/v1/admin/rehydrations';
 
 /** Starts a bulk rehydration; its job answers at its Location at once, before the work is done. */
@@ -381,17 +396,7 @@ export function describeArchivalScenario(options: ArchivalScenarioOptions): void
       expect(report.finishedAt).not.toBeNull();
       expect(report).not.toHaveProperty('stoppedBecause');
 
-      expect(await readStatus(server.baseUrl, token)).toEqual({
-        counts: {
-          hot: before.records.length - eligible.length,
-          copied: 0,
-          archived: eligible.length,
-          stuck: 0,
-          failed: 0,
-        },
-        stuck: [],
-        failed: [],
-      });
+      expect(await readStatus(server.baseUrl, token)).toEqual(allArchivedStatus(before, eligible));
     });
 
     it('serves every record with the same bytes and ETag as before archival, and lists the same pages', async () => {
@@ -615,17 +620,7 @@ export function describeArchivalScenario(options: ArchivalScenarioOptions): void
         // What the killed run copied (resumed past from its checkpoint, or found in the ledger) is not copied again.
         expect(report.counts.copied).toBe(eligible.length - leftInLedger);
 
-        expect(await readStatus(server.baseUrl, token)).toEqual({
-          counts: {
-            hot: before.records.length - eligible.length,
-            copied: 0,
-            archived: eligible.length,
-            stuck: 0,
-            failed: 0,
-          },
-          stuck: [],
-          failed: [],
-        });
+        expect(await readStatus(server.baseUrl, token)).toEqual(allArchivedStatus(before, eligible));
         await expectSameAsBefore(server.baseUrl, token, before, new Set(eligible));
 
         const verify = await archiveCli(deployment, ['verify']);
