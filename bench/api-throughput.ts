@@ -19,9 +19,16 @@ import {
   removeFolder,
 } from './support/bench-world.ts';
 import { startChild } from './support/child-process.ts';
-import { round } from './support/latency-stats.ts';
+import { median, round } from './support/latency-stats.ts';
 
 const CONNECTIONS = 32;
+/** The API with telemetry as `npm start` runs it, without tracing, and without tracing and request metrics. */
+const TELEMETRY_VARIANTS = ['on', 'tracingOff', 'off'] as const;
+const TELEMETRY_ENV: Record<(typeof TELEMETRY_VARIANTS)[number], Record<string, string>> = {
+  on: {},
+  tracingOff: { BENCH_TRACING: 'off' },
+  off: { BENCH_TELEMETRY: 'off' },
+};
 const SERVER = join(BENCH_DIR, 'support', 'api-server.ts');
 
 interface Scenario {
@@ -71,7 +78,7 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
     const measure = async (
       name: string,
       dataDir: string,
-      runs: Array<{ scenario: string; paths: readonly string[]; warm?: boolean }>,
+      runs: Array<{ scenario: string; paths: readonly string[]; warm?: boolean; seconds?: number }>,
       options: { bare?: boolean; env?: Record<string, string> } = {},
     ): Promise<void> => {
       const server = await startChild<{ port: number; token: string }>(
@@ -89,7 +96,7 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
           if (run.warm === true) await warmUp(port, token, run.paths);
           await cannon(port, token, run.paths, Math.min(1, profile.apiSeconds / 2)); // JIT and connections: not recorded
           const cpuBefore = processCpuMicroseconds(server.child.pid!);
-          const result = await cannon(port, token, run.paths, profile.apiSeconds);
+          const result = await cannon(port, token, run.paths, run.seconds ?? profile.apiSeconds);
           scenarios[run.scenario] = summarize(result, processCpuMicroseconds(server.child.pid!) - cpuBefore);
           log(`${name} ${run.scenario}: ${JSON.stringify(scenarios[run.scenario])}`);
         }
@@ -110,11 +117,21 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
       { scenario: 'hotRead', paths: recordPaths },
       { scenario: 'list', paths: listPaths },
     ]);
-    // The same reads with no tracer provider started: what tracing (context propagation, request spans,
-    // non-recording when nothing exports) costs the API's hot read (issue 12's overhead).
-    await measure('api (tracing off)', hotDir, [{ scenario: 'hotReadUntraced', paths: recordPaths }], {
-      env: { BENCH_TRACING: 'off' },
-    });
+    // What telemetry costs the API's hot read (issue 12's overhead): the API as `npm start` runs it, with
+    // no tracer provider started (no context manager, no request spans), and with no request metrics
+    // either. The machine's speed drifts from run to run by more than tracing costs, so the three servers
+    // run side by side, each on its own copy of the data, and take the load in turn a second at a time.
+    const telemetry = await interleaved(
+      TELEMETRY_VARIANTS.map((name) => {
+        const dataDir = benchFolder(`api-telemetry-${name}`, 'tmpfs');
+        copyFileSync(join(hotDir, 'hot-store.sqlite'), join(dataDir, 'hot-store.sqlite'));
+        return { name, dataDir, env: { ...env, ...TELEMETRY_ENV[name], DATA_DIR: dataDir } };
+      }),
+      recordPaths,
+      profile.apiSeconds * 2,
+      log,
+    );
+    for (const [name, scenario] of Object.entries(telemetry)) scenarios[`telemetry.${name}`] = scenario;
     // The in-process layer sized to hold the working set, as an operator would for a set read this often.
     await measure('api', archivedDir, [{ scenario: 'archivedCachedRead', paths: recordPaths, warm: true }], {
       env: { CACHE_DECODED_MAX_BYTES: String(DECODED_CACHE_BYTES) },
@@ -175,10 +192,22 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
           'server CPU per request, full API / bare baseline: what bounds api.hotVsBareRatio once the server is the bottleneck',
       },
       'api.tracingCpuRatio': {
-        value: round(cpu('hotRead') / cpu('hotReadUntraced'), 2),
+        value: round(cpu('telemetry.on') / cpu('telemetry.tracingOff'), 2),
         unit: 'x',
         description:
-          'server CPU per hot GET with OpenTelemetry tracing as `npm start` runs it / with no tracer provider started',
+          'server CPU per hot GET with OpenTelemetry tracing as `npm start` runs it / with no tracer provider started (side by side, loaded in turn a second at a time)',
+      },
+      'api.telemetryCpuRatio': {
+        value: round(cpu('telemetry.on') / cpu('telemetry.off'), 2),
+        unit: 'x',
+        description:
+          'server CPU per hot GET with telemetry as `npm start` runs it (request span and context, request metrics) / with neither (side by side, loaded in turn)',
+      },
+      'api.telemetryThroughputRatio': {
+        value: round(rps('telemetry.on') / rps('telemetry.off')),
+        unit: 'x',
+        description:
+          'API hot-read throughput with telemetry as `npm start` runs it / with no tracer provider and no request metrics (side by side, loaded in turn)',
       },
       'api.archivedCachedRequestsPerSecond': {
         value: rps('archivedCachedRead'),
@@ -217,8 +246,69 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
   } finally {
     removeFolder(hotDir);
     removeFolder(archivedDir);
+    for (const name of TELEMETRY_VARIANTS) removeFolder(benchFolder(`api-telemetry-${name}`, 'tmpfs'));
   }
 });
+
+/**
+ * Servers that differ in one setting, started side by side and loaded in turn for a second each, the
+ * order rotating every round, for `seconds` of load each: a drift in the machine's speed falls on all of
+ * them alike. Returns each one's scenario (the latencies: the median of its slices').
+ */
+async function interleaved(
+  servers: ReadonlyArray<{ name: string; dataDir: string; env: Record<string, string> }>,
+  paths: readonly string[],
+  seconds: number,
+  log: (message: string) => void,
+): Promise<Record<string, Scenario>> {
+  const started = await Promise.all(
+    servers.map(async (server) => ({
+      ...server,
+      process: await startChild<{ port: number; token: string }>(SERVER, [], server.env),
+    })),
+  );
+  try {
+    const slices = new Map(
+      started.map((server) => [server.name, [] as Array<{ result: Scenario; cpu: number }>]),
+    );
+    for (const server of started) {
+      const { port, token } = server.process.hello;
+      await cannon(port, token, paths, 1); // JIT and connections: not recorded
+    }
+    for (let round = 0; round < seconds; round++) {
+      for (let index = 0; index < started.length; index++) {
+        const server = started[(index + round) % started.length]!;
+        const { port, token } = server.process.hello;
+        const cpuBefore = processCpuMicroseconds(server.process.child.pid!);
+        const result = await cannon(port, token, paths, 1);
+        const cpu = processCpuMicroseconds(server.process.child.pid!) - cpuBefore;
+        slices.get(server.name)!.push({ result: summarize(result, cpu), cpu });
+      }
+      if ((round + 1) % 5 === 0 || round + 1 === seconds) log(`interleaved: round ${round + 1}/${seconds}`);
+    }
+    return Object.fromEntries(
+      [...slices].map(([name, slicesOf]) => {
+        const runs = slicesOf.map((slice) => slice.result);
+        const requests = runs.reduce((sum, run) => sum + run.requests, 0);
+        const cpu = slicesOf.reduce((sum, slice) => sum + slice.cpu, 0);
+        const scenario: Scenario = {
+          requestsPerSecond: Math.round(requests / runs.length),
+          serverCpuMicrosecondsPerRequest: Math.round(cpu / Math.max(1, requests)),
+          latencyP50Ms: median(runs.map((run) => run.latencyP50Ms)),
+          latencyP99Ms: median(runs.map((run) => run.latencyP99Ms)),
+          requests,
+          non2xx: runs.reduce((sum, run) => sum + run.non2xx, 0),
+          errors: runs.reduce((sum, run) => sum + run.errors, 0),
+        };
+        log(`interleaved ${name}: ${JSON.stringify(scenario)}`);
+        return [name, scenario];
+      }),
+    );
+  } finally {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await Promise.all(started.map((server) => server.process.stop()));
+  }
+}
 
 function cannon(
   port: number,

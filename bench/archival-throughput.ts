@@ -38,7 +38,7 @@ import {
   removeFolder,
   withLatency,
 } from './support/bench-world.ts';
-import { round } from './support/latency-stats.ts';
+import { median, round } from './support/latency-stats.ts';
 import { prepareRawIo, type RawIoWork, runRawIo } from './raw-io-baseline.ts';
 import { runSeedArchival } from './seed-baseline.ts';
 
@@ -96,11 +96,11 @@ await runBenchmark('archival-throughput', async ({ profile, log }) => {
       }
     }
 
-    const median = (variant: Variant, medium: ArchivalMedium, pick: (run: VariantRun) => number): number =>
-      middle(runs.filter((run) => run.variant === variant && run.medium === medium).map(pick));
+    const medianOf = (variant: Variant, medium: ArchivalMedium, pick: (run: VariantRun) => number): number =>
+      median(runs.filter((run) => run.variant === variant && run.medium === medium).map(pick));
     const perMedium = Object.fromEntries(
       mediums.map((medium) => {
-        const rate = (variant: Variant) => median(variant, medium, (run) => run.recordsPerSecond);
+        const rate = (variant: Variant) => medianOf(variant, medium, (run) => run.recordsPerSecond);
         return [
           medium,
           {
@@ -115,7 +115,7 @@ await runBenchmark('archival-throughput', async ({ profile, log }) => {
     );
     // Request charges are the RU model's, whatever the medium: the median over every run of the variant.
     const ru = (variant: Variant) =>
-      middle(runs.filter((run) => run.variant === variant).map((run) => run.requestUnitsPerRecord));
+      median(runs.filter((run) => run.variant === variant).map((run) => run.requestUnitsPerRecord));
     const seedRu = ru('seed');
     const engineRu = ru('engine');
     const modelled = `Cosmos ${REMOTE_MODEL_MS.cosmosPoint} ms point / ${REMOTE_MODEL_MS.cosmosQuery} ms query, Blob ${REMOTE_MODEL_MS.blob} ms`;
@@ -165,7 +165,7 @@ await runBenchmark('archival-throughput', async ({ profile, log }) => {
     // One purge worker against one copying worker: above 1, the purge keeps up with a copy (issue 11 asks
     // whether the purge, under one global lease, must scale out like the copy).
     if (mediums.includes('remote-model')) {
-      const purgeVsCopy = middle(
+      const purgeVsCopy = median(
         runs
           .filter((run) => run.medium === 'remote-model' && run.phases !== undefined)
           .map(({ phases }) => phases!.copySeconds / Math.max(0.001, phases!.purgeSeconds)),
@@ -340,12 +340,6 @@ function floorPerRecord(work: readonly RawIoWork[], count: number) {
     stubWrite: round(stub / count, 2),
     total: round((read + ledger + stub) / count, 2),
   };
-}
-
-/** The median (the lower one of an even count). */
-function middle(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 function round3(value: number): number {

@@ -26,6 +26,7 @@ import { estimateCountUnits, estimateQueryUnits } from '../src/domain/request-un
 import type { LedgerEntry } from '../src/ports/archive-ledger.ts';
 import { type Figure, runBenchmark } from './support/bench-result.ts';
 import { benchFolder, removeFolder } from './support/bench-world.ts';
+import { median } from './support/latency-stats.ts';
 
 const REFERENCE_RECORDS = 2_000_000;
 const MONTHS = 36;
@@ -314,10 +315,6 @@ function summarizeCalls(calls: readonly Call[]): Record<string, number> {
 
 function seconds(t0: number): string {
   return ((performance.now() - t0) / 1000).toFixed(1);
-}
-
-function median(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 }
 
 function round2(value: number): number {

@@ -2,7 +2,8 @@
 // archival worker, buildHttpServer), on the data folder in DATA_DIR, for autocannon in the parent. With `--bare` it
 // serves the baseline instead: Fastify answering a record's stored JSON from a direct SQLite read,
 // with no auth, validation or tiers. Prints one JSON line {port, token} once it listens. With
-// BENCH_TRACING=off the API runs without OpenTelemetry's tracer provider (not a setting of the product).
+// BENCH_TRACING=off the API runs without OpenTelemetry's tracer provider (not a setting of the product);
+// with BENCH_TELEMETRY=off, without the tracer provider and without the request metrics either.
 // With BENCH_BARE_ROUTE=1 the API's server also serves the baseline's route (/r/...), through every hook
 // the server has (request span, metrics, request logger and id) and none of the API's pipeline.
 // With BENCH_GC_ON_SIGNAL=1, SIGUSR2 forces a full garbage collection and then writes the process's memory
@@ -74,7 +75,8 @@ if (bare) {
   const config = loadConfig(process.env, process.cwd());
   // As serve() does: the tracer provider first, so every request is traced as under `npm start`.
   // BENCH_TRACING=off leaves it out (no context manager, no request spans): what tracing costs a request.
-  if (process.env.BENCH_TRACING !== 'off')
+  const telemetryOff = process.env.BENCH_TELEMETRY === 'off';
+  if (process.env.BENCH_TRACING !== 'off' && !telemetryOff)
     await startTracing({ connectionString: config.telemetry.connectionString });
   const logger = createLogger(config);
   // REMOTE_MODEL_RU_PER_SECOND: the stores behind the remote model, one RU/s limit for the API and the
@@ -85,7 +87,11 @@ if (bare) {
     archivalWorker: config.archival.worker === 'process',
     ...(throughput !== undefined ? { wrapPorts: (ports) => remoteModelPorts(ports, throughput) } : {}),
   });
-  const app = await buildHttpServer({ ...services.application, logger, metrics: services.httpMetrics });
+  const app = await buildHttpServer({
+    ...services.application,
+    logger,
+    ...(telemetryOff ? {} : { metrics: services.httpMetrics }),
+  });
   const closeBare = process.env.BENCH_BARE_ROUTE === '1' ? addBareRoute(app, dataDir) : () => undefined;
   await app.listen({ port: 0, host: '127.0.0.1' });
   if (config.auth.kind !== 'dev-keys') throw new Error('the benchmark server signs its own dev token');

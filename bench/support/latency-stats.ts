@@ -26,6 +26,12 @@ export function summarize(samplesMs: readonly number[]): LatencySummary {
   };
 }
 
+/** The median (the lower one of an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
 export function round(value: number, digits = 3): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
