@@ -9,6 +9,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // As `npm start` runs the server: AsyncLocalStorage (OpenTelemetry's context) on async context frames.
+    execArgv: ['--experimental-async-context-frame'],
     // Two files at a time (vitest's default on 2 cores is one): most suites wait on emulators and child
     // processes. Tests that build share nothing: the package test compiles into its own --out folder.
     maxWorkers: 2,

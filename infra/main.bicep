@@ -228,6 +228,10 @@ var appSettings = {
   AzureWebJobsStorage__accountName: functionApp.outputs.hostStorageName
   'AzureWebJobs.archivalRun.Disabled': archivalScheduleEnabled ? 'false' : 'true'
   NODE_ENV: 'production'
+  // The Node worker's flags, as `npm start` runs: AsyncLocalStorage (the trace context of every request)
+  // without async hooks on every promise (docs/performance.md, "What telemetry costs"). Node 22.7+: on an
+  // older platform Node would refuse to start; override it with '' (appSettingsOverrides).
+  languageWorkers__node__arguments: '--experimental-async-context-frame'
   COSMOS_ENDPOINT: cosmos.outputs.endpoint
   COSMOS_DATABASE: names.cosmosDatabase
   COSMOS_CONTAINER: names.recordsContainer

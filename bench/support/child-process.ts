@@ -3,7 +3,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { REPO_DIR } from './bench-result.ts';
 
-export const NODE_FLAGS = ['--disable-warning=ExperimentalWarning'];
+/** As `npm start` runs the server (package.json). */
+export const NODE_FLAGS = ['--disable-warning=ExperimentalWarning', '--experimental-async-context-frame'];
 
 /** Starts `script` and resolves with its first stdout line parsed as JSON (the rest goes to ours). */
 export async function startChild<T>(

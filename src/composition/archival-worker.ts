@@ -95,6 +95,8 @@ interface CollectionInFlight {
 
 /** A graceful close that takes longer than this ends the worker with SIGKILL. */
 const CLOSE_TIMEOUT_MS = 15_000;
+/** Node 22's AsyncLocalStorage without async hooks (the default from Node 24). */
+const ASYNC_CONTEXT_FRAME = '--experimental-async-context-frame';
 const ENTRY = fileURLToPath(
   new URL(`./archival-worker-main${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
 );
@@ -207,7 +209,11 @@ export class ArchivalWorker implements ArchivalRunner {
   #spawn(): Promise<ChildProcess> {
     const log = this.#options.log;
     const child = fork(ENTRY, [], {
-      execArgv: ['--disable-warning=ExperimentalWarning'],
+      // The server's own flags where it has them (`npm start`: AsyncLocalStorage on async context frames).
+      execArgv: [
+        '--disable-warning=ExperimentalWarning',
+        ...process.execArgv.filter((flag) => flag === ASYNC_CONTEXT_FRAME),
+      ],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

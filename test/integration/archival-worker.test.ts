@@ -2,7 +2,7 @@
 // execute in the archival worker process, not on the API's event loop, over the same data folder, with
 // the same reports, leases, checkpoints and metrics as a run in process; closing stops the worker, and a
 // worker killed mid-run leaves a run that the next one resumes at once.
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -92,6 +92,11 @@ describe('the archival worker of npm start', () => {
       // Executed by another process, the worker; the report read back from the store says so too.
       expect(report.executedBy?.process).toBe('archival-worker');
       expect(report.executedBy?.pid).not.toBe(process.pid);
+      // With the server's Node flag (`npm start`'s, and this test process's: vitest.config.ts), so its run
+      // traces keep their context on async context frames too.
+      expect(process.execArgv).toContain('--experimental-async-context-frame');
+      const workerArgs = readFileSync(`/proc/${report.executedBy!.pid}/cmdline`, 'utf8').split('\0');
+      expect(workerArgs).toContain('--experimental-async-context-frame');
       expect((await services.archival.getRun(started.runId)).executedBy).toEqual(report.executedBy);
       expect(localReport.executedBy).toBeUndefined();
       expect(report.counts).toEqual(localReport.counts);

@@ -3,6 +3,7 @@
 // file's afterAll can kill whatever a failed test left running.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 export interface ServerProcess {
@@ -23,8 +24,15 @@ export interface ScriptResult {
 }
 
 const ROOT = resolve(import.meta.dirname, '../..');
-/** As the npm scripts run them: node:sqlite warns that it is experimental on every start. */
-const NODE_ARGS = ['--disable-warning=ExperimentalWarning'];
+/**
+ * Node's flags as `npm start` passes them (package.json): node:sqlite's warning off, AsyncLocalStorage on
+ * async context frames.
+ */
+const NODE_ARGS = (
+  JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
+).scripts.start
+  .split(' ')
+  .filter((word) => word.startsWith('--'));
 /** Settings from the developer's shell must not leak into a test's server (a COSMOS_ENDPOINT, say). */
 const CONFIG_VARIABLE =
   /^(PORT|HOST|DATA_DIR|LOG_LEVEL|COSMOS_.*|BLOB_.*|AZURITE_PORT|REDIS_URL|CACHE_.*|AUTH_.*|ARCHIVE_.*|ALERT_.*|APPLICATIONINSIGHTS_.*)$/;

@@ -31,8 +31,12 @@ const MAIN = 'infra/main.bicep';
 const COSMOS_CONTAINERS = 'src/adapters/cosmos/cosmos-containers.json';
 const RESOURCE_NAMES = 'src/config/resource-names.json';
 
-/** App settings of the Functions host itself, not of the code: identity-based host storage, disabled triggers. */
-const HOST_SETTING = /^(?:AzureWebJobsStorage__accountName|AzureWebJobs\.\w+\.Disabled)$/;
+/**
+ * App settings of the Functions host itself, not of the code: identity-based host storage, disabled
+ * triggers, the Node worker's command-line flags.
+ */
+const HOST_SETTING =
+  /^(?:AzureWebJobsStorage__accountName|AzureWebJobs\.\w+\.Disabled|languageWorkers__node__arguments)$/;
 
 const readJson = (file: string): unknown => JSON.parse(readFileSync(join(ROOT, file), 'utf8'));
 const mainParameter = (name: string): unknown =>
