@@ -67,6 +67,11 @@ type BlobConfigurationConstructor = new (
 ) => unknown;
 
 const require = createRequire(import.meta.url);
+// Azurite's request pipeline loads its usage telemetry SDK (applicationinsights 2, which Azurite never
+// starts here). Loaded as it is, that SDK patches console, the Azure SDK's tracing and OpenTelemetry's
+// tracer provider to publish on its diagnostic channel, a cost on every span of this process. Its own
+// opt-out, read once when it loads, keeps it from patching anything (no other SDK here reads it).
+process.env.APPLICATION_INSIGHTS_NO_DIAGNOSTIC_CHANNEL ??= 'true';
 const { default: BlobServer } = require('azurite/dist/src/blob/BlobServer.js') as {
   default: new (configuration: unknown) => AzuriteBlobServer;
 };
