@@ -3,16 +3,22 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { REPO_DIR } from './bench-result.ts';
 
+/** AsyncLocalStorage on async context frames, not async hooks (Node 22.7+; the default from Node 24). */
+export const ASYNC_CONTEXT_FRAME = '--experimental-async-context-frame';
 /** As `npm start` runs the server (package.json). */
-export const NODE_FLAGS = ['--disable-warning=ExperimentalWarning', '--experimental-async-context-frame'];
+export const NODE_FLAGS: readonly string[] = ['--disable-warning=ExperimentalWarning', ASYNC_CONTEXT_FRAME];
 
-/** Starts `script` and resolves with its first stdout line parsed as JSON (the rest goes to ours). */
+/**
+ * Starts `script` (with `flags`, NODE_FLAGS by default) and resolves with its first stdout line parsed as
+ * JSON (the rest goes to ours).
+ */
 export async function startChild<T>(
   script: string,
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
+  flags: readonly string[] = NODE_FLAGS,
 ): Promise<{ readonly child: ChildProcess; readonly hello: T; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, script, ...args], {
+  const child = spawn(process.execPath, [...flags, script, ...args], {
     cwd: REPO_DIR,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
