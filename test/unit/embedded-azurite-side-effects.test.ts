@@ -10,7 +10,14 @@ const require = createRequire(import.meta.url);
 describe('the embedded Azurite', () => {
   it('loads without Azurite’s telemetry SDK patching console, the Azure SDK or OpenTelemetry', async () => {
     const log = console.log;
-    const { startEmbeddedAzurite } = await import('../../src/adapters/azurite/embedded-azurite.ts');
+    // The SDK's own opt-out: unset here, so that only the adapter can have set it (and must have put it back).
+    const optOut = process.env.APPLICATION_INSIGHTS_NO_DIAGNOSTIC_CHANNEL;
+    delete process.env.APPLICATION_INSIGHTS_NO_DIAGNOSTIC_CHANNEL;
+    const imported = import('../../src/adapters/azurite/embedded-azurite.ts');
+    const { startEmbeddedAzurite } = await imported.finally(() => {
+      if (optOut !== undefined) process.env.APPLICATION_INSIGHTS_NO_DIAGNOSTIC_CHANNEL = optOut;
+    });
+    expect(process.env.APPLICATION_INSIGHTS_NO_DIAGNOSTIC_CHANNEL).toBe(optOut);
     const azurite = await startEmbeddedAzurite({ folder: '', port: 0, inMemory: true });
     try {
       const loaded = Object.keys(require.cache);

@@ -67,14 +67,12 @@ type BlobConfigurationConstructor = new (
 ) => unknown;
 
 const require = createRequire(import.meta.url);
-// Azurite's request pipeline loads its usage telemetry SDK (applicationinsights 2, which Azurite never
-// starts here). Loaded as it is, that SDK patches console, the Azure SDK's tracing and OpenTelemetry's
-// tracer provider to publish on its diagnostic channel, a cost on every span of this process. Its own
-// opt-out, read once when it loads, keeps it from patching anything (no other SDK here reads it).
-process.env.APPLICATION_INSIGHTS_NO_DIAGNOSTIC_CHANNEL ??= 'true';
-const { default: BlobServer } = require('azurite/dist/src/blob/BlobServer.js') as {
-  default: new (configuration: unknown) => AzuriteBlobServer;
-};
+const { default: BlobServer } = withoutDiagnosticChannel(
+  () =>
+    require('azurite/dist/src/blob/BlobServer.js') as {
+      default: new (configuration: unknown) => AzuriteBlobServer;
+    },
+);
 const { default: BlobConfiguration } = require('azurite/dist/src/blob/BlobConfiguration.js') as {
   default: BlobConfigurationConstructor;
 };
@@ -92,6 +90,25 @@ const HOST = '127.0.0.1';
 const METADATA_DB_FILE = '__azurite_db_blob__.json';
 const EXTENT_DB_FILE = '__azurite_db_blob_extent__.json';
 const EXTENT_FOLDER = '__blobstorage__';
+
+/**
+ * Azurite's request pipeline loads its usage telemetry SDK (applicationinsights 2, which Azurite never
+ * starts here). Loaded as it is, that SDK patches console, the Azure SDK's tracing and OpenTelemetry's
+ * tracer provider to publish on its diagnostic channel, a cost on every span of this process. Its own
+ * opt-out, read once as it loads, is set for that load only: child processes and an application's own
+ * applicationinsights loaded later do not inherit it.
+ */
+function withoutDiagnosticChannel<T>(load: () => T): T {
+  const name = 'APPLICATION_INSIGHTS_NO_DIAGNOSTIC_CHANNEL';
+  const before = process.env[name];
+  process.env[name] = 'true';
+  try {
+    return load();
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
+}
 
 export async function startEmbeddedAzurite(options: EmbeddedAzuriteOptions): Promise<EmbeddedAzurite> {
   const inMemory = options.inMemory ?? false;
