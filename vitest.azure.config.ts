@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // As `npm start` and the Functions worker run: AsyncLocalStorage on async context frames.
+    execArgv: ['--experimental-async-context-frame'],
   },
 });

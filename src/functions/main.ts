@@ -173,9 +173,10 @@ function auditTimer(
   });
 }
 
-// The first line a worker logs: which Node runs the app, and from which file (a JSON line, as pino writes).
+// The first line a worker logs: which Node runs the app, with which flags (the app setting
+// languageWorkers__node__arguments), and from which file (a JSON line, as pino writes).
 process.stdout.write(
-  `${JSON.stringify({ level: 30, msg: 'functions entry loaded', node: process.version, entry: import.meta.url })}\n`,
+  `${JSON.stringify({ level: 30, msg: 'functions entry loaded', node: process.version, execArgv: process.execArgv, entry: import.meta.url })}\n`,
 );
 
 const functions = registerAll(

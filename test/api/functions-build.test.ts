@@ -13,6 +13,14 @@ import {
 } from '../support/functions-host-stub.ts';
 
 const root = resolve(import.meta.dirname, '../..');
+/** The Node worker's flags as infra/main.bicep sets them (the app setting languageWorkers__node__arguments). */
+const workerFlags = (
+  /^\s*languageWorkers__node__arguments: '([^']*)'$/m.exec(
+    readFileSync(join(root, 'infra', 'main.bicep'), 'utf8'),
+  )?.[1] ?? ''
+)
+  .split(' ')
+  .filter((flag) => flag !== '');
 mkdirSync(join(root, '.data'), { recursive: true });
 const work = mkdtempSync(join(root, '.data', 'functions-build-'));
 
@@ -35,6 +43,7 @@ describe('the compiled Functions entry', () => {
       process.execPath,
       [
         '--no-experimental-strip-types',
+        ...workerFlags,
         '--input-type=module',
         '--eval',
         `await import(${JSON.stringify(entry)})`,
@@ -48,7 +57,12 @@ describe('the compiled Functions entry', () => {
     );
 
     const started = output.split('\n').find((line) => line.includes('functions entry loaded'));
-    expect(JSON.parse(started ?? '{}')).toMatchObject({ node: process.version });
+    // Under the flags the Bicep gives the worker, and saying so in its first line.
+    expect(workerFlags).toEqual(['--experimental-async-context-frame']);
+    expect(JSON.parse(started ?? '{}')).toMatchObject({
+      node: process.version,
+      execArgv: expect.arrayContaining(workerFlags) as unknown,
+    });
     const registered = registeredFunctions(output);
     expectEveryTrigger(registered);
     expect(registered).toHaveLength(ROUTE_TABLE.routes.length + 3);

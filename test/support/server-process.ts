@@ -24,15 +24,19 @@ export interface ScriptResult {
 }
 
 const ROOT = resolve(import.meta.dirname, '../..');
+const PACKAGE_SCRIPTS = (
+  JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+).scripts;
+
 /**
- * Node's flags as `npm start` passes them (package.json): node:sqlite's warning off, AsyncLocalStorage on
- * async context frames.
+ * Node's flags as the npm script that runs `script` passes them (package.json): `npm start`'s for
+ * src/cli/start.ts (node:sqlite's warning off, AsyncLocalStorage on async context frames), and so on.
  */
-const NODE_ARGS = (
-  JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
-).scripts.start
-  .split(' ')
-  .filter((word) => word.startsWith('--'));
+function nodeFlagsOf(script: string): string[] {
+  const command = Object.values(PACKAGE_SCRIPTS).find((candidate) => candidate.split(' ').includes(script));
+  if (command === undefined) throw new Error(`No npm script runs ${script}: which Node flags would it get?`);
+  return command.split(' ').filter((word) => word.startsWith('--'));
+}
 /** Settings from the developer's shell must not leak into a test's server (a COSMOS_ENDPOINT, say). */
 const CONFIG_VARIABLE =
   /^(PORT|HOST|DATA_DIR|LOG_LEVEL|COSMOS_.*|BLOB_.*|AZURITE_PORT|REDIS_URL|CACHE_.*|AUTH_.*|ARCHIVE_.*|ALERT_.*|APPLICATIONINSIGHTS_.*)$/;
@@ -44,7 +48,7 @@ function spawnScript(script: string, args: readonly string[], env: Record<string
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !CONFIG_VARIABLE.test(name)),
   );
-  const child = spawn(process.execPath, [...NODE_ARGS, resolve(ROOT, script), ...args], {
+  const child = spawn(process.execPath, [...nodeFlagsOf(script), resolve(ROOT, script), ...args], {
     cwd: ROOT,
     env: { ...inherited, PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
