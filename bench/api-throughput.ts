@@ -2,6 +2,7 @@
 // process, with a baseline in the same run: a bare Fastify route answering the stored JSON from a
 // direct SQLite read (no auth, validation, tiers or metrics). Scenarios: hot record, list page,
 // archived record with a warm cache, archived record with the cache off (CACHE_TTL=PT0S).
+import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -22,14 +23,20 @@ import { ASYNC_CONTEXT_FRAME, NODE_FLAGS, startChild } from './support/child-pro
 import { median, round } from './support/latency-stats.ts';
 
 const CONNECTIONS = 32;
-/** The API with telemetry as `npm start` runs it, without tracing, and without tracing and request metrics. */
-const TELEMETRY_VARIANTS = ['on', 'tracingOff', 'off', 'asyncHooks'] as const;
-const TELEMETRY_ENV: Record<(typeof TELEMETRY_VARIANTS)[number], Record<string, string>> = {
-  on: {},
-  tracingOff: { BENCH_TRACING: 'off' },
-  off: { BENCH_TELEMETRY: 'off' },
-  asyncHooks: {},
-};
+/**
+ * The API with telemetry as `npm start` runs it, without tracing, without tracing and request metrics, and
+ * as `npm start` runs it but with AsyncLocalStorage on async hooks (Node without the async-context-frame flag).
+ */
+const TELEMETRY_VARIANTS: ReadonlyArray<{
+  name: string;
+  env: Record<string, string>;
+  flags: readonly string[];
+}> = [
+  { name: 'on', env: {}, flags: NODE_FLAGS },
+  { name: 'tracingOff', env: { BENCH_TRACING: 'off' }, flags: NODE_FLAGS },
+  { name: 'off', env: { BENCH_TELEMETRY: 'off' }, flags: NODE_FLAGS },
+  { name: 'asyncHooks', env: {}, flags: NODE_FLAGS.filter((flag) => flag !== ASYNC_CONTEXT_FRAME) },
+];
 const SERVER = join(BENCH_DIR, 'support', 'api-server.ts');
 
 interface Scenario {
@@ -97,9 +104,9 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
           const { port, token } = server.hello;
           if (run.warm === true) await warmUp(port, token, run.paths);
           await cannon(port, token, run.paths, Math.min(1, profile.apiSeconds / 2)); // JIT and connections: not recorded
-          const cpuBefore = processCpuMicroseconds(server.child.pid!);
-          const result = await cannon(port, token, run.paths, profile.apiSeconds);
-          scenarios[run.scenario] = summarize(result, processCpuMicroseconds(server.child.pid!) - cpuBefore);
+          scenarios[run.scenario] = summarize([
+            await measuredCannon(server.child, port, token, run.paths, profile.apiSeconds),
+          ]);
           log(`${name} ${run.scenario}: ${JSON.stringify(scenarios[run.scenario])}`);
         }
       } finally {
@@ -123,20 +130,18 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
     // and as `npm start` runs it but on Node's default AsyncLocalStorage (async hooks, no async context
     // frames). The machine's speed drifts from run to run by more than these differ, so the servers run
     // side by side, each on its own copy of the data, and take the load in turn a second at a time.
+    // At least ten turns each: in four (the quick profile's 2 × 2 s), one slow second moved the ratios by a
+    // third (api.telemetryThroughputRatio 0.64 in a quick run, 0.82-0.94 in full ones).
+    const telemetrySeconds = Math.max(10, profile.apiSeconds * 2);
     const telemetry = await interleaved(
-      TELEMETRY_VARIANTS.map((name) => {
-        const dataDir = benchFolder(`api-telemetry-${name}`, 'tmpfs');
+      TELEMETRY_VARIANTS.map((variant) => {
+        const dataDir = benchFolder(`api-telemetry-${variant.name}`, 'tmpfs');
         telemetryDirs.push(dataDir);
         copyFileSync(join(hotDir, 'hot-store.sqlite'), join(dataDir, 'hot-store.sqlite'));
-        return {
-          name,
-          env: { ...env, ...TELEMETRY_ENV[name], DATA_DIR: dataDir },
-          flags:
-            name === 'asyncHooks' ? NODE_FLAGS.filter((flag) => flag !== ASYNC_CONTEXT_FRAME) : NODE_FLAGS,
-        };
+        return { ...variant, env: { ...env, ...variant.env, DATA_DIR: dataDir } };
       }),
       recordPaths,
-      profile.apiSeconds * 2,
+      telemetrySeconds,
       log,
     );
     for (const [name, scenario] of Object.entries(telemetry)) scenarios[`telemetry.${name}`] = scenario;
@@ -253,7 +258,7 @@ await runBenchmark('api-throughput', async ({ profile, log }) => {
         records: keys.length,
         connections: CONNECTIONS,
         secondsPerScenario: profile.apiSeconds,
-        telemetrySecondsPerServer: profile.apiSeconds * 2,
+        telemetrySecondsPerServer: telemetrySeconds,
         server:
           'src/composition/open-services.ts as `npm start` runs it, LOG_LEVEL=warn, REHYDRATE_AFTER_READS=0 (archived records stay archived)',
         storage: 'SQLite and Azurite on tmpfs, in the server process; autocannon in the parent process',
@@ -290,9 +295,7 @@ async function interleaved(
   try {
     const failed = starts.find((start) => start.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
-    const slices = new Map(
-      started.map((server) => [server.name, [] as Array<{ result: Scenario; cpu: number }>]),
-    );
+    const slices = new Map(started.map((server) => [server.name, [] as MeasuredLoad[]]));
     for (const server of started) {
       const { port, token } = server.process.hello;
       await cannon(port, token, paths, 1); // JIT and connections: not recorded
@@ -301,27 +304,13 @@ async function interleaved(
       for (let index = 0; index < started.length; index++) {
         const server = started[(index + turn) % started.length]!;
         const { port, token } = server.process.hello;
-        const cpuBefore = processCpuMicroseconds(server.process.child.pid!);
-        const result = await cannon(port, token, paths, 1);
-        const cpu = processCpuMicroseconds(server.process.child.pid!) - cpuBefore;
-        slices.get(server.name)!.push({ result: summarize(result, cpu), cpu });
+        slices.get(server.name)!.push(await measuredCannon(server.process.child, port, token, paths, 1));
       }
       if ((turn + 1) % 5 === 0 || turn + 1 === seconds) log(`interleaved: turn ${turn + 1}/${seconds}`);
     }
     return Object.fromEntries(
-      [...slices].map(([name, slicesOf]) => {
-        const runs = slicesOf.map((slice) => slice.result);
-        const requests = runs.reduce((sum, run) => sum + run.requests, 0);
-        const cpu = slicesOf.reduce((sum, slice) => sum + slice.cpu, 0);
-        const scenario: Scenario = {
-          requestsPerSecond: Math.round(requests / runs.length),
-          serverCpuMicrosecondsPerRequest: Math.round(cpu / Math.max(1, requests)),
-          latencyP50Ms: median(runs.map((run) => run.latencyP50Ms)),
-          latencyP99Ms: median(runs.map((run) => run.latencyP99Ms)),
-          requests,
-          non2xx: runs.reduce((sum, run) => sum + run.non2xx, 0),
-          errors: runs.reduce((sum, run) => sum + run.errors, 0),
-        };
+      [...slices].map(([name, loads]) => {
+        const scenario = summarize(loads);
         log(`interleaved ${name}: ${JSON.stringify(scenario)}`);
         return [name, scenario];
       }),
@@ -380,14 +369,37 @@ function processCpuMicroseconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
-function summarize(result: autocannon.Result, serverCpuMicroseconds: number): Scenario {
+/** One autocannon run and the server process's CPU over it. */
+interface MeasuredLoad {
+  readonly result: autocannon.Result;
+  readonly serverCpuMicroseconds: number;
+}
+
+async function measuredCannon(
+  server: ChildProcess,
+  port: number,
+  token: string,
+  paths: readonly string[],
+  seconds: number,
+): Promise<MeasuredLoad> {
+  const cpuBefore = processCpuMicroseconds(server.pid!);
+  const result = await cannon(port, token, paths, seconds);
+  return { result, serverCpuMicroseconds: processCpuMicroseconds(server.pid!) - cpuBefore };
+}
+
+/** A scenario from one load or from several of the same server (latencies: the median of theirs). */
+function summarize(loads: readonly MeasuredLoad[]): Scenario {
+  const sum = (of: (load: MeasuredLoad) => number) => loads.reduce((total, load) => total + of(load), 0);
+  const requests = sum((load) => load.result['2xx']);
   return {
-    requestsPerSecond: Math.round(result['2xx'] / result.duration),
-    serverCpuMicrosecondsPerRequest: Math.round(serverCpuMicroseconds / Math.max(1, result['2xx'])),
-    latencyP50Ms: result.latency.p50,
-    latencyP99Ms: result.latency.p99,
-    requests: result['2xx'],
-    non2xx: result.non2xx,
-    errors: result.errors,
+    requestsPerSecond: Math.round(requests / sum((load) => load.result.duration)),
+    serverCpuMicrosecondsPerRequest: Math.round(
+      sum((load) => load.serverCpuMicroseconds) / Math.max(1, requests),
+    ),
+    latencyP50Ms: median(loads.map((load) => load.result.latency.p50)),
+    latencyP99Ms: median(loads.map((load) => load.result.latency.p99)),
+    requests,
+    non2xx: sum((load) => load.result.non2xx),
+    errors: sum((load) => load.result.errors),
   };
 }
